@@ -1,0 +1,60 @@
+#include "tests/support/test_support.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace corolla::testing {
+namespace {
+
+struct temp_root {
+  std::filesystem::path path;
+  temp_root() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "corolla-test-XXXXXX").string();
+    path = mkdtemp(pattern.data()) ? std::filesystem::path(pattern)
+                                   : std::filesystem::temp_directory_path();
+  }
+  ~temp_root() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+}  // namespace
+
+std::string shared_path(const std::string& relative) {
+  return std::string(COROLLA_SHARED_DIR) + "/" + relative;
+}
+
+bool shared_exists(const std::string& relative) {
+  return std::filesystem::exists(shared_path(relative));
+}
+
+std::string temp_dir() {
+  static temp_root root;
+  return root.path.string();
+}
+
+std::string temp_path(const std::string& name) { return temp_dir() + "/" + name; }
+
+uint64_t test_seed(uint64_t fallback) {
+  if (const char* s = std::getenv("COROLLA_SEED")) return std::strtoull(s, nullptr, 10);
+  return fallback;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), std::streamsize(bytes.size()));
+}
+
+}  // namespace corolla::testing

@@ -1,0 +1,25 @@
+// Helpers shared by the test suites: where ../shared and the build tree are,
+// temporary files, and the seed every randomised test takes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace corolla::testing {
+
+// Path of a file under ../shared (e.g. "models/stories260K.gguf").
+std::string shared_path(const std::string& relative);
+// True when ../shared/<relative> exists; tests GTEST_SKIP() with a message otherwise.
+bool shared_exists(const std::string& relative);
+
+// A fresh temporary directory for this test process, removed at exit.
+std::string temp_dir();
+std::string temp_path(const std::string& name);
+
+// COROLLA_SEED from the environment, or `fallback`. Tests print it with SCOPED_TRACE.
+uint64_t test_seed(uint64_t fallback = 20261122);
+
+std::string read_file(const std::string& path);
+void write_file(const std::string& path, const std::string& bytes);
+
+}  // namespace corolla::testing
