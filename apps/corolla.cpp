@@ -1,0 +1,36 @@
+// corolla: the project's tool. Subcommands are listed in ../shared/DESIGN.md
+// (Commands); each lives in its own file and returns the exit code.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "apps/gguf_commands.hpp"
+
+namespace {
+
+const char kUsage[] =
+    "usage: corolla <command> [args]\n"
+    "  gguf info FILE                      a GGUF's architecture, hyper-parameters, tensors\n"
+    "  gguf make (--preset NAME | --dim N ...) --type f32|q8_0 --seed N -o FILE\n"
+    "                                      write a random Llama GGUF (the model maker)\n"
+    "Run 'corolla <command> --help' for a command's options.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.size() >= 2 && args[0] == "gguf") {
+    const std::vector<std::string> rest(args.begin() + 2, args.end());
+    if (args[1] == "info") return corolla::run_gguf_info(rest, std::cout);
+    if (args[1] == "make") return corolla::run_gguf_make(rest, std::cout);
+  }
+  if (!args.empty() && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
+    std::cout << kUsage;
+    return 0;
+  }
+  std::cerr << (args.empty() ? "corolla: no command given\n"
+                             : "corolla: unknown command '" + args[0] +
+                                   (args.size() > 1 ? " " + args[1] : "") + "'\n")
+            << kUsage;
+  return 2;
+}

@@ -1,0 +1,51 @@
+// The model maker: writes a valid Llama GGUF of any shape with seeded random
+// weights, for demos, tests and benchmarks on machines that can not download one.
+//
+// Weights are uniform with standard deviation 1/sqrt(row length) (norm weights
+// 1 ± 0.1), drawn from a counter-based generator keyed by (seed, tensor name, index),
+// so the same options always give the same bytes and any row can be made alone.
+// The vocabulary is either copied (every tokenizer.* key of another GGUF) or
+// synthetic SentencePiece-style: <unk>, <s>, </s>, the 256 byte tokens, printable
+// ASCII and U+2581, then merges learned by BPE on a built-in English text, then
+// seeded concatenations of existing tokens until the vocabulary is full.
+// Tensors whose rows can not be Q8_0 (length not a multiple of 32) stay F32, as
+// llama.cpp's quantiser falls back too.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/ggml_type.hpp"
+#include "model/llama_config.hpp"
+#include "model/status.hpp"
+
+namespace corolla {
+
+struct maker_options {
+  llama_config shape;        // n_blocks, dim, hidden_dim, heads, kv heads, vocab, context, rope base
+  ggml_type type = ggml_type::f32;  // of the 2-D weights: f32, f16 or q8_0
+  uint64_t seed = 1;
+  std::string vocab_from;    // a GGUF whose tokenizer to copy; empty for synthetic
+  std::string name = "corolla-random";
+};
+
+// The shape of a named preset ("stories260k", "tinyllama-1.1b", "tiny").
+// Errors: not_found listing the presets.
+result<llama_config> maker_preset(const std::string& name);
+std::vector<std::string> maker_preset_names();
+
+// Writes the model to `path`. Errors: invalid_argument for an impossible shape
+// (naming the field), or a vocabulary too small for the synthetic alphabet;
+// whatever opening --vocab-from gives; io_error from writing.
+status make_model(const maker_options& options, const std::string& path);
+
+// The synthetic vocabulary alone (tokens, scores, types), for tests.
+struct synthetic_vocabulary {
+  std::vector<std::string> tokens;
+  std::vector<float> scores;
+  std::vector<int32_t> types;
+};
+result<synthetic_vocabulary> make_synthetic_vocabulary(int64_t size, uint64_t seed);
+
+}  // namespace corolla
