@@ -1,0 +1,85 @@
+// The `corolla` tool as a user runs it: a real process, its exit code and output.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <string>
+
+#include "tests/support/test_support.hpp"
+
+namespace corolla {
+namespace {
+
+struct run_result {
+  int exit_code;
+  std::string output;  // stdout and stderr
+};
+
+run_result run(const std::string& args) {
+  const std::string command = std::string(COROLLA_BINARY_DIR) + "/apps/corolla " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return {-1, "popen failed"};
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+TEST(CorollaCli, MakesAModelAndDescribesIt) {
+  const std::string path = testing::temp_path("cli-tiny.gguf");
+  const auto made = run("gguf make --preset tiny --type q8_0 --seed 3 -o " + path);
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  EXPECT_TRUE(contains(made.output, "wrote " + path)) << made.output;
+  const auto info = run("gguf info " + path);
+  ASSERT_EQ(info.exit_code, 0) << info.output;
+  EXPECT_TRUE(contains(info.output, "GGUF v3")) << info.output;
+  EXPECT_TRUE(contains(info.output, "blocks 4, dim 128, hidden 384, heads 4 (kv 2")) << info.output;
+  EXPECT_TRUE(contains(info.output, "tensors: complete")) << info.output;
+  EXPECT_TRUE(contains(info.output, "tensors (39):")) << info.output;
+  EXPECT_TRUE(contains(info.output, "blk.3.ffn_down.weight       Q8_0  [384, 128]")) << info.output;
+}
+
+TEST(CorollaCli, DescribesStories260K) {
+  if (!testing::shared_exists("models/stories260K.gguf")) GTEST_SKIP() << "../shared is absent";
+  const auto info = run("gguf info " + testing::shared_path("models/stories260K.gguf"));
+  ASSERT_EQ(info.exit_code, 0) << info.output;
+  EXPECT_TRUE(contains(info.output, "blocks 5, dim 64, hidden 172, heads 8 (kv 4, head dim 8)"));
+  EXPECT_TRUE(contains(info.output, "total: 292800 parameters")) << info.output;
+}
+
+TEST(CorollaCli, BadInputGivesOneClearLineAndNonZeroExit) {
+  const auto missing = run("gguf info " + testing::temp_path("missing.gguf"));
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_TRUE(contains(missing.output, "missing.gguf: can not open")) << missing.output;
+
+  const std::string junk = testing::temp_path("junk.gguf");
+  testing::write_file(junk, "this is not a model");
+  const auto bad = run("gguf info " + junk);
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_TRUE(contains(bad.output, "not a GGUF file")) << bad.output;
+
+  const auto preset = run("gguf make --preset nope -o " + testing::temp_path("x.gguf"));
+  EXPECT_EQ(preset.exit_code, 2);
+  EXPECT_TRUE(contains(preset.output, "unknown preset 'nope'")) << preset.output;
+
+  const auto flag = run("gguf make --dimm 3 -o x");
+  EXPECT_EQ(flag.exit_code, 2);
+  EXPECT_TRUE(contains(flag.output, "dimm")) << flag.output;
+
+  const auto type = run("gguf make --preset tiny --type q4_k -o " + testing::temp_path("x.gguf"));
+  EXPECT_EQ(type.exit_code, 2);
+  EXPECT_TRUE(contains(type.output, "--type 'q4_k'")) << type.output;
+
+  const auto command = run("frobnicate");
+  EXPECT_EQ(command.exit_code, 2);
+  EXPECT_TRUE(contains(command.output, "unknown command 'frobnicate'")) << command.output;
+}
+
+}  // namespace
+}  // namespace corolla
