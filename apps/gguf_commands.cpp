@@ -53,7 +53,8 @@ void print_llama(const gguf_file& file, std::ostream& out) {
   if (v.kind == tokenizer_kind::bpe) out << ", " << v.merges.size() << " merges, pre " << v.pre;
   const gguf_value* tmpl = file.find("tokenizer.chat_template");
   const std::string source = tmpl && tmpl->as_string() ? *tmpl->as_string() : "";
-  out << ", chat template " << to_string(detect_chat_format(source)) << "\n";
+  out << ", chat template "
+      << (source.empty() ? "none (plain completion)" : to_string(detect_chat_format(source))) << "\n";
 }
 
 }  // namespace
