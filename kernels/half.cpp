@@ -1,17 +1,43 @@
 #include "kernels/half.hpp"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace corolla {
+namespace {
 
-void f16_to_f32_row(float* out, const uint16_t* in, size_t n) {
-  for (size_t i = 0; i < n; ++i) out[i] = f16_to_f32(in[i]);
+uint16_t load_u16(const uint8_t* p) { return uint16_t(p[0] | (p[1] << 8)); }
+
+void f16_to_f32_scalar(float* out, const uint8_t* in, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = f16_to_f32(load_u16(in + 2 * i));
 }
 
-void bf16_to_f32_row(float* out, const uint16_t* in, size_t n) {
-  for (size_t i = 0; i < n; ++i) out[i] = bf16_to_f32(in[i]);
+#if defined(__x86_64__)
+__attribute__((target("avx,f16c"))) void f16_to_f32_f16c(float* out, const uint8_t* in, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + 2 * i));
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(h));
+  }
+  f16_to_f32_scalar(out + i, in + 2 * i, n - i);
+}
+#endif
+
+}  // namespace
+
+void f16_to_f32_row(float* out, const void* in, size_t n) {
+  const auto* bytes = static_cast<const uint8_t*>(in);
+#if defined(__x86_64__)
+  static const bool has_f16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+  if (has_f16c) return f16_to_f32_f16c(out, bytes, n);
+#endif
+  f16_to_f32_scalar(out, bytes, n);
 }
 
-void f32_to_f16_row(uint16_t* out, const float* in, size_t n) {
-  for (size_t i = 0; i < n; ++i) out[i] = f32_to_f16(in[i]);
+void bf16_to_f32_row(float* out, const void* in, size_t n) {
+  const auto* bytes = static_cast<const uint8_t*>(in);
+  for (size_t i = 0; i < n; ++i) out[i] = bf16_to_f32(load_u16(bytes + 2 * i));
 }
 
 }  // namespace corolla

@@ -106,12 +106,8 @@ status dequantize_row(uint32_t type, const void* src, float* out, int64_t n) {
   const int64_t blocks = n / info->block_size;
   switch (static_cast<ggml_type>(type)) {
     case ggml_type::f32: std::memcpy(out, src, size_t(n) * sizeof(float)); break;
-    case ggml_type::f16:
-      for (int64_t i = 0; i < n; ++i) out[i] = f16_to_f32(load_u16(bytes + 2 * i));
-      break;
-    case ggml_type::bf16:
-      for (int64_t i = 0; i < n; ++i) out[i] = bf16_to_f32(load_u16(bytes + 2 * i));
-      break;
+    case ggml_type::f16: f16_to_f32_row(out, bytes, size_t(n)); break;
+    case ggml_type::bf16: bf16_to_f32_row(out, bytes, size_t(n)); break;
     case ggml_type::q8_0: dequantize_q8_0(bytes, out, blocks); break;
     case ggml_type::q4_0: dequantize_q4_0(bytes, out, blocks); break;
     case ggml_type::q4_k: dequantize_q4_k(bytes, out, blocks); break;
