@@ -19,10 +19,14 @@ namespace {
 
 std::string human_bytes(uint64_t b) {
   char buf[32];
-  if (b >= (1ull << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", double(b) / double(1ull << 30));
-  else if (b >= (1ull << 20)) std::snprintf(buf, sizeof buf, "%.2f MiB", double(b) / double(1ull << 20));
-  else if (b >= 1024) std::snprintf(buf, sizeof buf, "%.1f KiB", double(b) / 1024.0);
-  else std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(b));
+  if (b >= (1ull << 30))
+    std::snprintf(buf, sizeof buf, "%.2f GiB", double(b) / double(1ull << 30));
+  else if (b >= (1ull << 20))
+    std::snprintf(buf, sizeof buf, "%.2f MiB", double(b) / double(1ull << 20));
+  else if (b >= 1024)
+    std::snprintf(buf, sizeof buf, "%.1f KiB", double(b) / 1024.0);
+  else
+    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(b));
   return buf;
 }
 
@@ -34,9 +38,8 @@ void print_llama(const gguf_file& file, std::ostream& out) {
   }
   const llama_config& c = *config;
   out << "hyper-parameters:\n"
-      << "  blocks " << c.n_blocks << ", dim " << c.dim << ", hidden " << c.hidden_dim
-      << ", heads " << c.n_heads << " (kv " << c.n_kv_heads << ", head dim " << c.head_dim()
-      << ")\n"
+      << "  blocks " << c.n_blocks << ", dim " << c.dim << ", hidden " << c.hidden_dim << ", heads "
+      << c.n_heads << " (kv " << c.n_kv_heads << ", head dim " << c.head_dim() << ")\n"
       << "  rope dims " << c.rope_dim << ", rope base " << c.rope_freq_base << ", rms eps "
       << c.rms_eps << ", context " << c.context_length << ", vocab " << c.vocab_size << "\n";
   const status tensors = check_llama_tensors(file, c);
@@ -48,13 +51,15 @@ void print_llama(const gguf_file& file, std::ostream& out) {
     return;
   }
   const auto& v = tok->vocab();
-  out << "tokenizer: " << (v.kind == tokenizer_kind::spm ? "llama (SentencePiece)" : "gpt2 (byte-level BPE)")
-      << ", " << tok->size() << " tokens, bos " << v.bos << ", eos " << v.eos;
+  out << "tokenizer: "
+      << (v.kind == tokenizer_kind::spm ? "llama (SentencePiece)" : "gpt2 (byte-level BPE)") << ", "
+      << tok->size() << " tokens, bos " << v.bos << ", eos " << v.eos;
   if (v.kind == tokenizer_kind::bpe) out << ", " << v.merges.size() << " merges, pre " << v.pre;
   const gguf_value* tmpl = file.find("tokenizer.chat_template");
   const std::string source = tmpl && tmpl->as_string() ? *tmpl->as_string() : "";
   out << ", chat template "
-      << (source.empty() ? "none (plain completion)" : to_string(detect_chat_format(source))) << "\n";
+      << (source.empty() ? "none (plain completion)" : to_string(detect_chat_format(source)))
+      << "\n";
 }
 
 }  // namespace
@@ -81,13 +86,15 @@ int run_gguf_info(const std::vector<std::string>& args, std::ostream& out) {
   size_t i = 0;
   for (const auto& [key, value] : f.metadata()) {
     out << std::setw(5) << ++i << ": " << std::left << std::setw(42) << key << std::setw(7)
-        << gguf_type_name(uint32_t(value.type())) << std::right << " " << value.to_display() << "\n";
+        << gguf_type_name(uint32_t(value.type())) << std::right << " " << value.to_display()
+        << "\n";
   }
 
   out << "tensors (" << f.tensors().size() << "):\n"
       << "    #  " << std::left << std::setw(28) << "name" << std::setw(6) << "type"
       << std::setw(16) << "shape" << std::right << std::setw(12) << "elements" << std::setw(14)
-      << "bytes" << std::setw(14) << "offset" << "\n";
+      << "bytes" << std::setw(14) << "offset"
+      << "\n";
   uint64_t total_bytes = 0;
   int64_t total_elements = 0;
   i = 0;
@@ -105,29 +112,29 @@ int run_gguf_info(const std::vector<std::string>& args, std::ostream& out) {
 }
 
 int run_gguf_make(const std::vector<std::string>& args, std::ostream& out) {
-  po::options_description opts("corolla gguf make (--preset NAME | --dim N ...) --type f32|q8_0 --seed N -o FILE");
+  po::options_description opts(
+      "corolla gguf make (--preset NAME | --dim N ...) --type f32|q8_0 --seed N -o FILE");
   std::string preset, type = "f32", output, vocab_from, name;
   uint64_t seed = 1;
   int64_t dim = 0, hidden = 0, layers = 0, heads = 0, kv_heads = 0, vocab = 0, context = 0;
   float rope_base = 0;
   std::string presets;
   for (const auto& p : maker_preset_names()) presets += (presets.empty() ? "" : ", ") + p;
-  opts.add_options()
-      ("help,h", "show this help")
-      ("preset", po::value(&preset), ("a named shape: " + presets).c_str())
-      ("dim", po::value(&dim), "embedding length")
-      ("hidden", po::value(&hidden), "feed-forward length")
-      ("layers", po::value(&layers), "transformer blocks")
-      ("heads", po::value(&heads), "attention heads")
-      ("kv-heads", po::value(&kv_heads), "key/value heads (default: heads)")
-      ("vocab", po::value(&vocab), "vocabulary size (synthetic vocabulary)")
-      ("context", po::value(&context), "context length in tokens (default 2048)")
-      ("rope-base", po::value(&rope_base), "RoPE frequency base (default 10000)")
-      ("type", po::value(&type), "weight type: f32, f16 or q8_0")
-      ("seed", po::value(&seed), "random seed (same seed, same bytes)")
-      ("vocab-from", po::value(&vocab_from), "copy the tokenizer of this GGUF")
-      ("name", po::value(&name), "general.name to record")
-      ("output,o", po::value(&output), "file to write");
+  opts.add_options()("help,h", "show this help")(
+      "preset", po::value(&preset), ("a named shape: " + presets).c_str())("dim", po::value(&dim),
+                                                                           "embedding length")(
+      "hidden", po::value(&hidden), "feed-forward length")("layers", po::value(&layers),
+                                                           "transformer blocks")(
+      "heads", po::value(&heads), "attention heads")("kv-heads", po::value(&kv_heads),
+                                                     "key/value heads (default: heads)")(
+      "vocab", po::value(&vocab), "vocabulary size (synthetic vocabulary)")(
+      "context", po::value(&context), "context length in tokens (default 2048)")(
+      "rope-base", po::value(&rope_base), "RoPE frequency base (default 10000)")(
+      "type", po::value(&type), "weight type: f32, f16 or q8_0")(
+      "seed", po::value(&seed), "random seed (same seed, same bytes)")(
+      "vocab-from", po::value(&vocab_from), "copy the tokenizer of this GGUF")(
+      "name", po::value(&name), "general.name to record")("output,o", po::value(&output),
+                                                          "file to write");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(args).options(opts).run(), vm);
@@ -163,8 +170,10 @@ int run_gguf_make(const std::vector<std::string>& args, std::ostream& out) {
   if (hidden) s.hidden_dim = hidden;
   if (layers) s.n_blocks = layers;
   if (heads) s.n_heads = heads;
-  if (kv_heads) s.n_kv_heads = kv_heads;
-  else if (preset.empty()) s.n_kv_heads = s.n_heads;
+  if (kv_heads)
+    s.n_kv_heads = kv_heads;
+  else if (preset.empty())
+    s.n_kv_heads = s.n_heads;
   if (vocab) s.vocab_size = vocab;
   if (context) s.context_length = context;
   if (rope_base > 0) s.rope_freq_base = rope_base;
@@ -187,10 +196,9 @@ int run_gguf_make(const std::vector<std::string>& args, std::ostream& out) {
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  out << "wrote " << output << ": llama, " << s.n_blocks << " blocks, dim " << s.dim
-      << ", hidden " << s.hidden_dim << ", heads " << s.n_heads << "/" << s.n_kv_heads
-      << ", " << type << ", seed " << seed << " (" << std::fixed << std::setprecision(2)
-      << seconds << " s)\n";
+  out << "wrote " << output << ": llama, " << s.n_blocks << " blocks, dim " << s.dim << ", hidden "
+      << s.hidden_dim << ", heads " << s.n_heads << "/" << s.n_kv_heads << ", " << type << ", seed "
+      << seed << " (" << std::fixed << std::setprecision(2) << seconds << " s)\n";
   return 0;
 }
 

@@ -7,7 +7,9 @@
 namespace corolla {
 namespace {
 
-uint16_t load_u16(const uint8_t* p) { return uint16_t(p[0] | (p[1] << 8)); }
+uint16_t load_u16(const uint8_t* p) {
+  return uint16_t(p[0] | (p[1] << 8));
+}
 
 void f16_to_f32_scalar(float* out, const uint8_t* in, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = f16_to_f32(load_u16(in + 2 * i));

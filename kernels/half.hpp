@@ -46,7 +46,7 @@ inline uint16_t f32_to_f16(float f) {
   const uint32_t x = f32_to_bits(f);
   const uint16_t sign = uint16_t((x >> 16) & 0x8000);
   const uint32_t abs = x & 0x7fffffffu;
-  if (abs > 0x7f800000u) return sign | 0x7e00;  // NaN
+  if (abs > 0x7f800000u) return sign | 0x7e00;   // NaN
   if (abs >= 0x477ff000u) return sign | 0x7c00;  // rounds to or beyond infinity
   if (abs < 0x38800000u) {
     // Result is subnormal or zero: value / 2^-24, rounded to nearest even.
@@ -66,7 +66,9 @@ inline uint16_t f32_to_f16(float f) {
   return uint16_t(sign | h);
 }
 
-inline float bf16_to_f32(uint16_t b) { return bits_to_f32(uint32_t(b) << 16); }
+inline float bf16_to_f32(uint16_t b) {
+  return bits_to_f32(uint32_t(b) << 16);
+}
 
 inline uint16_t f32_to_bf16(float f) {
   const uint32_t x = f32_to_bits(f);

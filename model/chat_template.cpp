@@ -42,12 +42,18 @@ std::string render_inst(chat_format format, const std::vector<chat_message>& mes
 
 const char* to_string(chat_format f) {
   switch (f) {
-    case chat_format::plain: return "plain";
-    case chat_format::llama2: return "llama2";
-    case chat_format::llama3: return "llama3";
-    case chat_format::chatml: return "chatml";
-    case chat_format::zephyr: return "zephyr";
-    case chat_format::mistral: return "mistral";
+    case chat_format::plain:
+      return "plain";
+    case chat_format::llama2:
+      return "llama2";
+    case chat_format::llama3:
+      return "llama3";
+    case chat_format::chatml:
+      return "chatml";
+    case chat_format::zephyr:
+      return "zephyr";
+    case chat_format::mistral:
+      return "mistral";
   }
   return "plain";
 }
@@ -76,7 +82,8 @@ std::string render_chat(chat_format format, const std::vector<chat_message>& mes
       if (add_generation_prompt) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
       return out;
     case chat_format::chatml:
-      for (const auto& m : messages) out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+      for (const auto& m : messages)
+        out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
       if (add_generation_prompt) out += "<|im_start|>assistant\n";
       return out;
     case chat_format::zephyr:
@@ -95,11 +102,16 @@ std::string render_chat(chat_format format, const std::vector<chat_message>& mes
 std::vector<std::string> chat_stop_strings(chat_format format) {
   switch (format) {
     case chat_format::llama2:
-    case chat_format::mistral: return {"</s>", "[INST]"};
-    case chat_format::llama3: return {"<|eot_id|>", "<|start_header_id|>"};
-    case chat_format::chatml: return {"<|im_end|>", "<|im_start|>"};
-    case chat_format::zephyr: return {"</s>", "<|user|>"};
-    case chat_format::plain: return {};
+    case chat_format::mistral:
+      return {"</s>", "[INST]"};
+    case chat_format::llama3:
+      return {"<|eot_id|>", "<|start_header_id|>"};
+    case chat_format::chatml:
+      return {"<|im_end|>", "<|im_start|>"};
+    case chat_format::zephyr:
+      return {"</s>", "<|user|>"};
+    case chat_format::plain:
+      return {};
   }
   return {};
 }

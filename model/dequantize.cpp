@@ -11,7 +11,9 @@ namespace {
 constexpr int kQK = 32;    // values per Q8_0 / Q4_0 block
 constexpr int kQKK = 256;  // values per K-quant super-block
 
-uint16_t load_u16(const uint8_t* p) { return uint16_t(p[0] | (p[1] << 8)); }
+uint16_t load_u16(const uint8_t* p) {
+  return uint16_t(p[0] | (p[1] << 8));
+}
 
 void dequantize_q8_0(const uint8_t* src, float* out, int64_t blocks) {
   for (int64_t b = 0; b < blocks; ++b, src += 2 + kQK, out += kQK) {
@@ -99,20 +101,36 @@ status dequantize_row(uint32_t type, const void* src, float* out, int64_t n) {
                                  " is not supported (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K are)");
   }
   if (n < 0 || n % info->block_size != 0) {
-    return status::invalid_argument("row of " + std::to_string(n) + " values is not a multiple of the " +
-                                    info->name + " block size " + std::to_string(info->block_size));
+    return status::invalid_argument("row of " + std::to_string(n) +
+                                    " values is not a multiple of the " + info->name +
+                                    " block size " + std::to_string(info->block_size));
   }
   const auto* bytes = static_cast<const uint8_t*>(src);
   const int64_t blocks = n / info->block_size;
   switch (static_cast<ggml_type>(type)) {
-    case ggml_type::f32: std::memcpy(out, src, size_t(n) * sizeof(float)); break;
-    case ggml_type::f16: f16_to_f32_row(out, bytes, size_t(n)); break;
-    case ggml_type::bf16: bf16_to_f32_row(out, bytes, size_t(n)); break;
-    case ggml_type::q8_0: dequantize_q8_0(bytes, out, blocks); break;
-    case ggml_type::q4_0: dequantize_q4_0(bytes, out, blocks); break;
-    case ggml_type::q4_k: dequantize_q4_k(bytes, out, blocks); break;
-    case ggml_type::q6_k: dequantize_q6_k(bytes, out, blocks); break;
-    default: break;  // excluded by info->dequantizable
+    case ggml_type::f32:
+      std::memcpy(out, src, size_t(n) * sizeof(float));
+      break;
+    case ggml_type::f16:
+      f16_to_f32_row(out, bytes, size_t(n));
+      break;
+    case ggml_type::bf16:
+      bf16_to_f32_row(out, bytes, size_t(n));
+      break;
+    case ggml_type::q8_0:
+      dequantize_q8_0(bytes, out, blocks);
+      break;
+    case ggml_type::q4_0:
+      dequantize_q4_0(bytes, out, blocks);
+      break;
+    case ggml_type::q4_k:
+      dequantize_q4_k(bytes, out, blocks);
+      break;
+    case ggml_type::q6_k:
+      dequantize_q6_k(bytes, out, blocks);
+      break;
+    default:
+      break;  // excluded by info->dequantizable
   }
   return status();
 }

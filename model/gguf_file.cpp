@@ -13,9 +13,9 @@
 namespace corolla {
 namespace {
 
-constexpr uint32_t kMaxDims = 4;          // GGML_MAX_DIMS
-constexpr uint64_t kMaxTensorName = 64;   // GGML_MAX_NAME, terminator included
-constexpr int kMaxArrayDepth = 8;         // nesting deeper than this is hostile
+constexpr uint32_t kMaxDims = 4;                             // GGML_MAX_DIMS
+constexpr uint64_t kMaxTensorName = 64;                      // GGML_MAX_NAME, terminator included
+constexpr int kMaxArrayDepth = 8;                            // nesting deeper than this is hostile
 constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 8 + 4 + 8;  // name len, n_dims, ne0, type, offset
 
 // Smallest encoding of one value of type `t`; 0 for an unknown type.
@@ -23,17 +23,22 @@ uint64_t min_encoded_size(uint32_t t) {
   switch (static_cast<gguf_type>(t)) {
     case gguf_type::u8:
     case gguf_type::i8:
-    case gguf_type::boolean: return 1;
+    case gguf_type::boolean:
+      return 1;
     case gguf_type::u16:
-    case gguf_type::i16: return 2;
+    case gguf_type::i16:
+      return 2;
     case gguf_type::u32:
     case gguf_type::i32:
-    case gguf_type::f32: return 4;
+    case gguf_type::f32:
+      return 4;
     case gguf_type::u64:
     case gguf_type::i64:
     case gguf_type::f64:
-    case gguf_type::string: return 8;
-    case gguf_type::array: return 12;
+    case gguf_type::string:
+      return 8;
+    case gguf_type::array:
+      return 12;
   }
   return 0;
 }
@@ -69,7 +74,8 @@ class cursor {
     if (length > remaining()) {
       pos_ -= sizeof length;
       return error(what, "string length " + std::to_string(length) + " exceeds the " +
-                             std::to_string(remaining() - sizeof length) + " bytes left in the file");
+                             std::to_string(remaining() - sizeof length) +
+                             " bytes left in the file");
     }
     out.assign(reinterpret_cast<const char*>(data_ + pos_), length);
     pos_ += length;
@@ -127,16 +133,26 @@ status read_array(cursor& in, int depth, const std::string& what, gguf_value& ou
 
 status read_value(cursor& in, uint32_t type, int depth, const std::string& what, gguf_value& out) {
   switch (static_cast<gguf_type>(type)) {
-    case gguf_type::u8: return read_number<uint8_t>(in, gguf_type::u8, what, out);
-    case gguf_type::i8: return read_number<int8_t>(in, gguf_type::i8, what, out);
-    case gguf_type::u16: return read_number<uint16_t>(in, gguf_type::u16, what, out);
-    case gguf_type::i16: return read_number<int16_t>(in, gguf_type::i16, what, out);
-    case gguf_type::u32: return read_number<uint32_t>(in, gguf_type::u32, what, out);
-    case gguf_type::i32: return read_number<int32_t>(in, gguf_type::i32, what, out);
-    case gguf_type::u64: return read_number<uint64_t>(in, gguf_type::u64, what, out);
-    case gguf_type::i64: return read_number<int64_t>(in, gguf_type::i64, what, out);
-    case gguf_type::f32: return read_number<float>(in, gguf_type::f32, what, out);
-    case gguf_type::f64: return read_number<double>(in, gguf_type::f64, what, out);
+    case gguf_type::u8:
+      return read_number<uint8_t>(in, gguf_type::u8, what, out);
+    case gguf_type::i8:
+      return read_number<int8_t>(in, gguf_type::i8, what, out);
+    case gguf_type::u16:
+      return read_number<uint16_t>(in, gguf_type::u16, what, out);
+    case gguf_type::i16:
+      return read_number<int16_t>(in, gguf_type::i16, what, out);
+    case gguf_type::u32:
+      return read_number<uint32_t>(in, gguf_type::u32, what, out);
+    case gguf_type::i32:
+      return read_number<int32_t>(in, gguf_type::i32, what, out);
+    case gguf_type::u64:
+      return read_number<uint64_t>(in, gguf_type::u64, what, out);
+    case gguf_type::i64:
+      return read_number<int64_t>(in, gguf_type::i64, what, out);
+    case gguf_type::f32:
+      return read_number<float>(in, gguf_type::f32, what, out);
+    case gguf_type::f64:
+      return read_number<double>(in, gguf_type::f64, what, out);
     case gguf_type::boolean: {
       uint8_t b = 0;
       COROLLA_RETURN_IF_ERROR(in.read(b, what));
@@ -150,7 +166,8 @@ status read_value(cursor& in, uint32_t type, int depth, const std::string& what,
       out = gguf_value::of_string(std::move(s));
       return status();
     }
-    case gguf_type::array: return read_array(in, depth, what, out);
+    case gguf_type::array:
+      return read_array(in, depth, what, out);
   }
   return in.error(what, "unknown value type " + std::to_string(type));
 }
@@ -195,7 +212,8 @@ result<gguf_file> gguf_file::open(const std::string& path) {
   void* address = mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
   const int err = errno;
   ::close(fd);
-  if (address == MAP_FAILED) return status::io_error(path + ": can not mmap: " + std::strerror(err));
+  if (address == MAP_FAILED)
+    return status::io_error(path + ": can not mmap: " + std::strerror(err));
 
   gguf_file file;
   file.map_ = std::make_unique<mapping>();
@@ -221,7 +239,9 @@ status gguf_file::parse_all() {
   cursor in(bytes_, size_, name_);
 
   char magic[4] = {};
-  if (size_ < 4) return in.error("magic", "file is " + std::to_string(size_) + " bytes, too short for a GGUF header");
+  if (size_ < 4)
+    return in.error("magic",
+                    "file is " + std::to_string(size_) + " bytes, too short for a GGUF header");
   COROLLA_RETURN_IF_ERROR(in.read(magic, "magic"));
   if (std::memcmp(magic, "GGUF", 4) != 0) {
     std::string shown;
@@ -269,8 +289,8 @@ status gguf_file::parse_all() {
   if (const gguf_value* a = find("general.alignment")) {
     const auto v = a->as_uint();
     if (!v || *v == 0 || (*v & (*v - 1)) != 0 || *v > (1u << 30)) {
-      return status::corruption(name_ + ": metadata key 'general.alignment' is " +
-                                 a->to_display() + " (expected a power of two)");
+      return status::corruption(name_ + ": metadata key 'general.alignment' is " + a->to_display() +
+                                " (expected a power of two)");
     }
     alignment_ = *v;
   }
@@ -324,7 +344,8 @@ status gguf_file::parse_all() {
     COROLLA_RETURN_IF_ERROR(in.read(t.offset, what + " offset"));
     if (t.offset % alignment_ != 0) {
       return in.error(what, "data offset " + std::to_string(t.offset) +
-                                " is not a multiple of the alignment " + std::to_string(alignment_));
+                                " is not a multiple of the alignment " +
+                                std::to_string(alignment_));
     }
     tensors_.push_back(std::move(t));
   }
@@ -339,9 +360,9 @@ status gguf_file::parse_all() {
   for (auto& t : tensors_) {
     if (t.offset > data_size || t.bytes > data_size - t.offset) {
       const uint64_t begin = data_offset_ + t.offset;
-      return status::corruption(name_ + ": tensor '" + t.name + "' (" +
-                                ggml_type_name(t.type) + " " + t.shape_string() + ") data [" +
-                                std::to_string(begin) + ", " + std::to_string(begin + t.bytes) +
+      return status::corruption(name_ + ": tensor '" + t.name + "' (" + ggml_type_name(t.type) +
+                                " " + t.shape_string() + ") data [" + std::to_string(begin) + ", " +
+                                std::to_string(begin + t.bytes) +
                                 ") ends past the end of the file (" + std::to_string(size_) +
                                 " bytes): truncated tensor data");
     }
@@ -403,7 +424,7 @@ result<bool> gguf_file::get_bool(std::string_view key) const {
 }
 
 result<const std::vector<gguf_value>*> gguf_file::get_array(std::string_view key,
-                                                             gguf_type element) const {
+                                                            gguf_type element) const {
   const gguf_value* v = find(key);
   if (!v) return missing_key(name_, key);
   if (!v->is_array()) return wrong_type(name_, key, *v, "an array");

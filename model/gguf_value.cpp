@@ -6,7 +6,7 @@
 namespace corolla {
 
 std::string gguf_type_name(uint32_t id) {
-  static const char* const kNames[] = {"u8",  "i8",   "u16",    "i16",   "u32", "i32", "f32",
+  static const char* const kNames[] = {"u8",   "i8",     "u16",   "i16", "u32", "i32", "f32",
                                        "bool", "string", "array", "u64", "i64", "f64"};
   if (id < sizeof kNames / sizeof kNames[0]) return kNames[id];
   return "type " + std::to_string(id);
@@ -110,7 +110,9 @@ std::optional<bool> gguf_value::as_bool() const {
   return std::nullopt;
 }
 
-const std::string* gguf_value::as_string() const { return std::get_if<std::string>(&data_); }
+const std::string* gguf_value::as_string() const {
+  return std::get_if<std::string>(&data_);
+}
 
 const std::vector<gguf_value>& gguf_value::items() const {
   static const std::vector<gguf_value> kEmpty;

@@ -23,18 +23,42 @@ void put_value(std::ostream& out, const gguf_value& v);
 
 void put_payload(std::ostream& out, const gguf_value& v) {
   switch (v.type()) {
-    case gguf_type::u8: put<uint8_t>(out, uint8_t(*v.as_uint())); break;
-    case gguf_type::i8: put<int8_t>(out, int8_t(*v.as_int())); break;
-    case gguf_type::u16: put<uint16_t>(out, uint16_t(*v.as_uint())); break;
-    case gguf_type::i16: put<int16_t>(out, int16_t(*v.as_int())); break;
-    case gguf_type::u32: put<uint32_t>(out, uint32_t(*v.as_uint())); break;
-    case gguf_type::i32: put<int32_t>(out, int32_t(*v.as_int())); break;
-    case gguf_type::u64: put<uint64_t>(out, *v.as_uint()); break;
-    case gguf_type::i64: put<int64_t>(out, *v.as_int()); break;
-    case gguf_type::f32: put<float>(out, float(*v.as_float())); break;
-    case gguf_type::f64: put<double>(out, *v.as_float()); break;
-    case gguf_type::boolean: put<uint8_t>(out, *v.as_bool() ? 1 : 0); break;
-    case gguf_type::string: put_string(out, *v.as_string()); break;
+    case gguf_type::u8:
+      put<uint8_t>(out, uint8_t(*v.as_uint()));
+      break;
+    case gguf_type::i8:
+      put<int8_t>(out, int8_t(*v.as_int()));
+      break;
+    case gguf_type::u16:
+      put<uint16_t>(out, uint16_t(*v.as_uint()));
+      break;
+    case gguf_type::i16:
+      put<int16_t>(out, int16_t(*v.as_int()));
+      break;
+    case gguf_type::u32:
+      put<uint32_t>(out, uint32_t(*v.as_uint()));
+      break;
+    case gguf_type::i32:
+      put<int32_t>(out, int32_t(*v.as_int()));
+      break;
+    case gguf_type::u64:
+      put<uint64_t>(out, *v.as_uint());
+      break;
+    case gguf_type::i64:
+      put<int64_t>(out, *v.as_int());
+      break;
+    case gguf_type::f32:
+      put<float>(out, float(*v.as_float()));
+      break;
+    case gguf_type::f64:
+      put<double>(out, *v.as_float());
+      break;
+    case gguf_type::boolean:
+      put<uint8_t>(out, *v.as_bool() ? 1 : 0);
+      break;
+    case gguf_type::string:
+      put_string(out, *v.as_string());
+      break;
     case gguf_type::array:
       put<uint32_t>(out, uint32_t(v.element_type()));
       put<uint64_t>(out, v.items().size());
@@ -72,8 +96,8 @@ void gguf_writer::set(const std::string& key, gguf_value value) {
   metadata_.emplace_back(key, std::move(value));
 }
 
-status gguf_writer::add_tensor(const std::string& name, std::vector<int64_t> shape,
-                               ggml_type type, row_source rows) {
+status gguf_writer::add_tensor(const std::string& name, std::vector<int64_t> shape, ggml_type type,
+                               row_source rows) {
   for (const auto& t : tensors_) {
     if (t.name == name) return status::invalid_argument("tensor '" + name + "' added twice");
   }

@@ -68,15 +68,16 @@ result<llama_config> read_llama_config(const gguf_file& file) {
   if (file.find("llama.rope.dimension_count")) {
     COROLLA_RETURN_IF_ERROR(read_positive(file, "llama.rope.dimension_count", c.rope_dim));
     if (c.rope_dim > c.head_dim() || c.rope_dim % 2 != 0) {
-      return status::corruption(file.name() + ": llama.rope.dimension_count " +
-                                std::to_string(c.rope_dim) + " must be even and at most the head dimension " +
-                                std::to_string(c.head_dim()));
+      return status::corruption(
+          file.name() + ": llama.rope.dimension_count " + std::to_string(c.rope_dim) +
+          " must be even and at most the head dimension " + std::to_string(c.head_dim()));
     }
   }
   if (file.find("llama.rope.freq_base")) {
     auto base = file.get_float("llama.rope.freq_base");
     if (!base) return base.error();
-    if (!(*base > 0)) return status::corruption(file.name() + ": llama.rope.freq_base must be positive");
+    if (!(*base > 0))
+      return status::corruption(file.name() + ": llama.rope.freq_base must be positive");
     c.rope_freq_base = float(*base);
   }
   auto eps = file.get_float("llama.attention.layer_norm_rms_epsilon");
@@ -95,7 +96,8 @@ result<llama_config> read_llama_config(const gguf_file& file) {
     auto tokens = file.get_array("tokenizer.ggml.tokens", gguf_type::string);
     if (!tokens) return tokens.error();
     c.vocab_size = int64_t((*tokens)->size());
-    if (c.vocab_size == 0) return status::corruption(file.name() + ": tokenizer.ggml.tokens is empty");
+    if (c.vocab_size == 0)
+      return status::corruption(file.name() + ": tokenizer.ggml.tokens is empty");
   }
   return c;
 }

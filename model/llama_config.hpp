@@ -18,12 +18,12 @@
 namespace corolla {
 
 struct llama_config {
-  int64_t n_blocks = 0;        // transformer layers
-  int64_t dim = 0;             // embedding length
-  int64_t hidden_dim = 0;      // feed-forward length
-  int64_t n_heads = 0;         // query heads
-  int64_t n_kv_heads = 0;      // key/value heads (grouped-query attention when < n_heads)
-  int64_t rope_dim = 0;        // rotated dimensions per head
+  int64_t n_blocks = 0;    // transformer layers
+  int64_t dim = 0;         // embedding length
+  int64_t hidden_dim = 0;  // feed-forward length
+  int64_t n_heads = 0;     // query heads
+  int64_t n_kv_heads = 0;  // key/value heads (grouped-query attention when < n_heads)
+  int64_t rope_dim = 0;    // rotated dimensions per head
   float rope_freq_base = 10000.0f;
   float rms_eps = 1e-5f;
   int64_t context_length = 2048;  // tokens

@@ -146,7 +146,9 @@ status check_shape(const llama_config& s) {
 
 }  // namespace
 
-std::vector<std::string> maker_preset_names() { return {"stories260k", "tinyllama-1.1b", "tiny"}; }
+std::vector<std::string> maker_preset_names() {
+  return {"stories260k", "tinyllama-1.1b", "tiny"};
+}
 
 result<llama_config> maker_preset(const std::string& name) {
   llama_config c;
@@ -189,8 +191,10 @@ result<synthetic_vocabulary> make_synthetic_vocabulary(int64_t size, uint64_t se
   const std::vector<std::string> chars = alphabet();
   const int64_t minimum = int64_t(v.tokens.size() + chars.size());
   if (size < minimum) {
-    return status::invalid_argument("vocab " + std::to_string(size) + " is too small: the synthetic "
-                                    "vocabulary needs at least " + std::to_string(minimum) +
+    return status::invalid_argument("vocab " + std::to_string(size) +
+                                    " is too small: the synthetic "
+                                    "vocabulary needs at least " +
+                                    std::to_string(minimum) +
                                     " tokens (specials, 256 bytes, printable ASCII)");
   }
   std::unordered_set<std::string> known(v.tokens.begin(), v.tokens.end());
@@ -231,7 +235,9 @@ status make_model(const maker_options& options, const std::string& path) {
   gguf_writer w;
   w.set("general.architecture", gguf_value::str("llama"));
   w.set("general.name", gguf_value::str(options.name));
-  const uint32_t file_type = options.type == ggml_type::q8_0 ? 7 : options.type == ggml_type::f16 ? 1 : 0;
+  const uint32_t file_type = options.type == ggml_type::q8_0  ? 7
+                             : options.type == ggml_type::f16 ? 1
+                                                              : 0;
   w.set("general.file_type", gguf_value::u32(file_type));
   w.set("corolla.maker.seed", gguf_value::of_uint(gguf_type::u64, options.seed));
 
@@ -248,7 +254,8 @@ status make_model(const maker_options& options, const std::string& path) {
     auto tokens = source->get_array("tokenizer.ggml.tokens", gguf_type::string);
     if (!any || !tokens) {
       return status::invalid_argument(options.vocab_from + ": has no tokenizer to copy (" +
-                                      (tokens ? "no tokenizer keys" : tokens.error().message()) + ")");
+                                      (tokens ? "no tokenizer keys" : tokens.error().message()) +
+                                      ")");
     }
     shape.vocab_size = int64_t((*tokens)->size());
   } else {
@@ -298,13 +305,19 @@ status make_model(const maker_options& options, const std::string& path) {
   for (int64_t b = 0; b < shape.n_blocks; ++b) {
     COROLLA_RETURN_IF_ERROR(norm(block_tensor_name(b, "attn_norm.weight")));
     COROLLA_RETURN_IF_ERROR(matrix(block_tensor_name(b, "attn_q.weight"), shape.dim, shape.dim));
-    COROLLA_RETURN_IF_ERROR(matrix(block_tensor_name(b, "attn_k.weight"), shape.dim, shape.kv_dim()));
-    COROLLA_RETURN_IF_ERROR(matrix(block_tensor_name(b, "attn_v.weight"), shape.dim, shape.kv_dim()));
-    COROLLA_RETURN_IF_ERROR(matrix(block_tensor_name(b, "attn_output.weight"), shape.dim, shape.dim));
+    COROLLA_RETURN_IF_ERROR(
+        matrix(block_tensor_name(b, "attn_k.weight"), shape.dim, shape.kv_dim()));
+    COROLLA_RETURN_IF_ERROR(
+        matrix(block_tensor_name(b, "attn_v.weight"), shape.dim, shape.kv_dim()));
+    COROLLA_RETURN_IF_ERROR(
+        matrix(block_tensor_name(b, "attn_output.weight"), shape.dim, shape.dim));
     COROLLA_RETURN_IF_ERROR(norm(block_tensor_name(b, "ffn_norm.weight")));
-    COROLLA_RETURN_IF_ERROR(matrix(block_tensor_name(b, "ffn_gate.weight"), shape.dim, shape.hidden_dim));
-    COROLLA_RETURN_IF_ERROR(matrix(block_tensor_name(b, "ffn_down.weight"), shape.hidden_dim, shape.dim));
-    COROLLA_RETURN_IF_ERROR(matrix(block_tensor_name(b, "ffn_up.weight"), shape.dim, shape.hidden_dim));
+    COROLLA_RETURN_IF_ERROR(
+        matrix(block_tensor_name(b, "ffn_gate.weight"), shape.dim, shape.hidden_dim));
+    COROLLA_RETURN_IF_ERROR(
+        matrix(block_tensor_name(b, "ffn_down.weight"), shape.hidden_dim, shape.dim));
+    COROLLA_RETURN_IF_ERROR(
+        matrix(block_tensor_name(b, "ffn_up.weight"), shape.dim, shape.hidden_dim));
   }
   COROLLA_RETURN_IF_ERROR(norm("output_norm.weight"));
   COROLLA_RETURN_IF_ERROR(matrix("output.weight", shape.dim, shape.vocab_size));

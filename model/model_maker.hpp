@@ -23,10 +23,10 @@
 namespace corolla {
 
 struct maker_options {
-  llama_config shape;        // n_blocks, dim, hidden_dim, heads, kv heads, vocab, context, rope base
+  llama_config shape;  // n_blocks, dim, hidden_dim, heads, kv heads, vocab, context, rope base
   ggml_type type = ggml_type::f32;  // of the 2-D weights: f32, f16 or q8_0
   uint64_t seed = 1;
-  std::string vocab_from;    // a GGUF whose tokenizer to copy; empty for synthetic
+  std::string vocab_from;  // a GGUF whose tokenizer to copy; empty for synthetic
   std::string name = "corolla-random";
 };
 

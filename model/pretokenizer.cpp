@@ -20,7 +20,9 @@ struct text_view {
   bool other(size_t i) const { return i < cps.size() && !space(i) && !letter(i) && !number(i); }
 };
 
-uint32_t lower(uint32_t c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+uint32_t lower(uint32_t c) {
+  return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
 
 // Length of a contraction at i ('s 't 're 've 'm 'll 'd), 0 if none.
 size_t contraction(const text_view& t, size_t i, bool any_case) {

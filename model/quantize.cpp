@@ -45,15 +45,20 @@ status quantize_row(ggml_type type, const float* in, int64_t n, void* out) {
   }
   auto* bytes = static_cast<uint8_t*>(out);
   switch (type) {
-    case ggml_type::f32: std::memcpy(out, in, size_t(n) * sizeof(float)); break;
+    case ggml_type::f32:
+      std::memcpy(out, in, size_t(n) * sizeof(float));
+      break;
     case ggml_type::f16:
       for (int64_t i = 0; i < n; ++i) store_u16(bytes + 2 * i, f32_to_f16(in[i]));
       break;
     case ggml_type::bf16:
       for (int64_t i = 0; i < n; ++i) store_u16(bytes + 2 * i, f32_to_bf16(in[i]));
       break;
-    case ggml_type::q8_0: quantize_q8_0(in, n / 32, bytes); break;
-    default: break;  // excluded by is_writable_type
+    case ggml_type::q8_0:
+      quantize_q8_0(in, n / 32, bytes);
+      break;
+    default:
+      break;  // excluded by is_writable_type
   }
   return status();
 }

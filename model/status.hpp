@@ -64,8 +64,8 @@ class status {
 template <class T>
 class result {
  public:
-  result(T value) : data_(std::move(value)) {}          // NOLINT: implicit by design
-  result(status error) : data_(std::move(error)) {}     // NOLINT: implicit by design
+  result(T value) : data_(std::move(value)) {}       // NOLINT: implicit by design
+  result(status error) : data_(std::move(error)) {}  // NOLINT: implicit by design
 
   bool ok() const { return data_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -89,8 +89,8 @@ class result {
 }  // namespace corolla
 
 // Returns the status of `expr` from the enclosing function when it is not ok.
-#define COROLLA_RETURN_IF_ERROR(expr)         \
-  do {                                        \
-    ::corolla::status corolla_st_ = (expr);   \
+#define COROLLA_RETURN_IF_ERROR(expr)          \
+  do {                                         \
+    ::corolla::status corolla_st_ = (expr);    \
     if (!corolla_st_.ok()) return corolla_st_; \
   } while (0)

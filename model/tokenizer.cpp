@@ -31,7 +31,8 @@ status read_token_id(const gguf_file& file, const char* key, int32_t n_tokens, i
   const gguf_value* v = file.find(key);
   if (!v) return status();
   const auto id = v->as_uint();
-  if (!id) return status::corruption(file.name() + ": metadata key '" + key + "' is not a token id");
+  if (!id)
+    return status::corruption(file.name() + ": metadata key '" + key + "' is not a token id");
   if (*id == 0xFFFFFFFFu) {  // llama.cpp writes this for "none"
     out = -1;
     return status();
@@ -86,7 +87,8 @@ result<tokenizer> tokenizer::from_gguf(const gguf_file& file) {
   if (file.find("tokenizer.ggml.token_type")) {
     auto types = file.get_array("tokenizer.ggml.token_type", gguf_type::i32);
     if (!types) return types.error();
-    for (const auto& t : **types) v.types.push_back(static_cast<token_type>(t.as_int().value_or(1)));
+    for (const auto& t : **types)
+      v.types.push_back(static_cast<token_type>(t.as_int().value_or(1)));
   }
   if (v.kind == tokenizer_kind::bpe) {
     auto merges = file.get_array("tokenizer.ggml.merges", gguf_type::string);
@@ -127,7 +129,8 @@ result<tokenizer> tokenizer::from_vocabulary(vocabulary v) {
                               std::to_string(v.types.size()) + " types");
   }
   for (int32_t id : {v.bos, v.eos, v.unk, v.eot}) {
-    if (id >= int32_t(n)) return status::corruption("special token id " + std::to_string(id) + " out of range");
+    if (id >= int32_t(n))
+      return status::corruption("special token id " + std::to_string(id) + " out of range");
   }
 
   tokenizer t;
@@ -150,8 +153,9 @@ result<tokenizer> tokenizer::from_vocabulary(vocabulary v) {
       t.specials_.push_back({v.tokens[i], int32_t(i), type == token_type::user_defined});
     }
   }
-  std::stable_sort(t.specials_.begin(), t.specials_.end(),
-                   [](const special& a, const special& b) { return a.text.size() > b.text.size(); });
+  std::stable_sort(t.specials_.begin(), t.specials_.end(), [](const special& a, const special& b) {
+    return a.text.size() > b.text.size();
+  });
   t.llama3_pre_ = !(v.pre == "gpt2" || v.pre == "smollm" || v.pre == "starcoder");
   t.vocab_ = std::move(v);
   return t;
@@ -177,7 +181,8 @@ std::vector<int32_t> tokenizer::encode(std::string_view text, bool add_bos,
   if (add_bos && vocab_.add_bos && vocab_.bos >= 0) out.push_back(vocab_.bos);
 
   // Split out special tokens, leftmost first, longest first at one position.
-  bool prev_special = true;  // llama.cpp: text at the start or after a special gets the space prefix
+  bool prev_special =
+      true;  // llama.cpp: text at the start or after a special gets the space prefix
   size_t start = 0, i = 0;
   while (i < text.size()) {
     const special* hit = nullptr;
@@ -230,15 +235,20 @@ std::string tokenizer::piece(int32_t id) const {
   const std::string& text = vocab_.tokens[size_t(id)];
   switch (vocab_.types[size_t(id)]) {
     case token_type::control:
-    case token_type::unused: return "";
-    case token_type::unknown: return vocab_.kind == tokenizer_kind::spm ? "\xE2\x96\x85" : "";
+    case token_type::unused:
+      return "";
+    case token_type::unknown:
+      return vocab_.kind == tokenizer_kind::spm ? "\xE2\x96\x85" : "";
     case token_type::byte:
-      if (vocab_.kind == tokenizer_kind::spm && text.size() == 6 && text.compare(0, 3, "<0x") == 0) {
+      if (vocab_.kind == tokenizer_kind::spm && text.size() == 6 &&
+          text.compare(0, 3, "<0x") == 0) {
         return std::string(1, char(std::stoi(text.substr(3, 2), nullptr, 16)));
       }
       break;
-    case token_type::user_defined: return text;
-    default: break;
+    case token_type::user_defined:
+      return text;
+    default:
+      break;
   }
   if (vocab_.kind == tokenizer_kind::spm) return replace_all(text, kSpaceMark, " ");
   std::string bytes;
@@ -247,8 +257,10 @@ std::string tokenizer::piece(int32_t id) const {
   while (p < end) {
     const uint32_t cp = decode_utf8(p, end);
     const int b = code_point_to_byte(cp);
-    if (b >= 0) bytes += char(b);
-    else append_utf8(bytes, cp);
+    if (b >= 0)
+      bytes += char(b);
+    else
+      append_utf8(bytes, cp);
   }
   return bytes;
 }

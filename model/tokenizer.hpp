@@ -47,10 +47,10 @@ enum class tokenizer_kind { spm, bpe };
 struct vocabulary {
   tokenizer_kind kind = tokenizer_kind::spm;
   std::vector<std::string> tokens;
-  std::vector<float> scores;           // spm merge priority (higher merges first)
+  std::vector<float> scores;  // spm merge priority (higher merges first)
   std::vector<token_type> types;
-  std::vector<std::string> merges;     // bpe: "left right", rank = index
-  std::string pre = "default";         // bpe pre-tokenizer name (tokenizer.ggml.pre)
+  std::vector<std::string> merges;  // bpe: "left right", rank = index
+  std::string pre = "default";      // bpe pre-tokenizer name (tokenizer.ggml.pre)
   int32_t bos = -1, eos = -1, unk = -1, eot = -1;
   bool add_bos = true;
   bool add_space_prefix = true;

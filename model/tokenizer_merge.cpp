@@ -31,8 +31,8 @@ struct lower_priority {
 };
 
 // Merges the characters of `text`. priority_of(merged, left, right) returns the
-// priority of merging, or nullopt when the pair may not merge. Returns every symbol, merged-away ones with length 0; the survivors form the
-// linked list from index 0 (see for_each_final).
+// priority of merging, or nullopt when the pair may not merge. Returns every symbol, merged-away
+// ones with length 0; the survivors form the linked list from index 0 (see for_each_final).
 template <class PriorityOf>
 std::vector<symbol> merge_symbols(std::string_view text, PriorityOf priority_of) {
   std::vector<symbol> symbols;
@@ -116,17 +116,17 @@ void tokenizer::encode_bpe_word(const std::string& word, std::vector<int32_t>& o
     }
   }
   std::string key;
-  const std::vector<symbol> symbols = merge_symbols(
-      word,
-      [&](std::string_view, std::string_view left,
-          std::string_view right) -> std::optional<double> {
-        key.assign(left);
-        key += ' ';
-        key += right;
-        const auto it = merge_ranks_.find(key);
-        if (it == merge_ranks_.end()) return std::nullopt;
-        return -double(it->second);
-      });
+  const std::vector<symbol> symbols =
+      merge_symbols(word,
+                    [&](std::string_view, std::string_view left,
+                        std::string_view right) -> std::optional<double> {
+                      key.assign(left);
+                      key += ' ';
+                      key += right;
+                      const auto it = merge_ranks_.find(key);
+                      if (it == merge_ranks_.end()) return std::nullopt;
+                      return -double(it->second);
+                    });
   for_each_final(symbols, [&](const symbol& s) {
     const std::string_view piece = std::string_view(word).substr(s.start, s.length);
     if (const int32_t id = find(piece); id >= 0) {

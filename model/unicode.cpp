@@ -12,7 +12,9 @@ bool in_ranges(const code_point_range* ranges, size_t n, uint32_t cp) {
   return it != ranges && cp <= (it - 1)->last;
 }
 
-bool is_continuation(uint8_t b) { return (b & 0xC0) == 0x80; }
+bool is_continuation(uint8_t b) {
+  return (b & 0xC0) == 0x80;
+}
 
 }  // namespace
 
@@ -117,7 +119,9 @@ const byte_level_table& byte_level() {
 
 }  // namespace
 
-uint32_t byte_to_code_point(uint8_t b) { return byte_level().to_cp[b]; }
+uint32_t byte_to_code_point(uint8_t b) {
+  return byte_level().to_cp[b];
+}
 
 int code_point_to_byte(uint32_t cp) {
   if (cp < 256 && maps_to_itself(uint8_t(cp))) return int(cp);
@@ -142,9 +146,12 @@ size_t complete_utf8_prefix(std::string_view bytes) {
     const auto b = uint8_t(bytes[n - back]);
     if (is_continuation(b)) continue;
     size_t need = 1;
-    if ((b & 0xE0) == 0xC0) need = 2;
-    else if ((b & 0xF0) == 0xE0) need = 3;
-    else if ((b & 0xF8) == 0xF0) need = 4;
+    if ((b & 0xE0) == 0xC0)
+      need = 2;
+    else if ((b & 0xF0) == 0xE0)
+      need = 3;
+    else if ((b & 0xF8) == 0xF0)
+      need = 4;
     return need > back ? n - back : n;
   }
   return n;

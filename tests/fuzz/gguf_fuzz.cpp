@@ -17,7 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!file) return 0;
   if (auto config = read_llama_config(*file)) (void)check_llama_tensors(*file, *config);
   if (auto tok = tokenizer::from_gguf(*file)) {
-    const auto ids = tok->encode("Hello wörld 123 <s></s>", /*add_bos=*/true, /*parse_special=*/true);
+    const auto ids =
+        tok->encode("Hello wörld 123 <s></s>", /*add_bos=*/true, /*parse_special=*/true);
     token_stream stream(*tok);
     for (int32_t id : ids) (void)stream.push(id);
     (void)stream.flush();

@@ -63,10 +63,10 @@ TEST(Half, EncodingRoundsToNearestEven) {
   // 1 + 2^-11 lies halfway between 1 (0x3C00, even) and 1 + 2^-10 (0x3C01).
   EXPECT_EQ(f32_to_f16(1.0f + 0x1.0p-11f), 0x3C00);
   EXPECT_EQ(f32_to_f16(1.0f + 3 * 0x1.0p-11f), 0x3C02);  // halfway to even 0x3C02
-  EXPECT_EQ(f32_to_f16(65520.0f), 0x7C00);                // rounds up to infinity
-  EXPECT_EQ(f32_to_f16(0x1.0p-25f), 0x0000);              // half the smallest subnormal: even
+  EXPECT_EQ(f32_to_f16(65520.0f), 0x7C00);               // rounds up to infinity
+  EXPECT_EQ(f32_to_f16(0x1.0p-25f), 0x0000);             // half the smallest subnormal: even
   EXPECT_EQ(f32_to_f16(0x1.8p-25f), 0x0001);
-  EXPECT_EQ(f32_to_bf16(1.0f + 0x1.0p-8f), 0x3F80);       // bf16 tie to even
+  EXPECT_EQ(f32_to_bf16(1.0f + 0x1.0p-8f), 0x3F80);  // bf16 tie to even
   EXPECT_EQ(f32_to_bf16(1.0f + 3 * 0x1.0p-8f), 0x3F82);
   EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16(NAN))));
 }

@@ -11,9 +11,11 @@ const std::vector<chat_message> kChat = {
     {"system", "Be brief."}, {"user", "Hi"}, {"assistant", "Hello."}, {"user", "Name a color."}};
 
 TEST(ChatTemplate, DetectsCommonFormatsFromJinjaSources) {
-  EXPECT_EQ(detect_chat_format("{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>' }}"),
-            chat_format::llama3);
-  EXPECT_EQ(detect_chat_format("{{'<|im_start|>' + message['role'] + '\\n'}}"), chat_format::chatml);
+  EXPECT_EQ(
+      detect_chat_format("{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>' }}"),
+      chat_format::llama3);
+  EXPECT_EQ(detect_chat_format("{{'<|im_start|>' + message['role'] + '\\n'}}"),
+            chat_format::chatml);
   EXPECT_EQ(detect_chat_format("{{ '<|user|>\\n' + message['content'] + eos_token }}"),
             chat_format::zephyr);
   EXPECT_EQ(detect_chat_format("{{ '<<SYS>>\\n' + system + '\\n<</SYS>>\\n\\n' }}{{ '[INST] ' }}"),
@@ -50,7 +52,8 @@ TEST(ChatTemplate, RendersMistralChatmlAndZephyr) {
 }
 
 TEST(ChatTemplate, PlainModeIsRawTextForBaseModels) {
-  EXPECT_EQ(render_chat(chat_format::plain, {{"user", "Once upon a time"}}, true), "Once upon a time");
+  EXPECT_EQ(render_chat(chat_format::plain, {{"user", "Once upon a time"}}, true),
+            "Once upon a time");
   EXPECT_TRUE(chat_stop_strings(chat_format::plain).empty());
   EXPECT_EQ(chat_stop_strings(chat_format::llama3).front(), "<|eot_id|>");
 }

@@ -46,7 +46,8 @@ class bytes_builder {
 };
 
 status parse(const std::string& bytes) {
-  auto f = gguf_file::parse(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "bad.gguf");
+  auto f =
+      gguf_file::parse(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "bad.gguf");
   return f.ok() ? status() : f.error();
 }
 
@@ -105,7 +106,8 @@ TEST(GgufValidation, CountsThatCanNotFitAreRefusedBeforeAllocating) {
   expect_error(parse(tensors.bytes()), status_code::corruption, {"tensor count", "can not fit"});
   kvs.header(3, 0, uint64_t(1) << 60);
   expect_error(parse(kvs.bytes()), status_code::corruption, {"metadata count", "can not fit"});
-  array.header(3, 0, 1).str("big").put<uint32_t>(9).put<uint32_t>(4).put<uint64_t>(uint64_t(1) << 40);
+  array.header(3, 0, 1).str("big").put<uint32_t>(9).put<uint32_t>(4).put<uint64_t>(uint64_t(1)
+                                                                                   << 40);
   expect_error(parse(array.bytes()), status_code::corruption, {"'big'", "array of", "can not fit"});
   string.header(3, 0, 1).str("s").put<uint32_t>(8).put<uint64_t>(uint64_t(1) << 50);
   expect_error(parse(string.bytes()), status_code::corruption, {"'s'", "string length"});
@@ -119,26 +121,41 @@ TEST(GgufValidation, TensorPastTheEndIsNamed) {
 TEST(GgufValidation, BadTensorInfosAreNamed) {
   expect_error(parse(one_tensor(0, 32, 0, 5).bytes()), status_code::corruption,
                {"tensor 'w'", "5 dimensions"});
-  expect_error(parse(one_tensor(0, 0).bytes()), status_code::corruption, {"tensor 'w'", "dimension 0"});
-  expect_error(parse(one_tensor(99).bytes()), status_code::not_supported, {"tensor 'w'", "type 99"});
+  expect_error(parse(one_tensor(0, 0).bytes()), status_code::corruption,
+               {"tensor 'w'", "dimension 0"});
+  expect_error(parse(one_tensor(99).bytes()), status_code::not_supported,
+               {"tensor 'w'", "type 99"});
   expect_error(parse(one_tensor(8, 33).bytes()), status_code::corruption,
                {"tensor 'w'", "not a multiple", "Q8_0"});
   expect_error(parse(one_tensor(0, 32, 8).bytes()), status_code::corruption,
                {"tensor 'w'", "alignment"});
   bytes_builder huge;
-  huge.header(3, 1, 0).str("h").put<uint32_t>(2).put<uint64_t>(uint64_t(1) << 40)
-      .put<uint64_t>(uint64_t(1) << 40).put<uint32_t>(0).put<uint64_t>(0);
+  huge.header(3, 1, 0)
+      .str("h")
+      .put<uint32_t>(2)
+      .put<uint64_t>(uint64_t(1) << 40)
+      .put<uint64_t>(uint64_t(1) << 40)
+      .put<uint32_t>(0)
+      .put<uint64_t>(0);
   expect_error(parse(huge.bytes()), status_code::corruption, {"tensor 'h'", "63 bits"});
 }
 
 TEST(GgufValidation, DuplicatesAndBadAlignmentAreNamed) {
   bytes_builder keys, align, names;
-  keys.header(3, 0, 2).str("k").put<uint32_t>(4).put<uint32_t>(1).str("k").put<uint32_t>(4).put<uint32_t>(2);
+  keys.header(3, 0, 2)
+      .str("k")
+      .put<uint32_t>(4)
+      .put<uint32_t>(1)
+      .str("k")
+      .put<uint32_t>(4)
+      .put<uint32_t>(2);
   expect_error(parse(keys.bytes()), status_code::corruption, {"'k'", "duplicate"});
   align.header(3, 0, 1).str("general.alignment").put<uint32_t>(4).put<uint32_t>(24);
-  expect_error(parse(align.bytes()), status_code::corruption, {"general.alignment", "power of two"});
+  expect_error(parse(align.bytes()), status_code::corruption,
+               {"general.alignment", "power of two"});
   names.header(3, 2, 0);
-  for (int i = 0; i < 2; ++i) names.str("t").put<uint32_t>(1).put<uint64_t>(8).put<uint32_t>(0).put<uint64_t>(0);
+  for (int i = 0; i < 2; ++i)
+    names.str("t").put<uint32_t>(1).put<uint64_t>(8).put<uint32_t>(0).put<uint64_t>(0);
   expect_error(parse(names.pad().zeros(64).bytes()), status_code::corruption, {"'t'", "duplicate"});
 }
 
@@ -157,9 +174,11 @@ TEST(GgufValidation, MissingKeysAndUnsupportedArchitectureAreNamed) {
   std::ostringstream out;
   ASSERT_TRUE(w.write(out).ok());
   const std::string bytes = out.str();
-  auto file = gguf_file::parse(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "bad.gguf");
+  auto file =
+      gguf_file::parse(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "bad.gguf");
   ASSERT_TRUE(file.ok());
-  expect_error(read_llama_config(*file).error(), status_code::not_found, {"llama.block_count", "missing"});
+  expect_error(read_llama_config(*file).error(), status_code::not_found,
+               {"llama.block_count", "missing"});
 
   gguf_writer g;
   g.set("general.architecture", gguf_value::str("gpt2"));
@@ -173,9 +192,15 @@ TEST(GgufValidation, MissingKeysAndUnsupportedArchitectureAreNamed) {
 
 TEST(GgufValidation, WrongMetadataTypeIsNamed) {
   bytes_builder b;
-  b.header(3, 0, 2).str("general.architecture").put<uint32_t>(8).str("llama")
-      .str("llama.block_count").put<uint32_t>(8).str("five");
-  auto file = gguf_file::parse(reinterpret_cast<const uint8_t*>(b.bytes().data()), b.bytes().size(), "bad.gguf");
+  b.header(3, 0, 2)
+      .str("general.architecture")
+      .put<uint32_t>(8)
+      .str("llama")
+      .str("llama.block_count")
+      .put<uint32_t>(8)
+      .str("five");
+  auto file = gguf_file::parse(reinterpret_cast<const uint8_t*>(b.bytes().data()), b.bytes().size(),
+                               "bad.gguf");
   ASSERT_TRUE(file.ok());
   expect_error(read_llama_config(*file).error(), status_code::corruption,
                {"llama.block_count", "expected an integer"});

@@ -30,8 +30,8 @@ gguf_writer sample_writer(uint32_t version, uint64_t alignment) {
   w.set("t.bool", gguf_value::of_bool(true));
   w.set("t.string", gguf_value::str("héllo"));
   w.set("t.strings", gguf_value::strings({"a", "", "ccc"}));
-  w.set("t.nested", gguf_value::of_array(gguf_type::array,
-                                         {gguf_value::i32s({1, 2}), gguf_value::i32s({3})}));
+  w.set("t.nested",
+        gguf_value::of_array(gguf_type::array, {gguf_value::i32s({1, 2}), gguf_value::i32s({3})}));
   auto fill = [](float scale) {
     return [scale](int64_t r, float* out) {
       for (int i = 0; i < 64; ++i) out[i] = scale * float(r * 64 + i - 100);

@@ -100,7 +100,8 @@ TEST(ModelMaker, ImpossibleShapesAreNamed) {
   EXPECT_NE(st.message().find("kv-heads"), std::string::npos) << st.message();
   m = stories(ggml_type::f32, 1);
   m.shape.vocab_size = 100;
-  EXPECT_NE(make_model(m, testing::temp_path("bad.gguf")).message().find("too small"), std::string::npos);
+  EXPECT_NE(make_model(m, testing::temp_path("bad.gguf")).message().find("too small"),
+            std::string::npos);
 }
 
 TEST(ModelMaker, SyntheticVocabularyTokenizesEnglishIntoWords) {

@@ -94,10 +94,10 @@ TEST(Unicode, ByteLevelMappingIsABijection) {
 }
 
 TEST(Unicode, CategoriesCoverScriptsBeyondAscii) {
-  EXPECT_TRUE(is_letter(0x00E9));   // é
-  EXPECT_TRUE(is_letter(0x65E5));   // 日
-  EXPECT_TRUE(is_number(0x0663));   // Arabic-Indic three
-  EXPECT_FALSE(is_letter(0x1F642)); // emoji
+  EXPECT_TRUE(is_letter(0x00E9));    // é
+  EXPECT_TRUE(is_letter(0x65E5));    // 日
+  EXPECT_TRUE(is_number(0x0663));    // Arabic-Indic three
+  EXPECT_FALSE(is_letter(0x1F642));  // emoji
   EXPECT_TRUE(is_white_space(0x3000));
   EXPECT_FALSE(is_white_space('x'));
 }

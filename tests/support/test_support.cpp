@@ -38,7 +38,9 @@ std::string temp_dir() {
   return root.path.string();
 }
 
-std::string temp_path(const std::string& name) { return temp_dir() + "/" + name; }
+std::string temp_path(const std::string& name) {
+  return temp_dir() + "/" + name;
+}
 
 uint64_t test_seed(uint64_t fallback) {
   if (const char* s = std::getenv("COROLLA_SEED")) return std::strtoull(s, nullptr, 10);
