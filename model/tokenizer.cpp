@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <queue>
 
 #include "model/pretokenizer.hpp"
 #include "model/unicode.hpp"
