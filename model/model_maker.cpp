@@ -8,11 +8,10 @@
 
 #include "model/gguf_file.hpp"
 #include "model/gguf_writer.hpp"
+#include "model/unicode.hpp"
 
 namespace corolla {
 namespace {
-
-const char kSpaceMark[] = "\xE2\x96\x81";  // U+2581
 
 // The text the synthetic vocabulary's merges are learned from: plain English in
 // the register of the demo prompts, so common words become single tokens.
@@ -41,7 +40,7 @@ const char kCorpus[] =
 std::vector<std::string> alphabet() {
   std::vector<std::string> a;
   for (char c = '!'; c <= '~'; ++c) a.emplace_back(1, c);
-  a.emplace_back(kSpaceMark);
+  a.emplace_back(kSentencePieceSpace);
   return a;
 }
 
@@ -73,7 +72,7 @@ std::vector<std::string> learn_merges(size_t limit) {
   std::string text = kCorpus, word;
   for (char c : text + " ") {
     if (c == ' ') {
-      if (!word.empty()) ++words[kSpaceMark + word];
+      if (!word.empty()) ++words[kSentencePieceSpace + word];
       word.clear();
     } else {
       word += c;
@@ -82,7 +81,7 @@ std::vector<std::string> learn_merges(size_t limit) {
   // Each word as a list of symbols (the U+2581 mark is one symbol).
   std::vector<std::pair<std::vector<std::string>, int>> split;
   for (const auto& [w, count] : words) {
-    std::vector<std::string> symbols{kSpaceMark};
+    std::vector<std::string> symbols{kSentencePieceSpace};
     for (size_t i = 3; i < w.size(); ++i) symbols.emplace_back(1, w[i]);
     split.emplace_back(std::move(symbols), count);
   }

@@ -9,8 +9,6 @@
 namespace corolla {
 namespace {
 
-const char kSpaceMark[] = "\xE2\x96\x81";  // U+2581, SentencePiece's visible space
-
 std::string replace_all(std::string_view s, std::string_view from, std::string_view to) {
   std::string out;
   out.reserve(s.size());
@@ -212,7 +210,7 @@ void tokenizer::encode_text(std::string_view text, bool after_special,
   if (vocab_.kind == tokenizer_kind::spm) {
     std::string escaped = (vocab_.add_space_prefix && after_special) ? " " : "";
     escaped += text;
-    encode_spm(replace_all(escaped, " ", kSpaceMark), out);
+    encode_spm(replace_all(escaped, " ", kSentencePieceSpace), out);
     return;
   }
   const auto kind = llama3_pre_ ? pretokenizer::llama3 : pretokenizer::gpt2;
@@ -249,7 +247,7 @@ std::string tokenizer::piece(int32_t id) const {
     default:
       break;
   }
-  if (vocab_.kind == tokenizer_kind::spm) return replace_all(text, kSpaceMark, " ");
+  if (vocab_.kind == tokenizer_kind::spm) return replace_all(text, kSentencePieceSpace, " ");
   std::string bytes;
   const char* p = text.data();
   const char* end = p + text.size();

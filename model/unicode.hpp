@@ -32,6 +32,8 @@ extern const size_t white_space_size;
 }  // namespace unicode_tables
 
 constexpr uint32_t kReplacementChar = 0xFFFD;
+// U+2581, SentencePiece's visible space, UTF-8 encoded.
+constexpr char kSentencePieceSpace[] = "\xE2\x96\x81";
 
 // Length of the UTF-8 sequence that starts with `lead` by its high bits (1 for
 // continuation or invalid bytes), as llama.cpp's SentencePiece splitter counts.
