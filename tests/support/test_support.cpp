@@ -47,6 +47,12 @@ uint64_t test_seed(uint64_t fallback) {
   return fallback;
 }
 
+std::vector<float> uniform_floats(std::mt19937_64& rng, size_t n, float lo, float hi) {
+  std::vector<float> values(n);
+  for (float& v : values) v = lo + (hi - lo) * float(rng() >> 40) * 0x1p-24f;
+  return values;
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream s;

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <random>
 #include <string>
+#include <vector>
 
 namespace corolla::testing {
 
@@ -18,6 +20,10 @@ std::string temp_path(const std::string& name);
 
 // COROLLA_SEED from the environment, or `fallback`. Tests print it with SCOPED_TRACE.
 uint64_t test_seed(uint64_t fallback = 20261122);
+
+// n values uniform in [lo, hi) from mt19937_64's specified sequence (24-bit mantissas),
+// the same on every standard library, unlike std::uniform_real_distribution.
+std::vector<float> uniform_floats(std::mt19937_64& rng, size_t n, float lo, float hi);
 
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& bytes);

@@ -1,0 +1,27 @@
+// attention: causal grouped-query attention of n new tokens over a KV cache.
+//
+// Shapes: q, out [n, n_heads * head_dim]; k, v [pos0 + n, n_kv_heads * head_dim] hold
+// every cached position, the n new ones included (the caller appends them first).
+// Token t sits at position pos0 + t and attends to positions 0 .. pos0 + t; query head
+// h reads kv head h / (n_heads / n_kv_heads). See ref::attention for the maths.
+//
+// The fast twin runs the (token, head) pairs in parallel (one OpenMP loop, interleaved
+// so that the causal triangle's long and short rows spread over the threads) and uses
+// the vectorising softmax. Scores live in the caller's attention_workspace, which grows
+// on first use of a longer context. Any thread; a workspace belongs to one caller.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace corolla {
+
+struct attention_workspace {
+  std::vector<float> scores;  // [threads, pos0 + n]
+};
+
+// REQUIRES: n_heads % n_kv_heads == 0; out does not overlap q, k or v.
+void attention(float* out, const float* q, const float* k, const float* v, int64_t n, int64_t pos0,
+               int64_t n_heads, int64_t n_kv_heads, int64_t head_dim, attention_workspace& ws);
+
+}  // namespace corolla

@@ -1,0 +1,105 @@
+#include "model/block_weights.hpp"
+
+#include <mutex>
+
+#include "model/dequantize.hpp"
+
+namespace corolla {
+
+size_t block_weights::bytes() const {
+  return qkv.bytes() + wo.bytes() + gate_up.bytes() + down.bytes() +
+         (attn_norm.size() + ffn_norm.size()) * sizeof(float);
+}
+
+result<std::vector<float>> load_vector(const gguf_file& file, const std::string& name,
+                                       int64_t length) {
+  const gguf_tensor* t = file.find_tensor(name);
+  if (t == nullptr) return status::not_found(file.name() + ": tensor '" + name + "' is missing");
+  if (t->elements != length || t->row_length() != length) {
+    return status::corruption(file.name() + ": tensor '" + name + "' has shape " +
+                              t->shape_string() + ", expected [" + std::to_string(length) + "]");
+  }
+  std::vector<float> values(length);
+  COROLLA_RETURN_IF_ERROR(dequantize_tensor_row(*t, 0, values.data()));
+  return values;
+}
+
+result<linear> load_stacked(const gguf_file& file, const std::vector<std::string>& names,
+                            int64_t cols, precision kind) {
+  std::vector<const gguf_tensor*> parts;
+  std::vector<int64_t> first_row;  // row of W where each part starts
+  int64_t rows = 0;
+  for (const std::string& name : names) {
+    const gguf_tensor* t = file.find_tensor(name);
+    if (t == nullptr) return status::not_found(file.name() + ": tensor '" + name + "' is missing");
+    if (t->row_length() != cols || t->rows() <= 0) {
+      return status::corruption(file.name() + ": tensor '" + name + "' has shape " +
+                                t->shape_string() + ", expected rows of " + std::to_string(cols));
+    }
+    parts.push_back(t);
+    first_row.push_back(rows);
+    rows += t->rows();
+  }
+  // Rows are read in parallel; the first failure is kept and reported after.
+  std::mutex mutex;
+  status first_error;
+  linear w = linear::load(kind, rows, cols, [&](int64_t row, float* out) {
+    size_t p = parts.size() - 1;
+    while (first_row[p] > row) --p;
+    const status st = dequantize_tensor_row(*parts[p], row - first_row[p], out);
+    if (!st.ok()) {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (first_error.ok()) first_error = st;
+      std::fill(out, out + cols, 0.0f);
+    }
+  });
+  if (!first_error.ok()) return first_error;
+  return w;
+}
+
+result<block_weights> load_block_weights(const gguf_file& file, const llama_config& config,
+                                         int64_t index, precision kind) {
+  if (index < 0 || index >= config.n_blocks) {
+    return status::out_of_range(file.name() + ": block " + std::to_string(index) +
+                                " does not exist (the model has " +
+                                std::to_string(config.n_blocks) + ")");
+  }
+  auto name = [&](const char* suffix) { return block_tensor_name(index, suffix); };
+  block_weights b;
+  b.config = config;
+  b.index = index;
+  b.kind = kind;
+
+  auto attn_norm = load_vector(file, name("attn_norm.weight"), config.dim);
+  if (!attn_norm.ok()) return attn_norm.error();
+  b.attn_norm = std::move(*attn_norm);
+  auto ffn_norm = load_vector(file, name("ffn_norm.weight"), config.dim);
+  if (!ffn_norm.ok()) return ffn_norm.error();
+  b.ffn_norm = std::move(*ffn_norm);
+
+  auto qkv =
+      load_stacked(file, {name("attn_q.weight"), name("attn_k.weight"), name("attn_v.weight")},
+                   config.dim, kind);
+  if (!qkv.ok()) return qkv.error();
+  b.qkv = std::move(*qkv);
+  auto wo = load_stacked(file, {name("attn_output.weight")}, config.dim, kind);
+  if (!wo.ok()) return wo.error();
+  b.wo = std::move(*wo);
+  auto gate_up =
+      load_stacked(file, {name("ffn_gate.weight"), name("ffn_up.weight")}, config.dim, kind);
+  if (!gate_up.ok()) return gate_up.error();
+  b.gate_up = std::move(*gate_up);
+  auto down = load_stacked(file, {name("ffn_down.weight")}, config.hidden_dim, kind);
+  if (!down.ok()) return down.error();
+  b.down = std::move(*down);
+
+  if (b.qkv.rows() != config.dim + 2 * config.kv_dim() || b.wo.rows() != config.dim ||
+      b.gate_up.rows() != 2 * config.hidden_dim || b.down.rows() != config.dim) {
+    return status::corruption(file.name() + ": block " + std::to_string(index) +
+                              " has projections of the wrong size for its config");
+  }
+  b.rope = make_rope_table(config.head_dim(), config.rope_dim, config.rope_freq_base);
+  return b;
+}
+
+}  // namespace corolla

@@ -1,0 +1,178 @@
+#include "model/generator.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+namespace corolla {
+namespace {
+
+// Prompts are prefilled in chunks of at most this many tokens, which bounds the
+// workspaces ([chunk, hidden] floats) while keeping matmuls large enough to be fast.
+constexpr int64_t kPrefillChunk = 512;
+
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+// Length of the longest suffix of `text` that is a proper prefix of a stop string:
+// text that might still become a stop string and must be held back.
+size_t held_back(const std::string& text, const std::vector<std::string>& stops) {
+  size_t hold = 0;
+  for (const std::string& stop : stops) {
+    if (stop.empty()) continue;
+    for (size_t len = std::min(stop.size() - 1, text.size()); len > hold; --len) {
+      if (text.compare(text.size() - len, len, stop, 0, len) == 0) {
+        hold = len;
+        break;
+      }
+    }
+  }
+  return hold;
+}
+
+}  // namespace
+
+const char* to_string(stop_reason r) {
+  switch (r) {
+    case stop_reason::end_of_generation:
+      return "end of generation";
+    case stop_reason::stop_string:
+      return "stop string";
+    case stop_reason::max_tokens:
+      return "max tokens";
+    case stop_reason::context_full:
+      return "context full";
+    case stop_reason::cancelled:
+      return "cancelled";
+  }
+  return "?";
+}
+
+local_blocks::local_blocks(const std::vector<block_weights>& blocks, int64_t max_tokens)
+    : blocks_(blocks) {
+  for (const block_weights& b : blocks) caches_.emplace_back(b.config.kv_dim(), max_tokens);
+}
+
+status local_blocks::forward(int64_t pos, int64_t n, float* x) {
+  for (size_t b = 0; b < blocks_.size(); ++b) {
+    COROLLA_RETURN_IF_ERROR(block_forward(blocks_[b], caches_[b], x, pos, n, ws_));
+  }
+  return status();
+}
+
+size_t local_blocks::cache_bytes() const {
+  size_t total = 0;
+  for (const kv_cache& c : caches_) total += c.bytes();
+  return total;
+}
+
+generator::generator(const head& head, const tokenizer& tokenizer, block_runner& runner,
+                     int64_t max_context)
+    : head_(head), tokenizer_(tokenizer), runner_(runner), max_context_(max_context) {}
+
+status generator::prefill(const std::vector<int32_t>& tokens, size_t from) {
+  const int64_t dim = head_.config().dim;
+  cached_.resize(from);  // the runner truncates its caches to `from` on the first chunk
+  for (size_t pos = from; pos < tokens.size(); pos += kPrefillChunk) {
+    const int64_t n = std::min<int64_t>(kPrefillChunk, int64_t(tokens.size() - pos));
+    x_.resize(size_t(n * dim));
+    COROLLA_RETURN_IF_ERROR(head_.embed(&tokens[pos], n, x_.data()));
+    COROLLA_RETURN_IF_ERROR(runner_.forward(int64_t(pos), n, x_.data()));
+    cached_.insert(cached_.end(), tokens.begin() + pos, tokens.begin() + pos + n);
+    if (pos + n == tokens.size()) {
+      logits_.resize(size_t(head_.vocab_size()));
+      head_.logits(x_.data() + (n - 1) * dim, 1, logits_.data(), head_ws_);
+    }
+  }
+  return status();
+}
+
+result<generation_stats> generator::generate(const std::vector<int32_t>& tokens,
+                                             const generation_options& options,
+                                             const text_callback& on_text) {
+  if (tokens.empty()) return status::invalid_argument("the prompt has no tokens");
+  COROLLA_RETURN_IF_ERROR(options.sampling.validate());
+  if (options.max_tokens < 1) {
+    return status::invalid_argument("max_tokens must be >= 1, got " +
+                                    std::to_string(options.max_tokens));
+  }
+  if (int64_t(tokens.size()) >= max_context_) {
+    return status::out_of_range("the prompt's " + std::to_string(tokens.size()) +
+                                " tokens do not fit the context of " +
+                                std::to_string(max_context_) + " tokens");
+  }
+  // Reuse the cached prefix; at least the last token is run again for its logits.
+  size_t common = 0;
+  while (common < cached_.size() && common < tokens.size() && cached_[common] == tokens[common]) {
+    ++common;
+  }
+  common = std::min(common, tokens.size() - 1);
+
+  generation_stats stats;
+  auto start = std::chrono::steady_clock::now();
+  const status prefilled = prefill(tokens, common);
+  if (!prefilled.ok()) {
+    cached_.clear();  // the caches' contents are unknown after a failed step
+    return prefilled;
+  }
+  stats.prompt_tokens = int64_t(tokens.size() - common);
+  stats.prompt_ms = ms_since(start);
+  start = std::chrono::steady_clock::now();
+
+  sampler sample(options.sampling);
+  std::vector<int32_t> history = tokens;
+  token_stream stream(tokenizer_);
+  std::string pending;  // final text not yet passed to on_text
+  bool stopped = false;
+  for (;;) {
+    const int32_t id = sample.sample(logits_.data(), head_.vocab_size(), history);
+    history.push_back(id);
+    stats.tokens.push_back(id);
+    ++stats.generated_tokens;
+    if (options.stop_at_eos && tokenizer_.is_end_of_generation(id)) {
+      stats.reason = stop_reason::end_of_generation;
+      break;
+    }
+    pending += stream.push(id);
+    for (const std::string& stop : options.stop_strings) {
+      const size_t at = stop.empty() ? std::string::npos : pending.find(stop);
+      if (at != std::string::npos) {
+        pending.resize(at);
+        stats.reason = stop_reason::stop_string;
+        stopped = true;
+      }
+    }
+    if (stopped) break;
+    const size_t hold = held_back(pending, options.stop_strings);
+    if (pending.size() > hold) {
+      if (!on_text(pending.substr(0, pending.size() - hold))) {
+        pending.clear();
+        stats.reason = stop_reason::cancelled;
+        stopped = true;
+        break;
+      }
+      pending.erase(0, pending.size() - hold);
+    }
+    if (stats.generated_tokens >= options.max_tokens) {
+      stats.reason = stop_reason::max_tokens;
+      break;
+    }
+    if (int64_t(cached_.size()) + 1 >= max_context_) {
+      stats.reason = stop_reason::context_full;
+      break;
+    }
+    // decode: the sampled token through every block at the next position
+    const status st = prefill(history, cached_.size());
+    if (!st.ok()) {
+      cached_.clear();
+      return st;
+    }
+  }
+  if (!stopped) pending += stream.flush();
+  if (!pending.empty() && stats.reason != stop_reason::cancelled) on_text(pending);
+  stats.generate_ms = ms_since(start);
+  return stats;
+}
+
+}  // namespace corolla

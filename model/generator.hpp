@@ -1,0 +1,105 @@
+// generator: text generation in one process — prompt tokens -> blocks -> head ->
+// sampler -> token, streaming text as it becomes final.
+//
+// The blocks are behind block_runner, so the same loop drives local blocks (here,
+// `corolla generate`) and, in the actor runtime, a client session's chain of servers.
+// Invariants:
+//  1. context() is exactly the tokens whose keys and values the runner's caches hold;
+//     a new call reuses the longest common prefix with it (multi-turn chat re-sends the
+//     whole conversation; only the new part is computed).
+//  2. Generation ends at the first of: an end-of-generation token (not shown), a stop
+//     string (neither it nor anything after it is shown), max_tokens, a full context,
+//     or the callback returning false. No token is computed after that point.
+//  3. Text is only emitted once it can no longer turn out to start a stop string, and
+//     never splits a UTF-8 sequence.
+// One owner; the head and tokenizer may be shared with other generators.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "model/block_forward.hpp"
+#include "model/head.hpp"
+#include "model/sampler.hpp"
+#include "model/status.hpp"
+#include "model/tokenizer.hpp"
+
+namespace corolla {
+
+// Runs hidden states x [n, dim] through every block of the model, for tokens at
+// positions [pos, pos + n), in place. Positions follow kv_cache's invariant 2.
+class block_runner {
+ public:
+  virtual ~block_runner() = default;
+  virtual status forward(int64_t pos, int64_t n, float* x) = 0;
+};
+
+// All blocks in this process, one kv_cache each, run one after the other.
+class local_blocks : public block_runner {
+ public:
+  // REQUIRES: `blocks` outlive this object and cover the whole model.
+  local_blocks(const std::vector<block_weights>& blocks, int64_t max_tokens);
+  status forward(int64_t pos, int64_t n, float* x) override;
+  size_t cache_bytes() const;
+
+ private:
+  const std::vector<block_weights>& blocks_;
+  std::vector<kv_cache> caches_;
+  block_workspace ws_;
+};
+
+struct generation_options {
+  sampling_params sampling;
+  int32_t max_tokens = 256;  // new tokens at most
+  std::vector<std::string> stop_strings;
+  bool stop_at_eos = true;
+};
+
+enum class stop_reason { end_of_generation, stop_string, max_tokens, context_full, cancelled };
+const char* to_string(stop_reason r);
+
+struct generation_stats {
+  int64_t prompt_tokens = 0;     // tokens prefilled (the part not already cached)
+  int64_t generated_tokens = 0;  // tokens sampled, the end-of-generation token included
+  double prompt_ms = 0;          // prefill, up to the first token's logits
+  double generate_ms = 0;        // everything after
+  stop_reason reason = stop_reason::max_tokens;
+  std::vector<int32_t> tokens;  // the sampled ids, in order
+};
+
+// Receives text as it becomes final; returns false to stop (e.g. on Ctrl-C).
+using text_callback = std::function<bool(const std::string& text)>;
+
+class generator {
+ public:
+  // REQUIRES: head, tokenizer and runner outlive the generator.
+  generator(const head& head, const tokenizer& tokenizer, block_runner& runner,
+            int64_t max_context);
+
+  // Continues from `tokens` (the whole context so far, e.g. BOS + prompt). Errors:
+  // invalid_argument for an empty prompt or bad sampling parameters; out_of_range when
+  // the prompt does not fit the context; any error of the runner or the head.
+  result<generation_stats> generate(const std::vector<int32_t>& tokens,
+                                    const generation_options& options,
+                                    const text_callback& on_text);
+
+  const std::vector<int32_t>& context() const { return cached_; }
+  void reset() { cached_.clear(); }
+
+ private:
+  // Runs tokens[from, end) and leaves the last token's logits in logits_.
+  status prefill(const std::vector<int32_t>& tokens, size_t from);
+
+  const head& head_;
+  const tokenizer& tokenizer_;
+  block_runner& runner_;
+  int64_t max_context_;
+  std::vector<int32_t> cached_;
+  std::vector<float> x_;       // [chunk, dim]
+  std::vector<float> logits_;  // [vocab]
+  head_workspace head_ws_;
+};
+
+}  // namespace corolla

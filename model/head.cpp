@@ -1,0 +1,68 @@
+#include "model/head.hpp"
+
+#include "kernels/reference.hpp"
+#include "kernels/rmsnorm.hpp"
+#include "model/block_weights.hpp"
+#include "model/dequantize.hpp"
+
+namespace corolla {
+
+result<head> head::load(std::shared_ptr<const gguf_file> file, const llama_config& config,
+                        precision kind) {
+  head h;
+  h.config_ = config;
+  h.kind_ = kind;
+  h.embedding_ = file->find_tensor("token_embd.weight");
+  if (h.embedding_ == nullptr) {
+    return status::not_found(file->name() + ": tensor 'token_embd.weight' is missing");
+  }
+  if (h.embedding_->row_length() != config.dim || h.embedding_->rows() != config.vocab_size) {
+    return status::corruption(file->name() + ": tensor 'token_embd.weight' has shape " +
+                              h.embedding_->shape_string() + ", expected [" +
+                              std::to_string(config.dim) + ", " +
+                              std::to_string(config.vocab_size) + "]");
+  }
+  auto norm = load_vector(*file, "output_norm.weight", config.dim);
+  if (!norm.ok()) return norm.error();
+  h.final_norm_ = std::move(*norm);
+  // Llama 3.2 and small models tie the LM head to the embedding.
+  const char* lm_name = file->find_tensor("output.weight") ? "output.weight" : "token_embd.weight";
+  auto lm_head = load_stacked(*file, {lm_name}, config.dim, kind);
+  if (!lm_head.ok()) return lm_head.error();
+  if (lm_head->rows() != config.vocab_size) {
+    return status::corruption(
+        file->name() + ": tensor '" + lm_name + "' has " + std::to_string(lm_head->rows()) +
+        " rows, expected the vocabulary's " + std::to_string(config.vocab_size));
+  }
+  h.lm_head_ = std::move(*lm_head);
+  h.file_ = std::move(file);
+  return h;
+}
+
+status head::embed(const int32_t* tokens, int64_t n, float* x) const {
+  for (int64_t i = 0; i < n; ++i) {
+    if (tokens[i] < 0 || tokens[i] >= config_.vocab_size) {
+      return status::out_of_range("token id " + std::to_string(tokens[i]) +
+                                  " is outside the vocabulary [0, " +
+                                  std::to_string(config_.vocab_size) + ")");
+    }
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    COROLLA_RETURN_IF_ERROR(dequantize_tensor_row(*embedding_, tokens[i], x + i * config_.dim));
+  }
+  return status();
+}
+
+void head::logits(const float* x, int64_t n, float* logits, head_workspace& ws) const {
+  const int64_t dim = config_.dim;
+  if (ws.normed.size() < size_t(n * dim)) ws.normed.resize(n * dim);
+  // final rmsnorm, then the classifier into the vocabulary
+  if (kind_ == precision::int8) {
+    rmsnorm(ws.normed.data(), x, final_norm_.data(), n, dim, config_.rms_eps);
+  } else {
+    ref::rmsnorm(ws.normed.data(), x, final_norm_.data(), n, dim, config_.rms_eps);
+  }
+  lm_head_.forward(logits, ws.normed.data(), n, ws.matmul);
+}
+
+}  // namespace corolla

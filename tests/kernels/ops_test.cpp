@@ -1,0 +1,162 @@
+// The fast element-wise kernels against their f32 reference twins (corolla::ref),
+// seeded random inputs, odd sizes for the tails. Each tolerance says where it comes from.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "kernels/attention.hpp"
+#include "kernels/reference.hpp"
+#include "kernels/rmsnorm.hpp"
+#include "kernels/rope.hpp"
+#include "kernels/softmax.hpp"
+#include "kernels/swiglu.hpp"
+#include "kernels/vec_math.hpp"
+#include "tests/support/test_support.hpp"
+
+namespace corolla {
+namespace {
+
+class Ops : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    seed_ = testing::test_seed();
+    rng_.seed(seed_);
+  }
+  std::vector<float> random(size_t n, float lo = -2.0f, float hi = 2.0f) {
+    return testing::uniform_floats(rng_, n, lo, hi);
+  }
+  uint64_t seed_ = 0;
+  std::mt19937_64 rng_;
+};
+
+void expect_close(const std::vector<float>& fast, const std::vector<float>& ref, double rel,
+                  double abs) {
+  ASSERT_EQ(fast.size(), ref.size());
+  for (size_t i = 0; i < fast.size(); ++i) {
+    ASSERT_NEAR(fast[i], ref[i], abs + rel * std::fabs(ref[i])) << "at " << i;
+  }
+}
+
+TEST(VecMath, ExpApproxIsWithin3e7RelativeOverTheFloatRange) {
+  double worst = 0;
+  for (double x = -87.0; x <= 88.0; x += 0.00137) {
+    const float xf = float(x);
+    const double exact = std::exp(double(xf));
+    worst = std::max(worst, std::fabs(exp_approx(xf) - exact) / exact);
+  }
+  EXPECT_LT(worst, 3e-7);
+  EXPECT_GT(exp_approx(-1000.0f), 0.0f);  // clamped, never a denormal or NaN
+  EXPECT_TRUE(std::isfinite(exp_approx(1000.0f)));
+}
+
+TEST_F(Ops, RmsnormMatchesReference) {
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  for (int64_t dim : {7, 64, 2048, 4099}) {
+    const int64_t rows = 3;
+    const auto x = random(rows * dim);
+    const auto w = random(dim, 0.5f, 1.5f);
+    std::vector<float> fast(x.size()), ref(x.size());
+    rmsnorm(fast.data(), x.data(), w.data(), rows, dim, 1e-5f);
+    ref::rmsnorm(ref.data(), x.data(), w.data(), rows, dim, 1e-5f);
+    // f32 lane sums of dim positive terms vs a double sum: relative error of the mean
+    // below (dim / 16 + 16) * 2^-24 ~ 2e-5 at dim 4099; the scale takes half of it.
+    expect_close(fast, ref, 2e-5, 1e-7);
+  }
+}
+
+TEST_F(Ops, SoftmaxMatchesReferenceAndSumsToOne) {
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  for (int64_t n : {1, 5, 33, 1000}) {
+    auto fast = random(n, -20.0f, 20.0f);
+    auto ref = fast;
+    softmax(fast.data(), n);
+    ref::softmax(ref.data(), n);
+    // exp_approx is within 3e-7 relative; f32 sum of n terms adds n * 2^-24 at worst.
+    expect_close(fast, ref, 3e-7 + n * 6e-8, 1e-12);
+    double sum = 0;
+    for (float p : fast) sum += p;
+    EXPECT_NEAR(sum, 1.0, 1e-5);
+  }
+}
+
+TEST_F(Ops, RopeMatchesReferenceAtFarPositions) {
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  const int64_t n_heads = 5, head_dim = 12;
+  for (int64_t rope_dim : {12, 8}) {
+    for (int64_t pos0 : {0, 3, 4000}) {
+      const int64_t n = 4;
+      auto fast = random(n * n_heads * head_dim);
+      auto ref = fast;
+      rope(fast.data(), n, pos0, n_heads, make_rope_table(head_dim, rope_dim, 10000.0f));
+      ref::rope(ref.data(), n, pos0, n_heads, head_dim, rope_dim, 10000.0f);
+      // Both compute theta in double from the same pow; cos/sin then round to f32:
+      // the outputs differ by f32 rounding of two products and a sum (~3 ulp).
+      expect_close(fast, ref, 1e-6, 1e-6);
+    }
+  }
+}
+
+TEST_F(Ops, RopeRotatesAdjacentPairsAndKeepsTheRest) {
+  std::vector<float> x = {1, 0, 1, 0, 7, 9};  // one head, head_dim 6, rope_dim 4
+  rope(x.data(), 1, /*pos0=*/1, /*n_heads=*/1, make_rope_table(6, 4, 10000.0f));
+  EXPECT_NEAR(x[0], std::cos(1.0), 1e-6);
+  EXPECT_NEAR(x[1], std::sin(1.0), 1e-6);
+  EXPECT_NEAR(x[2], std::cos(0.01), 1e-6);  // theta = 1 * 10000^(-2/4)
+  EXPECT_NEAR(x[3], std::sin(0.01), 1e-6);
+  EXPECT_EQ(x[4], 7.0f);
+  EXPECT_EQ(x[5], 9.0f);
+}
+
+TEST_F(Ops, AttentionMatchesReferenceWithGroupedHeads) {
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  struct config {
+    int64_t n, pos0, n_heads, n_kv_heads, head_dim;
+  };
+  attention_workspace ws;
+  for (const config& c : {config{1, 0, 4, 4, 8}, config{1, 37, 8, 2, 12}, config{6, 0, 8, 4, 8},
+                          config{5, 11, 6, 3, 64}, config{1, 300, 32, 4, 64}}) {
+    const int64_t context = c.pos0 + c.n;
+    const auto q = random(c.n * c.n_heads * c.head_dim);
+    const auto k = random(context * c.n_kv_heads * c.head_dim);
+    const auto v = random(context * c.n_kv_heads * c.head_dim);
+    std::vector<float> fast(q.size()), ref(q.size());
+    attention(fast.data(), q.data(), k.data(), v.data(), c.n, c.pos0, c.n_heads, c.n_kv_heads,
+              c.head_dim, ws);
+    ref::attention(ref.data(), q.data(), k.data(), v.data(), c.n, c.pos0, c.n_heads, c.n_kv_heads,
+                   c.head_dim);
+    // Same dot products; the softmax weights differ by <= ~1e-6 relative (see the
+    // softmax test) and the outputs are weighted means of values in [-2, 2].
+    expect_close(fast, ref, 1e-5, 1e-5);
+  }
+}
+
+TEST_F(Ops, AttentionIsCausal) {
+  // Changing the value at the last position must not change earlier tokens' outputs.
+  const int64_t n = 4, heads = 2, head_dim = 4;
+  const auto q = random(n * heads * head_dim);
+  const auto k = random(n * heads * head_dim);
+  auto v = random(n * heads * head_dim);
+  attention_workspace ws;
+  std::vector<float> before(q.size()), after(q.size());
+  attention(before.data(), q.data(), k.data(), v.data(), n, 0, heads, heads, head_dim, ws);
+  for (int64_t d = 0; d < heads * head_dim; ++d) v[(n - 1) * heads * head_dim + d] += 5.0f;
+  attention(after.data(), q.data(), k.data(), v.data(), n, 0, heads, heads, head_dim, ws);
+  for (int64_t i = 0; i < (n - 1) * heads * head_dim; ++i) EXPECT_EQ(before[i], after[i]);
+  EXPECT_NE(before.back(), after.back());
+}
+
+TEST_F(Ops, SwigluMatchesReference) {
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  for (int64_t hidden : {1, 17, 172, 5632}) {
+    const int64_t n = 3;
+    const auto gate_up = random(n * 2 * hidden, -10.0f, 10.0f);
+    std::vector<float> fast(n * hidden), ref(n * hidden);
+    swiglu(fast.data(), gate_up.data(), n, hidden);
+    ref::swiglu(ref.data(), gate_up.data(), n, hidden);
+    // exp_approx's 3e-7 relative error passes through 1 / (1 + e) and two products.
+    expect_close(fast, ref, 1e-6, 1e-7);
+  }
+}
+
+}  // namespace
+}  // namespace corolla

@@ -1,0 +1,296 @@
+// The inference pieces through their real paths: KV cache positions, block forward
+// (prefill vs decode, truncate and replay), int8 vs f32 on a model-maker Q8_0 file,
+// the sampler and the generator's stopping rules.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/matmul_int8.hpp"
+#include "model/generator.hpp"
+#include "model/llama_model.hpp"
+#include "model/model_maker.hpp"
+#include "tests/support/test_support.hpp"
+
+namespace corolla {
+namespace {
+
+// A stories260K-shaped model from the model maker (the README's demo does the same).
+std::string maker_model(ggml_type type, uint64_t seed) {
+  const std::string path = testing::temp_path("maker-" + ggml_type_name(uint32_t(type)) + "-" +
+                                              std::to_string(seed) + ".gguf");
+  maker_options m;
+  m.shape = *maker_preset("stories260k");
+  m.type = type;
+  m.seed = seed;
+  const status st = make_model(m, path);
+  EXPECT_TRUE(st.ok()) << st.to_string();
+  return path;
+}
+
+llama_model load(const std::string& path, precision kind) {
+  model_options options;
+  options.kind = kind;
+  auto m = llama_model::load(path, options);
+  EXPECT_TRUE(m.ok()) << m.error().to_string();
+  return std::move(*m);
+}
+
+std::vector<float> embed(const llama_model& m, const std::vector<int32_t>& ids) {
+  std::vector<float> x(ids.size() * m.config().dim);
+  EXPECT_TRUE(m.head().embed(ids.data(), int64_t(ids.size()), x.data()).ok());
+  return x;
+}
+
+TEST(KvCache, AppendsTruncatesAndRefusesGaps) {
+  kv_cache cache(4, 10);
+  ASSERT_TRUE(cache.prepare(0, 3).ok());
+  cache.commit(3);
+  EXPECT_EQ(cache.length(), 3);
+  const status gap = cache.prepare(5, 1);
+  EXPECT_EQ(gap.code(), status_code::out_of_range);
+  EXPECT_NE(gap.message().find("gap"), std::string::npos) << gap.message();
+  EXPECT_EQ(cache.length(), 3);           // a refused step changes nothing
+  ASSERT_TRUE(cache.prepare(1, 2).ok());  // behind the end: truncate, then append
+  EXPECT_EQ(cache.length(), 1);
+  cache.commit(3);
+  EXPECT_EQ(cache.prepare(8, 3).code(), status_code::out_of_range);  // past max_tokens
+}
+
+TEST(BlockForward, PrefillEqualsTokenByTokenDecode) {
+  const uint64_t seed = testing::test_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  for (precision kind : {precision::f32, precision::int8}) {
+    const llama_model m = load(maker_model(ggml_type::f32, seed), kind);
+    const std::vector<int32_t> ids = {1, 40, 300, 7, 99, 256, 3, 500};
+    const int64_t dim = m.config().dim, n = int64_t(ids.size());
+    auto all = embed(m, ids);
+    local_blocks prefill(m.blocks(), 64);
+    ASSERT_TRUE(prefill.forward(0, n, all.data()).ok());
+    local_blocks decode(m.blocks(), 64);
+    for (int64_t t = 0; t < n; ++t) {
+      auto one = embed(m, {ids[t]});
+      ASSERT_TRUE(decode.forward(t, 1, one.data()).ok());
+      for (int64_t d = 0; d < dim; ++d) {
+        // f32: the same arithmetic in another grouping, ~1e-6. int8: each row's
+        // activations are quantised with their own scale either way; the rows equal.
+        ASSERT_NEAR(one[d], all[t * dim + d], 1e-4) << to_string(kind) << " token " << t;
+      }
+    }
+  }
+}
+
+TEST(BlockForward, ReplayBehindTheCacheEndEqualsAFreshRun) {
+  const llama_model m = load(maker_model(ggml_type::q8_0, 7), precision::int8);
+  const int64_t dim = m.config().dim;
+  local_blocks blocks(m.blocks(), 64);
+  auto first = embed(m, {1, 10, 20, 30, 40});
+  ASSERT_TRUE(blocks.forward(0, 5, first.data()).ok());
+  // Regenerate from position 3 with other tokens: the cache is cut to 3, then appended.
+  auto edit = embed(m, {50, 60});
+  ASSERT_TRUE(blocks.forward(3, 2, edit.data()).ok());
+  local_blocks fresh(m.blocks(), 64);
+  auto whole = embed(m, {1, 10, 20, 50, 60});
+  ASSERT_TRUE(fresh.forward(0, 5, whole.data()).ok());
+  for (int64_t i = 0; i < 2 * dim; ++i) ASSERT_FLOAT_EQ(edit[i], whole[3 * dim + i]);
+  auto late = embed(m, {1});
+  EXPECT_EQ(blocks.forward(9, 1, late.data()).code(), status_code::out_of_range);
+}
+
+TEST(Int8Path, AgreesWithF32TwinOn95PercentOfTopOnes) {
+  const uint64_t seed = testing::test_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  const llama_model f32 = load(maker_model(ggml_type::f32, seed), precision::f32);
+  const llama_model q8 = load(maker_model(ggml_type::q8_0, seed), precision::int8);
+  // Teacher forcing on the f32 model's own greedy continuation of a prompt.
+  local_blocks f32_blocks(f32.blocks(), 256);
+  generator gen(f32.head(), f32.tokenizer(), f32_blocks, 256);
+  generation_options options;
+  options.sampling.temperature = 0;
+  options.max_tokens = 96;
+  options.stop_at_eos = false;
+  const auto prompt = f32.tokenizer().encode("Once upon a time", true, false);
+  auto run = gen.generate(prompt, options, [](const std::string&) { return true; });
+  ASSERT_TRUE(run.ok()) << run.error().to_string();
+  std::vector<int32_t> ids = prompt;
+  ids.insert(ids.end(), run->tokens.begin(), run->tokens.end() - 1);
+
+  const int64_t vocab = f32.config().vocab_size, n = int64_t(ids.size());
+  auto top_ones = [&](const llama_model& m) {
+    local_blocks blocks(m.blocks(), 256);
+    auto x = embed(m, ids);
+    EXPECT_TRUE(blocks.forward(0, n, x.data()).ok());
+    std::vector<float> logits(n * vocab);
+    head_workspace ws;
+    m.head().logits(x.data(), n, logits.data(), ws);
+    std::vector<int32_t> top(n);
+    for (int64_t t = 0; t < n; ++t) {
+      top[t] = int32_t(std::max_element(&logits[t * vocab], &logits[(t + 1) * vocab]) -
+                       &logits[t * vocab]);
+    }
+    return top;
+  };
+  const auto a = top_ones(f32), b = top_ones(q8);
+  int agree = 0;
+  for (int64_t t = 0; t < n; ++t) agree += a[t] == b[t];
+  std::printf("int8 (Q8_0 file) vs f32 (F32 twin): top-1 agrees on %d of %lld positions\n", agree,
+              (long long)n);
+  // Random weights give logits with tiny top-1 margins: on seeds 1-5 this agreement was
+  // 92-98%, and the f32 path on the Q8_0 file alone (no int8 kernel) already only
+  // 94-97%. The 95% bar is checked on the real model (Golden.Int8TopOne...: 98%);
+  // here 90% separates quantisation noise from a broken int8 path (which gives ~0%).
+  EXPECT_GE(agree, 0.90 * double(n));
+}
+
+TEST(Sampler, GreedyIsArgmaxAndSeedsReproduce) {
+  std::vector<float> logits = {0.1f, 2.0f, -1.0f, 1.9f};
+  sampling_params greedy;
+  greedy.temperature = 0;
+  EXPECT_EQ(sampler(greedy).sample(logits.data(), 4, {}), 1);
+  sampling_params warm;
+  warm.temperature = 1.5f;
+  warm.top_k = 0;
+  warm.top_p = 1;
+  warm.min_p = 0;
+  warm.seed = 42;
+  std::vector<int32_t> a, b;
+  sampler sa(warm), sb(warm);
+  for (int i = 0; i < 50; ++i) {
+    auto la = logits, lb = logits;
+    a.push_back(sa.sample(la.data(), 4, {}));
+    b.push_back(sb.sample(lb.data(), 4, {}));
+  }
+  EXPECT_EQ(a, b);
+  EXPECT_GT(std::count(a.begin(), a.end(), 3), 0);  // not always the argmax
+}
+
+TEST(Sampler, FiltersFollowLlamaCppSemantics) {
+  std::vector<candidate> c = {{0, 3.0f}, {1, 2.9f}, {2, 0.0f}, {3, -5.0f}};
+  sampling_params p;
+  p.temperature = 1;
+  p.top_k = 1;
+  auto copy = c;
+  EXPECT_EQ(sample_candidates(copy, p, 0.99f), 0);  // top-k 1: only the best survives
+  p.top_k = 0;
+  p.top_p = 0.6f;  // the best alone holds 0.51, with the second 0.97
+  p.min_p = 0;
+  copy = c;
+  sample_candidates(copy, p, 0.0f);
+  EXPECT_EQ(copy.size(), 2u);
+  p.top_p = 1;
+  p.min_p = 0.5f;  // exp(0 - 3) < 0.5: ids 2 and 3 go
+  copy = c;
+  sample_candidates(copy, p, 0.0f);
+  EXPECT_EQ(copy.size(), 2u);
+}
+
+TEST(Sampler, RepetitionPenaltyDemotesRecentTokens) {
+  std::vector<float> logits = {1.0f, 1.1f};
+  sampling_params p;
+  p.temperature = 0;
+  p.repeat_penalty = 1.5f;
+  EXPECT_EQ(sampler(p).sample(logits.data(), 2, {1}), 0);
+  EXPECT_FLOAT_EQ(logits[1], 1.1f / 1.5f);
+}
+
+TEST(Sampler, RejectsBadParameters) {
+  sampling_params p;
+  p.top_p = 0;
+  EXPECT_NE(p.validate().message().find("top_p"), std::string::npos);
+  p = {};
+  p.temperature = -1;
+  EXPECT_NE(p.validate().message().find("temperature"), std::string::npos);
+}
+
+class Generator : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!testing::shared_exists("models/stories260K.gguf")) {
+      GTEST_SKIP() << "../shared/models/stories260K.gguf absent";
+    }
+    model_ = std::make_unique<llama_model>(
+        load(testing::shared_path("models/stories260K.gguf"), precision::int8));
+    blocks_ = std::make_unique<local_blocks>(model_->blocks(), 512);
+    gen_ = std::make_unique<generator>(model_->head(), model_->tokenizer(), *blocks_, 512);
+    options_.sampling.temperature = 0;
+    options_.max_tokens = 48;
+  }
+  std::string run(const std::string& prompt, generation_stats* stats = nullptr) {
+    std::string text;
+    auto r = gen_->generate(model_->tokenizer().encode(prompt, true, false), options_,
+                            [&](const std::string& piece) {
+                              text += piece;
+                              return true;
+                            });
+    EXPECT_TRUE(r.ok()) << r.error().to_string();
+    if (stats && r.ok()) *stats = *r;
+    return text;
+  }
+  std::unique_ptr<llama_model> model_;
+  std::unique_ptr<local_blocks> blocks_;
+  std::unique_ptr<generator> gen_;
+  generation_options options_;
+};
+
+TEST_F(Generator, StopsAtAStopStringAndHidesIt) {
+  const std::string full = run("Lily wanted to play with her ball");
+  ASSERT_NE(full.find(" toys"), std::string::npos) << full;
+  options_.stop_strings = {" toys"};
+  gen_->reset();
+  generation_stats stats;
+  const std::string cut = run("Lily wanted to play with her ball", &stats);
+  EXPECT_EQ(cut, full.substr(0, full.find(" toys")));
+  EXPECT_EQ(stats.reason, stop_reason::stop_string);
+  EXPECT_LT(stats.generated_tokens, 48);  // nothing computed past the stop
+}
+
+TEST_F(Generator, StopsAtMaxTokensAndWhenTheCallbackSaysSo) {
+  options_.max_tokens = 5;
+  generation_stats stats;
+  run("The cat sat", &stats);
+  EXPECT_EQ(stats.generated_tokens, 5);
+  EXPECT_EQ(stats.reason, stop_reason::max_tokens);
+  options_.max_tokens = 48;
+  int calls = 0;
+  auto r = gen_->generate(model_->tokenizer().encode("The cat sat", true, false), options_,
+                          [&](const std::string&) { return ++calls < 3; });
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->reason, stop_reason::cancelled);
+  EXPECT_EQ(calls, 3);
+}
+
+TEST_F(Generator, ReusesTheCachedPrefixOfALongerContext) {
+  generation_stats first, second;
+  const std::string a = run("Tom and Sue went to the big park.", &first);
+  const std::vector<int32_t> context = gen_->context();
+  std::vector<int32_t> longer = context;
+  const auto more = model_->tokenizer().encode(" They saw a dog.", false, false);
+  longer.insert(longer.end(), more.begin(), more.end());
+  auto r = gen_->generate(longer, options_, [](const std::string&) { return true; });
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->prompt_tokens, int64_t(more.size()));  // only the new tokens were computed
+  // ... and the result equals a fresh run over the same context.
+  local_blocks fresh_blocks(model_->blocks(), 512);
+  generator fresh(model_->head(), model_->tokenizer(), fresh_blocks, 512);
+  auto f = fresh.generate(longer, options_, [](const std::string&) { return true; });
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(r->tokens, f->tokens);
+}
+
+TEST_F(Generator, MakesNoMatmulPrimitivePerToken) {
+  run("Once upon a time");
+  const int64_t before = matmul_int8_primitives_created();
+  gen_->reset();
+  run("Once upon a time");
+  EXPECT_EQ(matmul_int8_primitives_created(), before);
+}
+
+TEST_F(Generator, RefusesAPromptLongerThanTheContext) {
+  std::vector<int32_t> huge(600, 300);
+  auto r = gen_->generate(huge, options_, [](const std::string&) { return true; });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), status_code::out_of_range);
+}
+
+}  // namespace
+}  // namespace corolla
