@@ -4,7 +4,9 @@
 #include <string>
 #include <vector>
 
+#include "apps/generate_command.hpp"
 #include "apps/gguf_commands.hpp"
+#include "bench/bench_commands.hpp"
 
 namespace {
 
@@ -13,6 +15,9 @@ const char kUsage[] =
     "  gguf info FILE                      a GGUF's architecture, hyper-parameters, tensors\n"
     "  gguf make (--preset NAME | --dim N ...) --type f32|q8_0 --seed N -o FILE\n"
     "                                      write a random Llama GGUF (the model maker)\n"
+    "  generate --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--f32] ...\n"
+    "                                      single-process generation\n"
+    "  bench kernels | bench generate      benchmarks that print a table\n"
     "Run 'corolla <command> --help' for a command's options.\n";
 
 }  // namespace
@@ -23,6 +28,14 @@ int main(int argc, char** argv) {
     const std::vector<std::string> rest(args.begin() + 2, args.end());
     if (args[1] == "info") return corolla::run_gguf_info(rest, std::cout);
     if (args[1] == "make") return corolla::run_gguf_make(rest, std::cout);
+  }
+  if (!args.empty() && args[0] == "generate") {
+    return corolla::run_generate({args.begin() + 1, args.end()}, std::cout);
+  }
+  if (args.size() >= 2 && args[0] == "bench") {
+    const std::vector<std::string> rest(args.begin() + 2, args.end());
+    if (args[1] == "kernels") return corolla::run_kernel_bench(rest, std::cout);
+    if (args[1] == "generate") return corolla::run_generate_bench(rest, std::cout);
   }
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
     std::cout << kUsage;

@@ -453,4 +453,14 @@ void gguf_file::release_pages() const {
   if (map_) madvise(map_->address, map_->length, MADV_DONTNEED);
 }
 
+void gguf_file::release_pages(const gguf_tensor& tensor) const {
+  if (!map_ || tensor.bytes == 0) return;
+  // madvise wants page-aligned starts; pages shared with a neighbour are dropped too,
+  // which costs only a re-read from the page cache if the neighbour is used later.
+  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = uintptr_t(tensor.data) & ~(page - 1);
+  const uintptr_t end = uintptr_t(tensor.data) + tensor.bytes;
+  madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 }  // namespace corolla

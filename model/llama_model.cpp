@@ -26,6 +26,9 @@ result<llama_model> llama_model::load(const std::string& path, const model_optio
     auto block = load_block_weights(*file, *config, b, options.kind);
     if (!block.ok()) return block.error();
     m.blocks_.push_back(std::move(*block));
+    for (const gguf_tensor& t : file->tensors()) {
+      if (t.name.rfind("blk." + std::to_string(b) + ".", 0) == 0) file->release_pages(t);
+    }
   }
   if (options.with_head) {
     auto tok = tokenizer::from_gguf(*file);

@@ -1,0 +1,92 @@
+#include "apps/generate_command.hpp"
+
+#include <omp.h>
+
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "bench/process_stats.hpp"
+#include "model/generator.hpp"
+#include "model/llama_model.hpp"
+
+namespace po = boost::program_options;
+
+namespace corolla {
+
+int run_generate(const std::vector<std::string>& args, std::ostream& out) {
+  po::options_description opts("corolla generate --model FILE --prompt TEXT");
+  std::string model_path, prompt;
+  generation_options gen;
+  gen.max_tokens = 128;
+  int threads = 0;
+  int64_t context = 0;
+  opts.add_options()("help,h", "show this help")("model,m", po::value(&model_path), "GGUF file")(
+      "prompt,p", po::value(&prompt), "text to continue")(
+      "max-tokens,n", po::value(&gen.max_tokens)->default_value(128), "new tokens at most")(
+      "temperature", po::value(&gen.sampling.temperature)->default_value(0.8f, "0.8"),
+      "0 = greedy")("top-k", po::value(&gen.sampling.top_k)->default_value(40), "0 = off")(
+      "top-p", po::value(&gen.sampling.top_p)->default_value(0.95f, "0.95"), "1 = off")(
+      "min-p", po::value(&gen.sampling.min_p)->default_value(0.05f, "0.05"), "0 = off")(
+      "repeat-penalty", po::value(&gen.sampling.repeat_penalty)->default_value(1.0f, "1.0"),
+      "1 = off")("seed", po::value(&gen.sampling.seed)->default_value(0), "sampling seed")(
+      "stop", po::value(&gen.stop_strings)->composing(), "stop string (repeatable)")(
+      "f32", "run the f32 reference kernels instead of int8")(
+      "threads,t", po::value(&threads), "OpenMP threads (default: all cores)")(
+      "context,c", po::value(&context), "KV cache tokens (default: the model's, at most 4096)");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(opts).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "corolla generate: " << e.what() << "\n";
+    return 2;
+  }
+  if (vm.count("help")) {
+    out << opts << "\n";
+    return 0;
+  }
+  if (model_path.empty() || prompt.empty()) {
+    std::cerr << "corolla generate: --model FILE and --prompt TEXT are required\n";
+    return 2;
+  }
+  if (threads > 0) omp_set_num_threads(threads);
+
+  model_options options;
+  options.kind = vm.count("f32") ? precision::f32 : precision::int8;
+  auto model = llama_model::load(model_path, options);
+  if (!model.ok()) {
+    std::cerr << "corolla generate: " << model.error().message() << "\n";
+    return 1;
+  }
+  const int64_t max_context =
+      context > 0 ? context : std::min<int64_t>(model->config().context_length, 4096);
+  local_blocks blocks(model->blocks(), max_context);
+  generator g(model->head(), model->tokenizer(), blocks, max_context);
+  const auto tokens = model->tokenizer().encode(prompt, /*add_bos=*/true, /*parse_special=*/true);
+
+  out << prompt << std::flush;
+  auto stats = g.generate(tokens, gen, [&](const std::string& text) {
+    out << text << std::flush;
+    return true;
+  });
+  out << std::endl;
+  if (!stats.ok()) {
+    std::cerr << "corolla generate: " << stats.error().message() << "\n";
+    return 1;
+  }
+  const double decode_tokens = double(std::max<int64_t>(stats->generated_tokens - 1, 1));
+  std::fprintf(stderr,
+               "prompt %lld tokens in %.1f ms (%.1f tokens/s) | generated %lld tokens "
+               "(%.1f tokens/s, %.2f ms/token) | stop: %s | %s, load %.2f s, peak RSS %.0f MiB\n",
+               (long long)stats->prompt_tokens, stats->prompt_ms,
+               1000.0 * double(stats->prompt_tokens) / std::max(stats->prompt_ms, 1e-9),
+               (long long)stats->generated_tokens,
+               1000.0 * decode_tokens / std::max(stats->generate_ms, 1e-9),
+               stats->generate_ms / decode_tokens, to_string(stats->reason),
+               to_string(options.kind), model->load_seconds(),
+               double(peak_rss_bytes()) / (1 << 20));
+  return 0;
+}
+
+}  // namespace corolla

@@ -1,0 +1,126 @@
+#include <omp.h>
+
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <vector>
+
+#include "bench/bench_commands.hpp"
+#include "kernels/matmul_int8.hpp"
+
+namespace po = boost::program_options;
+
+namespace corolla {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+struct gemv_result {
+  double ms;
+  double weight_gbs;
+  double gops;
+};
+
+// out = x W^T for W [rows, cols], rotating through enough copies of W that each call
+// reads its weights from memory, not from the 32 MiB L3 (a warm GEMV looks 4-5x faster).
+gemv_result time_matmul(int64_t m, int64_t rows, int64_t cols, int iterations) {
+  const size_t bytes = size_t(rows) * size_t(cols);
+  const int copies = int((size_t(256) << 20) / bytes) + 2;
+  std::vector<int8_matrix> weights;
+  for (int c = 0; c < copies; ++c) {
+    weights.push_back(int8_matrix::quantize(rows, cols, [&](int64_t r, float* row) {
+      for (int64_t i = 0; i < cols; ++i) row[i] = float((r * 31 + i * 7 + c) % 255) - 127.0f;
+    }));
+  }
+  std::vector<float> x(size_t(m * cols), 0.25f), out(size_t(m * rows));
+  matmul_workspace ws;
+  for (int i = 0; i < copies; ++i) matmul_int8(out.data(), x.data(), m, weights[i], ws);
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < iterations; ++i) {
+    matmul_int8(out.data(), x.data(), m, weights[i % copies], ws);
+  }
+  const double s = seconds_since(start) / iterations;
+  return {s * 1e3, double(bytes) / s / 1e9, 2.0 * double(m) * double(bytes) / s / 1e9};
+}
+
+}  // namespace
+
+double read_bandwidth_gbs(int threads, size_t bytes) {
+  std::vector<uint64_t> buffer(bytes / sizeof(uint64_t), 1);
+  const int64_t n = int64_t(buffer.size());
+  double best = 0;
+  uint64_t checksum = 0;
+  for (int pass = 0; pass < 4; ++pass) {
+    const auto start = std::chrono::steady_clock::now();
+    uint64_t total = 0;
+    // 8 independent sums per thread so the loop vectorises and is load-bound.
+#pragma omp parallel num_threads(threads) reduction(+ : total)
+    {
+      uint64_t lanes[8] = {};
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < n; i += 8) {
+        for (int l = 0; l < 8; ++l) lanes[l] += buffer[i + l];
+      }
+      for (uint64_t v : lanes) total += v;
+    }
+    checksum += total;
+    best = std::max(best, double(bytes) / seconds_since(start) / 1e9);
+  }
+  if (checksum == 0) std::fprintf(stderr, "bandwidth: empty buffer\n");
+  return best;
+}
+
+int run_kernel_bench(const std::vector<std::string>& args, std::ostream& out) {
+  po::options_description opts("corolla bench kernels");
+  int iterations = 200;
+  opts.add_options()("help,h", "show this help")(
+      "iterations", po::value(&iterations)->default_value(200), "GEMV calls per shape");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(opts).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "corolla bench kernels: " << e.what() << "\n";
+    return 2;
+  }
+  if (vm.count("help")) {
+    out << opts << "\n";
+    return 0;
+  }
+  const int threads = omp_get_max_threads();
+  const double bw1 = read_bandwidth_gbs(1);
+  const double bw_all = read_bandwidth_gbs(threads);
+  char line[256];
+  out << "int8 matmul (oneDNN " << matmul_int8_implementation(1, 2048, 2048)
+      << "), weights cold (rotated past L3), " << threads << " threads\n";
+  std::snprintf(line, sizeof line, "memory read bandwidth: %.1f GB/s (1 thread), %.1f GB/s (%d)\n",
+                bw1, bw_all, threads);
+  out << line;
+  out << "| op | m | shape [rows, cols] | ms | weight GB/s | % of read bandwidth | GOPS |\n"
+      << "| --- | --- | --- | --- | --- | --- | --- |\n";
+  struct shape {
+    const char* name;
+    int64_t rows, cols;
+  };
+  // TinyLlama-1.1B's matrices in [out, in] form: wq/wo, wk/wv, ffn gate/up, ffn down.
+  const shape shapes[] = {{"wq, wo", 2048, 2048},
+                          {"wk, wv", 256, 2048},
+                          {"gate, up", 5632, 2048},
+                          {"down", 2048, 5632}};
+  for (int64_t m : {1, 64}) {
+    for (const shape& s : shapes) {
+      const auto r = time_matmul(m, s.rows, s.cols, m == 1 ? iterations : iterations / 10 + 1);
+      std::snprintf(line, sizeof line,
+                    "| %s | %lld | [%lld, %lld] | %.3f | %.1f | %.0f%% | %.0f |\n", s.name,
+                    (long long)m, (long long)s.rows, (long long)s.cols, r.ms, r.weight_gbs,
+                    100.0 * r.weight_gbs / bw_all, r.gops);
+      out << line;
+    }
+  }
+  return 0;
+}
+
+}  // namespace corolla
