@@ -81,5 +81,38 @@ TEST(CorollaCli, BadInputGivesOneClearLineAndNonZeroExit) {
   EXPECT_TRUE(contains(command.output, "unknown command 'frobnicate'")) << command.output;
 }
 
+TEST(CorollaCli, GeneratesFromAMadeModelWithStats) {
+  const std::string path = testing::temp_path("cli-gen.gguf");
+  ASSERT_EQ(run("gguf make --preset stories260k --type q8_0 --seed 5 -o " + path).exit_code, 0);
+  const auto greedy = run("generate --model " + path +
+                          " --prompt 'Once upon a time' --temperature 0 --max-tokens 12");
+  ASSERT_EQ(greedy.exit_code, 0) << greedy.output;
+  EXPECT_TRUE(contains(greedy.output, "Once upon a time")) << greedy.output;
+  EXPECT_TRUE(contains(greedy.output, "tokens/s | stop: ")) << greedy.output;
+  EXPECT_TRUE(contains(greedy.output, "peak RSS")) << greedy.output;
+  // The same command twice gives the same text; --f32 runs the reference path.
+  EXPECT_EQ(run("generate --model " + path +
+                " --prompt 'Once upon a time' --temperature 0 --max-tokens 12")
+                .output.substr(0, 40),
+            greedy.output.substr(0, 40));
+  const auto f32 = run("generate --model " + path + " --prompt 'Hi' --f32 --max-tokens 4 --seed 9");
+  ASSERT_EQ(f32.exit_code, 0) << f32.output;
+  EXPECT_TRUE(contains(f32.output, "f32, load")) << f32.output;
+}
+
+TEST(CorollaCli, GenerateRefusesBadInputClearly) {
+  const auto missing = run("generate --model /nonexistent.gguf --prompt hi");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_TRUE(contains(missing.output, "/nonexistent.gguf")) << missing.output;
+  const auto no_prompt = run("generate --model x.gguf");
+  EXPECT_EQ(no_prompt.exit_code, 2);
+  EXPECT_TRUE(contains(no_prompt.output, "--prompt")) << no_prompt.output;
+  const std::string path = testing::temp_path("cli-gen-bad.gguf");
+  ASSERT_EQ(run("gguf make --preset tiny --type f32 --seed 1 -o " + path).exit_code, 0);
+  const auto bad_p = run("generate --model " + path + " --prompt hi --top-p 0");
+  EXPECT_EQ(bad_p.exit_code, 1);
+  EXPECT_TRUE(contains(bad_p.output, "top_p")) << bad_p.output;
+}
+
 }  // namespace
 }  // namespace corolla
