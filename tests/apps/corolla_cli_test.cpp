@@ -88,7 +88,7 @@ TEST(CorollaCli, GeneratesFromAMadeModelWithStats) {
                           " --prompt 'Once upon a time' --temperature 0 --max-tokens 12");
   ASSERT_EQ(greedy.exit_code, 0) << greedy.output;
   EXPECT_TRUE(contains(greedy.output, "Once upon a time")) << greedy.output;
-  EXPECT_TRUE(contains(greedy.output, "tokens/s | stop: ")) << greedy.output;
+  EXPECT_TRUE(contains(greedy.output, "ms/token) | stop: ")) << greedy.output;
   EXPECT_TRUE(contains(greedy.output, "peak RSS")) << greedy.output;
   // The same command twice gives the same text; --f32 runs the reference path.
   EXPECT_EQ(run("generate --model " + path +
