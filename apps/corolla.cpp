@@ -4,9 +4,9 @@
 #include <string>
 #include <vector>
 
+#include "apps/bench_command.hpp"
 #include "apps/generate_command.hpp"
 #include "apps/gguf_commands.hpp"
-#include "bench/bench_commands.hpp"
 
 namespace {
 
@@ -32,10 +32,8 @@ int main(int argc, char** argv) {
   if (!args.empty() && args[0] == "generate") {
     return corolla::run_generate({args.begin() + 1, args.end()}, std::cout);
   }
-  if (args.size() >= 2 && args[0] == "bench") {
-    const std::vector<std::string> rest(args.begin() + 2, args.end());
-    if (args[1] == "kernels") return corolla::run_kernel_bench(rest, std::cout);
-    if (args[1] == "generate") return corolla::run_generate_bench(rest, std::cout);
+  if (!args.empty() && args[0] == "bench") {
+    return corolla::run_bench({args.begin() + 1, args.end()}, std::cout);
   }
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
     std::cout << kUsage;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "apps/command_line.hpp"
 #include "bench/process_stats.hpp"
 #include "model/generator.hpp"
 #include "model/llama_model.hpp"
@@ -35,17 +36,7 @@ int run_generate(const std::vector<std::string>& args, std::ostream& out) {
       "threads,t", po::value(&threads), "OpenMP threads (default: all cores)")(
       "context,c", po::value(&context), "KV cache tokens (default: the model's, at most 4096)");
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(opts).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "corolla generate: " << e.what() << "\n";
-    return 2;
-  }
-  if (vm.count("help")) {
-    out << opts << "\n";
-    return 0;
-  }
+  if (auto done = parse_command_line(opts, args, "corolla generate", out, vm)) return *done;
   if (model_path.empty() || prompt.empty()) {
     std::cerr << "corolla generate: --model FILE and --prompt TEXT are required\n";
     return 2;
@@ -75,15 +66,12 @@ int run_generate(const std::vector<std::string>& args, std::ostream& out) {
     std::cerr << "corolla generate: " << stats.error().message() << "\n";
     return 1;
   }
-  const double decode_tokens = double(std::max<int64_t>(stats->generated_tokens - 1, 1));
   std::fprintf(stderr,
                "prompt %lld tokens in %.1f ms (%.1f tokens/s) | generated %lld tokens "
                "(%.1f tokens/s, %.2f ms/token) | stop: %s | %s, load %.2f s, peak RSS %.0f MiB\n",
-               (long long)stats->prompt_tokens, stats->prompt_ms,
-               1000.0 * double(stats->prompt_tokens) / std::max(stats->prompt_ms, 1e-9),
-               (long long)stats->generated_tokens,
-               1000.0 * decode_tokens / std::max(stats->generate_ms, 1e-9),
-               stats->generate_ms / decode_tokens, to_string(stats->reason),
+               (long long)stats->prompt_tokens, stats->prompt_ms, stats->prompt_tokens_per_second(),
+               (long long)stats->generated_tokens(), stats->decode_tokens_per_second(),
+               1000.0 / stats->decode_tokens_per_second(), to_string(stats->reason),
                to_string(options.kind), model->load_seconds(),
                double(peak_rss_bytes()) / (1 << 20));
   return 0;

@@ -6,6 +6,7 @@
 #include <iomanip>
 #include <iostream>
 
+#include "apps/command_line.hpp"
 #include "model/chat_template.hpp"
 #include "model/gguf_file.hpp"
 #include "model/llama_config.hpp"
@@ -136,17 +137,7 @@ int run_gguf_make(const std::vector<std::string>& args, std::ostream& out) {
       "name", po::value(&name), "general.name to record")("output,o", po::value(&output),
                                                           "file to write");
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(opts).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "corolla gguf make: " << e.what() << "\n";
-    return 2;
-  }
-  if (vm.count("help")) {
-    out << opts << "\n";
-    return 0;
-  }
+  if (auto done = parse_command_line(opts, args, "corolla gguf make", out, vm)) return *done;
   if (output.empty()) {
     std::cerr << "corolla gguf make: -o FILE is required\n";
     return 2;

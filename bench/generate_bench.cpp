@@ -1,7 +1,5 @@
 #include <omp.h>
 
-#include <boost/program_options.hpp>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -13,54 +11,31 @@
 #include "model/llama_model.hpp"
 #include "model/model_maker.hpp"
 
-namespace po = boost::program_options;
-
 namespace corolla {
 namespace {
 
-double ms_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-      .count();
-}
-
-// Prefill of n seeded random tokens into fresh caches; returns ms.
-double time_prefill(const llama_model& m, int64_t n, uint64_t seed) {
+// Generates greedily after `prompt_tokens` seeded random tokens, in fresh caches,
+// through the generator's real path. With max_tokens = 1 its prompt_ms is the prefill.
+result<generation_stats> run_random_prompt(const llama_model& m, int64_t prompt_tokens,
+                                           int32_t max_tokens, uint64_t seed) {
   std::mt19937_64 rng(seed);
-  std::vector<int32_t> ids(static_cast<size_t>(n));
-  for (int32_t& id : ids) id = int32_t(rng() % uint64_t(m.config().vocab_size));
-  local_blocks blocks(m.blocks(), n + 1);
-  std::vector<float> x(size_t(n * m.config().dim)), logits(size_t(m.config().vocab_size));
-  head_workspace ws;
-  const auto start = std::chrono::steady_clock::now();
-  if (!m.head().embed(ids.data(), n, x.data()).ok() || !blocks.forward(0, n, x.data()).ok()) {
-    return -1;
-  }
-  m.head().logits(&x[size_t((n - 1) * m.config().dim)], 1, logits.data(), ws);
-  return ms_since(start);
+  std::vector<int32_t> prompt(static_cast<size_t>(prompt_tokens));
+  for (int32_t& id : prompt) id = int32_t(rng() % uint64_t(m.config().vocab_size));
+  const int64_t context = prompt_tokens + max_tokens + 1;
+  local_blocks blocks(m.blocks(), context);
+  generator g(m.head(), m.tokenizer(), blocks, context);
+  generation_options options;
+  options.sampling.temperature = 0;
+  options.max_tokens = max_tokens;
+  options.stop_at_eos = false;
+  return g.generate(prompt, options, [](const std::string&) { return true; });
 }
 
 }  // namespace
 
-int run_generate_bench(const std::vector<std::string>& args, std::ostream& out) {
-  po::options_description opts("corolla bench generate [--model FILE]");
-  std::string model_path;
-  int decode_tokens = 128;
-  opts.add_options()("help,h", "show this help")(
-      "model,m", po::value(&model_path),
-      "GGUF to run (default: demo/tinyllama-1.1b-q8_0.gguf, made by the model maker if absent)")(
-      "decode-tokens", po::value(&decode_tokens)->default_value(128), "decode steps to time");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(opts).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "corolla bench generate: " << e.what() << "\n";
-    return 2;
-  }
-  if (vm.count("help")) {
-    out << opts << "\n";
-    return 0;
-  }
+int run_generate_bench(const generate_bench_options& options, std::ostream& out) {
+  std::string model_path = options.model_path;
+  const int decode_tokens = options.decode_tokens;
   if (model_path.empty()) {
     model_path = "demo/tinyllama-1.1b-q8_0.gguf";
     if (!std::filesystem::exists(model_path)) {
@@ -92,29 +67,26 @@ int run_generate_bench(const std::vector<std::string>& args, std::ostream& out) 
   double prefill_ms[2] = {0, 0};
   const int64_t prefill_n[2] = {64, 512};
   for (int i = 0; i < 2; ++i) {
-    time_prefill(m, prefill_n[i], 1);  // first run makes the oneDNN primitives of this size
-    prefill_ms[i] = time_prefill(m, prefill_n[i], 2);
+    run_random_prompt(m, prefill_n[i], 1, 1);  // makes the oneDNN primitives of this size
+    auto prefill = run_random_prompt(m, prefill_n[i], 1, 2);
+    if (!prefill.ok()) {
+      std::cerr << "corolla bench generate: " << prefill.error().message() << "\n";
+      return 1;
+    }
+    prefill_ms[i] = prefill->prompt_ms;
   }
-
-  // Decode: a 64-token prompt, then greedy steps, through the generator's real path.
-  local_blocks blocks(m.blocks(), 64 + decode_tokens + 1);
-  generator g(m.head(), m.tokenizer(), blocks, 64 + decode_tokens + 1);
-  std::vector<int32_t> prompt(64);
-  std::mt19937_64 rng(3);
-  for (int32_t& id : prompt) id = int32_t(rng() % uint64_t(m.config().vocab_size));
-  generation_options options;
-  options.sampling.temperature = 0;
-  options.max_tokens = decode_tokens;
-  options.stop_at_eos = false;
-  auto stats = g.generate(prompt, options, [](const std::string&) { return true; });
+  auto stats = run_random_prompt(m, 64, decode_tokens, 3);
   if (!stats.ok()) {
     std::cerr << "corolla bench generate: " << stats.error().message() << "\n";
     return 1;
   }
-  const double decode_tps =
-      1000.0 * double(stats->generated_tokens - 1) / std::max(stats->generate_ms, 1e-9);
+  const double decode_tps = stats->decode_tokens_per_second();
   const double bound_tps = bandwidth * 1e9 / weight_bytes;
-  const double cache_bytes = double(blocks.cache_bytes());
+  // The largest caches of the run: the 512-token prefill's.
+  const double cache_bytes =
+      double(m.config().n_blocks) *
+      double(
+          kv_cache::bytes_for(m.config().kv_dim(), std::max<int64_t>(513, 64 + decode_tokens + 1)));
   const double rss = double(peak_rss_bytes());
   const double rss_target = 1.25 * weight_bytes + cache_bytes + 200e6;
 

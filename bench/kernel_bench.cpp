@@ -1,15 +1,11 @@
 #include <omp.h>
 
-#include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
-#include <iostream>
 #include <vector>
 
 #include "bench/bench_commands.hpp"
 #include "kernels/matmul_int8.hpp"
-
-namespace po = boost::program_options;
 
 namespace corolla {
 namespace {
@@ -73,23 +69,8 @@ double read_bandwidth_gbs(int threads, size_t bytes) {
   return best;
 }
 
-int run_kernel_bench(const std::vector<std::string>& args, std::ostream& out) {
-  po::options_description opts("corolla bench kernels");
-  int iterations = 200;
-  opts.add_options()("help,h", "show this help")(
-      "iterations", po::value(&iterations)->default_value(200), "GEMV calls per shape");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(opts).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "corolla bench kernels: " << e.what() << "\n";
-    return 2;
-  }
-  if (vm.count("help")) {
-    out << opts << "\n";
-    return 0;
-  }
+int run_kernel_bench(const kernel_bench_options& options, std::ostream& out) {
+  const int iterations = options.iterations;
   const int threads = omp_get_max_threads();
   const double bw1 = read_bandwidth_gbs(1);
   const double bw_all = read_bandwidth_gbs(threads);

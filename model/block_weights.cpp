@@ -54,6 +54,9 @@ result<linear> load_stacked(const gguf_file& file, const std::vector<std::string
     }
   });
   if (!first_error.ok()) return first_error;
+  // Converted: the source rows will not be read again (a restarted block re-reads them
+  // from the page cache), so they need not stay resident beside their int8 copy.
+  for (const gguf_tensor* t : parts) file.release_pages(*t);
   return w;
 }
 
@@ -70,28 +73,19 @@ result<block_weights> load_block_weights(const gguf_file& file, const llama_conf
   b.index = index;
   b.kind = kind;
 
-  auto attn_norm = load_vector(file, name("attn_norm.weight"), config.dim);
-  if (!attn_norm.ok()) return attn_norm.error();
-  b.attn_norm = std::move(*attn_norm);
-  auto ffn_norm = load_vector(file, name("ffn_norm.weight"), config.dim);
-  if (!ffn_norm.ok()) return ffn_norm.error();
-  b.ffn_norm = std::move(*ffn_norm);
-
-  auto qkv =
+  COROLLA_ASSIGN_OR_RETURN(b.attn_norm, load_vector(file, name("attn_norm.weight"), config.dim));
+  COROLLA_ASSIGN_OR_RETURN(b.ffn_norm, load_vector(file, name("ffn_norm.weight"), config.dim));
+  COROLLA_ASSIGN_OR_RETURN(
+      b.qkv,
       load_stacked(file, {name("attn_q.weight"), name("attn_k.weight"), name("attn_v.weight")},
-                   config.dim, kind);
-  if (!qkv.ok()) return qkv.error();
-  b.qkv = std::move(*qkv);
-  auto wo = load_stacked(file, {name("attn_output.weight")}, config.dim, kind);
-  if (!wo.ok()) return wo.error();
-  b.wo = std::move(*wo);
-  auto gate_up =
-      load_stacked(file, {name("ffn_gate.weight"), name("ffn_up.weight")}, config.dim, kind);
-  if (!gate_up.ok()) return gate_up.error();
-  b.gate_up = std::move(*gate_up);
-  auto down = load_stacked(file, {name("ffn_down.weight")}, config.hidden_dim, kind);
-  if (!down.ok()) return down.error();
-  b.down = std::move(*down);
+                   config.dim, kind));
+  COROLLA_ASSIGN_OR_RETURN(b.wo,
+                           load_stacked(file, {name("attn_output.weight")}, config.dim, kind));
+  COROLLA_ASSIGN_OR_RETURN(
+      b.gate_up,
+      load_stacked(file, {name("ffn_gate.weight"), name("ffn_up.weight")}, config.dim, kind));
+  COROLLA_ASSIGN_OR_RETURN(b.down,
+                           load_stacked(file, {name("ffn_down.weight")}, config.hidden_dim, kind));
 
   if (b.qkv.rows() != config.dim + 2 * config.kv_dim() || b.wo.rows() != config.dim ||
       b.gate_up.rows() != 2 * config.hidden_dim || b.down.rows() != config.dim) {

@@ -44,8 +44,9 @@ result<block_weights> load_block_weights(const gguf_file& file, const llama_conf
 result<std::vector<float>> load_vector(const gguf_file& file, const std::string& name,
                                        int64_t length);
 
-// Loads W [rows, cols] made of the given tensors' rows stacked in order, in form `kind`.
-// Errors name the first tensor that is missing, misshapen or undecodable.
+// Loads W [rows, cols] made of the given tensors' rows stacked in order, in form `kind`,
+// then releases those tensors' mapped pages. Errors name the first tensor that is
+// missing, misshapen or undecodable.
 result<linear> load_stacked(const gguf_file& file, const std::vector<std::string>& names,
                             int64_t cols, precision kind);
 

@@ -31,7 +31,25 @@ size_t held_back(const std::string& text, const std::vector<std::string>& stops)
   return hold;
 }
 
+// Position of the first stop string in `text`, or npos.
+size_t earliest_stop(const std::string& text, const std::vector<std::string>& stops) {
+  size_t first = std::string::npos;
+  for (const std::string& stop : stops) {
+    if (!stop.empty()) first = std::min(first, text.find(stop));
+  }
+  return first;
+}
+
 }  // namespace
+
+double generation_stats::prompt_tokens_per_second() const {
+  return 1000.0 * double(prompt_tokens) / std::max(prompt_ms, 1e-9);
+}
+
+double generation_stats::decode_tokens_per_second() const {
+  return 1000.0 * double(std::max<int64_t>(generated_tokens() - 1, 1)) /
+         std::max(generate_ms, 1e-9);
+}
 
 const char* to_string(stop_reason r) {
   switch (r) {
@@ -59,12 +77,6 @@ status local_blocks::forward(int64_t pos, int64_t n, float* x) {
     COROLLA_RETURN_IF_ERROR(block_forward(blocks_[b], caches_[b], x, pos, n, ws_));
   }
   return status();
-}
-
-size_t local_blocks::cache_bytes() const {
-  size_t total = 0;
-  for (const kv_cache& c : caches_) total += c.bytes();
-  return total;
 }
 
 generator::generator(const head& head, const tokenizer& tokenizer, block_runner& runner,
@@ -124,37 +136,31 @@ result<generation_stats> generator::generate(const std::vector<int32_t>& tokens,
   std::vector<int32_t> history = tokens;
   token_stream stream(tokenizer_);
   std::string pending;  // final text not yet passed to on_text
-  bool stopped = false;
   for (;;) {
     const int32_t id = sample.sample(logits_.data(), head_.vocab_size(), history);
     history.push_back(id);
     stats.tokens.push_back(id);
-    ++stats.generated_tokens;
     if (options.stop_at_eos && tokenizer_.is_end_of_generation(id)) {
       stats.reason = stop_reason::end_of_generation;
       break;
     }
     pending += stream.push(id);
-    for (const std::string& stop : options.stop_strings) {
-      const size_t at = stop.empty() ? std::string::npos : pending.find(stop);
-      if (at != std::string::npos) {
-        pending.resize(at);
-        stats.reason = stop_reason::stop_string;
-        stopped = true;
-      }
+    const size_t stop_at = earliest_stop(pending, options.stop_strings);
+    if (stop_at != std::string::npos) {
+      pending.resize(stop_at);
+      stats.reason = stop_reason::stop_string;
+      break;
     }
-    if (stopped) break;
     const size_t hold = held_back(pending, options.stop_strings);
     if (pending.size() > hold) {
       if (!on_text(pending.substr(0, pending.size() - hold))) {
         pending.clear();
         stats.reason = stop_reason::cancelled;
-        stopped = true;
         break;
       }
       pending.erase(0, pending.size() - hold);
     }
-    if (stats.generated_tokens >= options.max_tokens) {
+    if (stats.generated_tokens() >= options.max_tokens) {
       stats.reason = stop_reason::max_tokens;
       break;
     }
@@ -169,8 +175,12 @@ result<generation_stats> generator::generate(const std::vector<int32_t>& tokens,
       return st;
     }
   }
-  if (!stopped) pending += stream.flush();
-  if (!pending.empty() && stats.reason != stop_reason::cancelled) on_text(pending);
+  // A stop string or a cancel ends the text where it is; otherwise an unfinished UTF-8
+  // sequence the stream still holds is owed to the reader.
+  if (stats.reason != stop_reason::stop_string && stats.reason != stop_reason::cancelled) {
+    pending += stream.flush();
+  }
+  if (!pending.empty()) on_text(pending);
   stats.generate_ms = ms_since(start);
   return stats;
 }

@@ -42,7 +42,6 @@ class local_blocks : public block_runner {
   // REQUIRES: `blocks` outlive this object and cover the whole model.
   local_blocks(const std::vector<block_weights>& blocks, int64_t max_tokens);
   status forward(int64_t pos, int64_t n, float* x) override;
-  size_t cache_bytes() const;
 
  private:
   const std::vector<block_weights>& blocks_;
@@ -61,12 +60,16 @@ enum class stop_reason { end_of_generation, stop_string, max_tokens, context_ful
 const char* to_string(stop_reason r);
 
 struct generation_stats {
-  int64_t prompt_tokens = 0;     // tokens prefilled (the part not already cached)
-  int64_t generated_tokens = 0;  // tokens sampled, the end-of-generation token included
-  double prompt_ms = 0;          // prefill, up to the first token's logits
-  double generate_ms = 0;        // everything after
+  int64_t prompt_tokens = 0;  // tokens prefilled (the part not already cached)
+  double prompt_ms = 0;       // prefill, up to the first token's logits
+  double generate_ms = 0;     // everything after: sampling and the decode steps
   stop_reason reason = stop_reason::max_tokens;
-  std::vector<int32_t> tokens;  // the sampled ids, in order
+  std::vector<int32_t> tokens;  // the sampled ids in order, an end-of-generation one included
+
+  int64_t generated_tokens() const { return int64_t(tokens.size()); }
+  double prompt_tokens_per_second() const;
+  // The first token comes from the prefill's logits: n tokens take n - 1 decode steps.
+  double decode_tokens_per_second() const;
 };
 
 // Receives text as it becomes final; returns false to stop (e.g. on Ctrl-C).

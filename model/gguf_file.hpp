@@ -89,7 +89,7 @@ class gguf_file {
   // Tells the kernel the mapped pages may be dropped (they are re-read from the
   // file on next access). Used after weights are converted into other buffers.
   void release_pages() const;
-  // The same for one tensor's bytes (loading releases each block's as it goes, so
+  // The same for one tensor's bytes (load_stacked releases each tensor it converts, so
   // the file and the converted weights are never resident together).
   void release_pages(const gguf_tensor& tensor) const;
 

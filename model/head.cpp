@@ -22,19 +22,15 @@ result<head> head::load(std::shared_ptr<const gguf_file> file, const llama_confi
                               std::to_string(config.dim) + ", " +
                               std::to_string(config.vocab_size) + "]");
   }
-  auto norm = load_vector(*file, "output_norm.weight", config.dim);
-  if (!norm.ok()) return norm.error();
-  h.final_norm_ = std::move(*norm);
+  COROLLA_ASSIGN_OR_RETURN(h.final_norm_, load_vector(*file, "output_norm.weight", config.dim));
   // Llama 3.2 and small models tie the LM head to the embedding.
   const char* lm_name = file->find_tensor("output.weight") ? "output.weight" : "token_embd.weight";
-  auto lm_head = load_stacked(*file, {lm_name}, config.dim, kind);
-  if (!lm_head.ok()) return lm_head.error();
-  if (lm_head->rows() != config.vocab_size) {
+  COROLLA_ASSIGN_OR_RETURN(h.lm_head_, load_stacked(*file, {lm_name}, config.dim, kind));
+  if (h.lm_head_.rows() != config.vocab_size) {
     return status::corruption(
-        file->name() + ": tensor '" + lm_name + "' has " + std::to_string(lm_head->rows()) +
+        file->name() + ": tensor '" + lm_name + "' has " + std::to_string(h.lm_head_.rows()) +
         " rows, expected the vocabulary's " + std::to_string(config.vocab_size));
   }
-  h.lm_head_ = std::move(*lm_head);
   h.file_ = std::move(file);
   return h;
 }

@@ -94,3 +94,14 @@ class result {
     ::corolla::status corolla_st_ = (expr);    \
     if (!corolla_st_.ok()) return corolla_st_; \
   } while (0)
+
+// Evaluates `expr` (a result<T>); returns its status from the enclosing function when
+// it is not ok, else moves its value into `lhs` (`auto x`, or an existing lvalue).
+#define COROLLA_ASSIGN_OR_RETURN(lhs, expr) \
+  COROLLA_ASSIGN_OR_RETURN_IMPL_(COROLLA_CONCAT_(corolla_result_, __LINE__), lhs, expr)
+#define COROLLA_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
+  auto tmp = (expr);                                   \
+  if (!tmp.ok()) return tmp.error();                   \
+  lhs = std::move(tmp).value()
+#define COROLLA_CONCAT_(a, b) COROLLA_CONCAT_INNER_(a, b)
+#define COROLLA_CONCAT_INNER_(a, b) a##b

@@ -31,6 +31,14 @@ bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
+// Runs `args`, expecting a refusal: exit code `code` and an output naming `problem`.
+void expect_refusal(const std::string& args, int code, const std::string& problem) {
+  SCOPED_TRACE("corolla " + args);
+  const auto r = run(args);
+  EXPECT_EQ(r.exit_code, code);
+  EXPECT_TRUE(contains(r.output, problem)) << r.output;
+}
+
 TEST(CorollaCli, MakesAModelAndDescribesIt) {
   const std::string path = testing::temp_path("cli-tiny.gguf");
   const auto made = run("gguf make --preset tiny --type q8_0 --seed 3 -o " + path);
@@ -54,31 +62,18 @@ TEST(CorollaCli, DescribesStories260K) {
 }
 
 TEST(CorollaCli, BadInputGivesOneClearLineAndNonZeroExit) {
-  const auto missing = run("gguf info " + testing::temp_path("missing.gguf"));
-  EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_TRUE(contains(missing.output, "missing.gguf: can not open")) << missing.output;
+  expect_refusal("gguf info " + testing::temp_path("missing.gguf"), 1,
+                 "missing.gguf: can not open");
 
   const std::string junk = testing::temp_path("junk.gguf");
   testing::write_file(junk, "this is not a model");
-  const auto bad = run("gguf info " + junk);
-  EXPECT_EQ(bad.exit_code, 1);
-  EXPECT_TRUE(contains(bad.output, "not a GGUF file")) << bad.output;
-
-  const auto preset = run("gguf make --preset nope -o " + testing::temp_path("x.gguf"));
-  EXPECT_EQ(preset.exit_code, 2);
-  EXPECT_TRUE(contains(preset.output, "unknown preset 'nope'")) << preset.output;
-
-  const auto flag = run("gguf make --dimm 3 -o x");
-  EXPECT_EQ(flag.exit_code, 2);
-  EXPECT_TRUE(contains(flag.output, "dimm")) << flag.output;
-
-  const auto type = run("gguf make --preset tiny --type q4_k -o " + testing::temp_path("x.gguf"));
-  EXPECT_EQ(type.exit_code, 2);
-  EXPECT_TRUE(contains(type.output, "--type 'q4_k'")) << type.output;
-
-  const auto command = run("frobnicate");
-  EXPECT_EQ(command.exit_code, 2);
-  EXPECT_TRUE(contains(command.output, "unknown command 'frobnicate'")) << command.output;
+  expect_refusal("gguf info " + junk, 1, "not a GGUF file");
+  expect_refusal("gguf make --preset nope -o " + testing::temp_path("x.gguf"), 2,
+                 "unknown preset 'nope'");
+  expect_refusal("gguf make --dimm 3 -o x", 2, "dimm");
+  expect_refusal("gguf make --preset tiny --type q4_k -o " + testing::temp_path("x.gguf"), 2,
+                 "--type 'q4_k'");
+  expect_refusal("frobnicate", 2, "unknown command 'frobnicate'");
 }
 
 TEST(CorollaCli, GeneratesFromAMadeModelWithStats) {
@@ -101,17 +96,11 @@ TEST(CorollaCli, GeneratesFromAMadeModelWithStats) {
 }
 
 TEST(CorollaCli, GenerateRefusesBadInputClearly) {
-  const auto missing = run("generate --model /nonexistent.gguf --prompt hi");
-  EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_TRUE(contains(missing.output, "/nonexistent.gguf")) << missing.output;
-  const auto no_prompt = run("generate --model x.gguf");
-  EXPECT_EQ(no_prompt.exit_code, 2);
-  EXPECT_TRUE(contains(no_prompt.output, "--prompt")) << no_prompt.output;
+  expect_refusal("generate --model /nonexistent.gguf --prompt hi", 1, "/nonexistent.gguf");
+  expect_refusal("generate --model x.gguf", 2, "--prompt");
   const std::string path = testing::temp_path("cli-gen-bad.gguf");
   ASSERT_EQ(run("gguf make --preset tiny --type f32 --seed 1 -o " + path).exit_code, 0);
-  const auto bad_p = run("generate --model " + path + " --prompt hi --top-p 0");
-  EXPECT_EQ(bad_p.exit_code, 1);
-  EXPECT_TRUE(contains(bad_p.output, "top_p")) << bad_p.output;
+  expect_refusal("generate --model " + path + " --prompt hi --top-p 0", 1, "top_p");
 }
 
 }  // namespace

@@ -241,14 +241,14 @@ TEST_F(Generator, StopsAtAStopStringAndHidesIt) {
   const std::string cut = run("Lily wanted to play with her ball", &stats);
   EXPECT_EQ(cut, full.substr(0, full.find(" toys")));
   EXPECT_EQ(stats.reason, stop_reason::stop_string);
-  EXPECT_LT(stats.generated_tokens, 48);  // nothing computed past the stop
+  EXPECT_LT(stats.generated_tokens(), 48);  // nothing computed past the stop
 }
 
 TEST_F(Generator, StopsAtMaxTokensAndWhenTheCallbackSaysSo) {
   options_.max_tokens = 5;
   generation_stats stats;
   run("The cat sat", &stats);
-  EXPECT_EQ(stats.generated_tokens, 5);
+  EXPECT_EQ(stats.generated_tokens(), 5);
   EXPECT_EQ(stats.reason, stop_reason::max_tokens);
   options_.max_tokens = 48;
   int calls = 0;

@@ -1,0 +1,44 @@
+#include "apps/bench_command.hpp"
+
+#include <boost/program_options.hpp>
+#include <iostream>
+
+#include "apps/command_line.hpp"
+#include "bench/bench_commands.hpp"
+
+namespace po = boost::program_options;
+
+namespace corolla {
+
+int run_bench(const std::vector<std::string>& args, std::ostream& out) {
+  const std::string suite = args.empty() ? "" : args[0];
+  const std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1), args.end());
+  po::variables_map vm;
+  if (suite == "kernels") {
+    kernel_bench_options options;
+    po::options_description opts("corolla bench kernels");
+    opts.add_options()("help,h", "show this help")(
+        "iterations", po::value(&options.iterations)->default_value(200), "GEMV calls per shape");
+    if (auto done = parse_command_line(opts, rest, "corolla bench kernels", out, vm)) return *done;
+    return run_kernel_bench(options, out);
+  }
+  if (suite == "generate") {
+    generate_bench_options options;
+    po::options_description opts("corolla bench generate [--model FILE]");
+    opts.add_options()("help,h", "show this help")(
+        "model,m", po::value(&options.model_path),
+        "GGUF to run (default: demo/tinyllama-1.1b-q8_0.gguf, made by the model maker if absent)")(
+        "decode-tokens", po::value(&options.decode_tokens)->default_value(128),
+        "decode steps to time");
+    if (auto done = parse_command_line(opts, rest, "corolla bench generate", out, vm)) {
+      return *done;
+    }
+    return run_generate_bench(options, out);
+  }
+  std::cerr << "corolla bench: "
+            << (suite.empty() ? "no suite given" : "unknown suite '" + suite + "'")
+            << "; suites: kernels, generate\n";
+  return 2;
+}
+
+}  // namespace corolla

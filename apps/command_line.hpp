@@ -1,0 +1,22 @@
+// parse_command_line: the one place the corolla subcommands turn their arguments into
+// Boost.Program_options values, so that --help and a bad flag behave alike everywhere.
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace corolla {
+
+// Parses `args` against `options` (which must declare "help") into `vm`. Returns the
+// exit code the command should end with now — 0 after printing the options to `out` for
+// --help, 2 after one line on stderr naming `command` and the bad flag — or nullopt to
+// go on with the values in place.
+std::optional<int> parse_command_line(const boost::program_options::options_description& options,
+                                      const std::vector<std::string>& args,
+                                      const std::string& command, std::ostream& out,
+                                      boost::program_options::variables_map& vm);
+
+}  // namespace corolla
