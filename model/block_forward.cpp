@@ -23,9 +23,17 @@ void add_into(float* x, const float* delta, int64_t size) {
 status block_forward(const block_weights& w, kv_cache& cache, float* x, int64_t pos, int64_t n,
                      block_workspace& ws) {
   COROLLA_RETURN_IF_ERROR(cache.prepare(pos, n));
+  block_forward_batch(w, {sequence_step{&cache, pos, n}}, x, ws);
+  return status();
+}
+
+void block_forward_batch(const block_weights& w, const std::vector<sequence_step>& seqs, float* x,
+                         block_workspace& ws) {
   const llama_config& c = w.config;
   const int64_t dim = c.dim, kv_dim = c.kv_dim(), qkv_dim = dim + 2 * kv_dim;
   const bool fast = w.kind == precision::int8;
+  int64_t n = 0;
+  for (const sequence_step& s : seqs) n += s.n;
   ensure(ws.xb, n * dim);
   ensure(ws.qkv, n * qkv_dim);
   ensure(ws.q, n * dim);
@@ -40,30 +48,41 @@ status block_forward(const block_weights& w, kv_cache& cache, float* x, int64_t 
   } else {
     ref::rmsnorm(ws.xb.data(), x, w.attn_norm.data(), n, dim, c.rms_eps);
   }
-  // q, k, v for every token in one matmul; k and v go straight into the cache
+  // q, k, v for every row of every sequence in one matmul
   w.qkv.forward(ws.qkv.data(), ws.xb.data(), n, ws.matmul);
-  for (int64_t t = 0; t < n; ++t) {
-    const float* row = ws.qkv.data() + t * qkv_dim;
-    std::copy_n(row, dim, ws.q.data() + t * dim);
-    std::copy_n(row + dim, kv_dim, cache.keys(pos + t));
-    std::copy_n(row + dim + kv_dim, kv_dim, cache.values(pos + t));
+  int64_t row = 0;
+  for (const sequence_step& s : seqs) {
+    kv_cache& cache = *s.cache;
+    float* q = ws.q.data() + row * dim;
+    // k and v go straight into the session's cache
+    for (int64_t t = 0; t < s.n; ++t) {
+      const float* src = ws.qkv.data() + (row + t) * qkv_dim;
+      std::copy_n(src, dim, q + t * dim);
+      std::copy_n(src + dim, kv_dim, cache.keys(s.pos + t));
+      std::copy_n(src + dim + kv_dim, kv_dim, cache.values(s.pos + t));
+    }
+    // RoPE relative positional encoding on q and the new keys
+    if (fast) {
+      rope(q, s.n, s.pos, c.n_heads, w.rope);
+      rope(cache.keys(s.pos), s.n, s.pos, c.n_kv_heads, w.rope);
+    } else {
+      ref::rope(q, s.n, s.pos, c.n_heads, c.head_dim(), c.rope_dim, c.rope_freq_base);
+      ref::rope(cache.keys(s.pos), s.n, s.pos, c.n_kv_heads, c.head_dim(), c.rope_dim,
+                c.rope_freq_base);
+    }
+    // causal attention over the session's whole cache
+    float* att = ws.att.data() + row * dim;
+    if (fast) {
+      attention(att, q, cache.keys(0), cache.values(0), s.n, s.pos, c.n_heads, c.n_kv_heads,
+                c.head_dim(), ws.attention);
+    } else {
+      ref::attention(att, q, cache.keys(0), cache.values(0), s.n, s.pos, c.n_heads, c.n_kv_heads,
+                     c.head_dim());
+    }
+    cache.commit(s.pos + s.n);
+    row += s.n;
   }
-  // RoPE relative positional encoding on q and the new keys
-  if (fast) {
-    rope(ws.q.data(), n, pos, c.n_heads, w.rope);
-    rope(cache.keys(pos), n, pos, c.n_kv_heads, w.rope);
-  } else {
-    ref::rope(ws.q.data(), n, pos, c.n_heads, c.head_dim(), c.rope_dim, c.rope_freq_base);
-    ref::rope(cache.keys(pos), n, pos, c.n_kv_heads, c.head_dim(), c.rope_dim, c.rope_freq_base);
-  }
-  // causal attention over the whole cache, then the output projection and residual
-  if (fast) {
-    attention(ws.att.data(), ws.q.data(), cache.keys(0), cache.values(0), n, pos, c.n_heads,
-              c.n_kv_heads, c.head_dim(), ws.attention);
-  } else {
-    ref::attention(ws.att.data(), ws.q.data(), cache.keys(0), cache.values(0), n, pos, c.n_heads,
-                   c.n_kv_heads, c.head_dim());
-  }
+  // the output projection and residual
   w.wo.forward(ws.out.data(), ws.att.data(), n, ws.matmul);
   add_into(x, ws.out.data(), n * dim);
 
@@ -81,9 +100,6 @@ status block_forward(const block_weights& w, kv_cache& cache, float* x, int64_t 
   }
   w.down.forward(ws.out.data(), ws.hidden.data(), n, ws.matmul);
   add_into(x, ws.out.data(), n * dim);
-
-  cache.commit(pos + n);
-  return status();
 }
 
 }  // namespace corolla

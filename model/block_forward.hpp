@@ -9,6 +9,12 @@
 // reference twins (kernels/reference.hpp) end to end.
 // Shapes: x [n, dim]. Threads: the kernels' OpenMP teams of the caller. A workspace
 // belongs to one caller and is reused across calls (it only grows).
+//
+// Batching: block_forward_batch runs several sessions' steps as one pass. Their rows
+// are stacked into one x, so each matmul reads the weights once for all of them; the
+// cache, RoPE and attention stay per sequence. Rows are independent in every matmul
+// (per-row activation scales, exact int32 sums), so a sequence's output is bit for
+// bit what it would be alone.
 #pragma once
 
 #include <cstdint>
@@ -38,5 +44,19 @@ struct block_workspace {
 // or more tokens than it may hold); nothing is changed then.
 status block_forward(const block_weights& w, kv_cache& cache, float* x, int64_t pos, int64_t n,
                      block_workspace& ws);
+
+// One session's part of a batch: n rows of x at positions [pos, pos + n) of `cache`.
+struct sequence_step {
+  kv_cache* cache = nullptr;
+  int64_t pos = 0;
+  int64_t n = 0;
+};
+
+// Runs block `w` on x [sum of n, dim] in place, the sequences' rows stacked in order.
+// REQUIRES: every sequence's cache.prepare(pos, n) has succeeded (block_forward's
+// check, done per sequence by the caller so that one bad step fails alone), and no two
+// sequences share a cache.
+void block_forward_batch(const block_weights& w, const std::vector<sequence_step>& seqs, float* x,
+                         block_workspace& ws);
 
 }  // namespace corolla

@@ -27,6 +27,9 @@ result<llama_model> llama_model::load(const std::string& path, const model_optio
   if (options.with_head) {
     COROLLA_ASSIGN_OR_RETURN(m.tokenizer_, tokenizer::from_gguf(*file));
     COROLLA_ASSIGN_OR_RETURN(m.head_, head::load(file, config, options.kind));
+    if (auto source = file->get_string("tokenizer.chat_template"); source.ok()) {
+      m.chat_format_ = detect_chat_format(*source);
+    }
   }
   file->release_pages();
   m.load_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "model/block_weights.hpp"
+#include "model/chat_template.hpp"
 #include "model/gguf_file.hpp"
 #include "model/head.hpp"
 #include "model/llama_config.hpp"
@@ -45,6 +46,8 @@ class llama_model {
   const class head& head() const { return *head_; }
   const class tokenizer& tokenizer() const { return *tokenizer_; }
   bool has_head() const { return head_.has_value(); }
+  // The file's chat template (plain for a base model, or one without a template).
+  chat_format chat() const { return chat_format_; }
 
   size_t weight_bytes() const;  // converted blocks plus LM head
   double load_seconds() const { return load_seconds_; }
@@ -55,6 +58,7 @@ class llama_model {
   std::vector<block_weights> blocks_;
   std::optional<class head> head_;
   std::optional<class tokenizer> tokenizer_;
+  chat_format chat_format_ = chat_format::plain;
   double load_seconds_ = 0;
 };
 

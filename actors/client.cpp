@@ -1,0 +1,227 @@
+// client: the head of the model and the conversation, on a thread of its own.
+//
+// Owns: the head (embedding rows, final norm, LM head), the tokenizer, the sampler
+// (inside the generator), the conversation of a chat, and one client session.
+// Talks to: its program (generate_request in, text_chunk and generate_reply or an
+// error out, stop_atom to cut an answer short), its client session (session_step).
+//
+// The generator (model/generator.hpp) is the same loop `corolla generate` runs; here
+// its blocks are the swarm: session_runner turns each forward() into a session_step
+// and waits for the result. The client is a blocking actor for that reason, and so
+// that the LM head never runs on CAF's scheduler threads.
+// A session error ends the answer with that error; the conversation is left as it
+// was before the prompt, so the user can simply ask again.
+#include "actors/client.hpp"
+
+#include <random>
+
+#include <caf/actor_system.hpp>
+#include <caf/blocking_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include "actors/client_session.hpp"
+#include "model/chat_template.hpp"
+#include "model/generator.hpp"
+
+namespace corolla {
+namespace {
+
+// The swarm as the generator's blocks: one session_step per forward(), waited for.
+class session_runner final : public block_runner {
+ public:
+  session_runner(caf::blocking_actor* self, client_session_actor session,
+                 std::chrono::milliseconds timeout, int64_t dim)
+      : self_(self), session_(std::move(session)), timeout_(timeout), dim_(dim) {}
+
+  status forward(int64_t pos, int64_t n, float* x) override {
+    status result;
+    session_step step{pos, n, std::vector<float>(x, x + n * dim_)};
+    self_->request(session_, timeout_, std::move(step))
+        .receive(
+            [&](session_step_result& r) {
+              std::copy(r.hidden.begin(), r.hidden.end(), x);
+              if (n == 1) record_decode(r.timing);
+            },
+            [&](caf::error& e) { result = status::io_error("swarm: " + describe(e)); });
+    return result;
+  }
+
+  void reset_timing() {
+    last_.clear();
+    sum_.clear();
+    decode_steps_ = 0;
+  }
+  const std::vector<hop_timing>& last_token() const { return last_; }
+  std::vector<hop_timing> mean_token() const {
+    std::vector<hop_timing> mean = sum_;
+    for (hop_timing& h : mean) {
+      h.compute_ms /= double(decode_steps_);
+      h.transfer_ms /= double(decode_steps_);
+    }
+    return mean;
+  }
+
+ private:
+  void record_decode(const std::vector<hop_timing>& timing) {
+    last_ = timing;
+    if (sum_.size() != timing.size()) {
+      sum_ = timing;
+      decode_steps_ = 1;
+      return;
+    }
+    for (size_t i = 0; i < timing.size(); ++i) {
+      sum_[i].compute_ms += timing[i].compute_ms;
+      sum_[i].transfer_ms += timing[i].transfer_ms;
+    }
+    ++decode_steps_;
+  }
+
+  caf::blocking_actor* self_;
+  client_session_actor session_;
+  std::chrono::milliseconds timeout_;
+  int64_t dim_;
+  std::vector<hop_timing> last_;
+  std::vector<hop_timing> sum_;
+  int64_t decode_steps_ = 0;
+};
+
+struct client_state {
+  client_state(caf::blocking_actor* self, const client_config& cfg,
+               client_session_actor session_handle, int64_t context)
+      : model(*cfg.head_model),
+        session(std::move(session_handle)),
+        runner(self, session, cfg.step_timeout, model.config().dim),
+        gen(model.head(), model.tokenizer(), runner, context) {}
+
+  const llama_model& model;
+  client_session_actor session;
+  session_runner runner;
+  generator gen;
+  std::vector<chat_message> conversation;
+};
+
+generation_options options_for(const generate_request& req) {
+  generation_options opt;
+  opt.sampling.temperature = req.sampling.temperature;
+  opt.sampling.top_k = req.sampling.top_k;
+  opt.sampling.top_p = req.sampling.top_p;
+  opt.sampling.min_p = req.sampling.min_p;
+  opt.sampling.repeat_penalty = req.sampling.repeat_penalty;
+  opt.sampling.seed = req.sampling.seed;
+  opt.max_tokens = req.sampling.max_tokens;
+  opt.stop_strings = req.stop_strings;
+  return opt;
+}
+
+// Runs one answer, streaming text_chunks to `to`; returns the reply or the error.
+caf::message answer(caf::blocking_actor* self, client_state& st, const generate_request& req,
+                    const caf::actor& to) {
+  generation_options opt = options_for(req);
+  const chat_format format = st.model.chat();
+  const bool chat = req.chat && format != chat_format::plain;
+  std::string prompt = req.prompt;
+  if (chat) {
+    st.conversation.push_back({"user", req.prompt});
+    prompt = render_chat(format, st.conversation, /*add_generation_prompt=*/true);
+    for (const std::string& s : chat_stop_strings(format)) opt.stop_strings.push_back(s);
+  }
+  const auto tokens = st.model.tokenizer().encode(prompt, /*add_bos=*/true, /*parse_special=*/true);
+  std::string text;
+  bool stopped = false;
+  st.runner.reset_timing();
+  auto stats = st.gen.generate(tokens, opt, [&](const std::string& piece) {
+    text += piece;
+    self->send(to, text_chunk{piece});
+    // A stop_atom already in the mailbox ends the answer; other messages wait.
+    self->receive([&](stop_atom) { stopped = true; }, caf::after(std::chrono::seconds(0)) >> [] {});
+    return !stopped;
+  });
+  if (!stats.ok()) {
+    if (chat) st.conversation.pop_back();
+    st.gen.reset();  // the caches may be anywhere: the next prompt starts over
+    return caf::make_message(make_error(errc::compute_failed, stats.error().message()));
+  }
+  if (chat) st.conversation.push_back({"assistant", text});
+  generate_reply reply;
+  reply.prompt_tokens = stats->prompt_tokens;
+  reply.generated_tokens = stats->generated_tokens();
+  reply.prompt_ms = stats->prompt_ms;
+  reply.generate_ms = stats->generate_ms;
+  reply.stop_reason = to_string(stats->reason);
+  reply.tokens = stats->tokens;
+  reply.last_token = st.runner.last_token();
+  reply.mean_token = st.runner.mean_token();
+  return caf::make_message(std::move(reply));
+}
+
+// The session's route (opening it first for open_atom), or its error.
+template <class Atom>
+caf::result<std::vector<hop_timing>> ask_session(caf::blocking_actor* self,
+                                                 const client_session_actor& session,
+                                                 std::chrono::milliseconds timeout, Atom atom) {
+  std::vector<hop_timing> route;
+  caf::error err;
+  self->request(session, timeout, atom)
+      .receive([&](std::vector<hop_timing>& r) { route = std::move(r); },
+               [&](caf::error& e) { err = std::move(e); });
+  if (err) return err;
+  return route;
+}
+
+void client_loop(caf::blocking_actor* self, client_config cfg) {
+  const llama_config& c = cfg.head_model->config();
+  const int64_t context =
+      cfg.max_tokens > 0 ? cfg.max_tokens : std::min<int64_t>(c.context_length, 4096);
+  if (cfg.session_id == 0)
+    cfg.session_id = std::random_device{}() | uint64_t(std::random_device{}()) << 32;
+  client_session_config sc;
+  sc.routing_table = cfg.routing_table;
+  sc.session_id = cfg.session_id;
+  sc.n_blocks = c.n_blocks;
+  sc.dim = c.dim;
+  sc.max_tokens = context;
+  sc.codec = cfg.codec;
+  sc.open_timeout = cfg.open_timeout;
+  sc.step_timeout = cfg.step_timeout;
+  client_state st(self, cfg, spawn_client_session(self->system(), sc), context);
+  bool running = true;
+  self->receive_while([&] { return running; })(
+      [&](open_atom) { return ask_session(self, st.session, cfg.open_timeout * 2, open_atom{}); },
+      [&](generate_request& req) {
+        const auto to = caf::actor_cast<caf::actor>(self->current_sender());
+        self->send(to, answer(self, st, req, to));
+      },
+      [&](reset_atom) {
+        st.gen.reset();
+        st.conversation.clear();
+      },
+      [&](route_atom) { return ask_session(self, st.session, cfg.open_timeout, route_atom{}); },
+      [&](stop_atom) {},  // no answer running: nothing to stop
+      [&](close_atom) { running = false; }, [&](caf::exit_msg&) { running = false; });
+  caf::anon_send(st.session, close_atom::value);
+}
+
+}  // namespace
+
+result<caf::actor> start_client(caf::actor_system& system, client_config cfg) {
+  const auto timeout = cfg.open_timeout * 3;
+  caf::actor client = system.spawn(client_loop, std::move(cfg));
+  caf::scoped_actor self{system};
+  status opened;
+  self->request(client, timeout, open_atom::value)
+      .receive([](const std::vector<hop_timing>&) {},
+               [&](caf::error& e) { opened = status::io_error(describe(e)); });
+  if (!opened.ok()) {
+    stop_client(client);
+    return opened;
+  }
+  return client;
+}
+
+void stop_client(const caf::actor& client) {
+  caf::anon_send(client, close_atom::value);
+}
+
+}  // namespace corolla

@@ -1,0 +1,27 @@
+// client_session: the actor that drives one generation through a route of servers.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#include <caf/fwd.hpp>
+
+#include "messages/interfaces.hpp"
+
+namespace corolla {
+
+struct client_session_config {
+  routing_table_actor routing_table;
+  uint64_t session_id = 0;  // unique in the swarm
+  int64_t n_blocks = 0;     // the model's
+  int64_t dim = 0;
+  int64_t max_tokens = 0;  // KV-cache rows asked of every server
+  tensor_codec codec = tensor_codec::f32;
+  std::chrono::milliseconds open_timeout{10000};
+  std::chrono::milliseconds step_timeout{60000};
+  size_t max_queued_steps = 4;  // beyond the one running, refused with busy
+};
+
+client_session_actor spawn_client_session(caf::actor_system& system, client_session_config cfg);
+
+}  // namespace corolla

@@ -1,0 +1,100 @@
+#include "actors/local_swarm.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include <chrono>
+#include <thread>
+
+#include "actors/routing_table.hpp"
+#include "actors/server.hpp"
+
+namespace corolla {
+
+std::vector<block_span> even_spans(int64_t n_blocks, int64_t servers) {
+  std::vector<block_span> spans;
+  int64_t start = 0;
+  for (int64_t i = 0; i < servers; ++i) {
+    const int64_t size = n_blocks / servers + (i < n_blocks % servers ? 1 : 0);
+    spans.emplace_back(start, start + size);
+    start += size;
+  }
+  return spans;
+}
+
+result<local_swarm> local_swarm::start(caf::actor_system& system,
+                                       const local_swarm_options& options) {
+  model_options head_options;
+  head_options.kind = options.kind;
+  head_options.first_block = 0;
+  head_options.end_block = 0;
+  COROLLA_ASSIGN_OR_RETURN(auto head, llama_model::load(options.model_path, head_options));
+  local_swarm swarm;
+  swarm.head_ = std::make_shared<const llama_model>(std::move(head));
+  const int64_t n_blocks = swarm.head_->config().n_blocks;
+  if (!options.spans.empty()) {
+    swarm.spans_ = options.spans;
+  } else {
+    if (options.servers < 1 || options.servers > n_blocks) {
+      return status::invalid_argument(std::to_string(options.servers) + " servers for " +
+                                      std::to_string(n_blocks) +
+                                      " blocks: each server needs at least one block");
+    }
+    swarm.spans_ = even_spans(n_blocks, options.servers);
+  }
+  std::vector<std::shared_ptr<const llama_model>> spans;
+  for (const auto& [start, end] : swarm.spans_) {
+    if (start >= end) {
+      return status::invalid_argument("empty span [" + std::to_string(start) + ", " +
+                                      std::to_string(end) + ")");
+    }
+    model_options span_options;
+    span_options.kind = options.kind;
+    span_options.first_block = start;
+    span_options.end_block = end;
+    span_options.with_head = false;
+    COROLLA_ASSIGN_OR_RETURN(auto span, llama_model::load(options.model_path, span_options));
+    spans.push_back(std::make_shared<const llama_model>(std::move(span)));
+  }
+  swarm.table_ = spawn_routing_table(system);
+  for (size_t i = 0; i < spans.size(); ++i) {
+    server_config cfg;
+    cfg.server_id = i + 1;
+    cfg.name = "server-" + std::to_string(i + 1);
+    cfg.model = spans[i];
+    cfg.kv_budget_bytes = options.kv_budget_bytes;
+    cfg.max_batch_rows = options.max_batch_rows;
+    cfg.routing_table = swarm.table_;
+    swarm.servers_.push_back(spawn_server(system, std::move(cfg)));
+  }
+  // Servers announce themselves as they start; a client asking for a route before
+  // then would find none.
+  caf::scoped_actor self{system};
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    size_t listed = 0;
+    self->request(swarm.table_, std::chrono::seconds(10), list_atom::value)
+        .receive([&](const std::vector<server_record>& records) { listed = records.size(); },
+                 [](const caf::error&) {});
+    if (listed == swarm.servers_.size()) return swarm;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return status::io_error("the routing table did not list the local servers within 1 s");
+}
+
+client_config local_swarm::client_defaults() const {
+  client_config cfg;
+  cfg.head_model = head_;
+  cfg.routing_table = table_;
+  return cfg;
+}
+
+void local_swarm::stop() {
+  for (const server_actor& s : servers_) caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
+  servers_.clear();
+  if (table_) caf::anon_send_exit(table_, caf::exit_reason::user_shutdown);
+  table_ = nullptr;
+}
+
+}  // namespace corolla

@@ -1,0 +1,257 @@
+// server: a span of blocks, the sessions open on it, and admission.
+//
+// Owns: the span's block actors (linked: they live and die with the server); per
+// session its block range, its cache length, its reply codec and the history of its
+// inputs (what a restarted block would be replayed, and what a client's replacement
+// server would be sent); the KV-cache budget.
+// Talks to: client sessions (open, step, close), its blocks (block_step through the
+// chain), the routing table (announce).
+//
+// A session's steps run one at a time: a step while the previous one is in flight
+// is refused (busy), so block caches never see two steps of a session at once.
+// Positions follow kv_cache's rule: pos == length appends, pos < length truncates then
+// appends, pos > length is a gap and is refused without touching anything.
+// A malformed request (bad codec tag, wrong shape, wrong protocol version, unknown
+// session) gets an error reply; the server goes on serving the others.
+#include "actors/server.hpp"
+
+#include <unordered_map>
+
+#include <caf/actor_system.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/block.hpp"
+#include "model/kv_cache.hpp"
+
+namespace corolla {
+
+struct server_state {
+  struct session {
+    int64_t start_block = 0;
+    int64_t end_block = 0;
+    int64_t max_tokens = 0;
+    tensor_codec codec = tensor_codec::f32;
+    int64_t length = 0;          // tokens in the caches of the session's blocks
+    std::vector<float> history;  // [length, dim] inputs of its first block
+    int64_t reserved_bytes = 0;
+    bool busy = false;
+  };
+  std::vector<block_actor> blocks;  // the span's, in order
+  std::unordered_map<uint64_t, session> sessions;
+  int64_t reserved_bytes = 0;
+  double compute_ms_per_block = 0;  // moving average over decode steps
+  uint64_t record_version = 0;
+  static inline const char* name = "server";
+};
+
+namespace {
+
+using server_pointer = server_actor::stateful_pointer<server_state>;
+
+std::string span_text(int64_t start, int64_t end) {
+  return "[" + std::to_string(start) + ", " + std::to_string(end) + ")";
+}
+
+int64_t span_start(const server_config& cfg) {
+  return cfg.model->first_block();
+}
+int64_t span_end(const server_config& cfg) {
+  return cfg.model->first_block() + int64_t(cfg.model->blocks().size());
+}
+
+server_record make_record(server_pointer self, const server_config& cfg) {
+  server_record r;
+  r.server_id = cfg.server_id;
+  r.name = cfg.name;
+  r.protocol_version = protocol_version;
+  r.start_block = span_start(cfg);
+  r.end_block = span_end(cfg);
+  r.state = uint8_t(serving_state::online);
+  r.compute_ms_per_block = self->state.compute_ms_per_block;
+  r.cache_bytes_free = cfg.kv_budget_bytes - self->state.reserved_bytes;
+  r.version = ++self->state.record_version;
+  return r;
+}
+
+caf::result<open_session_reply> open_session(server_pointer self, const server_config& cfg,
+                                             const open_session_request& req) {
+  server_state& st = self->state;
+  if (req.protocol_version != protocol_version) {
+    return make_error(errc::protocol_mismatch,
+                      "client speaks protocol " + std::to_string(req.protocol_version) +
+                          ", server " + cfg.name + " speaks " + std::to_string(protocol_version));
+  }
+  if (req.start_block < span_start(cfg) || req.end_block > span_end(cfg) ||
+      req.start_block >= req.end_block) {
+    return make_error(errc::malformed_message,
+                      "blocks " + span_text(req.start_block, req.end_block) + " are not inside " +
+                          cfg.name + "'s span " + span_text(span_start(cfg), span_end(cfg)));
+  }
+  const llama_config& c = cfg.model->config();
+  if (req.max_tokens < 1 || req.max_tokens > c.context_length) {
+    return make_error(errc::malformed_message, "a session of " + std::to_string(req.max_tokens) +
+                                                   " tokens: the model's context is 1.." +
+                                                   std::to_string(c.context_length));
+  }
+  if (req.codec > uint8_t(tensor_codec::int8_block)) {
+    return make_error(errc::malformed_message, "unknown codec tag " + std::to_string(req.codec));
+  }
+  if (st.sessions.count(req.session_id)) {
+    return make_error(errc::malformed_message,
+                      "session " + std::to_string(req.session_id) + " is already open");
+  }
+  const int64_t bytes =
+      session_reservation_bytes(c, req.end_block - req.start_block, req.max_tokens);
+  if (st.reserved_bytes + bytes > cfg.kv_budget_bytes) {
+    const int64_t mib = 1 << 20;
+    return make_error(errc::over_budget,
+                      "session asks for " + std::to_string(req.max_tokens) + " tokens over " +
+                          std::to_string(req.end_block - req.start_block) + " blocks (" +
+                          std::to_string(bytes / mib) + " MiB of KV cache); " + cfg.name + " has " +
+                          std::to_string((cfg.kv_budget_bytes - st.reserved_bytes) / mib) +
+                          " MiB free of " + std::to_string(cfg.kv_budget_bytes / mib));
+  }
+  server_state::session s;
+  s.start_block = req.start_block;
+  s.end_block = req.end_block;
+  s.max_tokens = req.max_tokens;
+  s.codec = tensor_codec(req.codec);
+  s.reserved_bytes = bytes;
+  st.reserved_bytes += bytes;
+  st.sessions.emplace(req.session_id, std::move(s));
+  return open_session_reply{req.session_id, cfg.name, bytes};
+}
+
+caf::result<step_reply> run_step(server_pointer self, const server_config& cfg, step_request& req) {
+  server_state& st = self->state;
+  auto it = st.sessions.find(req.session_id);
+  if (it == st.sessions.end()) {
+    return make_error(errc::unknown_session,
+                      "session " + std::to_string(req.session_id) + " is not open on " + cfg.name);
+  }
+  server_state::session& s = it->second;
+  if (s.busy) {
+    return make_error(errc::busy, "session " + std::to_string(req.session_id) +
+                                      " already has a step running on " + cfg.name);
+  }
+  const int64_t dim = cfg.model->config().dim;
+  std::vector<float> hidden;
+  if (status decoded = decode_tensor(req.hidden, dim, s.max_tokens, hidden); !decoded.ok()) {
+    return to_error(decoded);
+  }
+  const int64_t n = req.hidden.rows;
+  if (req.pos < 0 || req.pos > s.length) {
+    return make_error(errc::position_gap, "step at position " + std::to_string(req.pos) +
+                                              " but session " + std::to_string(req.session_id) +
+                                              " holds " + std::to_string(s.length) + " tokens on " +
+                                              cfg.name + ": positions must not leave a gap");
+  }
+  if (req.pos + n > s.max_tokens) {
+    return make_error(errc::over_budget, "step to position " + std::to_string(req.pos + n) +
+                                             " exceeds session " + std::to_string(req.session_id) +
+                                             "'s " + std::to_string(s.max_tokens) + " tokens");
+  }
+  s.busy = true;
+  const auto arrived = std::chrono::steady_clock::now();
+  auto promise = self->make_response_promise<step_reply>();
+  block_step step{req.session_id, req.pos, n, s.max_tokens, s.end_block, 0, hidden};
+  // The history changes only when the step has run everywhere; `hidden` waits for it.
+  const block_actor& first = st.blocks[size_t(s.start_block - span_start(cfg))];
+  const uint64_t session_id = req.session_id, step_id = req.step_id;
+  const int64_t pos = req.pos;
+  self->request(first, cfg.step_timeout, std::move(step))
+      .then(
+          [self, promise, session_id, step_id, pos, n, dim, arrived,
+           input = std::move(hidden)](block_output& out) mutable {
+            auto found = self->state.sessions.find(session_id);
+            if (found == self->state.sessions.end()) {
+              promise.deliver(make_error(errc::unknown_session, "session closed during a step"));
+              return;
+            }
+            server_state::session& open = found->second;
+            open.history.resize(size_t(pos * dim));
+            open.history.insert(open.history.end(), input.begin(), input.end());
+            open.length = pos + n;
+            open.busy = false;
+            if (n == 1) {
+              const double ms =
+                  double(out.compute_us) / 1000.0 / double(open.end_block - open.start_block);
+              double& avg = self->state.compute_ms_per_block;
+              avg = avg == 0 ? ms : 0.9 * avg + 0.1 * ms;
+            }
+            const int64_t server_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                          std::chrono::steady_clock::now() - arrived)
+                                          .count();
+            promise.deliver(step_reply{session_id, step_id,
+                                       encode_tensor(open.codec, out.hidden.data(), n, dim),
+                                       out.compute_us, server_us});
+          },
+          [self, promise, session_id, pos, dim](caf::error& err) mutable {
+            auto found = self->state.sessions.find(session_id);
+            if (found != self->state.sessions.end()) {
+              // Blocks before the failing one may have advanced: the next step must
+              // start at or before pos, which truncates them.
+              server_state::session& failed = found->second;
+              failed.length = std::min(failed.length, pos);
+              failed.history.resize(size_t(failed.length * dim));
+              failed.busy = false;
+            }
+            promise.deliver(std::move(err));
+          });
+  return promise;
+}
+
+caf::result<close_session_reply> close_session(server_pointer self, const server_config& cfg,
+                                               const close_session_request& req) {
+  server_state& st = self->state;
+  auto it = st.sessions.find(req.session_id);
+  if (it == st.sessions.end()) {
+    return make_error(errc::unknown_session,
+                      "session " + std::to_string(req.session_id) + " is not open on " + cfg.name);
+  }
+  const server_state::session& s = it->second;
+  for (int64_t b = s.start_block; b < s.end_block; ++b) {
+    self->send(st.blocks[size_t(b - span_start(cfg))], close_atom::value, req.session_id);
+  }
+  const int64_t freed = s.reserved_bytes;
+  st.reserved_bytes -= freed;
+  st.sessions.erase(it);
+  return close_session_reply{req.session_id, freed};
+}
+
+server_actor::behavior_type server_behavior(server_pointer self, server_config cfg) {
+  // Spawned last to first, so each block knows the next one.
+  block_actor next;
+  const int64_t count = int64_t(cfg.model->blocks().size());
+  self->state.blocks.resize(size_t(count));
+  for (int64_t i = count - 1; i >= 0; --i) {
+    next = spawn_block(self->system(),
+                       block_config{cfg.model, span_start(cfg) + i, next, cfg.max_batch_rows});
+    self->link_to(next);
+    self->state.blocks[size_t(i)] = next;
+  }
+  self->state.compute_ms_per_block = cfg.compute_ms_per_block;
+  if (cfg.routing_table) {
+    self->send(cfg.routing_table, announce_atom::value, make_record(self, cfg),
+               caf::actor_cast<server_actor>(self));
+  }
+  return {
+      [self, cfg](const open_session_request& req) { return open_session(self, cfg, req); },
+      [self, cfg](step_request& req) { return run_step(self, cfg, req); },
+      [self, cfg](const close_session_request& req) { return close_session(self, cfg, req); },
+      [self, cfg](info_atom) { return make_record(self, cfg); },
+  };
+}
+
+}  // namespace
+
+int64_t session_reservation_bytes(const llama_config& c, int64_t blocks, int64_t max_tokens) {
+  return blocks * int64_t(kv_cache::bytes_for(c.kv_dim(), max_tokens)) +
+         max_tokens * c.dim * int64_t(sizeof(float));
+}
+
+server_actor spawn_server(caf::actor_system& system, server_config cfg) {
+  return system.spawn(server_behavior, std::move(cfg));
+}
+
+}  // namespace corolla

@@ -1,0 +1,33 @@
+// server: the actor that serves a span of blocks to client sessions.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/fwd.hpp>
+
+#include "messages/interfaces.hpp"
+#include "model/llama_model.hpp"
+
+namespace corolla {
+
+struct server_config {
+  uint64_t server_id = 0;
+  std::string name;
+  std::shared_ptr<const llama_model> model;    // the span: model->first_block(), its blocks()
+  int64_t kv_budget_bytes = int64_t(1) << 30;  // KV caches plus input histories of sessions
+  std::chrono::milliseconds step_timeout{60000};
+  int64_t max_batch_rows = 64;
+  double compute_ms_per_block = 1.0;  // announced until steps have been measured
+  routing_table_actor routing_table;  // announced to at start, when set
+};
+
+server_actor spawn_server(caf::actor_system& system, server_config cfg);
+
+// What admission reserves for a session: its KV cache in every block it uses plus the
+// input history the server keeps for replay.
+int64_t session_reservation_bytes(const llama_config& c, int64_t blocks, int64_t max_tokens);
+
+}  // namespace corolla

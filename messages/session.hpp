@@ -1,0 +1,120 @@
+// session messages: a client session's conversation with a server, and a server's
+// with its block actors.
+//
+//   client_session ──open_session_request──▶ server     admission, protocol check
+//                  ──step_request──────────▶ server ──block_step──▶ block ─▶ block ...
+//                  ◀─step_reply───────────── server ◀─block_output─ last block
+//                  ──close_session_request─▶ server
+//
+// Positions are explicit: a step at pos appends when pos equals the session's cache
+// length, truncates then appends when pos is below it, and is refused when above.
+// Field order is wire order; new fields go at the end.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "messages/tensor_codec.hpp"
+#include "messages/wire_fields.hpp"
+
+namespace corolla {
+
+struct open_session_request {
+  uint32_t protocol_version = 0;
+  uint64_t session_id = 0;  // chosen by the client, unique in the swarm
+  int64_t start_block = 0;  // the blocks of the server's span this session uses,
+  int64_t end_block = 0;    // [start, end) in model numbering
+  int64_t max_tokens = 0;   // KV-cache rows the session may fill
+  uint8_t codec = 0;        // tensor_codec of the server's replies
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(protocol_version, session_id, start_block, end_block, max_tokens, codec);
+  }
+};
+
+struct open_session_reply {
+  uint64_t session_id = 0;
+  std::string server_name;
+  int64_t cache_bytes = 0;  // KV-cache memory reserved for the session
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(session_id, text_field(server_name), cache_bytes);
+  }
+};
+
+struct step_request {
+  uint64_t session_id = 0;
+  uint64_t step_id = 0;  // increasing per session; echoed in the reply
+  int64_t pos = 0;       // position of the first row of `hidden`
+  tensor_bytes hidden;   // [n, dim] inputs of the session's first block
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(session_id, step_id, pos, hidden);
+  }
+};
+
+struct step_reply {
+  uint64_t session_id = 0;
+  uint64_t step_id = 0;
+  tensor_bytes hidden;     // [n, dim] outputs of the session's last block
+  int64_t compute_us = 0;  // time the blocks computed
+  int64_t server_us = 0;   // time from the request's arrival to the reply
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(session_id, step_id, hidden, compute_us, server_us);
+  }
+};
+
+struct close_session_request {
+  uint64_t session_id = 0;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(session_id);
+  }
+};
+
+struct close_session_reply {
+  uint64_t session_id = 0;
+  int64_t cache_bytes_freed = 0;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(session_id, cache_bytes_freed);
+  }
+};
+
+// Server -> its block actors, inside one node. The hidden states stay f32: they
+// never leave the process.
+struct block_step {
+  uint64_t session_id = 0;
+  int64_t pos = 0;
+  int64_t n = 0;
+  int64_t max_tokens = 0;     // the session's cache limit, for its first step
+  int64_t end_block = 0;      // the last block (exclusive) this step runs through
+  int64_t compute_us = 0;     // summed along the chain of blocks
+  std::vector<float> hidden;  // [n, dim]
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(session_id, pos, n, max_tokens, end_block, compute_us, hidden);
+  }
+};
+
+struct block_output {
+  uint64_t session_id = 0;
+  int64_t compute_us = 0;
+  std::vector<float> hidden;  // [n, dim]
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(session_id, compute_us, hidden);
+  }
+};
+
+}  // namespace corolla

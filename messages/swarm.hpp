@@ -1,0 +1,50 @@
+// swarm messages: what the routing table knows about servers and how a client asks
+// it for a route.
+//
+// A server_record is owned by its server: only the owner raises its version, and a
+// replica keeps the highest version it has seen per server. Field order is wire
+// order; new fields go at the end.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "messages/wire_fields.hpp"
+
+namespace corolla {
+
+enum class serving_state : uint8_t { joining = 0, online = 1, draining = 2, offline = 3 };
+const char* to_string(serving_state s);
+
+struct server_record {
+  uint64_t server_id = 0;
+  std::string name;  // for logs and /route
+  uint32_t protocol_version = 0;
+  int64_t start_block = 0;  // the span served, [start, end)
+  int64_t end_block = 0;
+  uint8_t state = 0;                // a serving_state
+  double compute_ms_per_block = 0;  // one decode step through one block
+  double rtt_ms = 0;                // round trip to the server as last measured
+  int64_t cache_bytes_free = 0;
+  uint64_t version = 0;  // raised by the owner on every change
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(server_id, text_field(name), protocol_version, start_block, end_block, state,
+       compute_ms_per_block, rtt_ms, cache_bytes_free, version);
+  }
+};
+
+struct route_request {
+  int64_t start_block = 0;  // cover [start, end)
+  int64_t end_block = 0;
+  std::vector<uint64_t> excluded;  // server ids not to use (banned by the client)
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(start_block, end_block, excluded);
+  }
+};
+
+}  // namespace corolla

@@ -1,0 +1,43 @@
+// wire_fields: what message structs need to list their fields for cereal, and a
+// string field whose length is checked before it is allocated (a peer's length
+// prefix is not trusted).
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include <cereal/cereal.hpp>
+
+namespace corolla {
+
+template <size_t MaxBytes>
+struct bounded_text {
+  std::string& text;
+
+  template <class Archive>
+  void save(Archive& ar) const {
+    ar(cereal::make_size_tag(cereal::size_type(text.size())),
+       cereal::binary_data(text.data(), text.size()));
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    cereal::size_type size = 0;
+    ar(cereal::make_size_tag(size));
+    if (size > MaxBytes) {
+      throw cereal::Exception("a text field of " + std::to_string(size) +
+                              " bytes exceeds its limit of " + std::to_string(MaxBytes));
+    }
+    text.resize(size);
+    ar(cereal::binary_data(text.data(), text.size()));
+  }
+};
+
+// A name, host or error text: short by nature.
+inline bounded_text<4096> text_field(std::string& s) {
+  return {s};
+}
+inline bounded_text<4096> text_field(const std::string& s) {
+  return {const_cast<std::string&>(s)};
+}
+
+}  // namespace corolla

@@ -1,0 +1,70 @@
+#include "tests/actors/swarm_fixture.hpp"
+
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include "messages/caf_types.hpp"
+#include "model/generator.hpp"
+#include "model/llama_model.hpp"
+#include "tests/support/test_support.hpp"
+
+namespace corolla::testing {
+
+std::string stories_path() {
+  return shared_path("models/stories260K.gguf");
+}
+
+answer ask(caf::actor_system& system, const caf::actor& client, const generate_request& req,
+           std::chrono::seconds timeout) {
+  caf::scoped_actor self{system};
+  self->send(client, req);
+  answer a;
+  bool done = false;
+  self->receive_while([&] { return !done; })([&](text_chunk& c) { a.text += c.text; },
+                                             [&](generate_reply& r) {
+                                               a.reply = std::move(r);
+                                               done = true;
+                                             },
+                                             [&](caf::error& e) {
+                                               a.error = describe(e);
+                                               done = true;
+                                             },
+                                             caf::after(timeout) >>
+                                                 [&] {
+                                                   a.error = "no answer within the timeout";
+                                                   done = true;
+                                                 });
+  return a;
+}
+
+generate_request greedy(const std::string& prompt, int32_t max_tokens) {
+  generate_request req;
+  req.prompt = prompt;
+  req.sampling.temperature = 0;
+  req.sampling.max_tokens = max_tokens;
+  return req;
+}
+
+std::vector<int32_t> single_process_tokens(const std::string& model_path, precision kind,
+                                           const generate_request& req) {
+  model_options options;
+  options.kind = kind;
+  auto model = llama_model::load(model_path, options);
+  if (!model.ok()) return {};
+  const int64_t context = std::min<int64_t>(model->config().context_length, 4096);
+  local_blocks blocks(model->blocks(), context);
+  generator gen(model->head(), model->tokenizer(), blocks, context);
+  generation_options opt;
+  opt.sampling.temperature = req.sampling.temperature;
+  opt.sampling.top_k = req.sampling.top_k;
+  opt.sampling.top_p = req.sampling.top_p;
+  opt.sampling.min_p = req.sampling.min_p;
+  opt.sampling.repeat_penalty = req.sampling.repeat_penalty;
+  opt.sampling.seed = req.sampling.seed;
+  opt.max_tokens = req.sampling.max_tokens;
+  auto stats = gen.generate(model->tokenizer().encode(req.prompt, true, true), opt,
+                            [](const std::string&) { return true; });
+  return stats.ok() ? stats->tokens : std::vector<int32_t>{};
+}
+
+}  // namespace corolla::testing

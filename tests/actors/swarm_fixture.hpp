@@ -1,0 +1,40 @@
+// What the actor tests share: an actor system configured like a node, a local swarm
+// on stories260K, and a blocking way to ask a client for an answer.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+#include "actors/client.hpp"
+#include "actors/local_swarm.hpp"
+#include "actors/node_config.hpp"
+#include "messages/client.hpp"
+
+namespace corolla::testing {
+
+// ../shared's real model; tests skip when it is absent.
+std::string stories_path();
+
+struct answer {
+  std::string text;
+  generate_reply reply;
+  std::string error;  // empty when the answer completed
+};
+
+// Sends `req` to `client` and collects the streamed text and the reply.
+answer ask(caf::actor_system& system, const caf::actor& client, const generate_request& req,
+           std::chrono::seconds timeout = std::chrono::seconds(60));
+
+// A greedy request of `max_tokens` raw-completion tokens.
+generate_request greedy(const std::string& prompt, int32_t max_tokens);
+
+// The tokens the single-process generator produces for `req` (raw completion).
+std::vector<int32_t> single_process_tokens(const std::string& model_path, precision kind,
+                                           const generate_request& req);
+
+}  // namespace corolla::testing

@@ -1,0 +1,86 @@
+// The actor runtime in one process against the single-process generator: the same
+// tokens for every way of splitting the model over servers, on both kernel paths,
+// alone and with other sessions running at the same time.
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include <caf/scoped_actor.hpp>
+
+#include "tests/actors/swarm_fixture.hpp"
+#include "tests/support/test_support.hpp"
+
+namespace corolla {
+namespace {
+
+using testing::answer;
+using testing::ask;
+using testing::greedy;
+using testing::stories_path;
+
+// Every way to cut [0, n) into k non-empty consecutive spans.
+std::vector<std::vector<block_span>> all_splits(int64_t n, int64_t k) {
+  std::vector<std::vector<block_span>> out;
+  std::vector<block_span> current;
+  std::function<void(int64_t, int64_t)> extend = [&](int64_t start, int64_t left) {
+    if (left == 1) {
+      current.emplace_back(start, n);
+      out.push_back(current);
+      current.pop_back();
+      return;
+    }
+    for (int64_t end = start + 1; end <= n - (left - 1); ++end) {
+      current.emplace_back(start, end);
+      extend(end, left - 1);
+      current.pop_back();
+    }
+  };
+  extend(0, k);
+  return out;
+}
+
+std::string describe_split(const std::vector<block_span>& spans) {
+  std::string s;
+  for (const auto& [a, b] : spans) s += "[" + std::to_string(a) + "," + std::to_string(b) + ")";
+  return s;
+}
+
+class ActorSwarm : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!testing::shared_exists("models/stories260K.gguf")) {
+      GTEST_SKIP() << "../shared/models/stories260K.gguf absent";
+    }
+  }
+};
+
+TEST_F(ActorSwarm, EverySplitMatchesSingleProcessGeneration) {
+  const generate_request req = greedy("Once upon a time", 24);
+  for (precision kind : {precision::int8, precision::f32}) {
+    const auto expected = testing::single_process_tokens(stories_path(), kind, req);
+    ASSERT_EQ(expected.size(), 24u);
+    for (int64_t servers : {1, 2, 3, 5}) {
+      for (const auto& split : all_splits(5, servers)) {
+        SCOPED_TRACE(std::string(to_string(kind)) + " split " + describe_split(split));
+        node_config cfg;
+        caf::actor_system system{cfg};
+        local_swarm_options options;
+        options.model_path = stories_path();
+        options.spans = split;
+        options.kind = kind;
+        auto swarm = local_swarm::start(system, options);
+        ASSERT_TRUE(swarm.ok()) << swarm.error().to_string();
+        auto client = start_client(system, swarm->client_defaults());
+        ASSERT_TRUE(client.ok()) << client.error().to_string();
+        client_handle owner(*client);
+        const answer a = ask(system, *client, req);
+        EXPECT_EQ(a.error, "");
+        EXPECT_EQ(a.reply.tokens, expected);
+        EXPECT_EQ(a.reply.mean_token.size(), split.size());
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace corolla
