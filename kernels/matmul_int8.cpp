@@ -35,26 +35,39 @@ dnnl::stream& thread_stream() {
 }
 
 // With no weights layout given, oneDNN picks the one its fastest kernel wants.
+// The scratchpad is the caller's (matmul_workspace): oneDNN's own is shared by all
+// primitives and only safe when each primitive stays on the thread that created it,
+// while block actors on different threads share primitives of the same shape.
+// (Measured: with the library scratchpad, concurrent sessions' tokens diverged.)
 dnnl::matmul::primitive_desc make_desc(int64_t m, int64_t cols, int64_t rows,
                                        const memory::desc* weights_layout = nullptr) {
   const memory::desc src({m, cols}, dt::s8, tag::ab);
   const memory::desc weights =
       weights_layout ? *weights_layout : memory::desc({cols, rows}, dt::s8, tag::any);
   const memory::desc dst({m, rows}, dt::s32, tag::ab);
-  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, dst), cpu_engine());
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, dst), attr, cpu_engine());
 }
+
+struct cached_matmul {
+  dnnl::matmul primitive;
+  memory::desc scratchpad;
+};
 
 // Primitives by (m, cols, rows). Entries are never removed, so references stay valid.
 class primitive_cache {
  public:
-  const dnnl::matmul& get(int64_t m, int64_t cols, int64_t rows, const memory::desc& weights) {
+  const cached_matmul& get(int64_t m, int64_t cols, int64_t rows, const memory::desc& weights) {
     std::lock_guard<std::mutex> lock(mutex_);
     const auto key = std::make_tuple(m, cols, rows);
     auto it = primitives_.find(key);
     if (it == primitives_.end()) {
       // The weights were reordered once, into the layout chosen for m = 1; every m uses
       // it. (Measured: VNNI and AMX brgemm choose the same layout for m = 1 .. 512.)
-      it = primitives_.emplace(key, dnnl::matmul(make_desc(m, cols, rows, &weights))).first;
+      const auto desc = make_desc(m, cols, rows, &weights);
+      it =
+          primitives_.emplace(key, cached_matmul{dnnl::matmul(desc), desc.scratchpad_desc()}).first;
       ++created_;
     }
     return it->second;
@@ -66,7 +79,7 @@ class primitive_cache {
 
  private:
   std::mutex mutex_;
-  std::map<std::tuple<int64_t, int64_t, int64_t>, dnnl::matmul> primitives_;
+  std::map<std::tuple<int64_t, int64_t, int64_t>, cached_matmul> primitives_;
   int64_t created_ = 0;
 };
 
@@ -159,12 +172,16 @@ void matmul_int8(float* out, const float* x, int64_t m, const int8_matrix& w,
     ws.x_scale[i] = quantize_row(&ws.x_q[i * cols], x + i * cols, cols);
   }
 
-  const dnnl::matmul& primitive = primitives().get(m, cols, rows, w.impl_->weights_desc);
+  const cached_matmul& mm = primitives().get(m, cols, rows, w.impl_->weights_desc);
+  if (ws.scratchpad.size() < mm.scratchpad.get_size())
+    ws.scratchpad.resize(mm.scratchpad.get_size());
   memory src({{m, cols}, dt::s8, tag::ab}, cpu_engine(), ws.x_q.data());
   memory dst({{m, rows}, dt::s32, tag::ab}, cpu_engine(), ws.acc.data());
-  primitive.execute(
-      thread_stream(),
-      {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w.impl_->weights}, {DNNL_ARG_DST, dst}});
+  memory scratchpad(mm.scratchpad, cpu_engine(), ws.scratchpad.data());
+  mm.primitive.execute(thread_stream(), {{DNNL_ARG_SRC, src},
+                                         {DNNL_ARG_WEIGHTS, w.impl_->weights},
+                                         {DNNL_ARG_DST, dst},
+                                         {DNNL_ARG_SCRATCHPAD, scratchpad}});
   thread_stream().wait();
 
   const float* w_scale = w.impl_->scales.data();

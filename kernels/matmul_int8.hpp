@@ -36,6 +36,7 @@ struct matmul_workspace {
   std::vector<int8_t> x_q;
   std::vector<float> x_scale;
   std::vector<int32_t> acc;
+  std::vector<uint8_t> scratchpad;  // oneDNN's temporary buffer, one per caller
 };
 
 class int8_matrix {

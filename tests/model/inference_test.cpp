@@ -80,6 +80,50 @@ TEST(BlockForward, PrefillEqualsTokenByTokenDecode) {
   }
 }
 
+TEST(BlockForward, BatchedSequencesEqualSeparateRuns) {
+  const uint64_t seed = testing::test_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  for (precision kind : {precision::int8, precision::f32}) {
+    const llama_model m = load(maker_model(ggml_type::q8_0, seed), kind);
+    const block_weights& w = m.blocks()[0];
+    const int64_t dim = m.config().dim, kv_dim = m.config().kv_dim();
+    // Three sessions: a 4-token prefill, then decode steps of two others mid-way.
+    const std::vector<std::vector<int32_t>> history = {{1, 5, 9}, {1, 7}, {}};
+    const std::vector<std::vector<int32_t>> step = {{11}, {13}, {1, 2, 3, 4}};
+    std::vector<kv_cache> alone_caches, batch_caches;
+    block_workspace ws;
+    std::vector<float> alone_out, batch_in;
+    std::vector<sequence_step> seqs;
+    for (size_t s = 0; s < step.size(); ++s) {
+      for (auto* caches : {&alone_caches, &batch_caches}) {
+        caches->emplace_back(kv_dim, 64);
+        if (history[s].empty()) continue;
+        auto h = embed(m, history[s]);
+        ASSERT_TRUE(
+            block_forward(w, caches->back(), h.data(), 0, int64_t(history[s].size()), ws).ok());
+      }
+    }
+    for (size_t s = 0; s < step.size(); ++s) {
+      auto x = embed(m, step[s]);
+      batch_in.insert(batch_in.end(), x.begin(), x.end());
+      const int64_t pos = int64_t(history[s].size()), n = int64_t(step[s].size());
+      ASSERT_TRUE(block_forward(w, alone_caches[s], x.data(), pos, n, ws).ok());
+      alone_out.insert(alone_out.end(), x.begin(), x.end());
+      ASSERT_TRUE(batch_caches[s].prepare(pos, n).ok());
+    }
+    for (size_t s = 0; s < step.size(); ++s) {
+      seqs.push_back({&batch_caches[s], int64_t(history[s].size()), int64_t(step[s].size())});
+    }
+    block_forward_batch(w, seqs, batch_in.data(), ws);
+    // Every row is computed as it would be alone: bit for bit.
+    ASSERT_EQ(batch_in.size(), alone_out.size());
+    for (size_t i = 0; i < batch_in.size(); ++i) {
+      ASSERT_EQ(batch_in[i], alone_out[i])
+          << to_string(kind) << " value " << i << " of row " << int64_t(i) / dim;
+    }
+  }
+}
+
 TEST(BlockForward, ReplayBehindTheCacheEndEqualsAFreshRun) {
   const llama_model m = load(maker_model(ggml_type::q8_0, 7), precision::int8);
   const int64_t dim = m.config().dim;
