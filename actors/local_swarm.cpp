@@ -59,6 +59,8 @@ result<local_swarm> local_swarm::start(caf::actor_system& system,
     spans.push_back(std::make_shared<const llama_model>(std::move(span)));
   }
   swarm.table_ = spawn_routing_table(system);
+  // One compute thread for the process, shared by every server in it.
+  swarm.executor_ = spawn_compute_executor(system);
   for (size_t i = 0; i < spans.size(); ++i) {
     server_config cfg;
     cfg.server_id = i + 1;
@@ -67,6 +69,7 @@ result<local_swarm> local_swarm::start(caf::actor_system& system,
     cfg.kv_budget_bytes = options.kv_budget_bytes;
     cfg.max_batch_rows = options.max_batch_rows;
     cfg.routing_table = swarm.table_;
+    cfg.executor = swarm.executor_;
     swarm.servers_.push_back(spawn_server(system, std::move(cfg)));
   }
   // Servers announce themselves as they start; a client asking for a route before
@@ -95,6 +98,8 @@ void local_swarm::stop() {
   servers_.clear();
   if (table_) caf::anon_send_exit(table_, caf::exit_reason::user_shutdown);
   table_ = nullptr;
+  if (executor_) caf::anon_send_exit(executor_, caf::exit_reason::user_shutdown);
+  executor_ = nullptr;
 }
 
 }  // namespace corolla

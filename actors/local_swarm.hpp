@@ -13,6 +13,7 @@
 #include <caf/fwd.hpp>
 
 #include "actors/client.hpp"
+#include "actors/compute_executor.hpp"
 #include "messages/interfaces.hpp"
 #include "model/llama_model.hpp"
 
@@ -60,6 +61,7 @@ class local_swarm {
  private:
   std::shared_ptr<const llama_model> head_;
   routing_table_actor table_;
+  compute_executor executor_;
   std::vector<server_actor> servers_;
   std::vector<block_span> spans_;
 };

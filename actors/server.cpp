@@ -220,13 +220,17 @@ caf::result<close_session_reply> close_session(server_pointer self, const server
 }
 
 server_actor::behavior_type server_behavior(server_pointer self, server_config cfg) {
+  if (!cfg.executor) {
+    cfg.executor = spawn_compute_executor(self->system());
+    self->link_to(cfg.executor);
+  }
   // Spawned last to first, so each block knows the next one.
   block_actor next;
   const int64_t count = int64_t(cfg.model->blocks().size());
   self->state.blocks.resize(size_t(count));
   for (int64_t i = count - 1; i >= 0; --i) {
-    next = spawn_block(self->system(),
-                       block_config{cfg.model, span_start(cfg) + i, next, cfg.max_batch_rows});
+    next = spawn_block(self->system(), block_config{cfg.model, span_start(cfg) + i, next,
+                                                    cfg.max_batch_rows, cfg.executor});
     self->link_to(next);
     self->state.blocks[size_t(i)] = next;
   }

@@ -8,6 +8,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/compute_executor.hpp"
 #include "messages/interfaces.hpp"
 #include "model/llama_model.hpp"
 
@@ -22,6 +23,7 @@ struct server_config {
   int64_t max_batch_rows = 64;
   double compute_ms_per_block = 1.0;  // announced until steps have been measured
   routing_table_actor routing_table;  // announced to at start, when set
+  compute_executor executor;          // the node's compute thread; spawned when null
 };
 
 server_actor spawn_server(caf::actor_system& system, server_config cfg);

@@ -35,9 +35,26 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out) {
     }
     return run_generate_bench(options, out);
   }
+  if (suite == "sessions") {
+    session_bench_options options;
+    po::options_description opts("corolla bench sessions [--model FILE]");
+    opts.add_options()("help,h", "show this help")(
+        "model,m", po::value(&options.model_path),
+        "GGUF to run (default: demo/tinyllama-1.1b-q8_0.gguf, made by the model maker if absent)")(
+        "decode-tokens", po::value(&options.decode_tokens)->default_value(32),
+        "decode steps per session")("servers", po::value(&options.servers)->default_value(3),
+                                    "servers splitting the blocks")(
+        "sessions", po::value(&options.sessions)->multitoken(),
+        "concurrent session counts (default: 1 2 4 8 16)");
+    if (auto done = parse_command_line(opts, rest, "corolla bench sessions", out, vm)) {
+      return *done;
+    }
+    if (options.sessions.empty()) options.sessions = {1, 2, 4, 8, 16};
+    return run_session_bench(options, out);
+  }
   std::cerr << "corolla bench: "
             << (suite.empty() ? "no suite given" : "unknown suite '" + suite + "'")
-            << "; suites: kernels, generate\n";
+            << "; suites: kernels, generate, sessions\n";
   return 2;
 }
 

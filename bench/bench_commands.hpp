@@ -1,4 +1,4 @@
-// `corolla bench kernels` and `corolla bench generate`: benchmarks that print one
+// `corolla bench kernels`, `generate` and `sessions`: benchmarks that print one
 // table each, every figure next to the limit this machine sets, measured in the same
 // run (memory read bandwidth). Speed is reported here, never asserted in tests.
 // Flags are parsed by apps/bench_command; each suite returns the process exit code.
@@ -6,6 +6,9 @@
 
 #include <ostream>
 #include <string>
+#include <vector>
+
+#include "model/status.hpp"
 
 namespace corolla {
 
@@ -20,6 +23,20 @@ struct generate_bench_options {
   int decode_tokens = 128;  // decode steps timed
 };
 int run_generate_bench(const generate_bench_options& options, std::ostream& out);
+
+// `corolla bench sessions`: the actor runtime in one process — one session through
+// the servers against the single-process generator, and aggregate decode throughput
+// as concurrent sessions are batched in the block actors.
+struct session_bench_options {
+  std::string model_path;  // empty: as generate_bench_options
+  int decode_tokens = 32;  // per session
+  int servers = 3;
+  std::vector<int> sessions = {1, 2, 4, 8, 16};
+};
+int run_session_bench(const session_bench_options& options, std::ostream& out);
+
+// `given`, or demo/tinyllama-1.1b-q8_0.gguf, made by the model maker when absent.
+result<std::string> bench_model(const std::string& given);
 
 // Read-only memory bandwidth in GB/s with `threads` OpenMP threads: the best of a few
 // passes summing a buffer of `bytes` (well past the L3).

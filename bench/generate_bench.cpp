@@ -33,26 +33,28 @@ result<generation_stats> run_random_prompt(const llama_model& m, int64_t prompt_
 
 }  // namespace
 
+result<std::string> bench_model(const std::string& given) {
+  if (!given.empty()) return given;
+  const std::string path = "demo/tinyllama-1.1b-q8_0.gguf";
+  if (std::filesystem::exists(path)) return path;
+  std::filesystem::create_directories("demo");
+  std::cerr << "making " << path << " (model maker, preset tinyllama-1.1b, q8_0, seed 1)\n";
+  maker_options make;
+  make.shape = *maker_preset("tinyllama-1.1b");
+  make.type = ggml_type::q8_0;
+  make.seed = 1;
+  COROLLA_RETURN_IF_ERROR(make_model(make, path));
+  return path;
+}
+
 int run_generate_bench(const generate_bench_options& options, std::ostream& out) {
-  std::string model_path = options.model_path;
-  const int decode_tokens = options.decode_tokens;
-  if (model_path.empty()) {
-    model_path = "demo/tinyllama-1.1b-q8_0.gguf";
-    if (!std::filesystem::exists(model_path)) {
-      std::filesystem::create_directories("demo");
-      std::cerr << "making " << model_path
-                << " (model maker, preset tinyllama-1.1b, q8_0, seed 1)\n";
-      maker_options make;
-      make.shape = *maker_preset("tinyllama-1.1b");
-      make.type = ggml_type::q8_0;
-      make.seed = 1;
-      const status st = make_model(make, model_path);
-      if (!st.ok()) {
-        std::cerr << "corolla bench generate: " << st.message() << "\n";
-        return 1;
-      }
-    }
+  auto path = bench_model(options.model_path);
+  if (!path.ok()) {
+    std::cerr << "corolla bench generate: " << path.error().message() << "\n";
+    return 1;
   }
+  const std::string model_path = *path;
+  const int decode_tokens = options.decode_tokens;
   const int threads = omp_get_max_threads();
   const double bandwidth = read_bandwidth_gbs(threads);
 

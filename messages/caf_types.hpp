@@ -24,7 +24,6 @@
 namespace corolla {
 
 using close_atom = caf::atom_constant<caf::atom("close")>;
-using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using announce_atom = caf::atom_constant<caf::atom("announce")>;
 using list_atom = caf::atom_constant<caf::atom("list")>;
 using open_atom = caf::atom_constant<caf::atom("open")>;

@@ -13,11 +13,10 @@
 
 namespace corolla {
 
-// One transformer block (actors/block.cpp). flush_atom is its own: it runs the
-// steps queued since the last batch.
+// One transformer block (actors/block.cpp).
 using block_actor =
     caf::typed_actor<caf::replies_to<block_step>::with<block_output>,
-                     caf::reacts_to<close_atom, uint64_t>, caf::reacts_to<flush_atom>>;
+                     caf::reacts_to<close_atom, uint64_t>>;
 
 // A span of blocks with sessions (actors/server.cpp).
 using server_actor =
