@@ -130,6 +130,7 @@ void start_batch(block_pointer self, const block_config& cfg) {
     at += int64_t(q.step.hidden.size());
   }
   st.computing = true;
+  // `model` keeps `w` alive, `core` the caches, should the block exit meanwhile.
   auto run = [model = cfg.model, &w, core = st.core] {
     const auto start = std::chrono::steady_clock::now();
     block_forward_batch(w, core->seqs, core->x.data(), core->ws);

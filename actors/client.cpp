@@ -102,23 +102,10 @@ struct client_state {
   std::vector<chat_message> conversation;
 };
 
-generation_options options_for(const generate_request& req) {
-  generation_options opt;
-  opt.sampling.temperature = req.sampling.temperature;
-  opt.sampling.top_k = req.sampling.top_k;
-  opt.sampling.top_p = req.sampling.top_p;
-  opt.sampling.min_p = req.sampling.min_p;
-  opt.sampling.repeat_penalty = req.sampling.repeat_penalty;
-  opt.sampling.seed = req.sampling.seed;
-  opt.max_tokens = req.sampling.max_tokens;
-  opt.stop_strings = req.stop_strings;
-  return opt;
-}
-
 // Runs one answer, streaming text_chunks to `to`; returns the reply or the error.
 caf::message answer(caf::blocking_actor* self, client_state& st, const generate_request& req,
                     const caf::actor& to) {
-  generation_options opt = options_for(req);
+  generation_options opt = req.options;
   const chat_format format = st.model.chat();
   const bool chat = req.chat && format != chat_format::plain;
   std::string prompt = req.prompt;
@@ -145,12 +132,7 @@ caf::message answer(caf::blocking_actor* self, client_state& st, const generate_
   }
   if (chat) st.conversation.push_back({"assistant", text});
   generate_reply reply;
-  reply.prompt_tokens = stats->prompt_tokens;
-  reply.generated_tokens = stats->generated_tokens();
-  reply.prompt_ms = stats->prompt_ms;
-  reply.generate_ms = stats->generate_ms;
-  reply.stop_reason = to_string(stats->reason);
-  reply.tokens = stats->tokens;
+  reply.stats = std::move(*stats);
   reply.last_token = st.runner.last_token();
   reply.mean_token = st.runner.mean_token();
   return caf::make_message(std::move(reply));

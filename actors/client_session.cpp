@@ -28,6 +28,7 @@ struct client_session_state {
   struct running_step {
     caf::typed_response_promise<session_step_result> promise;
     session_step step;
+    uint64_t id = 0;  // replies to an earlier step (timed out, failed) are ignored
     std::vector<hop_timing> timing;
   };
   std::vector<route_hop> route;
@@ -85,7 +86,7 @@ void run_hop(session_pointer self, const client_session_config& cfg, size_t hop,
              sent](step_reply& reply) { on_reply(self, cfg, hop, step_id, sent, reply); },
             [self, cfg, hop, step_id](caf::error& err) {
               client_session_state& state = self->state;
-              if (!state.running || state.next_step_id - 1 != step_id) return;
+              if (!state.running || state.running->id != step_id) return;
               const route_hop& h = state.route[hop];
               finish_step(self, cfg,
                           make_error(errc::compute_failed,
@@ -99,7 +100,7 @@ void run_hop(session_pointer self, const client_session_config& cfg, size_t hop,
 void on_reply(session_pointer self, const client_session_config& cfg, size_t hop, uint64_t step_id,
               std::chrono::steady_clock::time_point sent, step_reply& reply) {
   client_session_state& st = self->state;
-  if (!st.running || st.next_step_id - 1 != step_id) return;
+  if (!st.running || st.running->id != step_id) return;
   session_step& step = st.running->step;
   if (status s = decode_tensor(reply.hidden, cfg.dim, step.n, step.hidden); !s.ok()) {
     finish_step(self, cfg, to_error(s));
@@ -132,8 +133,9 @@ void start_next(session_pointer self, const client_session_config& cfg) {
     start_next(self, cfg);
     return;
   }
-  st.running.reset(new client_session_state::running_step{promise, std::move(step), {}});
-  run_hop(self, cfg, 0, st.next_step_id++);
+  const uint64_t id = st.next_step_id++;
+  st.running.reset(new client_session_state::running_step{promise, std::move(step), id, {}});
+  run_hop(self, cfg, 0, id);
 }
 
 caf::result<std::vector<hop_timing>> open_route(session_pointer self,

@@ -6,7 +6,6 @@
 #include <caf/send.hpp>
 
 #include <chrono>
-#include <thread>
 
 #include "actors/routing_table.hpp"
 #include "actors/server.hpp"
@@ -73,17 +72,24 @@ result<local_swarm> local_swarm::start(caf::actor_system& system,
     swarm.servers_.push_back(spawn_server(system, std::move(cfg)));
   }
   // Servers announce themselves as they start; a client asking for a route before
-  // then would find none.
+  // then would find none. A server answers only after its start, and in one process
+  // its announcement is in the table's mailbox from then on, ahead of our listing.
   caf::scoped_actor self{system};
-  for (int attempt = 0; attempt < 1000; ++attempt) {
-    size_t listed = 0;
-    self->request(swarm.table_, std::chrono::seconds(10), list_atom::value)
-        .receive([&](const std::vector<server_record>& records) { listed = records.size(); },
-                 [](const caf::error&) {});
-    if (listed == swarm.servers_.size()) return swarm;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (const server_actor& server : swarm.servers_) {
+    caf::error err;
+    self->request(server, std::chrono::seconds(10), info_atom::value)
+        .receive([](const server_record&) {}, [&](caf::error& e) { err = std::move(e); });
+    if (err) return status::io_error("a local server did not start: " + describe(err));
   }
-  return status::io_error("the routing table did not list the local servers within 1 s");
+  size_t listed = 0;
+  self->request(swarm.table_, std::chrono::seconds(10), list_atom::value)
+      .receive([&](const std::vector<server_record>& records) { listed = records.size(); },
+               [](const caf::error&) {});
+  if (listed != swarm.servers_.size()) {
+    return status::io_error("the routing table lists " + std::to_string(listed) + " of " +
+                            std::to_string(swarm.servers_.size()) + " local servers");
+  }
+  return swarm;
 }
 
 client_config local_swarm::client_defaults() const {

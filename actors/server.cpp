@@ -40,7 +40,7 @@ struct server_state {
   std::unordered_map<uint64_t, session> sessions;
   int64_t reserved_bytes = 0;
   double compute_ms_per_block = 0;  // moving average over decode steps
-  uint64_t record_version = 0;
+  uint64_t record_version = 0;      // raised before each announcement
   static inline const char* name = "server";
 };
 
@@ -69,7 +69,7 @@ server_record make_record(server_pointer self, const server_config& cfg) {
   r.state = uint8_t(serving_state::online);
   r.compute_ms_per_block = self->state.compute_ms_per_block;
   r.cache_bytes_free = cfg.kv_budget_bytes - self->state.reserved_bytes;
-  r.version = ++self->state.record_version;
+  r.version = self->state.record_version;
   return r;
 }
 
@@ -236,6 +236,7 @@ server_actor::behavior_type server_behavior(server_pointer self, server_config c
   }
   self->state.compute_ms_per_block = cfg.compute_ms_per_block;
   if (cfg.routing_table) {
+    ++self->state.record_version;
     self->send(cfg.routing_table, announce_atom::value, make_record(self, cfg),
                caf::actor_cast<server_actor>(self));
   }

@@ -30,16 +30,8 @@ result<std::string> demo_model() {
                       : std::filesystem::path(home && *home ? home : ".") / ".cache" / "corolla";
   const std::string path = (dir / "stories260k-q8_0.gguf").string();
   if (std::filesystem::exists(path)) return path;
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return status::io_error(dir.string() + ": " + ec.message());
-  maker_options m;
-  COROLLA_ASSIGN_OR_RETURN(m.shape, maker_preset("stories260k"));
-  m.type = ggml_type::q8_0;
-  m.seed = 42;
-  m.name = "corolla-demo";
   std::cerr << "making the demo model " << path << " (first run)\n";
-  COROLLA_RETURN_IF_ERROR(make_model(m, path));
+  COROLLA_RETURN_IF_ERROR(make_preset_model("stories260k", ggml_type::q8_0, 42, path));
   return path;
 }
 
@@ -62,15 +54,17 @@ int run(int argc, char** argv) {
       "codec", po::value(&codec_name)->default_value("f32"),
       "hidden states between client and servers: f32, f16 or int8")(
       "raw", "raw completion even when the model has a chat template")(
-      "max-tokens,n", po::value(&repl.sampling.max_tokens)->default_value(256),
+      "max-tokens,n", po::value(&repl.generation.max_tokens)->default_value(256),
       "new tokens per answer at most")(
-      "temperature", po::value(&repl.sampling.temperature)->default_value(0.8f, "0.8"),
-      "0 = greedy")("top-k", po::value(&repl.sampling.top_k)->default_value(40), "0 = off")(
-      "top-p", po::value(&repl.sampling.top_p)->default_value(0.95f, "0.95"), "1 = off")(
-      "min-p", po::value(&repl.sampling.min_p)->default_value(0.05f, "0.05"), "0 = off")(
-      "repeat-penalty", po::value(&repl.sampling.repeat_penalty)->default_value(1.0f, "1.0"),
-      "1 = off")("seed", po::value(&repl.sampling.seed)->default_value(0), "sampling seed")(
-      "stop", po::value(&repl.stop_strings)->composing(), "stop string (repeatable)");
+      "temperature", po::value(&repl.generation.sampling.temperature)->default_value(0.8f, "0.8"),
+      "0 = greedy")("top-k", po::value(&repl.generation.sampling.top_k)->default_value(40),
+                    "0 = off")(
+      "top-p", po::value(&repl.generation.sampling.top_p)->default_value(0.95f, "0.95"), "1 = off")(
+      "min-p", po::value(&repl.generation.sampling.min_p)->default_value(0.05f, "0.05"), "0 = off")(
+      "repeat-penalty",
+      po::value(&repl.generation.sampling.repeat_penalty)->default_value(1.0f, "1.0"), "1 = off")(
+      "seed", po::value(&repl.generation.sampling.seed)->default_value(0), "sampling seed")(
+      "stop", po::value(&repl.generation.stop_strings)->composing(), "stop string (repeatable)");
   po::variables_map vm;
   const std::vector<std::string> args(argv + 1, argv + argc);
   if (auto done = parse_command_line(opts, args, "actor-chat", std::cout, vm)) return *done;

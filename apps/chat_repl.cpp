@@ -40,12 +40,19 @@ std::string format_ms(double ms) {
   return buf;
 }
 
+// "[24 tokens, 821.35 tokens/s, stop: max tokens]"
+std::string summary(const generation_stats& s) {
+  return "[" + std::to_string(s.generated_tokens()) + " tokens, " +
+         format_ms(s.decode_tokens_per_second()) + " tokens/s, stop: " + to_string(s.reason) + "]";
+}
+
 void print_stats(std::ostream& out, const generate_reply& r) {
-  const double decode_steps = double(std::max<int64_t>(r.generated_tokens - 1, 1));
-  out << "prompt: " << r.prompt_tokens << " tokens in " << format_ms(r.prompt_ms) << " ms\n"
-      << "answer: " << r.generated_tokens << " tokens, "
-      << format_ms(r.generate_ms > 0 ? 1000.0 * decode_steps / r.generate_ms : 0)
-      << " tokens/s, stop: " << r.stop_reason << "\n";
+  const generation_stats& s = r.stats;
+  const double decode_steps = double(std::max<int64_t>(s.generated_tokens() - 1, 1));
+  out << "prompt: " << s.prompt_tokens << " tokens in " << format_ms(s.prompt_ms) << " ms\n"
+      << "answer: " << s.generated_tokens() << " tokens, "
+      << format_ms(s.decode_tokens_per_second()) << " tokens/s, stop: " << to_string(s.reason)
+      << "\n";
   if (r.mean_token.empty()) return;
   double compute = 0, transfer = 0;
   out << "per token (mean of the decode steps):\n";
@@ -57,7 +64,7 @@ void print_stats(std::ostream& out, const generate_reply& r) {
     transfer += h.transfer_ms;
   }
   out << "  total: compute " << format_ms(compute) << " ms, transfer " << format_ms(transfer)
-      << " ms; head and sampling " << format_ms(r.generate_ms / decode_steps - compute - transfer)
+      << " ms; head and sampling " << format_ms(s.generate_ms / decode_steps - compute - transfer)
       << " ms\n";
 }
 
@@ -66,19 +73,19 @@ std::string set_option(repl_options& o, const std::string& name, const std::stri
   try {
     size_t used = 0;
     if (name == "temperature")
-      o.sampling.temperature = std::stof(value, &used);
+      o.generation.sampling.temperature = std::stof(value, &used);
     else if (name == "top_k")
-      o.sampling.top_k = std::stoi(value, &used);
+      o.generation.sampling.top_k = std::stoi(value, &used);
     else if (name == "top_p")
-      o.sampling.top_p = std::stof(value, &used);
+      o.generation.sampling.top_p = std::stof(value, &used);
     else if (name == "min_p")
-      o.sampling.min_p = std::stof(value, &used);
+      o.generation.sampling.min_p = std::stof(value, &used);
     else if (name == "repeat_penalty")
-      o.sampling.repeat_penalty = std::stof(value, &used);
+      o.generation.sampling.repeat_penalty = std::stof(value, &used);
     else if (name == "max_tokens")
-      o.sampling.max_tokens = std::stoi(value, &used);
+      o.generation.max_tokens = std::stoi(value, &used);
     else if (name == "seed")
-      o.sampling.seed = std::stoull(value, &used);
+      o.generation.sampling.seed = std::stoull(value, &used);
     else
       return "unknown setting '" + name + "' (see /help)";
     if (used != value.size()) return "'" + value + "' is not a number";
@@ -148,8 +155,7 @@ class repl {
     generate_request req;
     req.prompt = text;
     req.chat = options_.chat;
-    req.sampling = options_.sampling;
-    req.stop_strings = options_.stop_strings;
+    req.options = options_.generation;
     interrupted = 0;
     self_->send(client_, req);
     bool done = false;
@@ -178,10 +184,7 @@ class repl {
             });
     out_ << (interactive_ ? "\n" : "\n\n") << std::flush;
     if (answered) {
-      const double steps = double(std::max<int64_t>(last_.generated_tokens - 1, 1));
-      std::cerr << "[" << last_.generated_tokens << " tokens, "
-                << format_ms(last_.generate_ms > 0 ? 1000.0 * steps / last_.generate_ms : 0)
-                << " tokens/s, stop: " << last_.stop_reason << "]\n";
+      std::cerr << summary(last_.stats) << "\n";
     }
   }
 

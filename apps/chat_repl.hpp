@@ -18,9 +18,8 @@
 namespace corolla {
 
 struct repl_options {
-  sampling_settings sampling;
-  bool chat = true;  // use the model's chat template when it has one
-  std::vector<std::string> stop_strings;
+  generation_options generation;  // sampling, max_tokens, stop strings: /set changes them
+  bool chat = true;               // use the model's chat template when it has one
 };
 
 // Runs until end of input or /quit; returns the process exit code (0, or 1 when the

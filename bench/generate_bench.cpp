@@ -37,13 +37,8 @@ result<std::string> bench_model(const std::string& given) {
   if (!given.empty()) return given;
   const std::string path = "demo/tinyllama-1.1b-q8_0.gguf";
   if (std::filesystem::exists(path)) return path;
-  std::filesystem::create_directories("demo");
   std::cerr << "making " << path << " (model maker, preset tinyllama-1.1b, q8_0, seed 1)\n";
-  maker_options make;
-  make.shape = *maker_preset("tinyllama-1.1b");
-  make.type = ggml_type::q8_0;
-  make.seed = 1;
-  COROLLA_RETURN_IF_ERROR(make_model(make, path));
+  COROLLA_RETURN_IF_ERROR(make_preset_model("tinyllama-1.1b", ggml_type::q8_0, 1, path));
   return path;
 }
 

@@ -51,8 +51,8 @@ round_result run_round(caf::actor_system& system, const std::vector<caf::actor>&
   caf::scoped_actor self{system};
   generate_request req;
   req.prompt = prompt;
-  req.sampling.temperature = 0;
-  req.sampling.max_tokens = tokens;
+  req.options.sampling.temperature = 0;
+  req.options.max_tokens = tokens;
   for (const caf::actor& c : clients) {
     self->send(c, reset_atom::value);
     self->send(c, req);
@@ -63,10 +63,10 @@ round_result run_round(caf::actor_system& system, const std::vector<caf::actor>&
   self->receive_while([&] { return done < clients.size(); })(
       [](const text_chunk&) {},
       [&](const generate_reply& reply) {
-        const double steps = double(std::max<int64_t>(reply.generated_tokens - 1, 1));
-        decode_tokens += steps;
-        longest_ms = std::max(longest_ms, reply.generate_ms);
-        r.per_session += 1000.0 * steps / reply.generate_ms / double(clients.size());
+        const generation_stats& s = reply.stats;
+        decode_tokens += double(std::max<int64_t>(s.generated_tokens() - 1, 1));
+        longest_ms = std::max(longest_ms, s.generate_ms);
+        r.per_session += s.decode_tokens_per_second() / double(clients.size());
         for (const hop_timing& h : reply.mean_token) {
           r.hop_compute_ms += h.compute_ms / double(clients.size());
           r.hop_transfer_ms += h.transfer_ms / double(clients.size());

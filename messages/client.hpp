@@ -4,7 +4,7 @@
 //   program ──generate_request──▶ client      (sent, not requested: the answer streams)
 //           ◀─text_chunk ...───── client      text as it becomes final
 //           ◀─generate_reply───── client      or an error, once the answer is over
-//           ──stop_generation───▶ client      ends the current answer early (Ctrl-C)
+//           ──stop_atom─────────▶ client      ends the current answer early (Ctrl-C)
 // Node-local, but serialisable like every message.
 #pragma once
 
@@ -13,33 +13,45 @@
 #include <vector>
 
 #include "messages/wire_fields.hpp"
+#include "model/generator.hpp"
 
 namespace corolla {
 
-struct sampling_settings {
-  float temperature = 0.8f;  // 0 = greedy
-  int32_t top_k = 40;
-  float top_p = 0.95f;
-  float min_p = 0.05f;
-  float repeat_penalty = 1.0f;
-  uint64_t seed = 0;
-  int32_t max_tokens = 256;
+// The generator's own option and result structs travel as they are; their fields are
+// listed here, in wire order (new fields at the end).
+template <class Archive>
+void serialize(Archive& ar, sampling_params& p) {
+  ar(p.temperature, p.top_k, p.top_p, p.min_p, p.repeat_penalty, p.repeat_last_n, p.seed);
+}
 
-  template <class Archive>
-  void serialize(Archive& ar) {
-    ar(temperature, top_k, top_p, min_p, repeat_penalty, seed, max_tokens);
+template <class Archive>
+void serialize(Archive& ar, generation_options& o) {
+  ar(o.sampling, o.max_tokens, o.stop_strings, o.stop_at_eos);
+}
+
+template <class Archive>
+void save(Archive& ar, const generation_stats& s) {
+  ar(s.prompt_tokens, s.prompt_ms, s.generate_ms, uint8_t(s.reason), s.tokens);
+}
+
+template <class Archive>
+void load(Archive& ar, generation_stats& s) {
+  uint8_t reason = 0;
+  ar(s.prompt_tokens, s.prompt_ms, s.generate_ms, reason, s.tokens);
+  if (reason > uint8_t(stop_reason::cancelled)) {
+    throw cereal::Exception("unknown stop reason " + std::to_string(reason));
   }
-};
+  s.reason = stop_reason(reason);
+}
 
 struct generate_request {
   std::string prompt;  // the user's text (chat) or the text to continue (raw)
   bool chat = false;   // true: a turn of the conversation, in the model's template
-  sampling_settings sampling;
-  std::vector<std::string> stop_strings;
+  generation_options options;
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(prompt, chat, sampling, stop_strings);
+    ar(prompt, chat, options);
   }
 };
 
@@ -67,19 +79,13 @@ struct hop_timing {
 };
 
 struct generate_reply {
-  int64_t prompt_tokens = 0;
-  int64_t generated_tokens = 0;
-  double prompt_ms = 0;
-  double generate_ms = 0;
-  std::string stop_reason;
-  std::vector<int32_t> tokens;
+  generation_stats stats;
   std::vector<hop_timing> last_token;  // the last decode step, hop by hop
   std::vector<hop_timing> mean_token;  // averaged over the decode steps
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(prompt_tokens, generated_tokens, prompt_ms, generate_ms, stop_reason, tokens, last_token,
-       mean_token);
+    ar(stats, last_token, mean_token);
   }
 };
 

@@ -14,9 +14,8 @@
 namespace corolla {
 
 // One transformer block (actors/block.cpp).
-using block_actor =
-    caf::typed_actor<caf::replies_to<block_step>::with<block_output>,
-                     caf::reacts_to<close_atom, uint64_t>>;
+using block_actor = caf::typed_actor<caf::replies_to<block_step>::with<block_output>,
+                                     caf::reacts_to<close_atom, uint64_t>>;
 
 // A span of blocks with sessions (actors/server.cpp).
 using server_actor =

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <unordered_set>
 
@@ -321,6 +322,19 @@ status make_model(const maker_options& options, const std::string& path) {
   COROLLA_RETURN_IF_ERROR(norm("output_norm.weight"));
   COROLLA_RETURN_IF_ERROR(matrix("output.weight", shape.dim, shape.vocab_size));
   return w.write_file(path);
+}
+
+status make_preset_model(const std::string& preset, ggml_type type, uint64_t seed,
+                         const std::string& path) {
+  maker_options m;
+  COROLLA_ASSIGN_OR_RETURN(m.shape, maker_preset(preset));
+  m.type = type;
+  m.seed = seed;
+  const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!folder.empty()) std::filesystem::create_directories(folder, ec);
+  if (ec) return status::io_error(folder.string() + ": " + ec.message());
+  return make_model(m, path);
 }
 
 }  // namespace corolla

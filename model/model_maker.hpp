@@ -35,6 +35,11 @@ struct maker_options {
 result<llama_config> maker_preset(const std::string& name);
 std::vector<std::string> maker_preset_names();
 
+// Writes preset `preset` as `type` with `seed` to `path`, creating its folder: the demo
+// and benchmark models. Errors: those of maker_preset, make_model and the folder.
+status make_preset_model(const std::string& preset, ggml_type type, uint64_t seed,
+                         const std::string& path);
+
 // Writes the model to `path`. Errors: invalid_argument for an impossible shape
 // (naming the field), or a vocabulary too small for the synthetic alphabet;
 // whatever opening --vocab-from gives; io_error from writing.

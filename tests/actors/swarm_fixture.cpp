@@ -40,8 +40,8 @@ answer ask(caf::actor_system& system, const caf::actor& client, const generate_r
 generate_request greedy(const std::string& prompt, int32_t max_tokens) {
   generate_request req;
   req.prompt = prompt;
-  req.sampling.temperature = 0;
-  req.sampling.max_tokens = max_tokens;
+  req.options.sampling.temperature = 0;
+  req.options.max_tokens = max_tokens;
   return req;
 }
 
@@ -54,15 +54,7 @@ std::vector<int32_t> single_process_tokens(const std::string& model_path, precis
   const int64_t context = std::min<int64_t>(model->config().context_length, 4096);
   local_blocks blocks(model->blocks(), context);
   generator gen(model->head(), model->tokenizer(), blocks, context);
-  generation_options opt;
-  opt.sampling.temperature = req.sampling.temperature;
-  opt.sampling.top_k = req.sampling.top_k;
-  opt.sampling.top_p = req.sampling.top_p;
-  opt.sampling.min_p = req.sampling.min_p;
-  opt.sampling.repeat_penalty = req.sampling.repeat_penalty;
-  opt.sampling.seed = req.sampling.seed;
-  opt.max_tokens = req.sampling.max_tokens;
-  auto stats = gen.generate(model->tokenizer().encode(req.prompt, true, true), opt,
+  auto stats = gen.generate(model->tokenizer().encode(req.prompt, true, true), req.options,
                             [](const std::string&) { return true; });
   return stats.ok() ? stats->tokens : std::vector<int32_t>{};
 }

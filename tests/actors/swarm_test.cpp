@@ -77,7 +77,7 @@ TEST_F(ActorSwarm, EverySplitMatchesSingleProcessGeneration) {
         client_handle owner(*client);
         const answer a = ask(system, *client, req);
         EXPECT_EQ(a.error, "");
-        EXPECT_EQ(a.reply.tokens, expected);
+        EXPECT_EQ(a.reply.stats.tokens, expected);
         EXPECT_EQ(a.reply.mean_token.size(), split.size());
       }
     }
@@ -100,8 +100,8 @@ TEST_F(ActorSwarm, ConcurrentSessionsEachProduceWhatTheyProduceAlone) {
   std::vector<client_handle> clients;
   for (int i = 0; i < 8; ++i) {
     generate_request req = greedy(prompts[i], 20);
-    req.sampling.temperature = 0.9f;  // sampled: each session's own seeded sampler
-    req.sampling.seed = seed + uint64_t(i);
+    req.options.sampling.temperature = 0.9f;  // sampled: each session's own seeded sampler
+    req.options.sampling.seed = seed + uint64_t(i);
     requests.push_back(req);
     auto client = start_client(system, swarm->client_defaults());
     ASSERT_TRUE(client.ok()) << client.error().to_string();
@@ -111,7 +111,7 @@ TEST_F(ActorSwarm, ConcurrentSessionsEachProduceWhatTheyProduceAlone) {
   for (int i = 0; i < 8; ++i) {
     const answer a = ask(system, clients[size_t(i)].actor(), requests[size_t(i)]);
     ASSERT_EQ(a.error, "");
-    alone.push_back(a.reply.tokens);
+    alone.push_back(a.reply.stats.tokens);
   }
   // All eight at once, each on a fresh conversation: their decode steps meet in the
   // block actors and run batched.
@@ -125,7 +125,7 @@ TEST_F(ActorSwarm, ConcurrentSessionsEachProduceWhatTheyProduceAlone) {
   self->receive_while([&] { return done < 8; })(
       [](const text_chunk&) {},
       [&](const generate_reply& r) {
-        together[caf::actor_cast<caf::actor_addr>(self->current_sender())] = r.tokens;
+        together[caf::actor_cast<caf::actor_addr>(self->current_sender())] = r.stats.tokens;
         ++done;
       },
       [&](const caf::error& e) {

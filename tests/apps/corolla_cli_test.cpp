@@ -1,9 +1,6 @@
 // The `corolla` tool as a user runs it: a real process, its exit code and output.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-
-#include <cstdio>
 #include <string>
 
 #include "tests/support/test_support.hpp"
@@ -11,20 +8,9 @@
 namespace corolla {
 namespace {
 
-struct run_result {
-  int exit_code;
-  std::string output;  // stdout and stderr
-};
-
-run_result run(const std::string& args) {
-  const std::string command = std::string(COROLLA_BINARY_DIR) + "/apps/corolla " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return {-1, "popen failed"};
-  std::string out;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+// `corolla ARGS`, stdout and stderr together.
+testing::command_result run(const std::string& args) {
+  return testing::run_command(testing::app_path("corolla") + " " + args + " 2>&1");
 }
 
 bool contains(const std::string& s, const std::string& part) {

@@ -81,7 +81,8 @@ TEST(Messages, EverySessionMessageRoundTripsAndRefusesTruncation) {
                return a.step_id == b.step_id && same_tensor(a.hidden, b.hidden) &&
                       a.compute_us == b.compute_us && a.server_us == b.server_us;
              });
-  check_wire(close_session_request{5}, [](auto& a, auto& b) { return a.session_id == b.session_id; });
+  check_wire(close_session_request{5},
+             [](auto& a, auto& b) { return a.session_id == b.session_id; });
   check_wire(close_session_reply{5, 77},
              [](auto& a, auto& b) { return a.cache_bytes_freed == b.cache_bytes_freed; });
   check_wire(block_step{1, 2, 1, 64, 5, 10, values(3, 16)}, [](auto& a, auto& b) {
@@ -103,21 +104,23 @@ TEST(Messages, SwarmAndClientMessagesRoundTrip) {
   generate_request g;
   g.prompt = "Once upon a time";
   g.chat = true;
-  g.sampling.top_k = 7;
-  g.stop_strings = {"\n\n"};
+  g.options.sampling.top_k = 7;
+  g.options.stop_strings = {"\n\n"};
   check_wire(g, [](auto& a, auto& b) {
-    return a.prompt == b.prompt && a.chat == b.chat && a.sampling.top_k == b.sampling.top_k &&
-           a.stop_strings == b.stop_strings;
+    return a.prompt == b.prompt && a.chat == b.chat &&
+           a.options.sampling.top_k == b.options.sampling.top_k &&
+           a.options.stop_strings == b.options.stop_strings;
   });
   generate_reply r;
-  r.tokens = {1, 2, 3};
-  r.stop_reason = "max_tokens";
+  r.stats.tokens = {1, 2, 3};
+  r.stats.reason = stop_reason::max_tokens;
   r.mean_token = {hop_timing{"server-1", 0, 2, 1.5, 0.25}};
   check_wire(r, [](auto& a, auto& b) {
-    return a.tokens == b.tokens && a.stop_reason == b.stop_reason &&
+    return a.stats.tokens == b.stats.tokens && a.stats.reason == b.stats.reason &&
            a.mean_token.size() == 1 && b.mean_token[0].compute_ms == 1.5;
   });
-  check_wire(session_step{4, 1, values(5, 8)}, [](auto& a, auto& b) { return a.hidden == b.hidden; });
+  check_wire(session_step{4, 1, values(5, 8)},
+             [](auto& a, auto& b) { return a.hidden == b.hidden; });
   check_wire(text_chunk{"abc"}, [](auto& a, auto& b) { return a.text == b.text; });
 }
 
@@ -157,11 +160,17 @@ TEST(TensorCodec, F32IsExactAndTheOthersKeepTheirBounds) {
           const size_t k = size_t(r * cols + i);
           const float err = std::fabs(y[k] - x[k]);
           switch (codec) {
-            case tensor_codec::f32: ASSERT_EQ(y[k], x[k]); break;
+            case tensor_codec::f32:
+              ASSERT_EQ(y[k], x[k]);
+              break;
             // half: 11 significant bits, relative error <= 2^-11
-            case tensor_codec::f16: ASSERT_LE(err, std::fabs(x[k]) / 2048.0f + 1e-7f); break;
+            case tensor_codec::f16:
+              ASSERT_LE(err, std::fabs(x[k]) / 2048.0f + 1e-7f);
+              break;
             // int8: half a quantisation step of its block, plus float rounding
-            case tensor_codec::int8_block: ASSERT_LE(err, amax / 127.0f * 0.5001f); break;
+            case tensor_codec::int8_block:
+              ASSERT_LE(err, amax / 127.0f * 0.5001f);
+              break;
           }
         }
       }

@@ -26,6 +26,15 @@ uint64_t test_seed(uint64_t fallback = 20261122);
 std::vector<float> uniform_floats(std::mt19937_64& rng, size_t n, float lo, float hi);
 
 std::string read_file(const std::string& path);
+
+// Runs `command` with /bin/sh; its exit code (-1 when it did not exit) and its stdout.
+struct command_result {
+  int exit_code;
+  std::string output;
+};
+command_result run_command(const std::string& command);
+// The path of a program this build made under apps/ ("corolla", "actor-chat").
+std::string app_path(const std::string& name);
 void write_file(const std::string& path, const std::string& bytes);
 
 }  // namespace corolla::testing
