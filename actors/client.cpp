@@ -8,7 +8,8 @@
 // The generator (model/generator.hpp) is the same loop `corolla generate` runs; here
 // its blocks are the swarm: session_runner turns each forward() into a session_step
 // and waits for the result. The client is a blocking actor for that reason, and so
-// that the LM head never runs on CAF's scheduler threads.
+// that the LM head never runs on CAF's scheduler threads: it runs on the client's
+// thread, or on the process's compute thread when the client shares one with servers.
 // A session error ends the answer with that error; the conversation is left as it
 // was before the prompt, so the user can simply ask again.
 #include "actors/client.hpp"
@@ -93,7 +94,13 @@ struct client_state {
       : model(*cfg.head_model),
         session(std::move(session_handle)),
         runner(self, session, cfg.step_timeout, model.config().dim),
-        gen(model.head(), model.tokenizer(), runner, context) {}
+        gen(model.head(), model.tokenizer(), runner, context, head_runner(cfg)) {}
+
+  static logits_runner head_runner(const client_config& cfg) {
+    if (!cfg.executor) return nullptr;
+    return [executor = cfg.executor, head = cfg.executor->head_for(cfg.head_model)](
+               const float* x, float* out) { return executor->logits(head, x, out); };
+  }
 
   const llama_model& model;
   client_session_actor session;

@@ -10,6 +10,7 @@
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
+#include "actors/compute_executor.hpp"
 #include "messages/interfaces.hpp"
 #include "model/llama_model.hpp"
 
@@ -23,6 +24,9 @@ struct client_config {
   tensor_codec codec = tensor_codec::f32;
   std::chrono::milliseconds open_timeout{10000};
   std::chrono::milliseconds step_timeout{60000};
+  // Where the head's kernels run: the process's compute thread when it has one (one
+  // OpenMP team per process); null: the client's own thread.
+  std::shared_ptr<compute_executor> executor;
 };
 
 // Spawns the client (on its own thread: it computes the head) and opens its session.

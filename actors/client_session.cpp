@@ -12,10 +12,17 @@
 // Steps run one at a time, hop after hop; up to max_queued_steps more wait in order,
 // more than that are refused (busy): mailboxes must not grow without bound. A server
 // that dies or times out fails the step in flight with an error naming it.
+//
+// Timeouts: a watchdog tick every step_timeout / 4 while a step runs fails a hop that
+// has gone step_timeout without a reply (so within 1.25 x step_timeout), rather than a
+// timeout per request: each one wakes CAF's clock thread, and at several per token
+// those wake-ups preempting the kernels cost ~2% of decode tokens/s.
 #include "actors/client_session.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <memory>
+#include <string>
 
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
@@ -30,10 +37,13 @@ struct client_session_state {
     session_step step;
     uint64_t id = 0;  // replies to an earlier step (timed out, failed) are ignored
     std::vector<hop_timing> timing;
+    size_t hop = 0;  // the hop waited for, since hop_sent
+    std::chrono::steady_clock::time_point hop_sent;
   };
   std::vector<route_hop> route;
   std::vector<std::vector<float>> history;  // per hop: [tokens, dim] inputs sent
   bool open = false;
+  bool watching = false;  // a tick_atom is on its way
   uint64_t next_step_id = 1;
   std::unique_ptr<running_step> running;
   std::deque<std::pair<caf::typed_response_promise<session_step_result>, session_step>> queue;
@@ -64,6 +74,32 @@ void finish_step(session_pointer self, const client_session_config& cfg, Outcome
   start_next(self, cfg);
 }
 
+std::chrono::milliseconds watchdog_period(const client_session_config& cfg) {
+  return std::max(cfg.step_timeout / 4, std::chrono::milliseconds(1));
+}
+
+std::string hop_name(const route_hop& h) {
+  return "server " + h.server.name + " (blocks [" + std::to_string(h.start_block) + ", " +
+         std::to_string(h.end_block) + "))";
+}
+
+// The watchdog: fails the hop in flight once it has waited step_timeout.
+void check_step(session_pointer self, const client_session_config& cfg) {
+  client_session_state& st = self->state;
+  st.watching = false;
+  if (!st.running) return;  // the next hop re-arms it
+  const auto waited = std::chrono::steady_clock::now() - st.running->hop_sent;
+  if (waited >= cfg.step_timeout) {
+    finish_step(self, cfg,
+                make_error(errc::compute_failed,
+                           hop_name(st.route[st.running->hop]) + ": no reply within " +
+                               std::to_string(cfg.step_timeout.count()) + " ms"));
+    return;
+  }
+  st.watching = true;
+  self->delayed_send(self, watchdog_period(cfg), tick_atom::value);
+}
+
 void run_hop(session_pointer self, const client_session_config& cfg, size_t hop, uint64_t step_id) {
   client_session_state& st = self->state;
   const session_step& step = st.running->step;
@@ -81,18 +117,21 @@ void run_hop(session_pointer self, const client_session_config& cfg, size_t hop,
   step_request req{cfg.session_id, step_id, step.pos,
                    encode_tensor(cfg.codec, step.hidden.data(), step.n, cfg.dim)};
   const auto sent = std::chrono::steady_clock::now();
-  self->request(st.route[hop].handle, cfg.step_timeout, std::move(req))
+  st.running->hop = hop;
+  st.running->hop_sent = sent;
+  if (!st.watching) {
+    st.watching = true;
+    self->delayed_send(self, watchdog_period(cfg), tick_atom::value);
+  }
+  self->request(st.route[hop].handle, caf::infinite, std::move(req))
       .then([self, cfg, hop, step_id,
              sent](step_reply& reply) { on_reply(self, cfg, hop, step_id, sent, reply); },
             [self, cfg, hop, step_id](caf::error& err) {
               client_session_state& state = self->state;
               if (!state.running || state.running->id != step_id) return;
-              const route_hop& h = state.route[hop];
               finish_step(self, cfg,
                           make_error(errc::compute_failed,
-                                     "server " + h.server.name + " (blocks [" +
-                                         std::to_string(h.start_block) + ", " +
-                                         std::to_string(h.end_block) + ")): " + describe(err)));
+                                     hop_name(state.route[hop]) + ": " + describe(err)));
             });
 }
 
@@ -134,7 +173,10 @@ void start_next(session_pointer self, const client_session_config& cfg) {
     return;
   }
   const uint64_t id = st.next_step_id++;
-  st.running.reset(new client_session_state::running_step{promise, std::move(step), id, {}});
+  st.running = std::make_unique<client_session_state::running_step>();
+  st.running->promise = promise;
+  st.running->step = std::move(step);
+  st.running->id = id;
   run_hop(self, cfg, 0, id);
 }
 
@@ -211,6 +253,7 @@ client_session_actor::behavior_type client_session_behavior(session_pointer self
         return promise;
       },
       [self](route_atom) { return describe_route(self->state.route); },
+      [self, cfg](tick_atom) { check_step(self, cfg); },
       [self, cfg](close_atom) {
         for (const route_hop& h : self->state.route) {
           caf::anon_send(h.handle, close_session_request{cfg.session_id});

@@ -1,38 +1,100 @@
-// compute_executor: the node's one compute thread. Block actors hand it their batches;
-// it runs them one at a time on its own thread, with one hot OpenMP team.
+// compute_executor: a process's one compute thread. The kernels of every block actor
+// run on it, and those of local clients' heads, and it is where decode steps of
+// different sessions merge into batches. Not an actor and free of CAF: block actors
+// submit to it and get their steps back through a callback; clients wait for logits.
 //
-// Why one: every kernel already uses all cores through OpenMP, so two blocks computing
-// at once only fight over them; and each OS thread that enters OpenMP gets a team of
-// its own whose workers fall asleep between calls (measured: 22 block threads cost
-// ~10 ms per TinyLlama token in wake-ups). Serialising compute also makes batching
-// emerge: while the executor runs one block, steps queue at the others and go out
-// together as one batch.
+// Why one thread: every kernel already uses all cores through OpenMP, so two kernels
+// at once only fight over them; and each OS thread that enters OpenMP keeps a pool of
+// OpenMP threads of its own. With more pooled threads than cores, libgomp stops
+// spinning at barriers in every team and sleeps instead (measured: one idle second
+// pool costs 15% of decode tokens/s; 22 block threads ~10 ms per TinyLlama token). So
+// in a process that runs one, everything that enters OpenMP — loading, measuring —
+// goes through run().
+//
+// Why batches form here: a step goes from block to block of a span on this thread,
+// with no message per block, and the executor always runs the lowest-numbered block
+// that has steps waiting. A session that is behind therefore catches up with those
+// ahead, which wait at their block, and from there on they run as one batch: one pass
+// over the weights for all of them. A lane whose oldest step has waited max_wait runs
+// next whatever its number, so no session starves.
+//
+// Invariants:
+//  1. A lane's KV caches are touched only by the executor's thread.
+//  2. A batch holds at most one step per session (a second must see the first's keys).
+//  3. Every submitted step gets exactly one `done` call, on the executor's thread: with
+//     its output after the last block it runs here, or with its error — invalid shape
+//     or position, a closed session, a kernel failure, or the executor stopping.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
+#include <memory>
+#include <thread>
 
-#include <caf/allowed_unsafe_message_type.hpp>
-#include <caf/fwd.hpp>
-#include <caf/replies_to.hpp>
-#include <caf/typed_actor.hpp>
-
-#include "messages/caf_types.hpp"
+#include "messages/session.hpp"
+#include "model/llama_model.hpp"
+#include "model/status.hpp"
 
 namespace corolla {
 
-// A batch to run. Node-local by construction (it holds a closure over a block's
-// state), so it is never serialised; the block does not touch that state until the
-// reply comes back.
-struct compute_job {
-  std::function<void()> run;
+struct compute_options {
+  int64_t max_batch_rows = 64;  // rows per batch, unless one step alone has more
+  std::chrono::milliseconds max_wait{100};
 };
 
-using done_atom = caf::atom_constant<caf::atom("done")>;
+class compute_executor {
+ public:
+  // One block: its weights, its sessions' KV caches and the steps waiting for it.
+  class lane;
+  using step_done = std::function<void(result<block_step>)>;
 
-using compute_executor = caf::typed_actor<caf::replies_to<compute_job>::with<done_atom>>;
+  struct counters {
+    int64_t batches = 0;       // block passes
+    int64_t rows = 0;          // token rows over all of them: rows / batches is the mean batch
+    int64_t head_batches = 0;  // LM-head passes
+    int64_t head_rows = 0;
+    int64_t waiting = 0;  // steps and logits rows queued now: the node's load
+  };
 
-compute_executor spawn_compute_executor(caf::actor_system& system);
+  explicit compute_executor(compute_options opt = {});
+  ~compute_executor();  // fails what is queued, then joins the thread
+  compute_executor(const compute_executor&) = delete;
+  compute_executor& operator=(const compute_executor&) = delete;
+
+  // A lane for block `index` of `model`. A step that leaves it with blocks still to go
+  // (index + 1 < end_block) continues at `next` when there is one, else is done.
+  // REQUIRES: model holds block `index`; next is null or a lane of this executor.
+  std::shared_ptr<lane> add_lane(std::shared_ptr<const llama_model> model, int64_t index,
+                                 std::shared_ptr<lane> next);
+
+  // Queues `step` at `at`. Thread-safe.
+  void submit(const std::shared_ptr<lane>& at, block_step step, step_done done);
+
+  // Drops a session's KV cache at `at` after the batch running there, if any; its steps
+  // still queued there fail. Thread-safe.
+  void close(const std::shared_ptr<lane>& at, uint64_t session_id);
+
+  // A model's head (final norm, LM head). Rows of every caller waiting for the same
+  // head run as one matmul: one lane per model object.
+  class head_lane;
+  std::shared_ptr<head_lane> head_for(std::shared_ptr<const llama_model> model);
+
+  // Writes the logits [vocab] of the hidden state x [dim] to `out`, computed on the
+  // executor's thread, ahead of block lanes; returns once written. Errors: internal
+  // when the kernel threw or the executor stopped. Thread-safe; blocks the caller.
+  status logits(const std::shared_ptr<head_lane>& at, const float* x, float* out);
+
+  // Runs `kernel` on the executor's thread, ahead of waiting lanes, and returns once it
+  // has run. Errors: internal when it threw or the executor stopped. Thread-safe.
+  status run(const std::function<void()>& kernel);
+
+  counters stats() const;
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;  // shared with the thread, which may outlive this object
+  std::thread thread_;
+};
 
 }  // namespace corolla
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(corolla::compute_job)

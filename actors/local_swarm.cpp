@@ -23,28 +23,30 @@ std::vector<block_span> even_spans(int64_t n_blocks, int64_t servers) {
   return spans;
 }
 
-result<local_swarm> local_swarm::start(caf::actor_system& system,
-                                       const local_swarm_options& options) {
+namespace {
+
+// The head and one model per span, as the servers and clients of the swarm use them.
+status load_models(const local_swarm_options& options, std::vector<block_span>& spans,
+                   std::shared_ptr<const llama_model>& head,
+                   std::vector<std::shared_ptr<const llama_model>>& span_models) {
   model_options head_options;
   head_options.kind = options.kind;
   head_options.first_block = 0;
   head_options.end_block = 0;
-  COROLLA_ASSIGN_OR_RETURN(auto head, llama_model::load(options.model_path, head_options));
-  local_swarm swarm;
-  swarm.head_ = std::make_shared<const llama_model>(std::move(head));
-  const int64_t n_blocks = swarm.head_->config().n_blocks;
+  COROLLA_ASSIGN_OR_RETURN(auto loaded, llama_model::load(options.model_path, head_options));
+  head = std::make_shared<const llama_model>(std::move(loaded));
+  const int64_t n_blocks = head->config().n_blocks;
   if (!options.spans.empty()) {
-    swarm.spans_ = options.spans;
+    spans = options.spans;
   } else {
     if (options.servers < 1 || options.servers > n_blocks) {
       return status::invalid_argument(std::to_string(options.servers) + " servers for " +
                                       std::to_string(n_blocks) +
                                       " blocks: each server needs at least one block");
     }
-    swarm.spans_ = even_spans(n_blocks, options.servers);
+    spans = even_spans(n_blocks, options.servers);
   }
-  std::vector<std::shared_ptr<const llama_model>> spans;
-  for (const auto& [start, end] : swarm.spans_) {
+  for (const auto& [start, end] : spans) {
     if (start >= end) {
       return status::invalid_argument("empty span [" + std::to_string(start) + ", " +
                                       std::to_string(end) + ")");
@@ -55,18 +57,33 @@ result<local_swarm> local_swarm::start(caf::actor_system& system,
     span_options.end_block = end;
     span_options.with_head = false;
     COROLLA_ASSIGN_OR_RETURN(auto span, llama_model::load(options.model_path, span_options));
-    spans.push_back(std::make_shared<const llama_model>(std::move(span)));
+    span_models.push_back(std::make_shared<const llama_model>(std::move(span)));
   }
+  return status();
+}
+
+}  // namespace
+
+result<local_swarm> local_swarm::start(caf::actor_system& system,
+                                       const local_swarm_options& options) {
+  local_swarm swarm;
+  // One compute thread for the process, shared by every server and client in it.
+  swarm.executor_ =
+      options.executor ? options.executor : std::make_shared<compute_executor>(options.compute);
+  // Loading runs kernels too (quantising, reordering weights): on the compute thread,
+  // so that the process keeps a single OpenMP pool (compute_executor.hpp).
+  std::vector<std::shared_ptr<const llama_model>> spans;
+  status loaded;
+  COROLLA_RETURN_IF_ERROR(swarm.executor_->run(
+      [&] { loaded = load_models(options, swarm.spans_, swarm.head_, spans); }));
+  COROLLA_RETURN_IF_ERROR(loaded);
   swarm.table_ = spawn_routing_table(system);
-  // One compute thread for the process, shared by every server in it.
-  swarm.executor_ = spawn_compute_executor(system);
   for (size_t i = 0; i < spans.size(); ++i) {
     server_config cfg;
     cfg.server_id = i + 1;
     cfg.name = "server-" + std::to_string(i + 1);
     cfg.model = spans[i];
     cfg.kv_budget_bytes = options.kv_budget_bytes;
-    cfg.max_batch_rows = options.max_batch_rows;
     cfg.routing_table = swarm.table_;
     cfg.executor = swarm.executor_;
     swarm.servers_.push_back(spawn_server(system, std::move(cfg)));
@@ -96,6 +113,7 @@ client_config local_swarm::client_defaults() const {
   client_config cfg;
   cfg.head_model = head_;
   cfg.routing_table = table_;
+  cfg.executor = executor_;
   return cfg;
 }
 
@@ -104,7 +122,6 @@ void local_swarm::stop() {
   servers_.clear();
   if (table_) caf::anon_send_exit(table_, caf::exit_reason::user_shutdown);
   table_ = nullptr;
-  if (executor_) caf::anon_send_exit(executor_, caf::exit_reason::user_shutdown);
   executor_ = nullptr;
 }
 

@@ -31,7 +31,10 @@ struct local_swarm_options {
   std::vector<block_span> spans;  // explicit spans, one server each
   precision kind = precision::int8;
   int64_t kv_budget_bytes = int64_t(1) << 30;  // per server
-  int64_t max_batch_rows = 64;
+  // The process's compute thread (all its OpenMP work belongs there); made from
+  // `compute` when null.
+  std::shared_ptr<compute_executor> executor;
+  compute_options compute;
 };
 
 class local_swarm {
@@ -41,9 +44,9 @@ class local_swarm {
   local_swarm& operator=(local_swarm&&) = default;
   ~local_swarm() { stop(); }
 
-  // Loads every span and the head, spawns the table and the servers, and returns once
-  // the table lists every server. Errors: the model's, or invalid_argument for spans
-  // that are not within the model.
+  // Loads every span and the head (on the compute thread), spawns the table and the
+  // servers, and returns once the table lists every server. Errors: the model's, or
+  // invalid_argument for spans that are not within the model.
   static result<local_swarm> start(caf::actor_system& system, const local_swarm_options& options);
 
   // A client configuration for this swarm (head, routing table); callers adjust it.
@@ -57,11 +60,12 @@ class local_swarm {
   const routing_table_actor& routing_table() const { return table_; }
   const std::vector<server_actor>& servers() const { return servers_; }
   const std::vector<block_span>& spans() const { return spans_; }
+  const std::shared_ptr<compute_executor>& executor() const { return executor_; }
 
  private:
   std::shared_ptr<const llama_model> head_;
   routing_table_actor table_;
-  compute_executor executor_;
+  std::shared_ptr<compute_executor> executor_;
   std::vector<server_actor> servers_;
   std::vector<block_span> spans_;
 };

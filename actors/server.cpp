@@ -4,8 +4,8 @@
 // session its block range, its cache length, its reply codec and the history of its
 // inputs (what a restarted block would be replayed, and what a client's replacement
 // server would be sent); the KV-cache budget.
-// Talks to: client sessions (open, step, close), its blocks (block_step through the
-// chain), the routing table (announce).
+// Talks to: client sessions (open, step, close), its blocks (a block_step to the
+// session's first block runs the span), the routing table (announce).
 //
 // A session's steps run one at a time: a step while the previous one is in flight
 // is refused (busy), so block caches never see two steps of a session at once.
@@ -159,7 +159,10 @@ caf::result<step_reply> run_step(server_pointer self, const server_config& cfg, 
   const block_actor& first = st.blocks[size_t(s.start_block - span_start(cfg))];
   const uint64_t session_id = req.session_id, step_id = req.step_id;
   const int64_t pos = req.pos;
-  self->request(first, cfg.step_timeout, std::move(step))
+  // No timeout of its own: the blocks live and die with the server, the executor answers
+  // every step, and the client session times the whole step. (A timeout per request
+  // costs a wake-up of CAF's clock thread, which preempts the kernels.)
+  self->request(first, caf::infinite, std::move(step))
       .then(
           [self, promise, session_id, step_id, pos, n, dim, arrived,
            input = std::move(hidden)](block_output& out) mutable {
@@ -220,19 +223,16 @@ caf::result<close_session_reply> close_session(server_pointer self, const server
 }
 
 server_actor::behavior_type server_behavior(server_pointer self, server_config cfg) {
-  if (!cfg.executor) {
-    cfg.executor = spawn_compute_executor(self->system());
-    self->link_to(cfg.executor);
-  }
-  // Spawned last to first, so each block knows the next one.
-  block_actor next;
+  if (!cfg.executor) cfg.executor = std::make_shared<compute_executor>();
+  // Lanes are made last to first, so each knows the next one.
+  std::shared_ptr<compute_executor::lane> next;
   const int64_t count = int64_t(cfg.model->blocks().size());
   self->state.blocks.resize(size_t(count));
   for (int64_t i = count - 1; i >= 0; --i) {
-    next = spawn_block(self->system(), block_config{cfg.model, span_start(cfg) + i, next,
-                                                    cfg.max_batch_rows, cfg.executor});
-    self->link_to(next);
-    self->state.blocks[size_t(i)] = next;
+    next = cfg.executor->add_lane(cfg.model, span_start(cfg) + i, next);
+    block_actor block = spawn_block(self->system(), block_config{cfg.executor, next});
+    self->link_to(block);
+    self->state.blocks[size_t(i)] = block;
   }
   self->state.compute_ms_per_block = cfg.compute_ms_per_block;
   if (cfg.routing_table) {

@@ -19,11 +19,9 @@ struct server_config {
   std::string name;
   std::shared_ptr<const llama_model> model;    // the span: model->first_block(), its blocks()
   int64_t kv_budget_bytes = int64_t(1) << 30;  // KV caches plus input histories of sessions
-  std::chrono::milliseconds step_timeout{60000};
-  int64_t max_batch_rows = 64;
-  double compute_ms_per_block = 1.0;  // announced until steps have been measured
-  routing_table_actor routing_table;  // announced to at start, when set
-  compute_executor executor;          // the node's compute thread; spawned when null
+  double compute_ms_per_block = 1.0;           // announced until steps have been measured
+  routing_table_actor routing_table;           // announced to at start, when set
+  std::shared_ptr<compute_executor> executor;  // the node's compute thread; made when null
 };
 
 server_actor spawn_server(caf::actor_system& system, server_config cfg);

@@ -78,8 +78,13 @@ int run(int argc, char** argv) {
     std::cerr << "actor-chat: --codec: " << codec.error().message() << "\n";
     return 2;
   }
+  // Every kernel of the process, making the demo model's included, runs on one thread
+  // (actors/compute_executor.hpp says why).
+  swarm_options.executor = std::make_shared<compute_executor>();
   if (swarm_options.model_path.empty()) {
-    auto made = demo_model();
+    result<std::string> made = status::internal("the demo model was not made");
+    const status ran = swarm_options.executor->run([&] { made = demo_model(); });
+    if (!ran.ok()) made = ran;
     if (!made.ok()) {
       std::cerr << "actor-chat: " << made.error().message() << "\n";
       return 1;

@@ -6,8 +6,12 @@
 #include <cmath>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <new>
 #include <tuple>
+
+#include <sys/mman.h>
 
 #include "kernels/assert.hpp"
 
@@ -98,6 +102,23 @@ float quantize_row(int8_t* q, const float* x, int64_t n) {
   return scale;
 }
 
+// Weights are read once per token, so decode streams them from memory: with 4 KiB
+// pages that is a TLB miss every 4 KiB. Large matrices get 2 MiB-aligned memory marked
+// for transparent huge pages (this kind of machine has THP in madvise mode).
+struct free_deleter {
+  void operator()(void* p) const { std::free(p); }
+};
+using weight_buffer = std::unique_ptr<void, free_deleter>;
+
+weight_buffer allocate_weights(size_t bytes) {
+  constexpr size_t huge = size_t(2) << 20;
+  if (bytes < huge) return weight_buffer(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+  const size_t rounded = (bytes + huge - 1) / huge * huge;
+  weight_buffer buffer(std::aligned_alloc(huge, rounded));
+  if (buffer) madvise(buffer.get(), rounded, MADV_HUGEPAGE);  // a hint: failure is harmless
+  return buffer;
+}
+
 }  // namespace
 
 struct int8_matrix::impl {
@@ -105,7 +126,8 @@ struct int8_matrix::impl {
   int64_t cols = 0;
   std::vector<float> scales;
   memory::desc weights_desc;
-  memory weights;  // oneDNN's blocked layout, owned by the memory object
+  weight_buffer storage;
+  memory weights;  // oneDNN's blocked layout, in `storage`
 };
 
 int8_matrix::int8_matrix() = default;
@@ -133,7 +155,9 @@ int8_matrix int8_matrix::quantize(int64_t rows, int64_t cols, const row_source& 
   }
 
   p->weights_desc = make_desc(1, cols, rows).weights_desc();
-  p->weights = memory(p->weights_desc, cpu_engine());
+  p->storage = allocate_weights(p->weights_desc.get_size());
+  if (!p->storage) throw std::bad_alloc();
+  p->weights = memory(p->weights_desc, cpu_engine(), p->storage.get());
   memory plain_mem({{cols, rows}, dt::s8, tag::ba}, cpu_engine(), plain.data());
   dnnl::reorder(plain_mem, p->weights).execute(thread_stream(), plain_mem, p->weights);
   thread_stream().wait();

@@ -31,6 +31,7 @@ using route_atom = caf::atom_constant<caf::atom("route")>;
 using info_atom = caf::atom_constant<caf::atom("info")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using reset_atom = caf::atom_constant<caf::atom("reset")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
 // The messages that travel as cereal bytes, with their registered names.
 #define COROLLA_WIRE_MESSAGES(X) \

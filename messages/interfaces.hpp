@@ -13,10 +13,6 @@
 
 namespace corolla {
 
-// One transformer block (actors/block.cpp).
-using block_actor = caf::typed_actor<caf::replies_to<block_step>::with<block_output>,
-                                     caf::reacts_to<close_atom, uint64_t>>;
-
 // A span of blocks with sessions (actors/server.cpp).
 using server_actor =
     caf::typed_actor<caf::replies_to<open_session_request>::with<open_session_reply>,
@@ -45,11 +41,12 @@ using routing_table_actor =
                      caf::replies_to<list_atom>::with<std::vector<server_record>>>;
 
 // One generation's route and input caches (actors/client_session.cpp). open_atom
-// finds a route and opens it; route_atom describes it (compute/transfer fields zero).
+// finds a route and opens it; route_atom describes it (compute/transfer fields zero);
+// tick_atom is its own watchdog over the step in flight.
 using client_session_actor =
     caf::typed_actor<caf::replies_to<open_atom>::with<std::vector<hop_timing>>,
                      caf::replies_to<session_step>::with<session_step_result>,
                      caf::replies_to<route_atom>::with<std::vector<hop_timing>>,
-                     caf::reacts_to<close_atom>>;
+                     caf::reacts_to<close_atom>, caf::reacts_to<tick_atom>>;
 
 }  // namespace corolla

@@ -2,8 +2,8 @@
 // with its block actors.
 //
 //   client_session ──open_session_request──▶ server     admission, protocol check
-//                  ──step_request──────────▶ server ──block_step──▶ block ─▶ block ...
-//                  ◀─step_reply───────────── server ◀─block_output─ last block
+//                  ──step_request──────────▶ server ──block_step───▶ first block
+//                  ◀─step_reply───────────── server ◀─block_output── (runs the span)
 //                  ──close_session_request─▶ server
 //
 // Positions are explicit: a step at pos appends when pos equals the session's cache

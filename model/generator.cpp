@@ -80,8 +80,12 @@ status local_blocks::forward(int64_t pos, int64_t n, float* x) {
 }
 
 generator::generator(const head& head, const tokenizer& tokenizer, block_runner& runner,
-                     int64_t max_context)
-    : head_(head), tokenizer_(tokenizer), runner_(runner), max_context_(max_context) {}
+                     int64_t max_context, logits_runner run_logits)
+    : head_(head),
+      tokenizer_(tokenizer),
+      runner_(runner),
+      max_context_(max_context),
+      run_logits_(std::move(run_logits)) {}
 
 status generator::prefill(const std::vector<int32_t>& tokens, size_t from) {
   const int64_t dim = head_.config().dim;
@@ -94,7 +98,12 @@ status generator::prefill(const std::vector<int32_t>& tokens, size_t from) {
     cached_.insert(cached_.end(), tokens.begin() + pos, tokens.begin() + pos + n);
     if (pos + n == tokens.size()) {
       logits_.resize(size_t(head_.vocab_size()));
-      head_.logits(x_.data() + (n - 1) * dim, 1, logits_.data(), head_ws_);
+      const float* last = x_.data() + (n - 1) * dim;
+      if (run_logits_) {
+        COROLLA_RETURN_IF_ERROR(run_logits_(last, logits_.data()));
+      } else {
+        head_.logits(last, 1, logits_.data(), head_ws_);
+      }
     }
   }
   return status();

@@ -75,11 +75,17 @@ struct generation_stats {
 // Receives text as it becomes final; returns false to stop (e.g. on Ctrl-C).
 using text_callback = std::function<bool(const std::string& text)>;
 
+// Writes the logits [vocab] of one hidden state x [dim]. By default the generator runs
+// its head on its own thread; the actor runtime hands rows to the process's compute
+// thread, which keeps the process to one OpenMP pool and runs the rows of several
+// clients as one matmul.
+using logits_runner = std::function<status(const float* x, float* logits)>;
+
 class generator {
  public:
   // REQUIRES: head, tokenizer and runner outlive the generator.
-  generator(const head& head, const tokenizer& tokenizer, block_runner& runner,
-            int64_t max_context);
+  generator(const head& head, const tokenizer& tokenizer, block_runner& runner, int64_t max_context,
+            logits_runner run_logits = nullptr);
 
   // Continues from `tokens` (the whole context so far, e.g. BOS + prompt). Errors:
   // invalid_argument for an empty prompt or bad sampling parameters; out_of_range when
@@ -99,6 +105,7 @@ class generator {
   const tokenizer& tokenizer_;
   block_runner& runner_;
   int64_t max_context_;
+  logits_runner run_logits_;
   std::vector<int32_t> cached_;
   std::vector<float> x_;       // [chunk, dim]
   std::vector<float> logits_;  // [vocab]

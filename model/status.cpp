@@ -18,6 +18,8 @@ const char* to_string(status_code code) {
       return "io error";
     case status_code::out_of_range:
       return "out of range";
+    case status_code::internal:
+      return "internal";
   }
   return "unknown";
 }

@@ -25,6 +25,7 @@ enum class status_code {
   not_found,         // a named key, tensor or token is absent
   io_error,          // the operating system refused (open, mmap, write)
   out_of_range,      // a position, index or budget outside what exists
+  internal,          // a failure inside: out of memory, a kernel error, a stopped thread
 };
 
 const char* to_string(status_code code);
@@ -46,6 +47,7 @@ class status {
   static status out_of_range(std::string msg) {
     return {status_code::out_of_range, std::move(msg)};
   }
+  static status internal(std::string msg) { return {status_code::internal, std::move(msg)}; }
 
   bool ok() const { return code_ == status_code::ok; }
   status_code code() const { return code_; }
