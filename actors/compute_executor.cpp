@@ -366,12 +366,16 @@ compute_executor::compute_executor(compute_options opt) : impl_(std::make_shared
   thread_ = std::thread([state = impl_] { state->loop(); });
 }
 
-compute_executor::~compute_executor() {
+void compute_executor::stop() {
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->stopping = true;
   }
   impl_->wake.notify_all();
+}
+
+compute_executor::~compute_executor() {
+  stop();
   // A done callback may drop the last reference to us on our own thread.
   if (thread_.get_id() == std::this_thread::get_id()) {
     thread_.detach();

@@ -58,7 +58,7 @@ class compute_executor {
   };
 
   explicit compute_executor(compute_options opt = {});
-  ~compute_executor();  // fails what is queued, then joins the thread
+  ~compute_executor();  // stop(), then joins the thread
   compute_executor(const compute_executor&) = delete;
   compute_executor& operator=(const compute_executor&) = delete;
 
@@ -88,6 +88,11 @@ class compute_executor {
   // Runs `kernel` on the executor's thread, ahead of waiting lanes, and returns once it
   // has run. Errors: internal when it threw or the executor stopped. Thread-safe.
   status run(const std::function<void()>& kernel);
+
+  // Takes no more work: once the batch or kernel running now has finished, everything
+  // waiting fails with internal, and what comes later fails at once. Returns without
+  // waiting. Thread-safe.
+  void stop();
 
   counters stats() const;
 

@@ -191,21 +191,27 @@ TEST(ComputeExecutor, BadShapeFailsAloneAndItsBatchRuns) {
   EXPECT_NE(b.error().message().find("tokens of width"), std::string::npos);
 }
 
-TEST(ComputeExecutor, StoppingFailsWhatWaits) {
+TEST(ComputeExecutor, StoppingFailsWhatWaitsAndWhatComesLater) {
   const auto model = maker_model();
-  auto executor = std::make_unique<compute_executor>();
-  auto lane = executor->add_lane(model, 0, nullptr);
-  outcome waiting;
+  const int64_t dim = model->config().dim;
+  compute_executor executor;
+  auto lane = executor.add_lane(model, 0, nullptr);
+  outcome waiting, later;
   {
-    hold held(*executor);
-    executor->submit(lane, decode_step(1, 0, 1, values(model->config().dim, 0.1f)), waiting.done());
-    std::thread stopper([&] { executor.reset(); });  // waits for the held kernel
-    held.release();
-    stopper.join();
+    hold held(executor);
+    executor.submit(lane, decode_step(1, 0, 1, values(dim, 0.1f)), waiting.done());
+    executor.stop();
   }
   auto w = waiting.future.get();
   ASSERT_FALSE(w.ok());
   EXPECT_EQ(w.error().code(), status_code::internal);
+  executor.submit(lane, decode_step(2, 0, 1, values(dim, 0.1f)), later.done());
+  auto l = later.future.get();
+  ASSERT_FALSE(l.ok());
+  EXPECT_NE(l.error().message().find("stopped"), std::string::npos);
+  float out = 0;
+  EXPECT_FALSE(executor.run([&] { out = 1; }).ok());
+  EXPECT_EQ(out, 0);
 }
 
 TEST(ComputeExecutor, HeadRowsOfSeveralCallersRunAsOnePass) {
