@@ -72,6 +72,14 @@ struct outcome {
   }
 };
 
+// An executor with one lane: block 0 of the maker's model.
+struct one_block {
+  std::shared_ptr<const llama_model> model = maker_model();
+  int64_t dim = model->config().dim;
+  compute_executor executor;
+  std::shared_ptr<compute_executor::lane> lane = executor.add_lane(model, 0, nullptr);
+};
+
 block_step decode_step(uint64_t session, int64_t pos, int64_t end_block, std::vector<float> x) {
   return block_step{session, pos, 1, 16, end_block, 0, std::move(x)};
 }
@@ -149,10 +157,10 @@ TEST(ComputeExecutor, AStepStopsAtItsEndBlock) {
 }
 
 TEST(ComputeExecutor, CloseDropsTheCacheAndFailsQueuedSteps) {
-  const auto model = maker_model();
-  const int64_t dim = model->config().dim;
-  compute_executor executor;
-  auto lane = executor.add_lane(model, 0, nullptr);
+  one_block b;
+  compute_executor& executor = b.executor;
+  const auto& lane = b.lane;
+  const int64_t dim = b.dim;
   outcome first;
   executor.submit(lane, decode_step(1, 0, 1, values(dim, 0.1f)), first.done());
   ASSERT_TRUE(first.future.get().ok());
@@ -175,10 +183,10 @@ TEST(ComputeExecutor, CloseDropsTheCacheAndFailsQueuedSteps) {
 }
 
 TEST(ComputeExecutor, BadShapeFailsAloneAndItsBatchRuns) {
-  const auto model = maker_model();
-  const int64_t dim = model->config().dim;
-  compute_executor executor;
-  auto lane = executor.add_lane(model, 0, nullptr);
+  one_block b;
+  compute_executor& executor = b.executor;
+  const auto& lane = b.lane;
+  const int64_t dim = b.dim;
   outcome good, bad;
   {
     hold held(executor);
@@ -186,16 +194,16 @@ TEST(ComputeExecutor, BadShapeFailsAloneAndItsBatchRuns) {
     executor.submit(lane, decode_step(2, 0, 1, values(dim - 1, 0.1f)), bad.done());
   }
   EXPECT_TRUE(good.future.get().ok());
-  auto b = bad.future.get();
-  ASSERT_FALSE(b.ok());
-  EXPECT_NE(b.error().message().find("tokens of width"), std::string::npos);
+  auto refused = bad.future.get();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message().find("tokens of width"), std::string::npos);
 }
 
 TEST(ComputeExecutor, StoppingFailsWhatWaitsAndWhatComesLater) {
-  const auto model = maker_model();
-  const int64_t dim = model->config().dim;
-  compute_executor executor;
-  auto lane = executor.add_lane(model, 0, nullptr);
+  one_block b;
+  compute_executor& executor = b.executor;
+  const auto& lane = b.lane;
+  const int64_t dim = b.dim;
   outcome waiting, later;
   {
     hold held(executor);
