@@ -1,0 +1,190 @@
+#include "apps/node_options.hpp"
+
+#include <fstream>
+#include <map>
+
+namespace corolla {
+namespace po = boost::program_options;
+
+namespace {
+
+std::string trim(const std::string& s) {
+  const auto first = s.find_first_not_of(" \t\r");
+  if (first == std::string::npos) return "";
+  return s.substr(first, s.find_last_not_of(" \t\r") - first + 1);
+}
+
+// Where each key's value came from: "--key" or "file:line".
+using origins = std::map<std::string, std::string>;
+
+status bad(const origins& from, const std::string& key, const std::string& problem) {
+  auto it = from.find(key);
+  const std::string where = it == from.end() ? "" : it->second + ": ";
+  return status::invalid_argument(where + key + ": " + problem);
+}
+
+// Stores the file's values below the command line's, one line at a time so that a bad
+// value names its line.
+status read_config_file(const std::string& path, const po::options_description& desc,
+                        po::variables_map& vm, origins& from) {
+  std::ifstream in(path);
+  if (!in) return status::not_found(path + ": can not read the config file");
+  std::map<std::string, int> first_line;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    const std::string where = path + ":" + std::to_string(number);
+    line = trim(line.substr(0, line.find('#')));
+    if (line.empty()) continue;
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) {
+      return status::invalid_argument(where + ": expected 'key = value', got '" + line + "'");
+    }
+    const std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
+    if (key == "config") {
+      return status::invalid_argument(where + ": config: a config file can not name another");
+    }
+    const po::option_description* known = desc.find_nothrow(key, false);
+    if (known == nullptr) {
+      return status::invalid_argument(where + ": unknown key '" + key +
+                                      "' (actor-node --help lists the keys)");
+    }
+    const bool repeatable = known->semantic()->is_composing();
+    if (auto [it, fresh] = first_line.emplace(key, number); !fresh && !repeatable) {
+      return status::invalid_argument(where + ": " + key + ": given twice (first on line " +
+                                      std::to_string(it->second) + ")");
+    }
+    from.emplace(key, where);  // the command line's origin stays when it set the key
+    po::parsed_options one(&desc);
+    one.options.emplace_back(key, std::vector<std::string>{value});
+    try {
+      po::store(one, vm);
+    } catch (const po::error& e) {
+      return status::invalid_argument(where + ": " + key + ": '" + value + "': " + e.what());
+    }
+  }
+  return status();
+}
+
+// Checks what the value types can not; parses span and codec.
+status check(node_options& o, const origins& from) {
+  if (o.port < 0 || o.port > 65535) {
+    return bad(from, "port", std::to_string(o.port) + " is not a port (0..65535)");
+  }
+  if (o.model.empty()) return bad(from, "model", "required: the GGUF file this node serves");
+  if (o.span != "auto") {
+    const auto colon = o.span.find(':');
+    try {
+      size_t used_start = 0, used_end = 0;
+      if (colon == std::string::npos) throw std::invalid_argument("no colon");
+      o.span_start = std::stoll(o.span.substr(0, colon), &used_start);
+      o.span_end = std::stoll(o.span.substr(colon + 1), &used_end);
+      if (used_start != colon || used_end != o.span.size() - colon - 1) {
+        throw std::invalid_argument("trailing text");
+      }
+    } catch (const std::exception&) {
+      return bad(from, "span", "'" + o.span + "' is neither 'auto' nor START:END");
+    }
+    if (o.span_start < 0 || o.span_start >= o.span_end) {
+      return bad(from, "span", "'" + o.span + "' is empty or negative: need 0 <= START < END");
+    }
+  }
+  if (o.threads < 0) return bad(from, "threads", "must be >= 0 (0 = every core)");
+  if (o.kv_budget_mib < 1) return bad(from, "kv-budget-mib", "must be >= 1");
+  if (o.heartbeat_interval_ms < 1) return bad(from, "heartbeat-interval-ms", "must be >= 1");
+  if (o.heartbeat_timeout_ms <= o.heartbeat_interval_ms) {
+    return bad(from, "heartbeat-timeout-ms",
+               std::to_string(o.heartbeat_timeout_ms) + " must exceed heartbeat-interval-ms (" +
+                   std::to_string(o.heartbeat_interval_ms) + ")");
+  }
+  if (o.gossip_period_ms < 1) return bad(from, "gossip-period-ms", "must be >= 1");
+  if (o.record_ttl_ms <= o.gossip_period_ms) {
+    return bad(from, "record-ttl-ms",
+               std::to_string(o.record_ttl_ms) + " must exceed gossip-period-ms (" +
+                   std::to_string(o.gossip_period_ms) + ")");
+  }
+  auto codec = parse_tensor_codec(o.codec_name);
+  if (!codec.ok()) return bad(from, "codec", codec.error().message());
+  o.codec = *codec;
+  const int tls = int(!o.tls_cert.empty()) + int(!o.tls_key.empty()) + int(!o.tls_ca.empty());
+  if (tls != 0 && tls != 3) {
+    const char* missing = o.tls_cert.empty()  ? "tls-cert"
+                          : o.tls_key.empty() ? "tls-key"
+                                              : "tls-ca";
+    return bad(from, missing, "missing: TLS needs tls-cert, tls-key and tls-ca, or none of them");
+  }
+  if (o.log_level != "error" && o.log_level != "warning" && o.log_level != "info" &&
+      o.log_level != "debug") {
+    return bad(from, "log-level",
+               "'" + o.log_level + "' is not one of error, warning, info, debug");
+  }
+  for (const std::string& seed : o.seeds) {
+    const auto colon = seed.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == seed.size() ||
+        seed.find_first_not_of("0123456789", colon + 1) != std::string::npos) {
+      return bad(from, "seed", "'" + seed + "' is not host:port");
+    }
+  }
+  return status();
+}
+
+}  // namespace
+
+po::options_description node_option_descriptions(node_options& o) {
+  po::options_description d("actor-node options (each is also a key of the --config file)");
+  // clang-format off
+  d.add_options()
+    ("config", po::value(&o.config), "cluster config file: 'key = value' lines, # comments")
+    ("name", po::value(&o.name), "this node's name in the swarm (default: host:port)")
+    ("host", po::value(&o.host)->default_value(o.host), "address to listen on and announce")
+    ("port", po::value(&o.port)->default_value(o.port), "port to listen on; 0 = a free one")
+    ("seed", po::value(&o.seeds)->composing(), "host:port of a node to join through (repeatable)")
+    ("model", po::value(&o.model), "the GGUF file to serve (required)")
+    ("span", po::value(&o.span)->default_value(o.span), "blocks to serve: START:END, or auto")
+    ("threads", po::value(&o.threads)->default_value(o.threads), "compute threads; 0 = every core")
+    ("kv-budget-mib", po::value(&o.kv_budget_mib)->default_value(o.kv_budget_mib),
+     "KV-cache memory for sessions")
+    ("heartbeat-interval-ms", po::value(&o.heartbeat_interval_ms)->default_value(
+        o.heartbeat_interval_ms), "CAF heartbeat period (must be the same on every node)")
+    ("heartbeat-timeout-ms", po::value(&o.heartbeat_timeout_ms)->default_value(
+        o.heartbeat_timeout_ms), "a silent peer is down after this long")
+    ("gossip-period-ms", po::value(&o.gossip_period_ms)->default_value(o.gossip_period_ms),
+     "routing-table gossip period")
+    ("record-ttl-ms", po::value(&o.record_ttl_ms)->default_value(o.record_ttl_ms),
+     "a server record not refreshed for this long expires")
+    ("codec", po::value(&o.codec_name)->default_value(o.codec_name),
+     "hidden states on the wire: f32, f16 or int8")
+    ("tls-cert", po::value(&o.tls_cert), "PEM certificate (with tls-key and tls-ca: mutual TLS)")
+    ("tls-key", po::value(&o.tls_key), "PEM private key")
+    ("tls-ca", po::value(&o.tls_ca), "PEM CA that signs every node's certificate")
+    ("log-level", po::value(&o.log_level)->default_value(o.log_level),
+     "error, warning, info or debug");
+  // clang-format on
+  return d;
+}
+
+result<node_options> read_node_options(const std::vector<std::string>& args) {
+  node_options o;
+  const po::options_description desc = node_option_descriptions(o);
+  po::variables_map vm;
+  origins from;
+  try {
+    po::parsed_options parsed = po::command_line_parser(args).options(desc).run();
+    for (const po::option& opt : parsed.options)
+      from.emplace(opt.string_key, "--" + opt.string_key);
+    po::store(parsed, vm);
+  } catch (const po::error& e) {
+    return status::invalid_argument(e.what());
+  }
+  if (vm.count("config")) {
+    COROLLA_RETURN_IF_ERROR(read_config_file(vm["config"].as<std::string>(), desc, vm, from));
+  }
+  try {
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return status::invalid_argument(e.what());
+  }
+  COROLLA_RETURN_IF_ERROR(check(o, from));
+  return o;
+}
+
+}  // namespace corolla

@@ -1,0 +1,50 @@
+// node_options: what an actor-node is told to be — from a cluster config file of
+// `key = value` lines (# starts a comment) and from the command line, which wins.
+//
+// Every key of the file is a long flag of the command line and the other way round
+// (node_option_descriptions lists them with their documentation). An unknown key or a
+// bad value is an error naming the key and where it was given: "node1.conf:7: port:
+// 'x' is not a port (0..65535)", or "--port: ..." for the command line.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+#include "messages/tensor_codec.hpp"
+#include "model/status.hpp"
+
+namespace corolla {
+
+struct node_options {
+  std::string config;  // the file read, if any
+  std::string name;
+  std::string host = "127.0.0.1";
+  int64_t port = 0;                // 0: any free port
+  std::vector<std::string> seeds;  // host:port of nodes to join through
+  std::string model;
+  std::string span = "auto";               // "auto" or "START:END" (blocks [START, END))
+  int64_t span_start = -1, span_end = -1;  // from span; -1 for auto
+  int64_t threads = 0;                     // 0: every core
+  int64_t kv_budget_mib = 1024;
+  int64_t heartbeat_interval_ms = 200;
+  int64_t heartbeat_timeout_ms = 1000;
+  int64_t gossip_period_ms = 500;
+  int64_t record_ttl_ms = 5000;
+  std::string codec_name = "f16";
+  tensor_codec codec = tensor_codec::f16;
+  std::string tls_cert, tls_key, tls_ca;  // all three, or none (plain TCP)
+  std::string log_level = "info";
+};
+
+// The options, bound to `o`: what --help prints and what a config file may set.
+boost::program_options::options_description node_option_descriptions(node_options& o);
+
+// Parses the command line and then the config file it names with --config (the command
+// line wins), and checks the values. Errors: invalid_argument naming the key and the
+// file and line (or the flag); not_found when the config file can not be read.
+result<node_options> read_node_options(const std::vector<std::string>& args);
+
+}  // namespace corolla

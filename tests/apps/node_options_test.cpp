@@ -1,0 +1,110 @@
+// actor-node's options: a config file and the command line, and the errors a user sees
+// for a bad one (each names the key and the file and line, or the flag).
+#include "apps/node_options.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "tests/support/test_support.hpp"
+
+namespace corolla {
+namespace {
+
+std::string write_config(const std::string& name, const std::string& text) {
+  const std::string path = testing::temp_path(name);
+  std::ofstream(path) << text;
+  return path;
+}
+
+const char* good_config =
+    "# a node of a loopback swarm\n"
+    "name = node-1\n"
+    "port = 7001   # listen here\n"
+    "seed = 127.0.0.1:7002\n"
+    "seed = 127.0.0.1:7003\n"
+    "model = /models/tiny.gguf\n"
+    "span = 0:8\n"
+    "codec = int8\n"
+    "\n"
+    "heartbeat-interval-ms = 100\n";
+
+std::string error_of(const std::vector<std::string>& args) {
+  auto o = read_node_options(args);
+  EXPECT_FALSE(o.ok());
+  return o.ok() ? "" : o.error().message();
+}
+
+TEST(NodeOptions, ConfigFileValuesAreRead) {
+  const std::string path = write_config("node-good.conf", good_config);
+  auto o = read_node_options({"--config", path});
+  ASSERT_TRUE(o.ok()) << o.error().to_string();
+  EXPECT_EQ(o->name, "node-1");
+  EXPECT_EQ(o->port, 7001);
+  EXPECT_EQ(o->seeds, (std::vector<std::string>{"127.0.0.1:7002", "127.0.0.1:7003"}));
+  EXPECT_EQ(o->span_start, 0);
+  EXPECT_EQ(o->span_end, 8);
+  EXPECT_EQ(o->codec, tensor_codec::int8_block);
+  EXPECT_EQ(o->heartbeat_interval_ms, 100);
+  EXPECT_EQ(o->heartbeat_timeout_ms, 1000);  // the default
+  EXPECT_EQ(o->host, "127.0.0.1");
+}
+
+TEST(NodeOptions, TheCommandLineWins) {
+  const std::string path = write_config("node-override.conf", good_config);
+  auto o = read_node_options({"--config", path, "--port", "7100", "--span", "auto"});
+  ASSERT_TRUE(o.ok()) << o.error().to_string();
+  EXPECT_EQ(o->port, 7100);
+  EXPECT_EQ(o->span_start, -1);
+  EXPECT_EQ(o->name, "node-1");
+}
+
+TEST(NodeOptions, UnknownKeyNamesKeyFileAndLine) {
+  const std::string path =
+      write_config("node-unknown.conf", "model = m.gguf\n\n# note\nheartbeat = 100\n");
+  const std::string e = error_of({"--config", path});
+  EXPECT_NE(e.find(path + ":4"), std::string::npos) << e;
+  EXPECT_NE(e.find("unknown key 'heartbeat'"), std::string::npos) << e;
+}
+
+TEST(NodeOptions, BadValueNamesKeyFileAndLine) {
+  const std::string path = write_config("node-badport.conf", "model = m.gguf\nport = seven\n");
+  const std::string e = error_of({"--config", path});
+  EXPECT_NE(e.find(path + ":2: port: 'seven'"), std::string::npos) << e;
+}
+
+TEST(NodeOptions, RangeErrorsNameWhereTheValueCameFrom) {
+  const std::string path = write_config("node-range.conf", "model = m.gguf\nspan = 5:3\n");
+  std::string e = error_of({"--config", path});
+  EXPECT_NE(e.find(path + ":2: span:"), std::string::npos) << e;
+  e = error_of({"--config", path, "--span", "0:2", "--port", "70000"});
+  EXPECT_NE(e.find("--port: port: 70000 is not a port"), std::string::npos) << e;
+  e = error_of({"--model", "m.gguf", "--heartbeat-interval-ms", "2000"});
+  EXPECT_NE(e.find("heartbeat-timeout-ms"), std::string::npos) << e;
+}
+
+TEST(NodeOptions, MalformedLinesAndRepeatsAreRefused) {
+  std::string e = error_of({"--config", write_config("node-noeq.conf", "model m.gguf\n")});
+  EXPECT_NE(e.find(":1: expected 'key = value'"), std::string::npos) << e;
+  e = error_of({"--config", write_config("node-twice.conf", "model = a\nport = 1\nport = 2\n")});
+  EXPECT_NE(e.find(":3: port: given twice (first on line 2)"), std::string::npos) << e;
+  e = error_of({"--config", write_config("node-seed.conf", "model = a\nseed = nohost\n")});
+  EXPECT_NE(e.find(":2: seed: 'nohost' is not host:port"), std::string::npos) << e;
+}
+
+TEST(NodeOptions, TlsIsAllThreeFilesOrNone) {
+  const std::string e =
+      error_of({"--model", "m.gguf", "--tls-cert", "a.pem", "--tls-key", "k.pem"});
+  EXPECT_EQ(e.find("tls-ca: missing"), 0u) << e;
+}
+
+TEST(NodeOptions, MissingFileAndMissingModelAreClear) {
+  auto o = read_node_options({"--config", testing::temp_path("no-such.conf")});
+  ASSERT_FALSE(o.ok());
+  EXPECT_EQ(o.error().code(), status_code::not_found);
+  EXPECT_NE(error_of({}).find("model: required"), std::string::npos);
+  EXPECT_NE(error_of({"--model", "m", "--bogus", "1"}).find("bogus"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace corolla
