@@ -89,12 +89,17 @@ class compute_executor::head_lane {
 struct compute_executor::impl {
   explicit impl(compute_options o) : opt(o) {}
 
+  struct pick {
+    std::shared_ptr<lane> next;  // null when no lane waits
+    bool overdue = false;        // its oldest step has waited max_wait
+  };
+
   void loop();
   void mark_ready(const std::shared_ptr<lane>& l);
-  std::shared_ptr<lane> pick_lane(steady::time_point now) const;
-  std::vector<waiting_step> take_batch(lane& l, std::vector<uint64_t>& closing,
-                                       std::vector<finished_step>& failed);
-  void run_batch(lane& l, std::vector<waiting_step>& batch, std::vector<finished_step>& out);
+  pick pick_lane(steady::time_point now) const;
+  std::vector<waiting_step> take_batch(lane& l, std::vector<uint64_t>& closing);
+  void run_batch(lane& l, std::vector<waiting_step>& batch);
+  void run_lane(std::unique_lock<std::mutex>& lock, lane& l);
   void run_heads(std::unique_lock<std::mutex>& lock);
   void stop_all(std::unique_lock<std::mutex>& lock);
 
@@ -114,6 +119,7 @@ struct compute_executor::impl {
   block_workspace ws;
   std::vector<float> x;
   std::vector<sequence_step> seqs;
+  std::vector<finished_step> finished;  // of the lane run last
   head_workspace head_ws;
   std::vector<float> head_x, head_out;
 };
@@ -125,8 +131,7 @@ void compute_executor::impl::mark_ready(const std::shared_ptr<lane>& l) {
 }
 
 // The lane to run: the one whose oldest step is overdue, else the lowest-numbered.
-std::shared_ptr<compute_executor::lane> compute_executor::impl::pick_lane(
-    steady::time_point now) const {
+compute_executor::impl::pick compute_executor::impl::pick_lane(steady::time_point now) const {
   std::shared_ptr<lane> overdue, lowest;
   for (const auto& l : ready) {
     if (!l->inbox.empty() && now - l->inbox.front().since >= opt.max_wait &&
@@ -138,14 +143,14 @@ std::shared_ptr<compute_executor::lane> compute_executor::impl::pick_lane(
       lowest = l;
     }
   }
-  return overdue ? overdue : lowest;
+  return overdue ? pick{overdue, true} : pick{lowest, false};
 }
 
-// Under mu: the steps of the next batch, oldest first; what `l` has to close; the queued
-// steps of closing sessions, which fail. Unlists `l` when nothing is left waiting.
+// Under mu: the steps of the next batch, oldest first, counted in totals; what `l` has
+// to close; the queued steps of closing sessions fail into `finished`. Unlists `l` when
+// nothing is left waiting.
 std::vector<waiting_step> compute_executor::impl::take_batch(lane& l,
-                                                             std::vector<uint64_t>& closing,
-                                                             std::vector<finished_step>& failed) {
+                                                             std::vector<uint64_t>& closing) {
   closing = std::move(l.closing);
   l.closing.clear();
   std::vector<waiting_step> batch;
@@ -153,7 +158,7 @@ std::vector<waiting_step> compute_executor::impl::take_batch(lane& l,
   for (auto it = l.inbox.begin(); it != l.inbox.end();) {
     const block_step& s = it->step;
     if (std::count(closing.begin(), closing.end(), s.session_id)) {
-      failed.push_back(
+      finished.push_back(
           {std::move(*it),
            status::not_found("session " + std::to_string(s.session_id) + " was closed")});
       it = l.inbox.erase(it);
@@ -171,6 +176,10 @@ std::vector<waiting_step> compute_executor::impl::take_batch(lane& l,
     batch.push_back(std::move(*it));
     it = l.inbox.erase(it);
   }
+  if (!batch.empty()) {
+    ++totals.batches;
+    totals.rows += rows;
+  }
   if (l.inbox.empty() && l.closing.empty()) {
     l.listed = false;
     ready.erase(std::find_if(ready.begin(), ready.end(),
@@ -180,12 +189,11 @@ std::vector<waiting_step> compute_executor::impl::take_batch(lane& l,
 }
 
 // On the thread, without mu: checks each step against its cache, runs the valid ones
-// as one block_forward_batch and appends every step to `out`.
-void compute_executor::impl::run_batch(lane& l, std::vector<waiting_step>& batch,
-                                       std::vector<finished_step>& out) {
+// as one block_forward_batch and appends every step to `finished`.
+void compute_executor::impl::run_batch(lane& l, std::vector<waiting_step>& batch) {
   const block_weights& w = l.weights();
   const int64_t dim = w.config.dim;
-  const size_t first = out.size();
+  const size_t first = finished.size();
   seqs.clear();
   int64_t rows = 0;
   for (waiting_step& ws_step : batch) {
@@ -206,14 +214,14 @@ void compute_executor::impl::run_batch(lane& l, std::vector<waiting_step>& batch
         rows += s.n;
       }
     }
-    out.push_back({std::move(ws_step), std::move(valid)});
+    finished.push_back({std::move(ws_step), std::move(valid)});
   }
   if (seqs.empty()) return;
   x.resize(size_t(rows * dim));
   int64_t at = 0;
-  for (size_t i = first; i < out.size(); ++i) {
-    if (!out[i].error.ok()) continue;
-    const std::vector<float>& h = out[i].w.step.hidden;
+  for (size_t i = first; i < finished.size(); ++i) {
+    if (!finished[i].error.ok()) continue;
+    const std::vector<float>& h = finished[i].w.step.hidden;
     std::copy(h.begin(), h.end(), x.begin() + at);
     at += int64_t(h.size());
   }
@@ -227,11 +235,11 @@ void compute_executor::impl::run_batch(lane& l, std::vector<waiting_step>& batch
   const int64_t us =
       std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - start).count();
   at = 0;
-  for (size_t i = first; i < out.size(); ++i) {
-    if (!out[i].error.ok()) continue;
-    block_step& s = out[i].w.step;
+  for (size_t i = first; i < finished.size(); ++i) {
+    if (!finished[i].error.ok()) continue;
+    block_step& s = finished[i].w.step;
     if (!failure.ok()) {
-      out[i].error = failure;
+      finished[i].error = failure;
       continue;
     }
     std::copy_n(x.begin() + at, s.hidden.size(), s.hidden.begin());
@@ -242,66 +250,60 @@ void compute_executor::impl::run_batch(lane& l, std::vector<waiting_step>& batch
 
 void compute_executor::impl::loop() {
   std::unique_lock<std::mutex> lock(mu);
-  std::vector<finished_step> finished;
   while (true) {
     wake.wait(lock, [&] {
       return stopping || !ready.empty() || !kernels.empty() || !ready_heads.empty();
     });
     if (stopping) break;
-    // Kernels and heads first: their callers wait on them, and a head's output is the
-    // next step of a session that block 0 is about to see.
-    const auto now = steady::now();
-    std::shared_ptr<lane> l = pick_lane(now);
-    const bool overdue = l && !l->inbox.empty() && now - l->inbox.front().since >= opt.max_wait;
-    if (!kernels.empty() && !overdue) {
+    // Kernels and heads first, unless a step is overdue: their callers wait on them, and
+    // a head's output is the next step of a session that block 0 is about to see.
+    const pick lane_pick = pick_lane(steady::now());
+    if (!lane_pick.overdue && !kernels.empty()) {
       std::packaged_task<void()> kernel = std::move(kernels.front());
       kernels.pop_front();
       lock.unlock();
       kernel();  // an exception is stored for run()'s caller
       lock.lock();
-      continue;
-    }
-    if (!ready_heads.empty() && !overdue) {
+    } else if (!lane_pick.overdue && !ready_heads.empty()) {
       run_heads(lock);
-      continue;
+    } else {
+      run_lane(lock, *lane_pick.next);
     }
-    std::vector<uint64_t> closing;
-    finished.clear();
-    std::vector<waiting_step> batch = take_batch(*l, closing, finished);
-    lock.unlock();
-    if (!batch.empty()) run_batch(*l, batch, finished);
-    for (uint64_t id : closing) l->caches.erase(id);
-    lock.lock();
-    if (!batch.empty()) {
-      ++totals.batches;
-      for (const waiting_step& w : batch) totals.rows += w.step.n;
-    }
-    // Steps with blocks to go move to the next lane now, so it can run before any
-    // higher-numbered one: that is how a trailing session catches up.
-    const auto moved = steady::now();
-    std::vector<finished_step> out;
-    for (finished_step& f : finished) {
-      const bool more = f.error.ok() && l->next() && l->index() + 1 < f.w.step.end_block;
-      if (more) {
-        f.w.since = moved;
-        l->next()->inbox.push_back(std::move(f.w));
-        mark_ready(l->next());
-      } else {
-        out.push_back(std::move(f));
-      }
-    }
-    lock.unlock();
-    for (finished_step& f : out) {
-      if (f.error.ok()) {
-        f.w.done(std::move(f.w.step));
-      } else {
-        f.w.done(std::move(f.error));
-      }
-    }
-    out.clear();
-    lock.lock();
   }
   stop_all(lock);
+}
+
+// Entered and left under mu: one batch of `l`, then its steps move on or are done.
+void compute_executor::impl::run_lane(std::unique_lock<std::mutex>& lock, lane& l) {
+  finished.clear();
+  std::vector<uint64_t> closing;
+  std::vector<waiting_step> batch = take_batch(l, closing);
+  lock.unlock();
+  if (!batch.empty()) run_batch(l, batch);
+  for (uint64_t id : closing) l.caches.erase(id);
+  lock.lock();
+  // Steps with blocks to go move to the next lane now, so it can run before any
+  // higher-numbered one: that is how a trailing session catches up.
+  const auto moved = steady::now();
+  std::vector<finished_step> out;
+  for (finished_step& f : finished) {
+    if (f.error.ok() && l.next() && l.index() + 1 < f.w.step.end_block) {
+      f.w.since = moved;
+      l.next()->inbox.push_back(std::move(f.w));
+      mark_ready(l.next());
+    } else {
+      out.push_back(std::move(f));
+    }
+  }
+  lock.unlock();
+  for (finished_step& f : out) {
+    if (f.error.ok()) {
+      f.w.done(std::move(f.w.step));
+    } else {
+      f.w.done(std::move(f.error));
+    }
+  }
+  lock.lock();
 }
 
 // Entered and left under mu: the rows waiting at the first listed head, as one matmul.

@@ -1,9 +1,9 @@
 // server: a span of blocks, the sessions open on it, and admission.
 //
 // Owns: the span's block actors (linked: they live and die with the server); per
-// session its block range, its cache length, its reply codec and the history of its
-// inputs (what a restarted block would be replayed, and what a client's replacement
-// server would be sent); the KV-cache budget.
+// session its block range, its reply codec and the history of its inputs (what a
+// restarted block would be replayed, and what a client's replacement server would be
+// sent; its length is the session's cache length); the KV-cache budget.
 // Talks to: client sessions (open, step, close), its blocks (a block_step to the
 // session's first block runs the span), the routing table (announce).
 //
@@ -31,10 +31,12 @@ struct server_state {
     int64_t end_block = 0;
     int64_t max_tokens = 0;
     tensor_codec codec = tensor_codec::f32;
-    int64_t length = 0;          // tokens in the caches of the session's blocks
     std::vector<float> history;  // [length, dim] inputs of its first block
     int64_t reserved_bytes = 0;
     bool busy = false;
+
+    // Tokens in the caches of the session's blocks: one per input row kept.
+    int64_t length(int64_t dim) const { return int64_t(history.size()) / dim; }
   };
   std::vector<block_actor> blocks;  // the span's, in order
   std::unordered_map<uint64_t, session> sessions;
@@ -140,11 +142,12 @@ caf::result<step_reply> run_step(server_pointer self, const server_config& cfg, 
     return to_error(decoded);
   }
   const int64_t n = req.hidden.rows;
-  if (req.pos < 0 || req.pos > s.length) {
+  if (req.pos < 0 || req.pos > s.length(dim)) {
     return make_error(errc::position_gap, "step at position " + std::to_string(req.pos) +
                                               " but session " + std::to_string(req.session_id) +
-                                              " holds " + std::to_string(s.length) + " tokens on " +
-                                              cfg.name + ": positions must not leave a gap");
+                                              " holds " + std::to_string(s.length(dim)) +
+                                              " tokens on " + cfg.name +
+                                              ": positions must not leave a gap");
   }
   if (req.pos + n > s.max_tokens) {
     return make_error(errc::over_budget, "step to position " + std::to_string(req.pos + n) +
@@ -174,7 +177,6 @@ caf::result<step_reply> run_step(server_pointer self, const server_config& cfg, 
             server_state::session& open = found->second;
             open.history.resize(size_t(pos * dim));
             open.history.insert(open.history.end(), input.begin(), input.end());
-            open.length = pos + n;
             open.busy = false;
             if (n == 1) {
               const double ms =
@@ -195,8 +197,7 @@ caf::result<step_reply> run_step(server_pointer self, const server_config& cfg, 
               // Blocks before the failing one may have advanced: the next step must
               // start at or before pos, which truncates them.
               server_state::session& failed = found->second;
-              failed.length = std::min(failed.length, pos);
-              failed.history.resize(size_t(failed.length * dim));
+              failed.history.resize(std::min(failed.history.size(), size_t(pos * dim)));
               failed.busy = false;
             }
             promise.deliver(std::move(err));

@@ -9,6 +9,18 @@
 namespace po = boost::program_options;
 
 namespace corolla {
+namespace {
+
+// --help and --model, for the suites that run a model.
+po::options_description model_suite_options(const char* caption, std::string& model_path) {
+  po::options_description opts(caption);
+  opts.add_options()("help,h", "show this help")(
+      "model,m", po::value(&model_path),
+      "GGUF to run (default: demo/tinyllama-1.1b-q8_0.gguf, made by the model maker if absent)");
+  return opts;
+}
+
+}  // namespace
 
 int run_bench(const std::vector<std::string>& args, std::ostream& out) {
   const std::string suite = args.empty() ? "" : args[0];
@@ -24,12 +36,10 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out) {
   }
   if (suite == "generate") {
     generate_bench_options options;
-    po::options_description opts("corolla bench generate [--model FILE]");
-    opts.add_options()("help,h", "show this help")(
-        "model,m", po::value(&options.model_path),
-        "GGUF to run (default: demo/tinyllama-1.1b-q8_0.gguf, made by the model maker if absent)")(
-        "decode-tokens", po::value(&options.decode_tokens)->default_value(128),
-        "decode steps to time");
+    po::options_description opts =
+        model_suite_options("corolla bench generate [--model FILE]", options.model_path);
+    opts.add_options()("decode-tokens", po::value(&options.decode_tokens)->default_value(128),
+                       "decode steps to time");
     if (auto done = parse_command_line(opts, rest, "corolla bench generate", out, vm)) {
       return *done;
     }
@@ -37,13 +47,11 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out) {
   }
   if (suite == "sessions") {
     session_bench_options options;
-    po::options_description opts("corolla bench sessions [--model FILE]");
-    opts.add_options()("help,h", "show this help")(
-        "model,m", po::value(&options.model_path),
-        "GGUF to run (default: demo/tinyllama-1.1b-q8_0.gguf, made by the model maker if absent)")(
-        "decode-tokens", po::value(&options.decode_tokens)->default_value(32),
-        "decode steps per session")("servers", po::value(&options.servers)->default_value(3),
-                                    "servers splitting the blocks")(
+    po::options_description opts =
+        model_suite_options("corolla bench sessions [--model FILE]", options.model_path);
+    opts.add_options()("decode-tokens", po::value(&options.decode_tokens)->default_value(32),
+                       "decode steps per session")(
+        "servers", po::value(&options.servers)->default_value(3), "servers splitting the blocks")(
         "sessions", po::value(&options.sessions)->multitoken(),
         "concurrent session counts (default: 1 2 4 8 16)");
     if (auto done = parse_command_line(opts, rest, "corolla bench sessions", out, vm)) {

@@ -1,5 +1,6 @@
 #include "apps/node_options.hpp"
 
+#include <charconv>
 #include <fstream>
 #include <map>
 
@@ -12,6 +13,13 @@ std::string trim(const std::string& s) {
   const auto first = s.find_first_not_of(" \t\r");
   if (first == std::string::npos) return "";
   return s.substr(first, s.find_last_not_of(" \t\r") - first + 1);
+}
+
+// The whole of `text` as a decimal integer.
+bool parse_int(const std::string& text, int64_t& value) {
+  const char* end = text.data() + text.size();
+  const auto [stop, error] = std::from_chars(text.data(), end, value);
+  return !text.empty() && error == std::errc() && stop == end;
 }
 
 // Where each key's value came from: "--key" or "file:line".
@@ -73,15 +81,8 @@ status check(node_options& o, const origins& from) {
   if (o.model.empty()) return bad(from, "model", "required: the GGUF file this node serves");
   if (o.span != "auto") {
     const auto colon = o.span.find(':');
-    try {
-      size_t used_start = 0, used_end = 0;
-      if (colon == std::string::npos) throw std::invalid_argument("no colon");
-      o.span_start = std::stoll(o.span.substr(0, colon), &used_start);
-      o.span_end = std::stoll(o.span.substr(colon + 1), &used_end);
-      if (used_start != colon || used_end != o.span.size() - colon - 1) {
-        throw std::invalid_argument("trailing text");
-      }
-    } catch (const std::exception&) {
+    if (colon == std::string::npos || !parse_int(o.span.substr(0, colon), o.span_start) ||
+        !parse_int(o.span.substr(colon + 1), o.span_end)) {
       return bad(from, "span", "'" + o.span + "' is neither 'auto' nor START:END");
     }
     if (o.span_start < 0 || o.span_start >= o.span_end) {

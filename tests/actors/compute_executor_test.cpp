@@ -80,6 +80,23 @@ struct one_block {
   std::shared_ptr<compute_executor::lane> lane = executor.add_lane(model, 0, nullptr);
 };
 
+// Lanes for blocks 0, 1 and 2, chained; the first two (the third is reached through them).
+std::pair<std::shared_ptr<compute_executor::lane>, std::shared_ptr<compute_executor::lane>>
+first_two_of_three(compute_executor& executor, const std::shared_ptr<const llama_model>& model) {
+  auto lane1 = executor.add_lane(model, 1, executor.add_lane(model, 2, nullptr));
+  return {executor.add_lane(model, 0, lane1), lane1};
+}
+
+// Blocks [first, end) of `m` on one token at position 0 in fresh caches: a session alone.
+std::vector<float> alone(const llama_model& m, int64_t first, int64_t end, std::vector<float> x) {
+  block_workspace ws;
+  for (int64_t b = first; b < end; ++b) {
+    kv_cache cache(m.config().kv_dim(), 16);
+    EXPECT_TRUE(block_forward(m.blocks()[size_t(b)], cache, x.data(), 0, 1, ws).ok());
+  }
+  return x;
+}
+
 block_step decode_step(uint64_t session, int64_t pos, int64_t end_block, std::vector<float> x) {
   return block_step{session, pos, 1, 16, end_block, 0, std::move(x)};
 }
@@ -89,9 +106,7 @@ TEST(ComputeExecutor, TrailingSessionCatchesUpAndTheyRunAsOneBatch) {
   const auto model = maker_model();
   const int64_t dim = model->config().dim;
   compute_executor executor;
-  auto lane2 = executor.add_lane(model, 2, nullptr);
-  auto lane1 = executor.add_lane(model, 1, lane2);
-  auto lane0 = executor.add_lane(model, 0, lane1);
+  const auto [lane0, lane1] = first_two_of_three(executor, model);
   // Session 1 is one block behind session 2 and arrives later, which would keep them
   // apart if the executor ran steps in arrival order.
   const std::vector<float> x1 = values(dim, 0.1f), x2 = values(dim, -0.3f);
@@ -110,18 +125,8 @@ TEST(ComputeExecutor, TrailingSessionCatchesUpAndTheyRunAsOneBatch) {
   EXPECT_EQ(executor.stats().rows, 5);
 
   // Each output is what the blocks give the session alone.
-  block_workspace ws;
-  std::vector<float> alone1 = x1, alone2 = x2;
-  kv_cache c0(model->config().kv_dim(), 16), c1(model->config().kv_dim(), 16),
-      c2(model->config().kv_dim(), 16), d1(model->config().kv_dim(), 16),
-      d2(model->config().kv_dim(), 16);
-  ASSERT_TRUE(block_forward(model->blocks()[0], c0, alone1.data(), 0, 1, ws).ok());
-  ASSERT_TRUE(block_forward(model->blocks()[1], c1, alone1.data(), 0, 1, ws).ok());
-  ASSERT_TRUE(block_forward(model->blocks()[2], c2, alone1.data(), 0, 1, ws).ok());
-  ASSERT_TRUE(block_forward(model->blocks()[1], d1, alone2.data(), 0, 1, ws).ok());
-  ASSERT_TRUE(block_forward(model->blocks()[2], d2, alone2.data(), 0, 1, ws).ok());
-  EXPECT_EQ(r1->hidden, alone1);
-  EXPECT_EQ(r2->hidden, alone2);
+  EXPECT_EQ(r1->hidden, alone(*model, 0, 3, x1));
+  EXPECT_EQ(r2->hidden, alone(*model, 1, 3, x2));
   EXPECT_GT(r1->compute_us, 0);
 }
 
@@ -131,9 +136,7 @@ TEST(ComputeExecutor, AStepThatWaitedMaxWaitGoesFirst) {
   compute_options options;
   options.max_wait = std::chrono::milliseconds(0);  // every step is overdue: oldest first
   compute_executor executor(options);
-  auto lane2 = executor.add_lane(model, 2, nullptr);
-  auto lane1 = executor.add_lane(model, 1, lane2);
-  auto lane0 = executor.add_lane(model, 0, lane1);
+  const auto [lane0, lane1] = first_two_of_three(executor, model);
   outcome first, second;
   {
     hold held(executor);
