@@ -1,42 +1,235 @@
 // routing_table: one replica of the swarm's server records, and routes over them.
 //
-// Owns: per server its latest record (highest version wins) and its handle.
-// Talks to: servers (announce), client sessions (route requests, listings).
-// A server that dies is dropped at once (the table monitors every server it knows),
-// so no route is planned through it. Routes are Petals' min_latency (route_planner).
+// Owns: the records (membership: versions, TTL, tombstones), per server its handle and
+// the round trip this process measured to it, and per peer node ("host:port" its
+// records announce) the handle of that node's routing table.
+// Talks to: its local server (announce), peers' tables (gossip), every server it knows
+// (info pings that measure round trips and refresh records), client sessions (routes).
+//
+// Every gossip period: expire records, push-pull with one connected peer chosen at
+// random, ping every remote server, connect to peers announced but not connected yet
+// (CAF 0.17 does not connect nodes by itself). A server that dies, or whose node's
+// connection is lost (heartbeats), is dropped at once: the table monitors every server.
+// Routes use only servers of this process or of connected peers, so a step never goes
+// through a third node.
 #include "actors/routing_table.hpp"
 
+#include <algorithm>
+#include <functional>
+#include <iostream>
 #include <map>
+#include <memory>
+#include <random>
 
 #include <caf/actor_system.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/system_messages.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/membership.hpp"
 #include "actors/route_planner.hpp"
 
 namespace corolla {
 
 struct routing_table_state {
-  struct entry {
-    server_record record;
-    server_actor handle;
+  struct peer {
+    routing_table_actor table;  // null until connected
+    bool connecting = false;
+    std::chrono::steady_clock::time_point last_attempt;
   };
-  std::map<uint64_t, entry> servers;  // by server id; ordered, so listings are stable
+  membership members;
+  std::map<uint64_t, server_actor> handles;  // by server id, for every record held
+  std::map<uint64_t, double> rtt_ms;         // measured by this process
+  std::map<std::string, peer> peers;         // by announced "host:port"
+  std::minstd_rand rng;
   static inline const char* name = "routing_table";
 };
 
 namespace {
 
 using table_pointer = routing_table_actor::stateful_pointer<routing_table_state>;
+using clock = std::chrono::steady_clock;
+
+std::string address_of(const server_record& r) {
+  return r.host.empty() ? std::string() : r.host + ":" + std::to_string(r.port);
+}
+
+bool is_local(table_pointer self, const server_actor& handle) {
+  return handle && handle.node() == self->node();
+}
+
+// A server a step may go to: in this process, or on a node this table is connected to.
+bool routable(table_pointer self, const server_record& r) {
+  auto h = self->state.handles.find(r.server_id);
+  if (h == self->state.handles.end()) return false;
+  if (is_local(self, h->second)) return true;
+  auto p = self->state.peers.find(address_of(r));
+  return p != self->state.peers.end() && p->second.table;
+}
+
+void forget(table_pointer self, uint64_t server_id) {
+  self->state.members.drop(server_id, clock::now());
+  self->state.handles.erase(server_id);
+  self->state.rtt_ms.erase(server_id);
+}
+
+void connect_peer(table_pointer self, const routing_table_config& cfg, const std::string& address,
+                  std::function<void(caf::expected<routing_table_actor>)> done);
+
+// Takes a record (and its server's handle) if it is new to this replica.
+void merge(table_pointer self, const routing_table_config& cfg, const server_record& record,
+           const server_actor& handle) {
+  if (!handle) return;
+  auto merged = self->state.members.merge(record, clock::now());
+  if (!merged.ok() || *merged == membership::merged::stale) return;
+  if (*merged == membership::merged::added) self->monitor(handle);
+  self->state.handles[record.server_id] = handle;
+  const std::string address = address_of(record);
+  if (cfg.network && !address.empty() && !is_local(self, handle) &&
+      !self->state.peers.count(address)) {
+    connect_peer(self, cfg, address, nullptr);
+  }
+}
+
+std::pair<gossip_digest, std::vector<server_actor>> make_digest(table_pointer self,
+                                                                const routing_table_config& cfg) {
+  std::pair<gossip_digest, std::vector<server_actor>> out;
+  out.first.protocol_version = protocol_version;
+  out.first.model_id = cfg.model_id;
+  for (const auto& [id, r] : self->state.members.records()) {
+    out.first.records.push_back(r);
+    out.second.push_back(self->state.handles.at(id));
+  }
+  return out;
+}
+
+caf::error merge_digest(table_pointer self, const routing_table_config& cfg,
+                        const gossip_digest& digest, const std::vector<server_actor>& handles) {
+  if (status ok = self->state.members.accepts(digest.protocol_version, digest.model_id); !ok.ok()) {
+    return make_error(errc::protocol_mismatch, ok.message());
+  }
+  if (handles.size() != digest.records.size()) {
+    return make_error(errc::malformed_message,
+                      "a gossip digest of " + std::to_string(digest.records.size()) +
+                          " records with " + std::to_string(handles.size()) + " handles");
+  }
+  for (size_t i = 0; i < handles.size(); ++i) merge(self, cfg, digest.records[i], handles[i]);
+  return caf::error{};
+}
+
+// One push-pull round with `peer`; `done` gets the outcome.
+void gossip_with(table_pointer self, const routing_table_config& cfg,
+                 const routing_table_actor& peer, std::function<void(caf::error)> done) {
+  auto [digest, handles] = make_digest(self, cfg);
+  self->request(peer, cfg.peer_timeout, gossip_atom::value, std::move(digest), std::move(handles))
+      .then(
+          [self, cfg, done](gossip_digest& reply, std::vector<server_actor>& reply_handles) {
+            caf::error err = merge_digest(self, cfg, reply, reply_handles);
+            if (done) done(std::move(err));
+          },
+          [done](caf::error& err) {
+            if (done) done(std::move(err));
+          });
+}
+
+void connect_peer(table_pointer self, const routing_table_config& cfg, const std::string& address,
+                  std::function<void(caf::expected<routing_table_actor>)> done) {
+  auto& p = self->state.peers[address];
+  p.connecting = true;
+  p.last_attempt = clock::now();
+  const size_t colon = address.rfind(':');
+  const std::string host = address.substr(0, colon);
+  const auto port = uint16_t(std::stoul(address.substr(colon + 1)));
+  auto fail = [self, address, done](caf::error err) {
+    self->state.peers[address].connecting = false;
+    if (done) done(std::move(err));
+  };
+  self->request(cfg.network, cfg.peer_timeout, caf::connect_atom::value, host, port)
+      .then(
+          [self, cfg, address, done, fail](const caf::node_id&, caf::strong_actor_ptr& ptr,
+                                           const std::set<std::string>& ifs) {
+            if (!ptr) {
+              fail(make_error(errc::malformed_message, address + " publishes no actor"));
+              return;
+            }
+            if (!self->system().assignable<routing_table_actor>(ifs)) {
+              fail(
+                  make_error(errc::protocol_mismatch,
+                             address + " is not a Corolla routing table of this protocol version"));
+              return;
+            }
+            auto table = caf::actor_cast<routing_table_actor>(std::move(ptr));
+            auto& peer = self->state.peers[address];
+            peer.connecting = false;
+            peer.table = table;
+            self->monitor(table);
+            if (done) done(table);
+          },
+          [fail, address](caf::error& err) {
+            fail(make_error(errc::no_route, "can not reach " + address + ": " + describe(err)));
+          });
+}
+
+void ping_servers(table_pointer self, const routing_table_config& cfg) {
+  for (const auto& [id, handle] : self->state.handles) {
+    const server_record* r = self->state.members.find(id);
+    if (!r || is_local(self, handle) || !routable(self, *r)) continue;
+    const auto sent = clock::now();
+    const uint64_t server_id = id;
+    self->request(handle, cfg.peer_timeout, info_atom::value)
+        .then(
+            [self, cfg, sent, server_id, handle](const server_record& fresh) {
+              const double ms =
+                  std::chrono::duration<double, std::milli>(clock::now() - sent).count();
+              auto it = self->state.rtt_ms.find(server_id);
+              self->state.rtt_ms[server_id] =
+                  it == self->state.rtt_ms.end() ? ms : 0.8 * it->second + 0.2 * ms;
+              merge(self, cfg, fresh, handle);
+            },
+            [](const caf::error&) {});
+  }
+}
+
+void on_tick(table_pointer self, const routing_table_config& cfg) {
+  const auto now = clock::now();
+  for (uint64_t id : self->state.members.expire(now)) {
+    self->state.handles.erase(id);
+    self->state.rtt_ms.erase(id);
+  }
+  std::vector<routing_table_actor> connected;
+  for (auto& [address, p] : self->state.peers) {
+    if (p.table) connected.push_back(p.table);
+  }
+  if (!connected.empty()) {
+    std::uniform_int_distribution<size_t> pick(0, connected.size() - 1);
+    gossip_with(self, cfg, connected[pick(self->state.rng)], nullptr);
+  }
+  ping_servers(self, cfg);
+  // Peers announced in records but not connected: retry now and then.
+  for (const auto& [id, r] : self->state.members.records()) {
+    const std::string address = address_of(r);
+    if (address.empty()) continue;
+    auto p = self->state.peers.find(address);
+    const bool idle =
+        p == self->state.peers.end() || (!p->second.table && !p->second.connecting &&
+                                         now - p->second.last_attempt > 2 * cfg.gossip_period);
+    if (idle && !is_local(self, self->state.handles[id])) {
+      connect_peer(self, cfg, address, nullptr);
+    }
+  }
+  self->delayed_send(self, cfg.gossip_period, tick_atom::value);
+}
 
 caf::result<std::vector<route_hop>> find_route(table_pointer self, const route_request& req) {
   std::vector<route_candidate> candidates;
-  for (const auto& [id, e] : self->state.servers) {
+  for (const auto& [id, r] : self->state.members.records()) {
     const bool excluded =
         std::find(req.excluded.begin(), req.excluded.end(), id) != req.excluded.end();
-    if (excluded || e.record.state != uint8_t(serving_state::online)) continue;
-    candidates.push_back(route_candidate{id, e.record.start_block, e.record.end_block,
-                                         e.record.rtt_ms, e.record.compute_ms_per_block});
+    if (excluded || r.state != uint8_t(serving_state::online) || !routable(self, r)) continue;
+    auto rtt = self->state.rtt_ms.find(id);
+    candidates.push_back(route_candidate{id, r.start_block, r.end_block,
+                                         rtt == self->state.rtt_ms.end() ? 0.0 : rtt->second,
+                                         r.compute_ms_per_block});
   }
   auto planned = plan_min_latency_route(candidates, req.start_block, req.end_block);
   if (!planned) {
@@ -47,42 +240,112 @@ caf::result<std::vector<route_hop>> find_route(table_pointer self, const route_r
   }
   std::vector<route_hop> hops;
   for (const planned_hop& p : *planned) {
-    const auto& e = self->state.servers.at(p.server_id);
-    hops.push_back(route_hop{e.record, e.handle, p.start_block, p.end_block});
+    server_record r = *self->state.members.find(p.server_id);
+    r.rtt_ms = self->state.rtt_ms.count(p.server_id) ? self->state.rtt_ms[p.server_id] : 0.0;
+    hops.push_back(route_hop{r, self->state.handles.at(p.server_id), p.start_block, p.end_block});
   }
   return hops;
 }
 
-routing_table_actor::behavior_type routing_table_behavior(table_pointer self) {
+// Pushes this replica to every connected peer; `done` gets how many took it.
+void push_all(table_pointer self, const routing_table_config& cfg,
+              std::function<void(uint64_t)> done) {
+  struct progress {
+    size_t pending = 0;
+    uint64_t acknowledged = 0;
+  };
+  auto p = std::make_shared<progress>();
+  for (const auto& [address, peer] : self->state.peers) {
+    if (peer.table) ++p->pending;
+  }
+  if (p->pending == 0) {
+    if (done) done(0);
+    return;
+  }
+  for (const auto& [address, peer] : self->state.peers) {
+    if (!peer.table) continue;
+    gossip_with(self, cfg, peer.table, [p, done](caf::error err) {
+      if (!err) ++p->acknowledged;
+      if (--p->pending == 0 && done) done(p->acknowledged);
+    });
+  }
+}
+
+routing_table_actor::behavior_type routing_table_behavior(table_pointer self,
+                                                          routing_table_config cfg) {
+  self->state.members = membership(cfg.model_id, cfg.record_ttl);
+  self->state.rng.seed(std::minstd_rand::result_type(cfg.seed ? cfg.seed : 1));
   self->set_down_handler([self](const caf::down_msg& down) {
-    for (auto it = self->state.servers.begin(); it != self->state.servers.end(); ++it) {
-      if (it->second.handle.address() == down.source) {
-        self->state.servers.erase(it);
+    for (const auto& [id, handle] : self->state.handles) {
+      if (handle.address() == down.source) {
+        forget(self, id);
         return;
       }
     }
+    for (auto& [address, p] : self->state.peers) {
+      if (p.table && p.table.address() == down.source) p.table = nullptr;
+    }
   });
+  if (cfg.network || cfg.record_ttl.count() > 0) {
+    self->delayed_send(self, cfg.gossip_period, tick_atom::value);
+  }
   return {
-      [self](announce_atom, server_record& record, server_actor& handle) {
-        auto& servers = self->state.servers;
-        auto it = servers.find(record.server_id);
-        if (it != servers.end() && it->second.record.version >= record.version) return;
-        if (it == servers.end()) self->monitor(handle);
-        servers[record.server_id] = routing_table_state::entry{std::move(record), handle};
+      [self, cfg](announce_atom, server_record& record, server_actor& handle) {
+        const server_record* before = self->state.members.find(record.server_id);
+        const bool changed_state = !before || before->state != record.state;
+        merge(self, cfg, record, handle);
+        if (changed_state && cfg.network) push_all(self, cfg, nullptr);
       },
       [self](const route_request& req) { return find_route(self, req); },
       [self](list_atom) {
         std::vector<server_record> records;
-        for (const auto& [id, e] : self->state.servers) records.push_back(e.record);
+        for (const auto& [id, r] : self->state.members.records()) {
+          records.push_back(r);
+          auto rtt = self->state.rtt_ms.find(id);
+          records.back().rtt_ms = rtt == self->state.rtt_ms.end() ? 0.0 : rtt->second;
+        }
         return records;
       },
+      [self, cfg](gossip_atom, const gossip_digest& digest,
+                  const std::vector<server_actor>& handles)
+          -> caf::result<gossip_digest, std::vector<server_actor>> {
+        if (caf::error err = merge_digest(self, cfg, digest, handles)) return err;
+        auto [mine, my_handles] = make_digest(self, cfg);
+        return {std::move(mine), std::move(my_handles)};
+      },
+      [self, cfg](join_atom, const std::string& host, uint16_t port) -> caf::result<uint64_t> {
+        if (!cfg.network) return make_error(errc::no_route, "this routing table has no network");
+        auto promise = self->make_response_promise<uint64_t>();
+        const std::string address = host + ":" + std::to_string(port);
+        connect_peer(self, cfg, address,
+                     [self, cfg, promise](caf::expected<routing_table_actor> table) mutable {
+                       if (!table) {
+                         promise.deliver(table.error());
+                         return;
+                       }
+                       gossip_with(self, cfg, *table, [self, promise](caf::error err) mutable {
+                         if (err) {
+                           promise.deliver(std::move(err));
+                           return;
+                         }
+                         promise.deliver(uint64_t(self->state.members.records().size()));
+                       });
+                     });
+        return promise;
+      },
+      [self, cfg](flush_atom) {
+        auto promise = self->make_response_promise<uint64_t>();
+        push_all(self, cfg, [promise](uint64_t told) mutable { promise.deliver(told); });
+        return promise;
+      },
+      [self, cfg](tick_atom) { on_tick(self, cfg); },
   };
 }
 
 }  // namespace
 
-routing_table_actor spawn_routing_table(caf::actor_system& system) {
-  return system.spawn(routing_table_behavior);
+routing_table_actor spawn_routing_table(caf::actor_system& system, routing_table_config cfg) {
+  return system.spawn(routing_table_behavior, std::move(cfg));
 }
 
 }  // namespace corolla

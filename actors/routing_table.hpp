@@ -1,12 +1,29 @@
-// routing_table: the actor that knows which server serves which blocks.
+// routing_table: the actor that knows which server serves which blocks — one replica
+// of the swarm's records per process, kept in sync with its peers by push-pull gossip.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
+#include <string>
+
 #include <caf/fwd.hpp>
+#include <caf/io/middleman_actor.hpp>
 
 #include "messages/interfaces.hpp"
 
 namespace corolla {
 
-routing_table_actor spawn_routing_table(caf::actor_system& system);
+struct routing_table_config {
+  std::string model_id;  // the swarm's: records and peers of another model are refused
+  // Connects to peers' announced host:port (the plain or the TLS middleman's actor);
+  // null for a swarm inside one process.
+  caf::io::middleman_actor network;
+  std::chrono::milliseconds gossip_period{500};
+  std::chrono::milliseconds record_ttl{0};       // 0: records never expire
+  std::chrono::milliseconds peer_timeout{2000};  // connect, gossip and ping requests
+  uint64_t seed = 0;                             // the choice of gossip partner
+};
+
+routing_table_actor spawn_routing_table(caf::actor_system& system, routing_table_config cfg = {});
 
 }  // namespace corolla

@@ -7,6 +7,11 @@
 // Talks to: client sessions (open, step, close), its blocks (a block_step to the
 // session's first block runs the span), the routing table (announce).
 //
+//   online ──drain_atom──▶ draining (no new sessions) ──leave_atom──▶ offline
+//
+// Each state change is announced at once; the record is also re-announced every
+// announce_period so that replicas with a TTL keep it.
+//
 // A session's steps run one at a time: a step while the previous one is in flight
 // is refused (busy), so block caches never see two steps of a session at once.
 // Positions follow kv_cache's rule: pos == length appends, pos < length truncates then
@@ -43,6 +48,7 @@ struct server_state {
   int64_t reserved_bytes = 0;
   double compute_ms_per_block = 0;  // moving average over decode steps
   uint64_t record_version = 0;      // raised before each announcement
+  serving_state state = serving_state::online;
   static inline const char* name = "server";
 };
 
@@ -68,16 +74,35 @@ server_record make_record(server_pointer self, const server_config& cfg) {
   r.protocol_version = protocol_version;
   r.start_block = span_start(cfg);
   r.end_block = span_end(cfg);
-  r.state = uint8_t(serving_state::online);
+  r.state = uint8_t(self->state.state);
   r.compute_ms_per_block = self->state.compute_ms_per_block;
   r.cache_bytes_free = cfg.kv_budget_bytes - self->state.reserved_bytes;
   r.version = self->state.record_version;
+  r.host = cfg.host;
+  r.port = cfg.port;
+  r.model_id = cfg.model_id;
+  r.sessions = int64_t(self->state.sessions.size());
+  r.codec = uint8_t(cfg.codec.value_or(tensor_codec::f32));
+  return r;
+}
+
+// A new version of the record, sent to the routing table; returned for the caller.
+server_record announce(server_pointer self, const server_config& cfg) {
+  ++self->state.record_version;
+  server_record r = make_record(self, cfg);
+  if (cfg.routing_table) {
+    self->send(cfg.routing_table, announce_atom::value, r, caf::actor_cast<server_actor>(self));
+  }
   return r;
 }
 
 caf::result<open_session_reply> open_session(server_pointer self, const server_config& cfg,
                                              const open_session_request& req) {
   server_state& st = self->state;
+  if (st.state != serving_state::online) {
+    return make_error(errc::draining,
+                      cfg.name + " is " + to_string(st.state) + " and takes no new sessions");
+  }
   if (req.protocol_version != protocol_version) {
     return make_error(errc::protocol_mismatch,
                       "client speaks protocol " + std::to_string(req.protocol_version) +
@@ -97,6 +122,12 @@ caf::result<open_session_reply> open_session(server_pointer self, const server_c
   }
   if (req.codec > uint8_t(tensor_codec::int8_block)) {
     return make_error(errc::malformed_message, "unknown codec tag " + std::to_string(req.codec));
+  }
+  if (cfg.codec && req.codec != uint8_t(*cfg.codec)) {
+    return make_error(errc::malformed_message, "the session asks for codec " +
+                                                   std::string(to_string(tensor_codec(req.codec))) +
+                                                   " but this swarm's wire codec is " +
+                                                   to_string(*cfg.codec));
   }
   if (st.sessions.count(req.session_id)) {
     return make_error(errc::malformed_message,
@@ -236,16 +267,27 @@ server_actor::behavior_type server_behavior(server_pointer self, server_config c
     self->state.blocks[size_t(i)] = block;
   }
   self->state.compute_ms_per_block = cfg.compute_ms_per_block;
-  if (cfg.routing_table) {
-    ++self->state.record_version;
-    self->send(cfg.routing_table, announce_atom::value, make_record(self, cfg),
-               caf::actor_cast<server_actor>(self));
+  announce(self, cfg);
+  if (cfg.announce_period.count() > 0) {
+    self->delayed_send(self, cfg.announce_period, tick_atom::value);
   }
   return {
       [self, cfg](const open_session_request& req) { return open_session(self, cfg, req); },
       [self, cfg](step_request& req) { return run_step(self, cfg, req); },
       [self, cfg](const close_session_request& req) { return close_session(self, cfg, req); },
       [self, cfg](info_atom) { return make_record(self, cfg); },
+      [self, cfg](drain_atom) {
+        if (self->state.state == serving_state::online) self->state.state = serving_state::draining;
+        return announce(self, cfg);
+      },
+      [self, cfg](leave_atom) {
+        self->state.state = serving_state::offline;
+        return announce(self, cfg);
+      },
+      [self, cfg](tick_atom) {
+        announce(self, cfg);
+        self->delayed_send(self, cfg.announce_period, tick_atom::value);
+      },
   };
 }
 

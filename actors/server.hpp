@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <caf/fwd.hpp>
@@ -22,6 +23,16 @@ struct server_config {
   double compute_ms_per_block = 1.0;           // announced until steps have been measured
   routing_table_actor routing_table;           // announced to at start, when set
   std::shared_ptr<compute_executor> executor;  // the node's compute thread; made when null
+  // What the record announces: where the node listens ("" in an in-process swarm) and
+  // the model's fingerprint (model/model_id.hpp).
+  std::string host;
+  uint16_t port = 0;
+  std::string model_id;
+  // The swarm's wire codec: sessions asking another are refused. None: any codec.
+  std::optional<tensor_codec> codec;
+  // The record is re-announced (its version raised) this often, so that replicas whose
+  // TTL would drop it see it refreshed; 0: only when it changes.
+  std::chrono::milliseconds announce_period{0};
 };
 
 server_actor spawn_server(caf::actor_system& system, server_config cfg);

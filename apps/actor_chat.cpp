@@ -1,7 +1,8 @@
 // actor-chat: a REPL on a Corolla swarm. With --local the whole swarm runs inside this
 // process — a routing table, N servers splitting the model's blocks, a client — so a
 // new user sees it work without a second machine or a model download: without
-// --model, the first run makes a demo model with the model maker.
+// --model, the first run makes a demo model with the model maker. With --peer (or a
+// node's --config file) it joins a swarm of actor-node processes as a client.
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -12,8 +13,11 @@
 #include "actors/client.hpp"
 #include "actors/local_swarm.hpp"
 #include "actors/node_config.hpp"
+#include "actors/node_network.hpp"
+#include "actors/remote_swarm.hpp"
 #include "apps/chat_repl.hpp"
 #include "apps/command_line.hpp"
+#include "apps/node_options.hpp"
 #include "model/model_maker.hpp"
 
 namespace po = boost::program_options;
@@ -35,14 +39,93 @@ result<std::string> demo_model() {
   return path;
 }
 
+// Starts the client and runs the REPL until the user quits.
+int chat(caf::actor_system& system, const client_config& client_cfg, const repl_options& repl) {
+  auto client = start_client(system, client_cfg);
+  if (!client.ok()) {
+    std::cerr << "actor-chat: " << client.error().message() << "\n";
+    return 1;
+  }
+  client_handle owner(*client);
+  return run_repl(system, *client, repl, std::cin, std::cout);
+}
+
+// The swarm behind --peer / --config: the config file's model, seeds, node address,
+// heartbeats and TLS files; --peer and --model on the command line win.
+struct peer_settings {
+  remote_swarm_options swarm;
+  network_options network;
+};
+
+result<peer_settings> read_peer_settings(const po::variables_map& vm) {
+  peer_settings out;
+  if (vm.count("config")) {
+    std::vector<std::string> args{"--config", vm["config"].as<std::string>()};
+    if (vm.count("model")) args.insert(args.end(), {"--model", vm["model"].as<std::string>()});
+    COROLLA_ASSIGN_OR_RETURN(node_options node, read_node_options(args));
+    out.swarm.model_path = node.model;
+    out.swarm.peers = node.seeds;
+    if (node.port != 0)
+      out.swarm.peers.insert(out.swarm.peers.begin(), node.host + ":" + std::to_string(node.port));
+    out.swarm.gossip_period = std::chrono::milliseconds(node.gossip_period_ms);
+    out.swarm.record_ttl = std::chrono::milliseconds(node.record_ttl_ms);
+    out.swarm.peer_timeout = std::chrono::milliseconds(node.heartbeat_timeout_ms);
+    out.network = network_options{std::chrono::milliseconds(node.heartbeat_interval_ms),
+                                  std::chrono::milliseconds(node.heartbeat_timeout_ms),
+                                  node.tls_cert, node.tls_key, node.tls_ca};
+  }
+  if (vm.count("model")) out.swarm.model_path = vm["model"].as<std::string>();
+  if (vm.count("peer")) out.swarm.peers = vm["peer"].as<std::vector<std::string>>();
+  if (out.swarm.model_path.empty()) {
+    return status::invalid_argument(
+        "--model: the swarm's model file is needed (the client computes the head)");
+  }
+  if (out.swarm.peers.empty()) {
+    return status::invalid_argument("--peer: no node to join through (the config file gives none)");
+  }
+  return out;
+}
+
+int run_peer(const po::variables_map& vm, repl_options repl, int64_t context) {
+  auto settings = read_peer_settings(vm);
+  if (!settings.ok()) {
+    std::cerr << "actor-chat: " << settings.error().message() << "\n";
+    return 2;
+  }
+  node_config cfg;
+  enable_network(cfg, settings->network);
+  caf::actor_system system{cfg};
+  auto swarm = remote_swarm::join(system, settings->swarm);
+  if (!swarm.ok()) {
+    std::cerr << "actor-chat: " << swarm.error().message() << "\n";
+    return 1;
+  }
+  const llama_model& head = *swarm->head_model();
+  std::cerr << "joined the swarm through " << swarm->joined_through() << ": "
+            << settings->swarm.model_path << ", " << head.config().n_blocks << " blocks, dim "
+            << head.config().dim << ", codec " << to_string(swarm->codec()) << "; chat template "
+            << to_string(head.chat()) << "\n";
+  client_config client_cfg = swarm->client_defaults();
+  client_cfg.max_tokens = context;
+  if (!vm["codec"].defaulted())
+    client_cfg.codec = *parse_tensor_codec(vm["codec"].as<std::string>());
+  return chat(system, client_cfg, repl);
+}
+
 int run(int argc, char** argv) {
-  po::options_description opts("actor-chat --local [--model FILE] [--servers N]");
+  po::options_description opts(
+      "actor-chat --local [--model FILE] [--servers N]\n"
+      "actor-chat --peer HOST:PORT --model FILE | --config FILE");
   local_swarm_options swarm_options;
   repl_options repl;
   int64_t context = 0, kv_budget_mib = 1024;
   std::string codec_name = "f32";
   opts.add_options()("help,h", "show this help")(
       "local", "run the whole swarm in this process (the embedded default)")(
+      "peer", po::value<std::vector<std::string>>()->composing(),
+      "join a swarm of actor-node processes through HOST:PORT (repeatable)")(
+      "config", po::value<std::string>(),
+      "a node's cluster config file: its model, address, seeds, heartbeats and TLS files")(
       "model,m", po::value(&swarm_options.model_path),
       "GGUF file (default: a demo model, made on first run)")(
       "servers", po::value(&swarm_options.servers)->default_value(3),
@@ -52,7 +135,7 @@ int run(int argc, char** argv) {
       "context,c", po::value(&context),
       "tokens of the session (default: the model's, at most 4096)")(
       "codec", po::value(&codec_name)->default_value("f32"),
-      "hidden states between client and servers: f32, f16 or int8")(
+      "hidden states between client and servers: f32, f16 or int8 (--peer: the swarm's)")(
       "raw", "raw completion even when the model has a chat template")(
       "max-tokens,n", po::value(&repl.generation.max_tokens)->default_value(256),
       "new tokens per answer at most")(
@@ -68,9 +151,10 @@ int run(int argc, char** argv) {
   po::variables_map vm;
   const std::vector<std::string> args(argv + 1, argv + argc);
   if (auto done = parse_command_line(opts, args, "actor-chat", std::cout, vm)) return *done;
-  if (!vm.count("local")) {
-    std::cerr << "actor-chat: give --local (the whole swarm in this process); joining a "
-                 "running swarm of actor-node processes is not available in this build\n";
+  const bool peer = vm.count("peer") || vm.count("config");
+  if (vm.count("local") == peer) {
+    std::cerr << "actor-chat: give either --local (the whole swarm in this process) or --peer "
+                 "HOST:PORT / --config FILE (a swarm of actor-node processes)\n";
     return 2;
   }
   auto codec = parse_tensor_codec(codec_name);
@@ -78,6 +162,8 @@ int run(int argc, char** argv) {
     std::cerr << "actor-chat: --codec: " << codec.error().message() << "\n";
     return 2;
   }
+  repl.chat = !vm.count("raw");
+  if (peer) return run_peer(vm, repl, context);
   // Every kernel of the process, making the demo model's included, runs on one thread
   // (actors/compute_executor.hpp says why).
   swarm_options.executor = std::make_shared<compute_executor>();
@@ -93,7 +179,6 @@ int run(int argc, char** argv) {
   }
   swarm_options.kind = vm.count("f32") ? precision::f32 : precision::int8;
   swarm_options.kv_budget_bytes = kv_budget_mib << 20;
-  repl.chat = !vm.count("raw");
 
   node_config cfg;
   caf::actor_system system{cfg};
@@ -113,13 +198,7 @@ int run(int argc, char** argv) {
   client_config client_cfg = swarm->client_defaults();
   client_cfg.max_tokens = context;
   client_cfg.codec = *codec;
-  auto client = start_client(system, client_cfg);
-  if (!client.ok()) {
-    std::cerr << "actor-chat: " << client.error().message() << "\n";
-    return 1;
-  }
-  client_handle owner(*client);
-  return run_repl(system, *client, repl, std::cin, std::cout);
+  return chat(system, client_cfg, repl);
 }
 
 }  // namespace

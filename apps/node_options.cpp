@@ -98,6 +98,7 @@ status check(node_options& o, const origins& from) {
                    std::to_string(o.heartbeat_interval_ms) + ")");
   }
   if (o.gossip_period_ms < 1) return bad(from, "gossip-period-ms", "must be >= 1");
+  if (o.drain_timeout_ms < 0) return bad(from, "drain-timeout-ms", "must be >= 0");
   if (o.record_ttl_ms <= o.gossip_period_ms) {
     return bad(from, "record-ttl-ms",
                std::to_string(o.record_ttl_ms) + " must exceed gossip-period-ms (" +
@@ -152,6 +153,8 @@ po::options_description node_option_descriptions(node_options& o) {
      "routing-table gossip period")
     ("record-ttl-ms", po::value(&o.record_ttl_ms)->default_value(o.record_ttl_ms),
      "a server record not refreshed for this long expires")
+    ("drain-timeout-ms", po::value(&o.drain_timeout_ms)->default_value(o.drain_timeout_ms),
+     "on SIGINT/SIGTERM, how long open sessions may go on before the node leaves")
     ("codec", po::value(&o.codec_name)->default_value(o.codec_name),
      "hidden states on the wire: f32, f16 or int8")
     ("tls-cert", po::value(&o.tls_cert), "PEM certificate (with tls-key and tls-ca: mutual TLS)")

@@ -41,6 +41,7 @@ void add_corolla_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<server_record>>("corolla.server_records");
   cfg.add_message_type<std::vector<hop_timing>>("corolla.hop_timings");
   cfg.add_message_type<server_actor>("corolla.server_actor");
+  cfg.add_message_type<std::vector<server_actor>>("corolla.server_actors");
   cfg.add_message_type<routing_table_actor>("corolla.routing_table_actor");
   cfg.add_message_type<client_session_actor>("corolla.client_session_actor");
   cfg.add_error_category(error_category, render_error);

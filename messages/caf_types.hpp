@@ -32,6 +32,11 @@ using info_atom = caf::atom_constant<caf::atom("info")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using reset_atom = caf::atom_constant<caf::atom("reset")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using gossip_atom = caf::atom_constant<caf::atom("gossip")>;
+using join_atom = caf::atom_constant<caf::atom("join")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
+using leave_atom = caf::atom_constant<caf::atom("leave")>;
 
 // The messages that travel as cereal bytes, with their registered names.
 #define COROLLA_WIRE_MESSAGES(X) \
@@ -45,6 +50,7 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
   X(block_output)                \
   X(server_record)               \
   X(route_request)               \
+  X(gossip_digest)               \
   X(generate_request)            \
   X(text_chunk)                  \
   X(hop_timing)                  \

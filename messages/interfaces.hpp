@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <caf/replies_to.hpp>
@@ -13,12 +14,15 @@
 
 namespace corolla {
 
-// A span of blocks with sessions (actors/server.cpp).
+// A span of blocks with sessions (actors/server.cpp). drain_atom: take no new sessions;
+// leave_atom: announce going offline; tick_atom: its own timer re-announcing its record.
 using server_actor =
     caf::typed_actor<caf::replies_to<open_session_request>::with<open_session_reply>,
                      caf::replies_to<step_request>::with<step_reply>,
                      caf::replies_to<close_session_request>::with<close_session_reply>,
-                     caf::replies_to<info_atom>::with<server_record>>;
+                     caf::replies_to<info_atom>::with<server_record>,
+                     caf::replies_to<drain_atom>::with<server_record>,
+                     caf::replies_to<leave_atom>::with<server_record>, caf::reacts_to<tick_atom>>;
 
 // One leg of a route: a server and the blocks [start, end) of its span to run.
 struct route_hop {
@@ -34,11 +38,18 @@ typename Inspector::result_type inspect(Inspector& f, route_hop& x) {
            x.end_block);
 }
 
-// Server records and routes (actors/routing_table.cpp).
+// Server records and routes (actors/routing_table.cpp). gossip_atom: one push-pull
+// round (the records, then their servers' handles in the same order); join_atom: connect
+// to a seed's table and gossip with it; flush_atom: push to every connected peer now;
+// tick_atom: its own gossip timer.
 using routing_table_actor =
     caf::typed_actor<caf::reacts_to<announce_atom, server_record, server_actor>,
                      caf::replies_to<route_request>::with<std::vector<route_hop>>,
-                     caf::replies_to<list_atom>::with<std::vector<server_record>>>;
+                     caf::replies_to<list_atom>::with<std::vector<server_record>>,
+                     caf::replies_to<gossip_atom, gossip_digest, std::vector<server_actor>>::with<
+                         gossip_digest, std::vector<server_actor>>,
+                     caf::replies_to<join_atom, std::string, uint16_t>::with<uint64_t>,
+                     caf::replies_to<flush_atom>::with<uint64_t>, caf::reacts_to<tick_atom>>;
 
 // One generation's route and input caches (actors/client_session.cpp). open_atom
 // finds a route and opens it; route_atom describes it (compute/transfer fields zero);

@@ -20,6 +20,8 @@ const char* to_string(errc code) {
       return "no_route";
     case errc::compute_failed:
       return "compute_failed";
+    case errc::draining:
+      return "draining";
   }
   return "unknown_error";
 }

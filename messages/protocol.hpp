@@ -23,6 +23,7 @@ enum class errc : uint8_t {
   busy,                   // a step while the same session's previous one runs
   no_route,               // no chain of servers covers the blocks
   compute_failed,         // a block could not run the step
+  draining,               // the server is leaving: it takes no new sessions
 };
 
 const char* to_string(errc code);

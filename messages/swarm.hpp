@@ -14,6 +14,9 @@
 
 namespace corolla {
 
+// The most servers a message lists; a longer list from a peer is malformed.
+constexpr size_t max_servers = 4096;
+
 enum class serving_state : uint8_t { joining = 0, online = 1, draining = 2, offline = 3 };
 const char* to_string(serving_state s);
 
@@ -28,11 +31,17 @@ struct server_record {
   double rtt_ms = 0;                // round trip to the server as last measured
   int64_t cache_bytes_free = 0;
   uint64_t version = 0;  // raised by the owner on every change
+  std::string host;      // where the server's node listens ("" for an in-process swarm)
+  uint32_t port = 0;
+  std::string model_id;  // the model's fingerprint (model/model_id.hpp)
+  int64_t sessions = 0;  // open on the server
+  uint8_t codec = 0;     // the tensor_codec its hidden states travel in
 
   template <class Archive>
   void serialize(Archive& ar) {
     ar(server_id, text_field(name), protocol_version, start_block, end_block, state,
-       compute_ms_per_block, rtt_ms, cache_bytes_free, version);
+       compute_ms_per_block, rtt_ms, cache_bytes_free, version, text_field(host), port,
+       text_field(model_id), sessions, codec);
   }
 };
 
@@ -43,7 +52,21 @@ struct route_request {
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(start_block, end_block, excluded);
+    ar(start_block, end_block, bounded_list<max_servers>(excluded));
+  }
+};
+
+// One push-pull gossip round between routing tables: the sender's swarm identity
+// and every record it holds; the receiver merges them and answers with its own.
+// A table refuses a digest from another protocol version or model.
+struct gossip_digest {
+  uint32_t protocol_version = 0;
+  std::string model_id;
+  std::vector<server_record> records;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(protocol_version, text_field(model_id), bounded_list<max_servers>(records));
   }
 };
 

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include <cereal/cereal.hpp>
 
@@ -38,6 +39,38 @@ inline bounded_text<4096> text_field(std::string& s) {
 }
 inline bounded_text<4096> text_field(const std::string& s) {
   return {const_cast<std::string&>(s)};
+}
+
+// A list whose element count is checked before it is allocated.
+template <size_t MaxItems, class T>
+struct bounded_vector {
+  std::vector<T>& items;
+
+  template <class Archive>
+  void save(Archive& ar) const {
+    ar(cereal::make_size_tag(cereal::size_type(items.size())));
+    for (const T& item : items) ar(item);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    cereal::size_type size = 0;
+    ar(cereal::make_size_tag(size));
+    if (size > MaxItems) {
+      throw cereal::Exception("a list of " + std::to_string(size) + " items exceeds its limit of " +
+                              std::to_string(MaxItems));
+    }
+    items.resize(size);
+    for (T& item : items) ar(item);
+  }
+};
+
+template <size_t MaxItems, class T>
+bounded_vector<MaxItems, T> bounded_list(std::vector<T>& items) {
+  return {items};
+}
+template <size_t MaxItems, class T>
+bounded_vector<MaxItems, T> bounded_list(const std::vector<T>& items) {
+  return {const_cast<std::vector<T>&>(items)};
 }
 
 }  // namespace corolla

@@ -66,6 +66,7 @@ class gguf_file {
   const std::string& name() const { return name_; }
   uint32_t version() const { return version_; }
   uint64_t file_size() const { return size_; }
+  const uint8_t* bytes() const { return bytes_; }  // the whole file, file_size() bytes
   uint64_t alignment() const { return alignment_; }
   uint64_t data_offset() const { return data_offset_; }
 

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   cmake g++ make clang libclang-rt-dev
-  libcaf-dev libssl-dev
+  libcaf-dev libssl-dev openssl
   libdnnl-dev ocl-icd-opencl-dev
   libcereal-dev
   libboost-program-options-dev

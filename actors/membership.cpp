@@ -1,0 +1,89 @@
+#include "actors/membership.hpp"
+
+#include "messages/protocol.hpp"
+
+namespace corolla {
+
+status membership::accepts(uint32_t protocol, const std::string& model_id) const {
+  if (protocol != protocol_version) {
+    return status::not_supported("the peer speaks protocol " + std::to_string(protocol) +
+                                 ", this node " + std::to_string(protocol_version));
+  }
+  if (model_id != model_id_) {
+    return status::not_supported("the peer serves model " + model_id + ", this node " + model_id_);
+  }
+  return status();
+}
+
+result<membership::merged> membership::merge(const server_record& record, time_point now) {
+  COROLLA_RETURN_IF_ERROR(accepts(record.protocol_version, record.model_id));
+  auto buried = tombstones_.find(record.server_id);
+  if (buried != tombstones_.end()) {
+    if (record.version <= buried->second.version) return merged::stale;
+    tombstones_.erase(buried);
+  }
+  auto it = records_.find(record.server_id);
+  if (it != records_.end() && it->second.version >= record.version) return merged::stale;
+  const merged outcome = it == records_.end() ? merged::added : merged::updated;
+  records_[record.server_id] = record;
+  refreshed_[record.server_id] = now;
+  return outcome;
+}
+
+void membership::drop(uint64_t server_id, time_point now) {
+  auto it = records_.find(server_id);
+  if (it == records_.end()) return;
+  tombstones_[server_id] = tombstone{it->second.version, now};
+  records_.erase(it);
+  refreshed_.erase(server_id);
+}
+
+std::vector<uint64_t> membership::expire(time_point now) {
+  std::vector<uint64_t> dropped;
+  if (ttl_.count() == 0) return dropped;
+  for (auto it = tombstones_.begin(); it != tombstones_.end();) {
+    it = now - it->second.dropped > ttl_ ? tombstones_.erase(it) : std::next(it);
+  }
+  for (const auto& [id, at] : refreshed_) {
+    if (now - at > ttl_) dropped.push_back(id);
+  }
+  for (uint64_t id : dropped) drop(id, now);
+  return dropped;
+}
+
+const server_record* membership::find(uint64_t server_id) const {
+  auto it = records_.find(server_id);
+  return it == records_.end() ? nullptr : &it->second;
+}
+
+std::vector<int64_t> block_coverage(const std::map<uint64_t, server_record>& records,
+                                    int64_t n_blocks) {
+  std::vector<int64_t> coverage(size_t(std::max<int64_t>(n_blocks, 0)), 0);
+  for (const auto& [id, r] : records) {
+    if (r.state != uint8_t(serving_state::online)) continue;
+    for (int64_t b = std::max<int64_t>(r.start_block, 0); b < std::min(r.end_block, n_blocks);
+         ++b) {
+      ++coverage[size_t(b)];
+    }
+  }
+  return coverage;
+}
+
+std::pair<int64_t, int64_t> uncovered_span(const std::vector<int64_t>& coverage) {
+  const int64_t n = int64_t(coverage.size());
+  std::pair<int64_t, int64_t> best{0, 0};
+  for (int64_t start = 0; start < n;) {
+    if (coverage[size_t(start)] != 0) {
+      ++start;
+      continue;
+    }
+    int64_t end = start;
+    while (end < n && coverage[size_t(end)] == 0) ++end;
+    if (end - start > best.second - best.first) best = {start, end};
+    start = end;
+  }
+  if (best.first == best.second) return {0, n};
+  return best;
+}
+
+}  // namespace corolla

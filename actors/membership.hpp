@@ -1,0 +1,76 @@
+// membership: one replica's view of the swarm's server records — the merge rule of
+// push-pull gossip, record expiry and the peer choice of each round. Plain class, no
+// CAF: the routing table actor drives it with the real clock, the tests and the
+// simulator with their own.
+//
+// Invariants:
+//  1. A record is replaced only by one of the same server with a higher version (only
+//     its owner raises it), so replicas converge whatever order digests arrive in.
+//  2. A record not refreshed (replaced by a higher version) within the TTL is dropped;
+//     a TTL of zero keeps records until they are dropped explicitly.
+//  3. A dropped server leaves a tombstone holding its last version until a TTL has
+//     passed: a peer that has not yet noticed the server is gone can not bring it back.
+//  4. Records of another protocol version or model are never held.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "messages/swarm.hpp"
+#include "model/status.hpp"
+
+namespace corolla {
+
+class membership {
+ public:
+  using time_point = std::chrono::steady_clock::time_point;
+
+  membership() = default;
+  membership(std::string model_id, std::chrono::milliseconds ttl)
+      : model_id_(std::move(model_id)), ttl_(ttl) {}
+
+  enum class merged { added, updated, stale };
+
+  // Takes `record` if it is newer than what this replica holds (invariant 1).
+  // Errors: protocol_mismatch or wrong_model (messages/protocol.hpp), naming both sides.
+  result<merged> merge(const server_record& record, time_point now);
+
+  // A peer's digest may be merged when it speaks this protocol about this model.
+  status accepts(uint32_t protocol, const std::string& model_id) const;
+
+  // Drops the server now, leaving a tombstone (invariant 3).
+  void drop(uint64_t server_id, time_point now);
+
+  // Drops records the TTL has passed (invariant 2); returns their ids.
+  std::vector<uint64_t> expire(time_point now);
+
+  const std::map<uint64_t, server_record>& records() const { return records_; }
+  const server_record* find(uint64_t server_id) const;
+  const std::string& model_id() const { return model_id_; }
+
+ private:
+  struct tombstone {
+    uint64_t version = 0;
+    time_point dropped;
+  };
+  std::string model_id_;
+  std::chrono::milliseconds ttl_{0};
+  std::map<uint64_t, server_record> records_;  // by server id
+  std::map<uint64_t, time_point> refreshed_;
+  std::map<uint64_t, tombstone> tombstones_;
+};
+
+// Blocks in [0, n_blocks) and how many online servers cover each.
+std::vector<int64_t> block_coverage(const std::map<uint64_t, server_record>& records,
+                                    int64_t n_blocks);
+
+// The span a node started with `span = auto` serves: the longest run of blocks no online
+// server covers (the first, on a tie), or the whole model when every block is covered.
+// Issue 7's balancer replaces this with Petals' rule 1 over measured throughput.
+std::pair<int64_t, int64_t> uncovered_span(const std::vector<int64_t>& coverage);
+
+}  // namespace corolla

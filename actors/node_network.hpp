@@ -1,0 +1,44 @@
+// node_network: how a Corolla process joins the network — CAF's middleman (and, with
+// TLS files, its openssl module) loaded with heartbeats on, and its routing table
+// published so that peers can connect.
+//
+// Heartbeats must be on in every process of a swarm (PLATFORM.md: a node with
+// heartbeats drops its connection to one without), so every Corolla program that
+// talks to a swarm goes through enable_network.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+#include <caf/io/middleman_actor.hpp>
+
+#include "actors/node_config.hpp"
+#include "messages/interfaces.hpp"
+
+namespace corolla {
+
+struct network_options {
+  std::chrono::milliseconds heartbeat_interval{200};
+  std::chrono::milliseconds connection_timeout{1000};  // silence that drops a peer
+  // Mutual TLS when all three are set: only peers with a certificate signed by the CA
+  // can connect, and this node only connects to such peers.
+  std::string tls_certificate;
+  std::string tls_key;
+  std::string tls_ca;
+  bool tls() const { return !tls_certificate.empty(); }
+};
+
+// Call on the config before the actor system is made from it.
+void enable_network(node_config& cfg, const network_options& options);
+
+// The middleman actor that connects to peers (the TLS one when configured).
+caf::io::middleman_actor network_actor(caf::actor_system& system);
+
+// Publishes `table` on host:port (port 0: one the system picks); returns the port.
+caf::expected<uint16_t> publish_table(caf::actor_system& system, const routing_table_actor& table,
+                                      const std::string& host, uint16_t port);
+
+}  // namespace corolla

@@ -1,0 +1,100 @@
+#include "actors/remote_swarm.hpp"
+
+#include <random>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include "actors/node_network.hpp"
+#include "actors/routing_table.hpp"
+#include "model/model_id.hpp"
+
+namespace corolla {
+
+result<remote_swarm> remote_swarm::join(caf::actor_system& system,
+                                        const remote_swarm_options& options) {
+  remote_swarm swarm;
+  swarm.executor_ = options.executor ? options.executor : std::make_shared<compute_executor>();
+  COROLLA_ASSIGN_OR_RETURN(const std::string model_id, model_fingerprint(options.model_path));
+  model_options head_options;
+  head_options.kind = options.kind;
+  head_options.first_block = 0;
+  head_options.end_block = 0;
+  result<llama_model> loaded = status::internal("the head was not loaded");
+  COROLLA_RETURN_IF_ERROR(
+      swarm.executor_->run([&] { loaded = llama_model::load(options.model_path, head_options); }));
+  COROLLA_RETURN_IF_ERROR(loaded.error());
+  swarm.head_ = std::make_shared<const llama_model>(std::move(*loaded));
+
+  routing_table_config table_cfg;
+  table_cfg.model_id = model_id;
+  table_cfg.network = network_actor(system);
+  table_cfg.gossip_period = options.gossip_period;
+  table_cfg.record_ttl = options.record_ttl;
+  table_cfg.peer_timeout = options.peer_timeout;
+  table_cfg.seed = std::random_device{}();
+  swarm.table_ = spawn_routing_table(system, table_cfg);
+
+  caf::scoped_actor self{system};
+  std::string failures;
+  for (const std::string& peer : options.peers) {
+    const auto colon = peer.rfind(':');
+    if (colon == std::string::npos) {
+      failures += "\n  " + peer + ": not host:port";
+      continue;
+    }
+    caf::error err;
+    self->request(swarm.table_, options.peer_timeout * 4, join_atom::value, peer.substr(0, colon),
+                  uint16_t(std::stoul(peer.substr(colon + 1))))
+        .receive([](uint64_t) {}, [&](caf::error& e) { err = std::move(e); });
+    if (!err) {
+      swarm.joined_through_ = peer;
+      break;
+    }
+    failures += "\n  " + peer + ": " + describe(err);
+  }
+  if (swarm.joined_through_.empty()) {
+    return status::io_error("could not join the swarm through any peer:" + failures);
+  }
+  // Records arrive with the first gossip; the connections to their nodes a little later.
+  const int64_t n_blocks = swarm.head_->config().n_blocks;
+  const auto deadline = std::chrono::steady_clock::now() + options.wait_for_route;
+  std::string last_error;
+  for (;;) {
+    bool covered = false;
+    self->request(swarm.table_, options.peer_timeout, route_request{0, n_blocks, {}})
+        .receive(
+            [&](const std::vector<route_hop>& route) {
+              covered = true;
+              swarm.codec_ = tensor_codec(route.front().server.codec);
+            },
+            [&](caf::error& e) { last_error = describe(e); });
+    if (covered) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      return status::not_found("joined through " + swarm.joined_through_ +
+                               " but the swarm does not cover the model: " + last_error);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return swarm;
+}
+
+client_config remote_swarm::client_defaults() const {
+  client_config cfg;
+  cfg.head_model = head_;
+  cfg.routing_table = table_;
+  cfg.codec = codec_;
+  cfg.executor = executor_;
+  return cfg;
+}
+
+void remote_swarm::stop() {
+  if (table_) caf::anon_send_exit(table_, caf::exit_reason::user_shutdown);
+  table_ = nullptr;
+  executor_ = nullptr;
+}
+
+}  // namespace corolla
