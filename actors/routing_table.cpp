@@ -76,12 +76,16 @@ void forget(table_pointer self, uint64_t server_id) {
 void connect_peer(table_pointer self, const routing_table_config& cfg, const std::string& address,
                   std::function<void(caf::expected<routing_table_actor>)> done);
 
-// Takes a record (and its server's handle) if it is new to this replica.
-void merge(table_pointer self, const routing_table_config& cfg, const server_record& record,
+void push_all(table_pointer self, const routing_table_config& cfg,
+              std::function<void(uint64_t)> done);
+
+// Takes a record (and its server's handle) if it is new to this replica; true when the
+// server was not known before.
+bool merge(table_pointer self, const routing_table_config& cfg, const server_record& record,
            const server_actor& handle) {
-  if (!handle) return;
+  if (!handle) return false;
   auto merged = self->state.members.merge(record, clock::now());
-  if (!merged.ok() || *merged == membership::merged::stale) return;
+  if (!merged.ok() || *merged == membership::merged::stale) return false;
   if (*merged == membership::merged::added) self->monitor(handle);
   self->state.handles[record.server_id] = handle;
   const std::string address = address_of(record);
@@ -89,6 +93,7 @@ void merge(table_pointer self, const routing_table_config& cfg, const server_rec
       !self->state.peers.count(address)) {
     connect_peer(self, cfg, address, nullptr);
   }
+  return *merged == membership::merged::added;
 }
 
 std::pair<gossip_digest, std::vector<server_actor>> make_digest(table_pointer self,
@@ -113,7 +118,13 @@ caf::error merge_digest(table_pointer self, const routing_table_config& cfg,
                       "a gossip digest of " + std::to_string(digest.records.size()) +
                           " records with " + std::to_string(handles.size()) + " handles");
   }
-  for (size_t i = 0; i < handles.size(); ++i) merge(self, cfg, digest.records[i], handles[i]);
+  bool news = false;
+  for (size_t i = 0; i < handles.size(); ++i)
+    news |= merge(self, cfg, digest.records[i], handles[i]);
+  // A server new to this replica is news for its peers too: passing it on at once
+  // spreads a join in one round trip per hop rather than a gossip period per hop. It
+  // ends: a replica that already has the record does not pass it on again.
+  if (news && cfg.network) push_all(self, cfg, nullptr);
   return caf::error{};
 }
 
@@ -163,7 +174,11 @@ void connect_peer(table_pointer self, const routing_table_config& cfg, const std
             peer.connecting = false;
             peer.table = table;
             self->monitor(table);
-            if (done) done(table);
+            if (done) {
+              done(table);
+            } else {
+              gossip_with(self, cfg, table, nullptr);  // a new peer: exchange at once
+            }
           },
           [fail, address](caf::error& err) {
             fail(make_error(errc::no_route, "can not reach " + address + ": " + describe(err)));

@@ -106,5 +106,41 @@ TEST(NodeOptions, MissingFileAndMissingModelAreClear) {
   EXPECT_NE(error_of({"--model", "m", "--bogus", "1"}).find("bogus"), std::string::npos);
 }
 
+// The files under config/ are what users copy: they must parse and say what they claim.
+TEST(NodeOptions, TheShippedConfigFilesParse) {
+  const std::string dir = std::string(COROLLA_SOURCE_DIR) + "/config/";
+  auto defaults = read_node_options({"--config", dir + "defaults.ini", "--model", "m.gguf"});
+  ASSERT_TRUE(defaults.ok()) << defaults.error().message();
+  auto built_in = read_node_options({"--model", "m.gguf"});
+  ASSERT_TRUE(built_in.ok());
+  const node_options& d = *defaults;
+  const node_options& b = *built_in;
+  EXPECT_EQ(d.host, b.host);
+  EXPECT_EQ(d.port, b.port);
+  EXPECT_EQ(d.span, b.span);
+  EXPECT_EQ(d.threads, b.threads);
+  EXPECT_EQ(d.kv_budget_mib, b.kv_budget_mib);
+  EXPECT_EQ(d.heartbeat_interval_ms, b.heartbeat_interval_ms);
+  EXPECT_EQ(d.heartbeat_timeout_ms, b.heartbeat_timeout_ms);
+  EXPECT_EQ(d.gossip_period_ms, b.gossip_period_ms);
+  EXPECT_EQ(d.record_ttl_ms, b.record_ttl_ms);
+  EXPECT_EQ(d.drain_timeout_ms, b.drain_timeout_ms);
+  EXPECT_EQ(d.codec, b.codec);
+  EXPECT_EQ(d.log_level, b.log_level);
+
+  const std::vector<std::pair<std::string, std::pair<int64_t, int64_t>>> nodes{
+      {"a", {0, 2}}, {"b", {2, 4}}, {"c", {4, 5}}};
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    auto o = read_node_options({"--config", dir + "loopback/" + nodes[i].first + ".ini"});
+    ASSERT_TRUE(o.ok()) << o.error().message();
+    EXPECT_EQ(o->name, nodes[i].first);
+    EXPECT_EQ(o->port, 7701 + int64_t(i));
+    EXPECT_EQ(std::make_pair(o->span_start, o->span_end), nodes[i].second);
+    EXPECT_EQ(o->seeds,
+              i == 0 ? std::vector<std::string>{} : std::vector<std::string>{"127.0.0.1:7701"});
+    EXPECT_EQ(o->model, "build/demo/stories260k-q8_0.gguf");
+  }
+}
+
 }  // namespace
 }  // namespace corolla

@@ -119,6 +119,13 @@ TEST(Messages, SwarmAndClientMessagesRoundTrip) {
     return a.stats.tokens == b.stats.tokens && a.stats.reason == b.stats.reason &&
            a.mean_token.size() == 1 && b.mean_token[0].compute_ms == 1.5;
   });
+  gossip_digest d{protocol_version, "llama-5x64-00ff", {sample_record(), sample_record()}};
+  d.records[1].host = "10.0.0.7";
+  d.records[1].port = 7702;
+  check_wire(d, [](auto& a, auto& b) {
+    return a.model_id == b.model_id && a.records.size() == 2 && b.records[1].host == "10.0.0.7" &&
+           b.records[1].port == 7702 && a.records[0].version == b.records[0].version;
+  });
   check_wire(session_step{4, 1, values(5, 8)},
              [](auto& a, auto& b) { return a.hidden == b.hidden; });
   check_wire(text_chunk{"abc"}, [](auto& a, auto& b) { return a.text == b.text; });
@@ -140,6 +147,15 @@ TEST(Messages, OversizedLengthsAreRefusedBeforeAllocating) {
   const status name = from_wire(bytes, r, "server_record");
   ASSERT_FALSE(name.ok());
   EXPECT_NE(name.message().find("exceeds its limit"), std::string::npos) << name.message();
+  // A digest claiming 2^32 records.
+  std::string digest = to_wire(gossip_digest{protocol_version, "m", {}});
+  digest.replace(digest.size() - 8, 8, std::string("\x00\x00\x00\x00\x01\x00\x00\x00", 8));
+  gossip_digest g;
+  const status list = from_wire(digest, g, "gossip_digest");
+  ASSERT_FALSE(list.ok());
+  EXPECT_NE(list.message().find("a list of 4294967296 items exceeds its limit of 4096"),
+            std::string::npos)
+      << list.message();
 }
 
 TEST(TensorCodec, F32IsExactAndTheOthersKeepTheirBounds) {

@@ -1,0 +1,102 @@
+// membership: the merge rule of gossip, expiry and tombstones, driven by a fake clock.
+#include "actors/membership.hpp"
+
+#include <gtest/gtest.h>
+
+#include "messages/protocol.hpp"
+
+namespace corolla {
+namespace {
+
+using namespace std::chrono_literals;
+using time_point = membership::time_point;
+
+server_record record(uint64_t id, uint64_t version, int64_t start = 0, int64_t end = 5,
+                     serving_state state = serving_state::online) {
+  server_record r;
+  r.server_id = id;
+  r.version = version;
+  r.protocol_version = protocol_version;
+  r.model_id = "m";
+  r.start_block = start;
+  r.end_block = end;
+  r.state = uint8_t(state);
+  return r;
+}
+
+TEST(Membership, OnlyAHigherVersionReplacesARecord) {
+  membership m("m", 1000ms);
+  const time_point t0;
+  EXPECT_EQ(*m.merge(record(1, 3), t0), membership::merged::added);
+  EXPECT_EQ(*m.merge(record(1, 2, 1, 2), t0), membership::merged::stale);
+  EXPECT_EQ(*m.merge(record(1, 3, 1, 2), t0), membership::merged::stale);
+  EXPECT_EQ(m.find(1)->end_block, 5);
+  EXPECT_EQ(*m.merge(record(1, 4, 1, 2), t0), membership::merged::updated);
+  EXPECT_EQ(m.find(1)->end_block, 2);
+}
+
+TEST(Membership, RecordsOfAnotherModelOrProtocolAreRefused) {
+  membership m("m", 0ms);
+  server_record other = record(1, 1);
+  other.model_id = "n";
+  auto refused = m.merge(other, time_point{});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message(), "the peer serves model n, this node m");
+  other = record(2, 1);
+  other.protocol_version = protocol_version + 1;
+  refused = m.merge(other, time_point{});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(
+      refused.error().message().find("speaks protocol " + std::to_string(protocol_version + 1)),
+      std::string::npos);
+  EXPECT_TRUE(m.records().empty());
+}
+
+TEST(Membership, RecordsNotRefreshedWithinTheTtlExpire) {
+  membership m("m", 1000ms);
+  const time_point t0;
+  m.merge(record(1, 1), t0);
+  m.merge(record(2, 1), t0);
+  m.merge(record(2, 2), t0 + 800ms);  // refreshed
+  EXPECT_TRUE(m.expire(t0 + 1000ms).empty());
+  EXPECT_EQ(m.expire(t0 + 1001ms), std::vector<uint64_t>{1});
+  EXPECT_EQ(m.expire(t0 + 1801ms), std::vector<uint64_t>{2});
+  EXPECT_TRUE(m.records().empty());
+}
+
+TEST(Membership, ADroppedServerIsNotBroughtBackByAStaleRecord) {
+  membership m("m", 1000ms);
+  const time_point t0;
+  m.merge(record(1, 5), t0);
+  m.drop(1, t0);
+  EXPECT_EQ(*m.merge(record(1, 5), t0 + 10ms), membership::merged::stale);
+  EXPECT_EQ(m.find(1), nullptr);
+  // Its owner raising the version means it is alive after all.
+  EXPECT_EQ(*m.merge(record(1, 6), t0 + 20ms), membership::merged::added);
+  // Tombstones end with the TTL.
+  m.drop(1, t0 + 30ms);
+  m.expire(t0 + 1100ms);
+  EXPECT_EQ(*m.merge(record(1, 1), t0 + 1100ms), membership::merged::added);
+}
+
+TEST(Membership, ZeroTtlKeepsRecords) {
+  membership m("m", 0ms);
+  m.merge(record(1, 1), time_point{});
+  EXPECT_TRUE(m.expire(time_point{} + 1000h).empty());
+  EXPECT_EQ(m.records().size(), 1u);
+}
+
+TEST(Membership, AutoSpanTakesTheLargestUncoveredRun) {
+  membership m("m", 0ms);
+  m.merge(record(1, 1, 0, 2), time_point{});
+  m.merge(record(2, 1, 6, 7), time_point{});
+  m.merge(record(3, 1, 2, 6, serving_state::draining), time_point{});  // not online: no cover
+  const auto coverage = block_coverage(m.records(), 10);
+  EXPECT_EQ(coverage, (std::vector<int64_t>{1, 1, 0, 0, 0, 0, 1, 0, 0, 0}));
+  EXPECT_EQ(uncovered_span(coverage), (std::pair<int64_t, int64_t>{2, 6}));
+  EXPECT_EQ(uncovered_span(std::vector<int64_t>(4, 0)), (std::pair<int64_t, int64_t>{0, 4}));
+  EXPECT_EQ(uncovered_span(std::vector<int64_t>(4, 2)), (std::pair<int64_t, int64_t>{0, 4}));
+}
+
+}  // namespace
+}  // namespace corolla

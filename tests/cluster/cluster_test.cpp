@@ -1,0 +1,294 @@
+// Cluster tests: real actor-node processes on 127.0.0.1 (ports chosen by the system),
+// talking over CAF's middleman, and a client in this process. Gossip and heartbeat
+// periods are short so that every test takes seconds.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/node_network.hpp"
+#include "actors/remote_swarm.hpp"
+#include "messages/caf_types.hpp"
+#include "model/model_maker.hpp"
+#include "tests/actors/swarm_fixture.hpp"
+#include "tests/cluster/node_process.hpp"
+#include "tests/support/test_support.hpp"
+
+namespace corolla {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::node_process;
+
+constexpr auto gossip_period = 100ms;
+
+class Cluster : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const uint64_t seed = testing::test_seed(11);
+    std::cout << "model seed " << seed << "\n";
+    model_ = testing::temp_path("cluster-" + std::to_string(seed) + ".gguf");
+    other_model_ = testing::temp_path("cluster-other-" + std::to_string(seed) + ".gguf");
+    ASSERT_TRUE(make_preset_model("stories260k", ggml_type::q8_0, seed, model_).ok());
+    ASSERT_TRUE(make_preset_model("stories260k", ggml_type::q8_0, seed + 1, other_model_).ok());
+  }
+
+  void SetUp() override {
+    cfg_ = std::make_unique<node_config>();
+    enable_network(*cfg_, network_options{100ms, 1000ms, "", "", ""});
+    system_ = std::make_unique<caf::actor_system>(*cfg_);
+  }
+  void TearDown() override {
+    swarm_.reset();
+    system_.reset();
+  }
+
+  static std::vector<std::string> node_args(const std::string& name, const std::string& span,
+                                            const std::vector<std::string>& seeds,
+                                            const std::string& model = model_) {
+    std::vector<std::string> args{"--name",
+                                  name,
+                                  "--model",
+                                  model,
+                                  "--span",
+                                  span,
+                                  "--port",
+                                  "0",
+                                  "--threads",
+                                  "1",
+                                  "--codec",
+                                  "f32",
+                                  "--gossip-period-ms",
+                                  std::to_string(gossip_period.count()),
+                                  "--record-ttl-ms",
+                                  "2000",
+                                  "--heartbeat-interval-ms",
+                                  "100",
+                                  "--heartbeat-timeout-ms",
+                                  "1000",
+                                  "--drain-timeout-ms",
+                                  "5000"};
+    for (const std::string& s : seeds) args.insert(args.end(), {"--seed", s});
+    return args;
+  }
+
+  // The records a node's routing table holds, asked over the network.
+  std::vector<server_record> list(node_process& node) {
+    auto table = system_->middleman().remote_actor<routing_table_actor>("127.0.0.1", node.port());
+    if (!table) return {};
+    caf::scoped_actor self{*system_};
+    std::vector<server_record> out;
+    self->request(*table, 5s, list_atom::value)
+        .receive([&](std::vector<server_record>& records) { out = std::move(records); },
+                 [](const caf::error&) {});
+    return out;
+  }
+
+  // This process as a client of the swarm through `peer`.
+  remote_swarm& join(node_process& peer) {
+    remote_swarm_options o;
+    o.peers = {peer.address()};
+    o.model_path = model_;
+    o.gossip_period = gossip_period;
+    o.record_ttl = 2000ms;
+    auto joined = remote_swarm::join(*system_, o);
+    EXPECT_TRUE(joined.ok()) << joined.error().message();
+    swarm_ = std::make_unique<remote_swarm>(std::move(*joined));
+    return *swarm_;
+  }
+
+  // a [0, 2), b [2, 4), c [4, 5); b and c join through a.
+  struct three_nodes {
+    node_process a{node_args("a", "0:2", {})};
+    node_process b{node_args("b", "2:4", {a.address()})};
+    node_process c{node_args("c", "4:5", {a.address()})};
+    bool start() {
+      for (node_process* n : {&a, &b, &c}) {
+        if (!n->wait_for("serving blocks")) {
+          ADD_FAILURE() << n->output();
+          return false;
+        }
+      }
+      return true;
+    }
+  };
+
+  static std::string model_;
+  static std::string other_model_;
+  std::unique_ptr<node_config> cfg_;
+  std::unique_ptr<caf::actor_system> system_;
+  std::unique_ptr<remote_swarm> swarm_;
+};
+
+std::string Cluster::model_;
+std::string Cluster::other_model_;
+
+TEST_F(Cluster, ThreeNodesAndAClientGenerateTheSingleProcessTokens) {
+  three_nodes nodes;
+  ASSERT_TRUE(nodes.start());
+  EXPECT_TRUE(nodes.c.wait_for("joined the swarm through " + nodes.a.address()))
+      << nodes.c.output();
+
+  remote_swarm& swarm = join(nodes.b);
+  EXPECT_EQ(swarm.codec(), tensor_codec::f32);
+  auto client = start_client(*system_, swarm.client_defaults());
+  ASSERT_TRUE(client.ok()) << client.error().message();
+  client_handle owner(*client);
+  const generate_request req = testing::greedy("Once upon a time", 24);
+  const testing::answer got = testing::ask(*system_, *client, req);
+  ASSERT_EQ(got.error, "");
+  EXPECT_EQ(got.reply.stats.tokens, testing::single_process_tokens(model_, precision::int8, req));
+  ASSERT_EQ(got.reply.last_token.size(), 3u);
+  EXPECT_EQ(got.reply.last_token[0].server_name, "a");
+  EXPECT_EQ(got.reply.last_token[2].server_name, "c");
+}
+
+TEST_F(Cluster, AFourthNodeAppearsInEveryTableWithinThreeGossipPeriods) {
+  three_nodes nodes;
+  ASSERT_TRUE(nodes.start());
+  node_process d(node_args("d", "0:5", {nodes.c.address()}));
+  ASSERT_TRUE(d.wait_for("serving blocks")) << d.output();
+  const auto joined = std::chrono::steady_clock::now();
+  auto everywhere = [&] {
+    for (node_process* n : {&nodes.a, &nodes.b, &nodes.c, &d}) {
+      if (list(*n).size() != 4) return false;
+    }
+    return true;
+  };
+  while (!everywhere() && std::chrono::steady_clock::now() - joined < 20 * gossip_period) {
+    std::this_thread::sleep_for(5ms);
+  }
+  const auto took = std::chrono::steady_clock::now() - joined;
+  std::cout << "4th node in every table after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
+  ASSERT_TRUE(everywhere());
+  EXPECT_LE(took, 3 * gossip_period);
+}
+
+TEST_F(Cluster, ANodeShuttingDownDrainsThenLeavesAndNewSessionsAvoidIt) {
+  node_process a(node_args("a", "0:2", {}));
+  ASSERT_TRUE(a.wait_for("serving blocks")) << a.output();
+  node_process b(node_args("b", "2:5", {a.address()}));
+  node_process spare(node_args("spare", "2:5", {a.address()}));
+  ASSERT_TRUE(b.wait_for("serving blocks")) << b.output();
+  ASSERT_TRUE(spare.wait_for("serving blocks")) << spare.output();
+  remote_swarm& swarm = join(a);
+
+  // A session held open on the spare keeps it draining until the session closes.
+  caf::scoped_actor self{*system_};
+  std::vector<route_hop> to_spare;
+  uint64_t b_id = 0;
+  for (const server_record& r : list(a)) {
+    if (r.name == "b") b_id = r.server_id;
+  }
+  self->request(swarm.routing_table(), 5s, route_request{2, 5, {b_id}})
+      .receive([&](std::vector<route_hop>& r) { to_spare = std::move(r); },
+               [](const caf::error&) {});
+  ASSERT_EQ(to_spare.size(), 1u);
+  ASSERT_EQ(to_spare[0].server.name, "spare");
+  bool opened = false;
+  self->request(to_spare[0].handle, 5s,
+                open_session_request{protocol_version, 77, 2, 5, 16, uint8_t(tensor_codec::f32)})
+      .receive([&](const open_session_reply&) { opened = true; }, [](const caf::error&) {});
+  ASSERT_TRUE(opened);
+
+  spare.signal(SIGTERM);
+  ASSERT_TRUE(spare.wait_for("draining on SIGTERM (1 sessions open)")) << spare.output();
+  auto state_in = [&](const routing_table_actor& table) -> std::string {
+    std::vector<server_record> records;
+    self->request(table, 5s, list_atom::value)
+        .receive([&](std::vector<server_record>& r) { records = std::move(r); },
+                 [](const caf::error&) {});
+    for (const server_record& r : records) {
+      if (r.name == "spare") return to_string(serving_state(r.state));
+    }
+    return "gone";
+  };
+  auto table_of_a = system_->middleman().remote_actor<routing_table_actor>("127.0.0.1", a.port());
+  ASSERT_TRUE(table_of_a);
+  // The spare pushes the news to its peers' tables at once; this process's client table
+  // (not a peer: it publishes nothing) sees it at its next ping of the spare.
+  const auto deadline = std::chrono::steady_clock::now() + 2s;
+  while ((state_in(*table_of_a) != "draining" || state_in(swarm.routing_table()) != "draining") &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(state_in(*table_of_a), "draining");
+  EXPECT_EQ(state_in(swarm.routing_table()), "draining");
+  // A new session routes around the draining node; the spare refuses one sent to it.
+  for (int i = 0; i < 5; ++i) {
+    std::vector<route_hop> route;
+    self->request(swarm.routing_table(), 5s, route_request{0, 5, {}})
+        .receive([&](std::vector<route_hop>& r) { route = std::move(r); },
+                 [](const caf::error&) {});
+    ASSERT_EQ(route.size(), 2u);
+    EXPECT_EQ(route[1].server.name, "b");
+  }
+  std::string refused;
+  self->request(to_spare[0].handle, 5s,
+                open_session_request{protocol_version, 78, 2, 5, 16, uint8_t(tensor_codec::f32)})
+      .receive([](const open_session_reply&) {},
+               [&](const caf::error& e) { refused = describe(e); });
+  EXPECT_NE(refused.find("draining"), std::string::npos) << refused;
+
+  self->request(to_spare[0].handle, 5s, close_session_request{77})
+      .receive([](const close_session_reply&) {}, [](const caf::error&) {});
+  EXPECT_EQ(spare.wait_exit(), 0) << spare.output();
+  EXPECT_NE(spare.output().find("left the swarm (2 peers told)"), std::string::npos)
+      << spare.output();
+  const auto gone_by = std::chrono::steady_clock::now() + 3s;
+  while (state_in(*table_of_a) != "gone" && std::chrono::steady_clock::now() < gone_by) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(state_in(*table_of_a), "gone");
+}
+
+TEST_F(Cluster, ANodeOrClientOfAnotherModelIsRefusedClearly) {
+  node_process a(node_args("a", "0:5", {}));
+  ASSERT_TRUE(a.wait_for("serving blocks")) << a.output();
+  node_process stranger(node_args("stranger", "0:5", {a.address()}, other_model_));
+  EXPECT_EQ(stranger.wait_exit(), 1) << stranger.output();
+  EXPECT_NE(stranger.output().find("could not join the swarm through any seed"), std::string::npos)
+      << stranger.output();
+  EXPECT_NE(stranger.output().find("serves model llama-5x64-"), std::string::npos)
+      << stranger.output();
+  EXPECT_EQ(list(a).size(), 1u);
+
+  remote_swarm_options o;
+  o.peers = {a.address()};
+  o.model_path = other_model_;
+  auto joined = remote_swarm::join(*system_, o);
+  ASSERT_FALSE(joined.ok());
+  EXPECT_NE(joined.error().message().find("protocol_mismatch: the peer serves model"),
+            std::string::npos)
+      << joined.error().message();
+}
+
+TEST_F(Cluster, BadConfigFilesAndUnreachableSeedsFailClearly) {
+  const std::string path = testing::temp_path("cluster-bad.ini");
+  testing::write_file(path, "name = x\nmodel = " + model_ + "\nport = 99999\n");
+  node_process bad({"--config", path});
+  EXPECT_EQ(bad.wait_exit(), 2);
+  EXPECT_NE(bad.output().find(path + ":3: port: "), std::string::npos) << bad.output();
+
+  testing::write_file(path, "model = " + model_ + "\nspan = 3:9\n");
+  node_process outside({"--config", path});
+  EXPECT_EQ(outside.wait_exit(), 1);
+  EXPECT_NE(outside.output().find("outside the model's 5 blocks"), std::string::npos)
+      << outside.output();
+
+  node_process lonely(node_args("lonely", "0:5", {"127.0.0.1:1"}));
+  EXPECT_EQ(lonely.wait_exit(), 1);
+  EXPECT_NE(lonely.output().find("127.0.0.1:1: no_route: can not reach"), std::string::npos)
+      << lonely.output();
+}
+
+}  // namespace
+}  // namespace corolla

@@ -1,0 +1,44 @@
+// node_process: an actor-node process a cluster test starts, talks to and stops — its
+// output (stdout and stderr together) collected as it is printed.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace corolla::testing {
+
+class node_process {
+ public:
+  // Starts build/apps/actor-node with `args`.
+  explicit node_process(const std::vector<std::string>& args);
+  node_process(const node_process&) = delete;
+  node_process& operator=(const node_process&) = delete;
+  ~node_process();  // kills the process if it still runs
+
+  // Waits until the output contains `text`; false when the process exits or the time
+  // runs out first.
+  bool wait_for(const std::string& text,
+                std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  // Waits for the process to end; its exit code, or -1 when it did not end in time.
+  int wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  void signal(int number);
+
+  // The port from the "listening on host:port" line (0 before it is printed).
+  uint16_t port();
+  std::string address() { return "127.0.0.1:" + std::to_string(port()); }
+  const std::string& output();
+
+ private:
+  void read_available(std::chrono::milliseconds wait);
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  int exit_code_ = -1;
+  bool exited_ = false;
+  std::string output_;
+};
+
+}  // namespace corolla::testing
