@@ -60,6 +60,7 @@ class session_runner final : public block_runner {
     for (hop_timing& h : mean) {
       h.compute_ms /= double(decode_steps_);
       h.transfer_ms /= double(decode_steps_);
+      h.inbound_ms /= double(decode_steps_);
     }
     return mean;
   }
@@ -75,6 +76,7 @@ class session_runner final : public block_runner {
     for (size_t i = 0; i < timing.size(); ++i) {
       sum_[i].compute_ms += timing[i].compute_ms;
       sum_[i].transfer_ms += timing[i].transfer_ms;
+      sum_[i].inbound_ms += timing[i].inbound_ms;
     }
     ++decode_steps_;
   }
@@ -174,6 +176,7 @@ void client_loop(caf::blocking_actor* self, client_config cfg) {
   sc.codec = cfg.codec;
   sc.open_timeout = cfg.open_timeout;
   sc.step_timeout = cfg.step_timeout;
+  sc.push = cfg.push;
   client_state st(self, cfg, spawn_client_session(self->system(), sc), context);
   bool running = true;
   self->receive_while([&] { return running; })(

@@ -24,6 +24,7 @@ struct client_config {
   tensor_codec codec = tensor_codec::f32;
   std::chrono::milliseconds open_timeout{10000};
   std::chrono::milliseconds step_timeout{60000};
+  bool push = false;  // server-to-server push (client_session_config::push)
   // Where the head's kernels run: the process's compute thread when it has one (one
   // OpenMP team per process); null: the client's own thread.
   std::shared_ptr<compute_executor> executor;

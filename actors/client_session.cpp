@@ -9,7 +9,8 @@
 //   idle ──open_atom──▶ opening ──all servers opened──▶ open ──close_atom──▶ (quit)
 //                          └──any error──▶ idle (the error is the open's reply)
 //
-// Steps run one at a time, hop after hop; up to max_queued_steps more wait in order,
+// Steps run one at a time, hop after hop (or, in push mode, handed from server to
+// server, each also sending the session its output); up to max_queued_steps more wait in order,
 // more than that are refused (busy): mailboxes must not grow without bound. A server
 // that dies or times out fails the step in flight with an error naming it.
 //
@@ -22,6 +23,7 @@
 #include <algorithm>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <caf/actor_system.hpp>
@@ -39,6 +41,10 @@ struct client_session_state {
     std::vector<hop_timing> timing;
     size_t hop = 0;  // the hop waited for, since hop_sent
     std::chrono::steady_clock::time_point hop_sent;
+    // Push mode: outputs may arrive in any order (each server sends its own).
+    std::chrono::steady_clock::time_point started;
+    std::vector<std::optional<hop_output>> outputs;  // per hop, as received
+    std::vector<std::chrono::steady_clock::time_point> arrived;
   };
   std::vector<route_hop> route;
   std::vector<std::vector<float>> history;  // per hop: [tokens, dim] inputs sent
@@ -57,7 +63,7 @@ using session_pointer = client_session_actor::stateful_pointer<client_session_st
 std::vector<hop_timing> describe_route(const std::vector<route_hop>& route) {
   std::vector<hop_timing> out;
   for (const route_hop& h : route) {
-    out.push_back(hop_timing{h.server.name, h.start_block, h.end_block, 0, 0});
+    out.push_back(hop_timing{h.server.name, h.start_block, h.end_block, 0, 0, 0});
   }
   return out;
 }
@@ -100,29 +106,117 @@ void check_step(session_pointer self, const client_session_config& cfg) {
   self->delayed_send(self, watchdog_period(cfg), tick_atom::value);
 }
 
-void run_hop(session_pointer self, const client_session_config& cfg, size_t hop, uint64_t step_id) {
+// Keeps `hidden`, the input of `hop` at the step's position, for replay. False (and the
+// step failed) when the position would leave a gap.
+bool keep_input(session_pointer self, const client_session_config& cfg, size_t hop,
+                const std::vector<float>& hidden) {
   client_session_state& st = self->state;
-  const session_step& step = st.running->step;
+  const int64_t pos = st.running->step.pos;
   std::vector<float>& history = st.history[hop];
   const int64_t held = int64_t(history.size()) / cfg.dim;
-  if (step.pos > held) {
+  if (pos > held) {
     finish_step(self, cfg,
-                make_error(errc::position_gap, "step at position " + std::to_string(step.pos) +
+                make_error(errc::position_gap, "step at position " + std::to_string(pos) +
                                                    " but the session holds " +
                                                    std::to_string(held) + " tokens"));
-    return;
+    return false;
   }
-  history.resize(size_t(step.pos * cfg.dim));
-  history.insert(history.end(), step.hidden.begin(), step.hidden.end());
-  step_request req{cfg.session_id, step_id, step.pos,
-                   encode_tensor(cfg.codec, step.hidden.data(), step.n, cfg.dim)};
-  const auto sent = std::chrono::steady_clock::now();
+  history.resize(size_t(pos * cfg.dim));
+  history.insert(history.end(), hidden.begin(), hidden.end());
+  return true;
+}
+
+void watch(session_pointer self, const client_session_config& cfg, size_t hop) {
+  client_session_state& st = self->state;
   st.running->hop = hop;
-  st.running->hop_sent = sent;
+  st.running->hop_sent = std::chrono::steady_clock::now();
   if (!st.watching) {
     st.watching = true;
     self->delayed_send(self, watchdog_period(cfg), tick_atom::value);
   }
+}
+
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Push mode: the step goes to the first server with the rest of the route.
+void run_push(session_pointer self, const client_session_config& cfg, uint64_t step_id) {
+  client_session_state& st = self->state;
+  const session_step& step = st.running->step;
+  if (!keep_input(self, cfg, 0, step.hidden)) return;
+  std::vector<caf::actor> chain;
+  for (size_t i = 1; i < st.route.size(); ++i) {
+    chain.push_back(caf::actor_cast<caf::actor>(st.route[i].handle));
+  }
+  st.running->started = std::chrono::steady_clock::now();
+  st.running->outputs.assign(st.route.size(), std::nullopt);
+  st.running->arrived.assign(st.route.size(), {});
+  watch(self, cfg, 0);
+  self->send(st.route[0].handle,
+             push_step{step_request{cfg.session_id, step_id, step.pos,
+                                    encode_tensor(cfg.codec, step.hidden.data(), step.n, cfg.dim)},
+                       0, steady_ns(), std::move(chain), caf::actor_cast<caf::actor>(self)});
+}
+
+// Push mode: one server's output. Kept as the next hop's input; after every hop has
+// reported, the last one's output is the step's result.
+void on_hop_output(session_pointer self, const client_session_config& cfg, hop_output& out) {
+  client_session_state& st = self->state;
+  if (!st.running || st.running->id != out.step_id || out.hop >= st.route.size() ||
+      st.running->outputs.size() != st.route.size() || st.running->outputs[out.hop]) {
+    return;
+  }
+  auto& running = *st.running;
+  if (out.error_code != 0) {
+    finish_step(
+        self, cfg,
+        make_error(errc::compute_failed, hop_name(st.route[out.hop]) + ": " + out.error_text));
+    return;
+  }
+  std::vector<float> hidden;
+  if (status s = decode_tensor(out.hidden, cfg.dim, running.step.n, hidden); !s.ok()) {
+    finish_step(self, cfg, to_error(s));
+    return;
+  }
+  const size_t hop = out.hop;
+  if (hop + 1 < st.route.size() && !keep_input(self, cfg, hop + 1, hidden)) return;
+  running.arrived[hop] = std::chrono::steady_clock::now();
+  if (hop + 1 == st.route.size()) running.step.hidden = std::move(hidden);
+  running.outputs[hop] = std::move(out);
+  size_t missing = 0;
+  while (missing < running.outputs.size() && running.outputs[missing]) ++missing;
+  if (missing < running.outputs.size()) {
+    watch(self, cfg, missing);
+    return;
+  }
+  // Per hop: its compute, and the time between the previous hop's output reaching the
+  // session and its own, less its compute (the hand-over and the copy to the session).
+  auto previous = running.started;
+  for (size_t h = 0; h < st.route.size(); ++h) {
+    const hop_output& o = *running.outputs[h];
+    const double compute_ms = double(o.compute_us) / 1000.0;
+    const double gap_ms =
+        std::chrono::duration<double, std::milli>(running.arrived[h] - previous).count();
+    previous = std::max(previous, running.arrived[h]);
+    running.timing.push_back(
+        hop_timing{st.route[h].server.name, st.route[h].start_block, st.route[h].end_block,
+                   compute_ms, std::max(0.0, gap_ms - compute_ms), double(o.inbound_us) / 1000.0});
+  }
+  finish_step(self, cfg,
+              session_step_result{std::move(running.step.hidden), std::move(running.timing)});
+}
+
+void run_hop(session_pointer self, const client_session_config& cfg, size_t hop, uint64_t step_id) {
+  client_session_state& st = self->state;
+  const session_step& step = st.running->step;
+  if (!keep_input(self, cfg, hop, step.hidden)) return;
+  step_request req{cfg.session_id, step_id, step.pos,
+                   encode_tensor(cfg.codec, step.hidden.data(), step.n, cfg.dim)};
+  watch(self, cfg, hop);
+  const auto sent = st.running->hop_sent;
   self->request(st.route[hop].handle, caf::infinite, std::move(req))
       .then([self, cfg, hop, step_id,
              sent](step_reply& reply) { on_reply(self, cfg, hop, step_id, sent, reply); },
@@ -150,7 +244,7 @@ void on_reply(session_pointer self, const client_session_config& cfg, size_t hop
   const route_hop& h = st.route[hop];
   const double compute_ms = double(reply.compute_us) / 1000.0;
   st.running->timing.push_back(
-      hop_timing{h.server.name, h.start_block, h.end_block, compute_ms, rtt_ms - compute_ms});
+      hop_timing{h.server.name, h.start_block, h.end_block, compute_ms, rtt_ms - compute_ms, 0});
   if (hop + 1 < st.route.size()) {
     run_hop(self, cfg, hop + 1, step_id);
   } else {
@@ -177,7 +271,11 @@ void start_next(session_pointer self, const client_session_config& cfg) {
   st.running->promise = promise;
   st.running->step = std::move(step);
   st.running->id = id;
-  run_hop(self, cfg, 0, id);
+  if (cfg.push) {
+    run_push(self, cfg, id);
+  } else {
+    run_hop(self, cfg, 0, id);
+  }
 }
 
 caf::result<std::vector<hop_timing>> open_route(session_pointer self,
@@ -254,6 +352,7 @@ client_session_actor::behavior_type client_session_behavior(session_pointer self
       },
       [self](route_atom) { return describe_route(self->state.route); },
       [self, cfg](tick_atom) { check_step(self, cfg); },
+      [self, cfg](hop_output& out) { on_hop_output(self, cfg, out); },
       [self, cfg](close_atom) {
         for (const route_hop& h : self->state.route) {
           caf::anon_send(h.handle, close_session_request{cfg.session_id});

@@ -20,6 +20,10 @@ struct client_session_config {
   std::chrono::milliseconds open_timeout{10000};
   std::chrono::milliseconds step_timeout{60000};
   size_t max_queued_steps = 4;  // beyond the one running, refused with busy
+  // Push mode: the first server sends its output straight to the next, and so on; every
+  // server also sends the session its output (the next server's input, kept for replay).
+  // A token then costs one pass along the chain instead of a round trip per server.
+  bool push = false;
 };
 
 client_session_actor spawn_client_session(caf::actor_system& system, client_session_config cfg);

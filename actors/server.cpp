@@ -20,6 +20,7 @@
 // session) gets an error reply; the server goes on serving the others.
 #include "actors/server.hpp"
 
+#include <functional>
 #include <unordered_map>
 
 #include <caf/actor_system.hpp>
@@ -39,6 +40,7 @@ struct server_state {
     std::vector<float> history;  // [length, dim] inputs of its first block
     int64_t reserved_bytes = 0;
     bool busy = false;
+    uint64_t last_step_id = 0;  // steps arrive with increasing ids; others are dropped
 
     // Tokens in the caches of the session's blocks: one per input row kept.
     int64_t length(int64_t dim) const { return int64_t(history.size()) / dim; }
@@ -155,39 +157,54 @@ caf::result<open_session_reply> open_session(server_pointer self, const server_c
   return open_session_reply{req.session_id, cfg.name, bytes};
 }
 
-caf::result<step_reply> run_step(server_pointer self, const server_config& cfg, step_request& req) {
+using step_done = std::function<void(caf::expected<step_reply>)>;
+
+// Runs `req` through the session's blocks; `done` gets the reply or the error, once.
+void execute_step(server_pointer self, const server_config& cfg, step_request& req,
+                  step_done done) {
   server_state& st = self->state;
   auto it = st.sessions.find(req.session_id);
   if (it == st.sessions.end()) {
-    return make_error(errc::unknown_session,
-                      "session " + std::to_string(req.session_id) + " is not open on " + cfg.name);
+    done(make_error(errc::unknown_session,
+                    "session " + std::to_string(req.session_id) + " is not open on " + cfg.name));
+    return;
   }
   server_state::session& s = it->second;
   if (s.busy) {
-    return make_error(errc::busy, "session " + std::to_string(req.session_id) +
-                                      " already has a step running on " + cfg.name);
+    done(make_error(errc::busy, "session " + std::to_string(req.session_id) +
+                                    " already has a step running on " + cfg.name));
+    return;
+  }
+  if (req.step_id <= s.last_step_id) {
+    done(make_error(errc::malformed_message,
+                    "step " + std::to_string(req.step_id) + " of session " +
+                        std::to_string(req.session_id) + " comes after step " +
+                        std::to_string(s.last_step_id) + ": a duplicate or out of order"));
+    return;
   }
   const int64_t dim = cfg.model->config().dim;
   std::vector<float> hidden;
   if (status decoded = decode_tensor(req.hidden, dim, s.max_tokens, hidden); !decoded.ok()) {
-    return to_error(decoded);
+    done(to_error(decoded));
+    return;
   }
   const int64_t n = req.hidden.rows;
   if (req.pos < 0 || req.pos > s.length(dim)) {
-    return make_error(errc::position_gap, "step at position " + std::to_string(req.pos) +
-                                              " but session " + std::to_string(req.session_id) +
-                                              " holds " + std::to_string(s.length(dim)) +
-                                              " tokens on " + cfg.name +
-                                              ": positions must not leave a gap");
+    done(make_error(errc::position_gap,
+                    "step at position " + std::to_string(req.pos) + " but session " +
+                        std::to_string(req.session_id) + " holds " + std::to_string(s.length(dim)) +
+                        " tokens on " + cfg.name + ": positions must not leave a gap"));
+    return;
   }
   if (req.pos + n > s.max_tokens) {
-    return make_error(errc::over_budget, "step to position " + std::to_string(req.pos + n) +
-                                             " exceeds session " + std::to_string(req.session_id) +
-                                             "'s " + std::to_string(s.max_tokens) + " tokens");
+    done(make_error(errc::over_budget, "step to position " + std::to_string(req.pos + n) +
+                                           " exceeds session " + std::to_string(req.session_id) +
+                                           "'s " + std::to_string(s.max_tokens) + " tokens"));
+    return;
   }
   s.busy = true;
+  s.last_step_id = req.step_id;
   const auto arrived = std::chrono::steady_clock::now();
-  auto promise = self->make_response_promise<step_reply>();
   block_step step{req.session_id, req.pos, n, s.max_tokens, s.end_block, 0, hidden};
   // The history changes only when the step has run everywhere; `hidden` waits for it.
   const block_actor& first = st.blocks[size_t(s.start_block - span_start(cfg))];
@@ -198,11 +215,11 @@ caf::result<step_reply> run_step(server_pointer self, const server_config& cfg, 
   // costs a wake-up of CAF's clock thread, which preempts the kernels.)
   self->request(first, caf::infinite, std::move(step))
       .then(
-          [self, promise, session_id, step_id, pos, n, dim, arrived,
+          [self, done, session_id, step_id, pos, n, dim, arrived,
            input = std::move(hidden)](block_output& out) mutable {
             auto found = self->state.sessions.find(session_id);
             if (found == self->state.sessions.end()) {
-              promise.deliver(make_error(errc::unknown_session, "session closed during a step"));
+              done(make_error(errc::unknown_session, "session closed during a step"));
               return;
             }
             server_state::session& open = found->second;
@@ -218,11 +235,11 @@ caf::result<step_reply> run_step(server_pointer self, const server_config& cfg, 
             const int64_t server_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                           std::chrono::steady_clock::now() - arrived)
                                           .count();
-            promise.deliver(step_reply{session_id, step_id,
-                                       encode_tensor(open.codec, out.hidden.data(), n, dim),
-                                       out.compute_us, server_us});
+            done(step_reply{session_id, step_id,
+                            encode_tensor(open.codec, out.hidden.data(), n, dim), out.compute_us,
+                            server_us});
           },
-          [self, promise, session_id, pos, dim](caf::error& err) mutable {
+          [self, done, session_id, pos, dim](caf::error& err) mutable {
             auto found = self->state.sessions.find(session_id);
             if (found != self->state.sessions.end()) {
               // Blocks before the failing one may have advanced: the next step must
@@ -231,9 +248,63 @@ caf::result<step_reply> run_step(server_pointer self, const server_config& cfg, 
               failed.history.resize(std::min(failed.history.size(), size_t(pos * dim)));
               failed.busy = false;
             }
-            promise.deliver(std::move(err));
+            done(std::move(err));
           });
+}
+
+caf::result<step_reply> run_step(server_pointer self, const server_config& cfg, step_request& req) {
+  auto promise = self->make_response_promise<step_reply>();
+  execute_step(self, cfg, req, [promise](caf::expected<step_reply> reply) mutable {
+    if (reply) {
+      promise.deliver(std::move(*reply));
+    } else {
+      promise.deliver(reply.error());
+    }
+  });
   return promise;
+}
+
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Push mode: runs the step, sends the output on to the next server of the chain, and
+// tells the client session. A step this session has already seen is dropped.
+void push(server_pointer self, const server_config& cfg, push_step& p) {
+  const int64_t inbound_us = (steady_ns() - p.sent_ns) / 1000;
+  auto it = self->state.sessions.find(p.step.session_id);
+  if (it != self->state.sessions.end() && p.step.step_id <= it->second.last_step_id) return;
+  hop_output out;
+  out.session_id = p.step.session_id;
+  out.step_id = p.step.step_id;
+  out.hop = p.hop;
+  out.inbound_us = inbound_us;
+  const int64_t pos = p.step.pos;
+  execute_step(self, cfg, p.step,
+               [self, out, pos, chain = std::move(p.chain),
+                reply_to = std::move(p.reply_to)](caf::expected<step_reply> reply) mutable {
+                 if (!reply) {
+                   const caf::error& err = reply.error();
+                   out.error_code = uint8_t(errc_of(err));
+                   out.error_text = describe(err);
+                   self->send(caf::actor_cast<client_session_actor>(reply_to), std::move(out));
+                   return;
+                 }
+                 if (!chain.empty()) {
+                   caf::actor next = chain.front();
+                   chain.erase(chain.begin());
+                   self->send(
+                       caf::actor_cast<server_actor>(next),
+                       push_step{step_request{out.session_id, out.step_id, pos, reply->hidden},
+                                 out.hop + 1, steady_ns(), std::move(chain), reply_to});
+                 }
+                 out.hidden = std::move(reply->hidden);
+                 out.compute_us = reply->compute_us;
+                 out.server_us = reply->server_us;
+                 self->send(caf::actor_cast<client_session_actor>(reply_to), std::move(out));
+               });
 }
 
 caf::result<close_session_reply> close_session(server_pointer self, const server_config& cfg,
@@ -274,6 +345,7 @@ server_actor::behavior_type server_behavior(server_pointer self, server_config c
   return {
       [self, cfg](const open_session_request& req) { return open_session(self, cfg, req); },
       [self, cfg](step_request& req) { return run_step(self, cfg, req); },
+      [self, cfg](push_step& p) { push(self, cfg, p); },
       [self, cfg](const close_session_request& req) { return close_session(self, cfg, req); },
       [self, cfg](info_atom) { return make_record(self, cfg); },
       [self, cfg](drain_atom) {

@@ -107,6 +107,7 @@ int run_peer(const po::variables_map& vm, repl_options repl, int64_t context) {
             << to_string(head.chat()) << "\n";
   client_config client_cfg = swarm->client_defaults();
   client_cfg.max_tokens = context;
+  client_cfg.push = !vm.count("round-trips");
   if (!vm["codec"].defaulted())
     client_cfg.codec = *parse_tensor_codec(vm["codec"].as<std::string>());
   return chat(system, client_cfg, repl);
@@ -137,8 +138,11 @@ int run(int argc, char** argv) {
       "codec", po::value(&codec_name)->default_value("f32"),
       "hidden states between client and servers: f32, f16 or int8 (--peer: the swarm's)")(
       "raw", "raw completion even when the model has a chat template")(
-      "max-tokens,n", po::value(&repl.generation.max_tokens)->default_value(256),
-      "new tokens per answer at most")(
+      "round-trips",
+      "the client sends each server its input in turn (default: each server pushes its "
+      "output straight to the next)")("max-tokens,n",
+                                      po::value(&repl.generation.max_tokens)->default_value(256),
+                                      "new tokens per answer at most")(
       "temperature", po::value(&repl.generation.sampling.temperature)->default_value(0.8f, "0.8"),
       "0 = greedy")("top-k", po::value(&repl.generation.sampling.top_k)->default_value(40),
                     "0 = off")(
@@ -197,6 +201,7 @@ int run(int argc, char** argv) {
   }
   client_config client_cfg = swarm->client_defaults();
   client_cfg.max_tokens = context;
+  client_cfg.push = !vm.count("round-trips");
   client_cfg.codec = *codec;
   return chat(system, client_cfg, repl);
 }

@@ -27,6 +27,10 @@ caf::error to_error(const status& st) {
   return make_error(errc_for(st), st.message());
 }
 
+errc errc_of(const caf::error& e) {
+  return e.category() == error_category ? errc(e.code()) : errc::compute_failed;
+}
+
 std::string describe(const caf::error& e) {
   if (e.category() == error_category) return render_error(e.code(), e.category(), e.context());
   return caf::to_string(e);
@@ -37,6 +41,7 @@ void add_corolla_types(caf::actor_system_config& cfg) {
   COROLLA_WIRE_MESSAGES(COROLLA_REGISTER)
 #undef COROLLA_REGISTER
   cfg.add_message_type<route_hop>("corolla.route_hop");
+  cfg.add_message_type<push_step>("corolla.push_step");
   cfg.add_message_type<std::vector<route_hop>>("corolla.route");
   cfg.add_message_type<std::vector<server_record>>("corolla.server_records");
   cfg.add_message_type<std::vector<hop_timing>>("corolla.hop_timings");

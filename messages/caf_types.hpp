@@ -44,6 +44,7 @@ using leave_atom = caf::atom_constant<caf::atom("leave")>;
   X(open_session_reply)          \
   X(step_request)                \
   X(step_reply)                  \
+  X(hop_output)                  \
   X(close_session_request)       \
   X(close_session_reply)         \
   X(block_step)                  \
@@ -70,6 +71,8 @@ COROLLA_WIRE_MESSAGES(COROLLA_WIRE_MESSAGE_TRAIT)
 
 caf::error make_error(errc code, std::string text);
 caf::error to_error(const status& st);
+// The errc of a Corolla error; compute_failed for CAF's own errors.
+errc errc_of(const caf::error& e);
 // The text a Corolla error carries ("over_budget: session asks ..."), or CAF's rendering.
 std::string describe(const caf::error& e);
 

@@ -71,10 +71,13 @@ struct hop_timing {
   int64_t end_block = 0;
   double compute_ms = 0;   // the server's blocks
   double transfer_ms = 0;  // round trip minus compute: queueing, messaging, codecs
+  // Push mode: from the previous sender's send to this server's receipt (hop_output's
+  // inbound_us; meaningful when both ran on one machine).
+  double inbound_ms = 0;
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(server_name, start_block, end_block, compute_ms, transfer_ms);
+    ar(server_name, start_block, end_block, compute_ms, transfer_ms, inbound_ms);
   }
 };
 

@@ -7,12 +7,31 @@
 #include <string>
 #include <vector>
 
+#include <caf/actor.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
 #include "messages/caf_types.hpp"
 
 namespace corolla {
+
+// Push mode: a step on its way along a route. The server runs `step`, sends its output
+// on to chain.front() (with the rest of the chain) and a hop_output to reply_to. The
+// handles are untyped because the server's own interface names this type; they are
+// server_actor and client_session_actor handles.
+struct push_step {
+  step_request step;
+  uint32_t hop = 0;               // the receiving server's place in the route
+  int64_t sent_ns = 0;            // steady clock at the send (hop_output::inbound_us)
+  std::vector<caf::actor> chain;  // the servers after this one, in route order
+  caf::actor reply_to;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, push_step& x) {
+  return f(caf::meta::type_name("corolla.push_step"), x.step, x.hop, x.sent_ns, x.chain,
+           x.reply_to);
+}
 
 // A span of blocks with sessions (actors/server.cpp). drain_atom: take no new sessions;
 // leave_atom: announce going offline; tick_atom: its own timer re-announcing its record.
@@ -22,7 +41,8 @@ using server_actor =
                      caf::replies_to<close_session_request>::with<close_session_reply>,
                      caf::replies_to<info_atom>::with<server_record>,
                      caf::replies_to<drain_atom>::with<server_record>,
-                     caf::replies_to<leave_atom>::with<server_record>, caf::reacts_to<tick_atom>>;
+                     caf::replies_to<leave_atom>::with<server_record>, caf::reacts_to<tick_atom>,
+                     caf::reacts_to<push_step>>;
 
 // One leg of a route: a server and the blocks [start, end) of its span to run.
 struct route_hop {
@@ -58,6 +78,7 @@ using client_session_actor =
     caf::typed_actor<caf::replies_to<open_atom>::with<std::vector<hop_timing>>,
                      caf::replies_to<session_step>::with<session_step_result>,
                      caf::replies_to<route_atom>::with<std::vector<hop_timing>>,
-                     caf::reacts_to<close_atom>, caf::reacts_to<tick_atom>>;
+                     caf::reacts_to<close_atom>, caf::reacts_to<tick_atom>,
+                     caf::reacts_to<hop_output>>;
 
 }  // namespace corolla

@@ -70,6 +70,29 @@ struct step_reply {
   }
 };
 
+// Push mode: what each server of a route sends the client session for one step — its
+// output (the next server's input, which the client keeps for replay; the final hidden
+// state after the last server) or the error that stopped the step there.
+struct hop_output {
+  uint64_t session_id = 0;
+  uint64_t step_id = 0;
+  uint32_t hop = 0;        // the server's place in the route
+  tensor_bytes hidden;     // [n, dim] outputs of the hop's last block; empty on error
+  int64_t compute_us = 0;  // time the hop's blocks computed
+  int64_t server_us = 0;   // time from the step's arrival to this message
+  // From the sender's send to this server's receipt, when both clocks are the machine's
+  // one monotonic clock (processes on one host: the benchmark's per-hop latency).
+  int64_t inbound_us = 0;
+  uint8_t error_code = 0;  // an errc; 0 when the hop ran
+  std::string error_text;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(session_id, step_id, hop, hidden, compute_us, server_us, inbound_us, error_code,
+       text_field(error_text));
+  }
+};
+
 struct close_session_request {
   uint64_t session_id = 0;
 

@@ -167,5 +167,52 @@ TEST_F(ServerTest, MalformedRequestsGetErrorsAndTheServerKeepsServing) {
   EXPECT_FALSE(step(1, 0, x, error).empty()) << error;
 }
 
+// Push mode: a step is run once; the same step id again is dropped without a word (a
+// duplicate), and a round-trip request with a stale id is refused naming it.
+TEST_F(ServerTest, PushedStepsRunOnceAndDuplicatesAreDropped) {
+  ASSERT_EQ(open(21, 16), "");
+  const std::vector<float> x = inputs(2, 7);
+  const push_step p{step_request{21, 5, 0, encode_tensor(tensor_codec::f32, x.data(), 2, dim)},
+                    0,
+                    0,
+                    {},
+                    caf::actor_cast<caf::actor>(self)};
+  auto receive_output = [&](std::chrono::milliseconds wait, hop_output& out) {
+    bool got = false;
+    self->receive(
+        [&](hop_output& o) {
+          out = std::move(o);
+          got = true;
+        },
+        caf::after(wait) >> [] {});
+    return got;
+  };
+  self->send(server, p);
+  hop_output out;
+  ASSERT_TRUE(receive_output(std::chrono::seconds(10), out));
+  EXPECT_EQ(out.error_code, 0) << out.error_text;
+  EXPECT_EQ(out.step_id, 5u);
+  std::vector<float> pushed;
+  ASSERT_TRUE(decode_tensor(out.hidden, dim, 2, pushed).ok());
+  ASSERT_EQ(open(22, 16), "");
+  std::string error;
+  EXPECT_EQ(step(22, 0, x, error), pushed) << error;
+
+  self->send(server, p);
+  EXPECT_FALSE(receive_output(std::chrono::milliseconds(300), out));
+  step_reply reply;
+  EXPECT_FALSE(ask(step_request{21, 5, 2, encode_tensor(tensor_codec::f32, x.data(), 1, dim)},
+                   reply, error));
+  EXPECT_NE(error.find("comes after step 5: a duplicate or out of order"), std::string::npos)
+      << error;
+
+  push_step unknown = p;
+  unknown.step.session_id = 99;
+  self->send(server, unknown);
+  ASSERT_TRUE(receive_output(std::chrono::seconds(10), out));
+  EXPECT_EQ(out.error_code, uint8_t(errc::unknown_session));
+  EXPECT_NE(out.error_text.find("session 99 is not open"), std::string::npos) << out.error_text;
+}
+
 }  // namespace
 }  // namespace corolla

@@ -56,29 +56,34 @@ class ActorSwarm : public ::testing::Test {
   }
 };
 
-TEST_F(ActorSwarm, EverySplitMatchesSingleProcessGeneration) {
+TEST_F(ActorSwarm, EverySplitMatchesSingleProcessGenerationInBothModes) {
   const generate_request req = greedy("Once upon a time", 24);
   for (precision kind : {precision::int8, precision::f32}) {
     const auto expected = testing::single_process_tokens(stories_path(), kind, req);
     ASSERT_EQ(expected.size(), 24u);
     for (int64_t servers : {1, 2, 3, 5}) {
       for (const auto& split : all_splits(5, servers)) {
-        SCOPED_TRACE(std::string(to_string(kind)) + " split " + describe_split(split));
-        node_config cfg;
-        caf::actor_system system{cfg};
-        local_swarm_options options;
-        options.model_path = stories_path();
-        options.spans = split;
-        options.kind = kind;
-        auto swarm = local_swarm::start(system, options);
-        ASSERT_TRUE(swarm.ok()) << swarm.error().to_string();
-        auto client = start_client(system, swarm->client_defaults());
-        ASSERT_TRUE(client.ok()) << client.error().to_string();
-        client_handle owner(*client);
-        const answer a = ask(system, *client, req);
-        EXPECT_EQ(a.error, "");
-        EXPECT_EQ(a.reply.stats.tokens, expected);
-        EXPECT_EQ(a.reply.mean_token.size(), split.size());
+        for (bool push : {false, true}) {
+          SCOPED_TRACE(std::string(to_string(kind)) + " split " + describe_split(split) +
+                       (push ? " push" : " round trips"));
+          node_config cfg;
+          caf::actor_system system{cfg};
+          local_swarm_options options;
+          options.model_path = stories_path();
+          options.spans = split;
+          options.kind = kind;
+          auto swarm = local_swarm::start(system, options);
+          ASSERT_TRUE(swarm.ok()) << swarm.error().to_string();
+          client_config client_cfg = swarm->client_defaults();
+          client_cfg.push = push;
+          auto client = start_client(system, client_cfg);
+          ASSERT_TRUE(client.ok()) << client.error().to_string();
+          client_handle owner(*client);
+          const answer a = ask(system, *client, req);
+          EXPECT_EQ(a.error, "");
+          EXPECT_EQ(a.reply.stats.tokens, expected);
+          EXPECT_EQ(a.reply.mean_token.size(), split.size());
+        }
       }
     }
   }

@@ -138,16 +138,22 @@ TEST_F(Cluster, ThreeNodesAndAClientGenerateTheSingleProcessTokens) {
 
   remote_swarm& swarm = join(nodes.b);
   EXPECT_EQ(swarm.codec(), tensor_codec::f32);
-  auto client = start_client(*system_, swarm.client_defaults());
-  ASSERT_TRUE(client.ok()) << client.error().message();
-  client_handle owner(*client);
   const generate_request req = testing::greedy("Once upon a time", 24);
-  const testing::answer got = testing::ask(*system_, *client, req);
-  ASSERT_EQ(got.error, "");
-  EXPECT_EQ(got.reply.stats.tokens, testing::single_process_tokens(model_, precision::int8, req));
-  ASSERT_EQ(got.reply.last_token.size(), 3u);
-  EXPECT_EQ(got.reply.last_token[0].server_name, "a");
-  EXPECT_EQ(got.reply.last_token[2].server_name, "c");
+  const auto expected = testing::single_process_tokens(model_, precision::int8, req);
+  for (bool push : {false, true}) {
+    SCOPED_TRACE(push ? "push" : "round trips");
+    client_config client_cfg = swarm.client_defaults();
+    client_cfg.push = push;
+    auto client = start_client(*system_, client_cfg);
+    ASSERT_TRUE(client.ok()) << client.error().message();
+    client_handle owner(*client);
+    const testing::answer got = testing::ask(*system_, *client, req);
+    ASSERT_EQ(got.error, "");
+    EXPECT_EQ(got.reply.stats.tokens, expected);
+    ASSERT_EQ(got.reply.last_token.size(), 3u);
+    EXPECT_EQ(got.reply.last_token[0].server_name, "a");
+    EXPECT_EQ(got.reply.last_token[2].server_name, "c");
+  }
 }
 
 TEST_F(Cluster, AFourthNodeAppearsInEveryTableWithinThreeGossipPeriods) {
