@@ -18,6 +18,7 @@
 #include "apps/chat_repl.hpp"
 #include "apps/command_line.hpp"
 #include "apps/node_options.hpp"
+#include "apps/openmp_spin.hpp"
 #include "model/model_maker.hpp"
 
 namespace po = boost::program_options;
@@ -210,5 +211,6 @@ int run(int argc, char** argv) {
 }  // namespace corolla
 
 int main(int argc, char** argv) {
+  corolla::limit_openmp_spinning(argv);
   return corolla::run(argc, argv);
 }

@@ -24,6 +24,7 @@
 #include "actors/routing_table.hpp"
 #include "actors/server.hpp"
 #include "apps/node_options.hpp"
+#include "apps/openmp_spin.hpp"
 #include "model/llama_config.hpp"
 #include "model/model_id.hpp"
 
@@ -228,5 +229,6 @@ int run(int argc, char** argv) {
 }  // namespace corolla
 
 int main(int argc, char** argv) {
+  corolla::limit_openmp_spinning(argv);
   return corolla::run(argc, argv);
 }

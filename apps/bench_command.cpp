@@ -60,9 +60,25 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out) {
     if (options.sessions.empty()) options.sessions = {1, 2, 4, 8, 16};
     return run_session_bench(options, out);
   }
+  if (suite == "swarm") {
+    swarm_bench_options options;
+    po::options_description opts =
+        model_suite_options("corolla bench swarm [--model FILE]", options.model_path);
+    opts.add_options()("decode-tokens", po::value(&options.decode_tokens)->default_value(32),
+                       "decode steps timed per mode")("processes",
+                                                      po::value(&options.processes)->multitoken(),
+                                                      "actor-node process counts (default: 2 3)")(
+        "latency-steps", po::value(&options.latency_steps)->default_value(100),
+        "push steps whose per-hop latencies give p50 and p99")(
+        "stories", po::value(&options.stories_path)->default_value(options.stories_path),
+        "the model the codecs' logit error is measured on");
+    if (auto done = parse_command_line(opts, rest, "corolla bench swarm", out, vm)) return *done;
+    if (options.processes.empty()) options.processes = {2, 3};
+    return run_swarm_bench(options, out);
+  }
   std::cerr << "corolla bench: "
             << (suite.empty() ? "no suite given" : "unknown suite '" + suite + "'")
-            << "; suites: kernels, generate, sessions\n";
+            << "; suites: kernels, generate, sessions, swarm\n";
   return 2;
 }
 

@@ -7,6 +7,7 @@
 #include "apps/bench_command.hpp"
 #include "apps/generate_command.hpp"
 #include "apps/gguf_commands.hpp"
+#include "apps/openmp_spin.hpp"
 
 namespace {
 
@@ -23,6 +24,7 @@ const char kUsage[] =
 }  // namespace
 
 int main(int argc, char** argv) {
+  corolla::limit_openmp_spinning(argv);
   const std::vector<std::string> args(argv + 1, argv + argc);
   if (args.size() >= 2 && args[0] == "gguf") {
     const std::vector<std::string> rest(args.begin() + 2, args.end());

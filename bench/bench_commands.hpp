@@ -35,6 +35,26 @@ struct session_bench_options {
 };
 int run_session_bench(const session_bench_options& options, std::ostream& out);
 
+// `corolla bench swarm`: the model split over 2 and 3 actor-node processes on this
+// machine, decode tokens/s with and without server-to-server push against the
+// single-process generator in the same run; one-way latency per hop of a 1-token
+// activation; and per wire codec the bytes per token per hop and the logit error it
+// causes (vs f32) on stories260K (../shared).
+struct swarm_bench_options {
+  std::string model_path;  // empty: as generate_bench_options
+  int decode_tokens = 32;
+  std::vector<int> processes = {2, 3};
+  int latency_steps = 100;  // steps whose per-hop latencies give p50 and p99
+  std::string stories_path = "../shared/models/stories260K.gguf";
+};
+int run_swarm_bench(const swarm_bench_options& options, std::ostream& out);
+
+// The prompt every model bench decodes after.
+extern const char* const bench_prompt;
+
+// Decode tokens/s of the single-process generator on bench_prompt (after a warm-up).
+double single_process_rate(const std::string& path, int tokens);
+
 // `given`, or demo/tinyllama-1.1b-q8_0.gguf, made by the model maker when absent.
 result<std::string> bench_model(const std::string& given);
 

@@ -17,11 +17,9 @@
 #include "model/generator.hpp"
 
 namespace corolla {
-namespace {
 
-const char* prompt = "Once upon a time, in a quiet town by the sea,";
+const char* const bench_prompt = "Once upon a time, in a quiet town by the sea,";
 
-// Decode tokens/s of the single-process generator on the same prompt.
 double single_process_rate(const std::string& path, int tokens) {
   auto model = llama_model::load(path, model_options{});
   if (!model.ok()) return 0;
@@ -31,12 +29,14 @@ double single_process_rate(const std::string& path, int tokens) {
   opt.sampling.temperature = 0;
   opt.max_tokens = tokens;
   opt.stop_at_eos = false;
-  const auto ids = model->tokenizer().encode(prompt, true, true);
+  const auto ids = model->tokenizer().encode(bench_prompt, true, true);
   gen.generate(ids, opt, [](const std::string&) { return true; });  // warm-up
   gen.reset();
   auto stats = gen.generate(ids, opt, [](const std::string&) { return true; });
   return stats.ok() ? stats->decode_tokens_per_second() : 0;
 }
+
+namespace {
 
 struct round_result {
   double aggregate = 0;                            // decode tokens/s over all sessions
@@ -50,7 +50,7 @@ round_result run_round(caf::actor_system& system, const std::vector<caf::actor>&
                        int tokens) {
   caf::scoped_actor self{system};
   generate_request req;
-  req.prompt = prompt;
+  req.prompt = bench_prompt;
   req.options.sampling.temperature = 0;
   req.options.max_tokens = tokens;
   for (const caf::actor& c : clients) {

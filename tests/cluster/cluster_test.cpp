@@ -15,17 +15,16 @@
 
 #include "actors/node_network.hpp"
 #include "actors/remote_swarm.hpp"
+#include "bench/node_process.hpp"
 #include "messages/caf_types.hpp"
 #include "model/model_maker.hpp"
 #include "tests/actors/swarm_fixture.hpp"
-#include "tests/cluster/node_process.hpp"
 #include "tests/support/test_support.hpp"
 
 namespace corolla {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::node_process;
 
 constexpr auto gossip_period = 100ms;
 
@@ -106,9 +105,9 @@ class Cluster : public ::testing::Test {
 
   // a [0, 2), b [2, 4), c [4, 5); b and c join through a.
   struct three_nodes {
-    node_process a{node_args("a", "0:2", {})};
-    node_process b{node_args("b", "2:4", {a.address()})};
-    node_process c{node_args("c", "4:5", {a.address()})};
+    node_process a{testing::app_path("actor-node"), node_args("a", "0:2", {})};
+    node_process b{testing::app_path("actor-node"), node_args("b", "2:4", {a.address()})};
+    node_process c{testing::app_path("actor-node"), node_args("c", "4:5", {a.address()})};
     bool start() {
       for (node_process* n : {&a, &b, &c}) {
         if (!n->wait_for("serving blocks")) {
@@ -159,7 +158,7 @@ TEST_F(Cluster, ThreeNodesAndAClientGenerateTheSingleProcessTokens) {
 TEST_F(Cluster, AFourthNodeAppearsInEveryTableWithinThreeGossipPeriods) {
   three_nodes nodes;
   ASSERT_TRUE(nodes.start());
-  node_process d(node_args("d", "0:5", {nodes.c.address()}));
+  node_process d(testing::app_path("actor-node"), node_args("d", "0:5", {nodes.c.address()}));
   ASSERT_TRUE(d.wait_for("serving blocks")) << d.output();
   const auto joined = std::chrono::steady_clock::now();
   auto everywhere = [&] {
@@ -179,10 +178,10 @@ TEST_F(Cluster, AFourthNodeAppearsInEveryTableWithinThreeGossipPeriods) {
 }
 
 TEST_F(Cluster, ANodeShuttingDownDrainsThenLeavesAndNewSessionsAvoidIt) {
-  node_process a(node_args("a", "0:2", {}));
+  node_process a(testing::app_path("actor-node"), node_args("a", "0:2", {}));
   ASSERT_TRUE(a.wait_for("serving blocks")) << a.output();
-  node_process b(node_args("b", "2:5", {a.address()}));
-  node_process spare(node_args("spare", "2:5", {a.address()}));
+  node_process b(testing::app_path("actor-node"), node_args("b", "2:5", {a.address()}));
+  node_process spare(testing::app_path("actor-node"), node_args("spare", "2:5", {a.address()}));
   ASSERT_TRUE(b.wait_for("serving blocks")) << b.output();
   ASSERT_TRUE(spare.wait_for("serving blocks")) << spare.output();
   remote_swarm& swarm = join(a);
@@ -257,9 +256,10 @@ TEST_F(Cluster, ANodeShuttingDownDrainsThenLeavesAndNewSessionsAvoidIt) {
 }
 
 TEST_F(Cluster, ANodeOrClientOfAnotherModelIsRefusedClearly) {
-  node_process a(node_args("a", "0:5", {}));
+  node_process a(testing::app_path("actor-node"), node_args("a", "0:5", {}));
   ASSERT_TRUE(a.wait_for("serving blocks")) << a.output();
-  node_process stranger(node_args("stranger", "0:5", {a.address()}, other_model_));
+  node_process stranger(testing::app_path("actor-node"),
+                        node_args("stranger", "0:5", {a.address()}, other_model_));
   EXPECT_EQ(stranger.wait_exit(), 1) << stranger.output();
   EXPECT_NE(stranger.output().find("could not join the swarm through any seed"), std::string::npos)
       << stranger.output();
@@ -280,17 +280,17 @@ TEST_F(Cluster, ANodeOrClientOfAnotherModelIsRefusedClearly) {
 TEST_F(Cluster, BadConfigFilesAndUnreachableSeedsFailClearly) {
   const std::string path = testing::temp_path("cluster-bad.ini");
   testing::write_file(path, "name = x\nmodel = " + model_ + "\nport = 99999\n");
-  node_process bad({"--config", path});
+  node_process bad(testing::app_path("actor-node"), {"--config", path});
   EXPECT_EQ(bad.wait_exit(), 2);
   EXPECT_NE(bad.output().find(path + ":3: port: "), std::string::npos) << bad.output();
 
   testing::write_file(path, "model = " + model_ + "\nspan = 3:9\n");
-  node_process outside({"--config", path});
+  node_process outside(testing::app_path("actor-node"), {"--config", path});
   EXPECT_EQ(outside.wait_exit(), 1);
   EXPECT_NE(outside.output().find("outside the model's 5 blocks"), std::string::npos)
       << outside.output();
 
-  node_process lonely(node_args("lonely", "0:5", {"127.0.0.1:1"}));
+  node_process lonely(testing::app_path("actor-node"), node_args("lonely", "0:5", {"127.0.0.1:1"}));
   EXPECT_EQ(lonely.wait_exit(), 1);
   EXPECT_NE(lonely.output().find("127.0.0.1:1: no_route: can not reach"), std::string::npos)
       << lonely.output();

@@ -1,5 +1,6 @@
-// node_process: an actor-node process a cluster test starts, talks to and stops — its
-// output (stdout and stderr together) collected as it is printed.
+// node_process: an actor-node process that a cluster test or `corolla bench swarm`
+// starts, talks to and stops — its output (stdout and stderr together) collected as it
+// is printed.
 #pragma once
 
 #include <sys/types.h>
@@ -9,12 +10,12 @@
 #include <string>
 #include <vector>
 
-namespace corolla::testing {
+namespace corolla {
 
 class node_process {
  public:
-  // Starts build/apps/actor-node with `args`.
-  explicit node_process(const std::vector<std::string>& args);
+  // Starts the actor-node program at `binary` with `args`.
+  node_process(const std::string& binary, const std::vector<std::string>& args);
   node_process(const node_process&) = delete;
   node_process& operator=(const node_process&) = delete;
   ~node_process();  // kills the process if it still runs
@@ -41,4 +42,4 @@ class node_process {
   std::string output_;
 };
 
-}  // namespace corolla::testing
+}  // namespace corolla

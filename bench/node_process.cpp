@@ -1,4 +1,4 @@
-#include "tests/cluster/node_process.hpp"
+#include "bench/node_process.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -6,14 +6,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tests/support/test_support.hpp"
+namespace corolla {
 
-namespace corolla::testing {
-
-node_process::node_process(const std::vector<std::string>& args) {
+node_process::node_process(const std::string& binary, const std::vector<std::string>& args) {
   int fds[2];
   if (pipe(fds) != 0) return;
-  const std::string binary = app_path("actor-node");
   pid_ = fork();
   if (pid_ == 0) {
     dup2(fds[1], 1);
@@ -103,4 +100,4 @@ const std::string& node_process::output() {
   return output_;
 }
 
-}  // namespace corolla::testing
+}  // namespace corolla
