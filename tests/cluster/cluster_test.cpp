@@ -296,5 +296,54 @@ TEST_F(Cluster, BadConfigFilesAndUnreachableSeedsFailClearly) {
       << lonely.output();
 }
 
+// Certificates made here with the openssl command: a CA, two nodes it signs, and a node
+// signed by another CA. "dir/name.pem" and "dir/name.key"; false when openssl failed.
+bool make_certificates(const std::string& dir) {
+  const std::string quiet = " >/dev/null 2>&1";
+  auto ca = [&](const std::string& name) {
+    return testing::run_command(
+               "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=" + name + " -keyout " +
+               dir + "/" + name + ".key -out " + dir + "/" + name + ".pem" + quiet)
+               .exit_code == 0;
+  };
+  auto node = [&](const std::string& name, const std::string& signer) {
+    const std::string base = dir + "/" + name;
+    return testing::run_command("openssl req -newkey rsa:2048 -nodes -subj /CN=" + name +
+                                " -keyout " + base + ".key -out " + base + ".csr" + quiet)
+                   .exit_code == 0 &&
+           testing::run_command("openssl x509 -req -days 1 -in " + base + ".csr -CA " + dir + "/" +
+                                signer + ".pem -CAkey " + dir + "/" + signer +
+                                ".key -CAcreateserial -out " + base + ".pem" + quiet)
+                   .exit_code == 0;
+  };
+  return ca("ca") && ca("other-ca") && node("a", "ca") && node("b", "ca") &&
+         node("rogue", "other-ca");
+}
+
+TEST_F(Cluster, WithTlsOnlyNodesCertifiedByTheCaJoin) {
+  const std::string dir = testing::temp_dir();
+  ASSERT_TRUE(make_certificates(dir)) << "the openssl command failed";
+  auto tls = [&](std::vector<std::string> args, const std::string& name) {
+    args.insert(args.end(), {"--tls-cert", dir + "/" + name + ".pem", "--tls-key",
+                             dir + "/" + name + ".key", "--tls-ca", dir + "/ca.pem"});
+    return args;
+  };
+  const std::string node = testing::app_path("actor-node");
+  node_process a(node, tls(node_args("a", "0:5", {}), "a"));
+  ASSERT_TRUE(a.wait_for("serving blocks")) << a.output();
+  EXPECT_NE(a.output().find("(TLS)"), std::string::npos) << a.output();
+  node_process b(node, tls(node_args("b", "0:5", {a.address()}), "b"));
+  ASSERT_TRUE(b.wait_for("joined the swarm through " + a.address())) << b.output();
+
+  node_process rogue(node, tls(node_args("rogue", "0:5", {a.address()}), "rogue"));
+  EXPECT_EQ(rogue.wait_exit(), 1) << rogue.output();
+  EXPECT_NE(rogue.output().find("can not reach " + a.address()), std::string::npos)
+      << rogue.output();
+  node_process plain(node, node_args("plain", "0:5", {a.address()}));
+  EXPECT_EQ(plain.wait_exit(), 1) << plain.output();
+  EXPECT_NE(plain.output().find("can not reach " + a.address()), std::string::npos)
+      << plain.output();
+}
+
 }  // namespace
 }  // namespace corolla
