@@ -42,9 +42,13 @@ struct client_session_state {
     size_t hop = 0;  // the hop waited for, since hop_sent
     std::chrono::steady_clock::time_point hop_sent;
     // Push mode: outputs may arrive in any order (each server sends its own).
+    struct received {
+      std::chrono::steady_clock::time_point at;
+      int64_t compute_us = 0;
+      int64_t inbound_us = 0;
+    };
     std::chrono::steady_clock::time_point started;
-    std::vector<std::optional<hop_output>> outputs;  // per hop, as received
-    std::vector<std::chrono::steady_clock::time_point> arrived;
+    std::vector<std::optional<received>> outputs;  // per hop
   };
   std::vector<route_hop> route;
   std::vector<std::vector<float>> history;  // per hop: [tokens, dim] inputs sent
@@ -136,12 +140,6 @@ void watch(session_pointer self, const client_session_config& cfg, size_t hop) {
   }
 }
 
-int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 // Push mode: the step goes to the first server with the rest of the route.
 void run_push(session_pointer self, const client_session_config& cfg, uint64_t step_id) {
   client_session_state& st = self->state;
@@ -153,12 +151,11 @@ void run_push(session_pointer self, const client_session_config& cfg, uint64_t s
   }
   st.running->started = std::chrono::steady_clock::now();
   st.running->outputs.assign(st.route.size(), std::nullopt);
-  st.running->arrived.assign(st.route.size(), {});
   watch(self, cfg, 0);
   self->send(st.route[0].handle,
              push_step{step_request{cfg.session_id, step_id, step.pos,
                                     encode_tensor(cfg.codec, step.hidden.data(), step.n, cfg.dim)},
-                       0, steady_ns(), std::move(chain), caf::actor_cast<caf::actor>(self)});
+                       0, push_clock_ns(), std::move(chain), caf::actor_cast<caf::actor>(self)});
 }
 
 // Push mode: one server's output. Kept as the next hop's input; after every hop has
@@ -183,9 +180,9 @@ void on_hop_output(session_pointer self, const client_session_config& cfg, hop_o
   }
   const size_t hop = out.hop;
   if (hop + 1 < st.route.size() && !keep_input(self, cfg, hop + 1, hidden)) return;
-  running.arrived[hop] = std::chrono::steady_clock::now();
   if (hop + 1 == st.route.size()) running.step.hidden = std::move(hidden);
-  running.outputs[hop] = std::move(out);
+  running.outputs[hop] = client_session_state::running_step::received{
+      std::chrono::steady_clock::now(), out.compute_us, out.inbound_us};
   size_t missing = 0;
   while (missing < running.outputs.size() && running.outputs[missing]) ++missing;
   if (missing < running.outputs.size()) {
@@ -196,11 +193,10 @@ void on_hop_output(session_pointer self, const client_session_config& cfg, hop_o
   // session and its own, less its compute (the hand-over and the copy to the session).
   auto previous = running.started;
   for (size_t h = 0; h < st.route.size(); ++h) {
-    const hop_output& o = *running.outputs[h];
+    const auto& o = *running.outputs[h];
     const double compute_ms = double(o.compute_us) / 1000.0;
-    const double gap_ms =
-        std::chrono::duration<double, std::milli>(running.arrived[h] - previous).count();
-    previous = std::max(previous, running.arrived[h]);
+    const double gap_ms = std::chrono::duration<double, std::milli>(o.at - previous).count();
+    previous = std::max(previous, o.at);
     running.timing.push_back(
         hop_timing{st.route[h].server.name, st.route[h].start_block, st.route[h].end_block,
                    compute_ms, std::max(0.0, gap_ms - compute_ms), double(o.inbound_us) / 1000.0});

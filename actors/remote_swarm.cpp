@@ -38,27 +38,11 @@ result<remote_swarm> remote_swarm::join(caf::actor_system& system,
   table_cfg.seed = std::random_device{}();
   swarm.table_ = spawn_routing_table(system, table_cfg);
 
+  COROLLA_ASSIGN_OR_RETURN(
+      const joined_swarm joined,
+      join_swarm(system, swarm.table_, options.peers, options.peer_timeout * 4));
+  swarm.joined_through_ = joined.through;
   caf::scoped_actor self{system};
-  std::string failures;
-  for (const std::string& peer : options.peers) {
-    const auto colon = peer.rfind(':');
-    if (colon == std::string::npos) {
-      failures += "\n  " + peer + ": not host:port";
-      continue;
-    }
-    caf::error err;
-    self->request(swarm.table_, options.peer_timeout * 4, join_atom::value, peer.substr(0, colon),
-                  uint16_t(std::stoul(peer.substr(colon + 1))))
-        .receive([](uint64_t) {}, [&](caf::error& e) { err = std::move(e); });
-    if (!err) {
-      swarm.joined_through_ = peer;
-      break;
-    }
-    failures += "\n  " + peer + ": " + describe(err);
-  }
-  if (swarm.joined_through_.empty()) {
-    return status::io_error("could not join the swarm through any peer:" + failures);
-  }
   // Records arrive with the first gossip; the connections to their nodes a little later.
   const int64_t n_blocks = swarm.head_->config().n_blocks;
   const auto deadline = std::chrono::steady_clock::now() + options.wait_for_route;

@@ -15,6 +15,7 @@
 #include "actors/routing_table.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -23,6 +24,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/system_messages.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -67,6 +69,7 @@ bool routable(table_pointer self, const server_record& r) {
   return p != self->state.peers.end() && p->second.table;
 }
 
+// Drops a server that died or expired (a no-op for membership when it already expired).
 void forget(table_pointer self, uint64_t server_id) {
   self->state.members.drop(server_id, clock::now());
   self->state.handles.erase(server_id);
@@ -145,12 +148,15 @@ void gossip_with(table_pointer self, const routing_table_config& cfg,
 
 void connect_peer(table_pointer self, const routing_table_config& cfg, const std::string& address,
                   std::function<void(caf::expected<routing_table_actor>)> done) {
+  std::string host;
+  uint16_t port = 0;
+  if (!split_address(address, host, port)) {
+    if (done) done(make_error(errc::malformed_message, "'" + address + "' is not host:port"));
+    return;
+  }
   auto& p = self->state.peers[address];
   p.connecting = true;
   p.last_attempt = clock::now();
-  const size_t colon = address.rfind(':');
-  const std::string host = address.substr(0, colon);
-  const auto port = uint16_t(std::stoul(address.substr(colon + 1)));
   auto fail = [self, address, done](caf::error err) {
     self->state.peers[address].connecting = false;
     if (done) done(std::move(err));
@@ -207,10 +213,7 @@ void ping_servers(table_pointer self, const routing_table_config& cfg) {
 
 void on_tick(table_pointer self, const routing_table_config& cfg) {
   const auto now = clock::now();
-  for (uint64_t id : self->state.members.expire(now)) {
-    self->state.handles.erase(id);
-    self->state.rtt_ms.erase(id);
-  }
+  for (uint64_t id : self->state.members.expire(now)) forget(self, id);
   std::vector<routing_table_actor> connected;
   for (auto& [address, p] : self->state.peers) {
     if (p.table) connected.push_back(p.table);
@@ -228,7 +231,7 @@ void on_tick(table_pointer self, const routing_table_config& cfg) {
     const bool idle =
         p == self->state.peers.end() || (!p->second.table && !p->second.connecting &&
                                          now - p->second.last_attempt > 2 * cfg.gossip_period);
-    if (idle && !is_local(self, self->state.handles[id])) {
+    if (idle && !is_local(self, self->state.handles.at(id))) {
       connect_peer(self, cfg, address, nullptr);
     }
   }
@@ -328,10 +331,9 @@ routing_table_actor::behavior_type routing_table_behavior(table_pointer self,
         auto [mine, my_handles] = make_digest(self, cfg);
         return {std::move(mine), std::move(my_handles)};
       },
-      [self, cfg](join_atom, const std::string& host, uint16_t port) -> caf::result<uint64_t> {
+      [self, cfg](join_atom, const std::string& address) -> caf::result<uint64_t> {
         if (!cfg.network) return make_error(errc::no_route, "this routing table has no network");
         auto promise = self->make_response_promise<uint64_t>();
-        const std::string address = host + ":" + std::to_string(port);
         connect_peer(self, cfg, address,
                      [self, cfg, promise](caf::expected<routing_table_actor> table) mutable {
                        if (!table) {
@@ -361,6 +363,39 @@ routing_table_actor::behavior_type routing_table_behavior(table_pointer self,
 
 routing_table_actor spawn_routing_table(caf::actor_system& system, routing_table_config cfg) {
   return system.spawn(routing_table_behavior, std::move(cfg));
+}
+
+bool split_address(const std::string& address, std::string& host, uint16_t& port) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  unsigned value = 0;
+  const char* first = address.data() + colon + 1;
+  const char* last = address.data() + address.size();
+  const auto [stop, error] = std::from_chars(first, last, value);
+  if (first == last || error != std::errc() || stop != last || value == 0 || value > 65535) {
+    return false;
+  }
+  host = address.substr(0, colon);
+  port = uint16_t(value);
+  return true;
+}
+
+result<joined_swarm> join_swarm(caf::actor_system& system, const routing_table_actor& table,
+                                const std::vector<std::string>& peers,
+                                std::chrono::milliseconds timeout) {
+  caf::scoped_actor self{system};
+  std::string failures;
+  for (const std::string& peer : peers) {
+    caf::error err;
+    uint64_t known = 0;
+    self->request(table, timeout, join_atom::value, peer)
+        .receive([&](uint64_t records) { known = records; },
+                 [&](caf::error& e) { err = std::move(e); });
+    if (!err) return joined_swarm{peer, known};
+    failures += "\n  " + peer + ": " + describe(err);
+  }
+  if (peers.empty()) return status::invalid_argument("no seed to join the swarm through");
+  return status::io_error("could not join the swarm through any seed:" + failures);
 }
 
 }  // namespace corolla

@@ -5,11 +5,13 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <caf/fwd.hpp>
 #include <caf/io/middleman_actor.hpp>
 
 #include "messages/interfaces.hpp"
+#include "model/status.hpp"
 
 namespace corolla {
 
@@ -25,5 +27,20 @@ struct routing_table_config {
 };
 
 routing_table_actor spawn_routing_table(caf::actor_system& system, routing_table_config cfg = {});
+
+// "host:port" split at its last colon; false unless the port is a number in 1..65535.
+bool split_address(const std::string& address, std::string& host, uint16_t& port);
+
+struct joined_swarm {
+  std::string through;  // the peer that answered
+  uint64_t servers_known = 0;
+};
+
+// Has `table` join the swarm through the first of `peers` ("host:port") that answers.
+// Blocking (a program's start-up, not an actor). Errors: io_error listing every peer's
+// failure (unreachable, not a Corolla node, another model or protocol version).
+result<joined_swarm> join_swarm(caf::actor_system& system, const routing_table_actor& table,
+                                const std::vector<std::string>& peers,
+                                std::chrono::milliseconds timeout);
 
 }  // namespace corolla

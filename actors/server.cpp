@@ -264,16 +264,10 @@ caf::result<step_reply> run_step(server_pointer self, const server_config& cfg, 
   return promise;
 }
 
-int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 // Push mode: runs the step, sends the output on to the next server of the chain, and
 // tells the client session. A step this session has already seen is dropped.
 void push(server_pointer self, const server_config& cfg, push_step& p) {
-  const int64_t inbound_us = (steady_ns() - p.sent_ns) / 1000;
+  const int64_t inbound_us = (push_clock_ns() - p.sent_ns) / 1000;
   auto it = self->state.sessions.find(p.step.session_id);
   if (it != self->state.sessions.end() && p.step.step_id <= it->second.last_step_id) return;
   hop_output out;
@@ -298,7 +292,7 @@ void push(server_pointer self, const server_config& cfg, push_step& p) {
                    self->send(
                        caf::actor_cast<server_actor>(next),
                        push_step{step_request{out.session_id, out.step_id, pos, reply->hidden},
-                                 out.hop + 1, steady_ns(), std::move(chain), reply_to});
+                                 out.hop + 1, push_clock_ns(), std::move(chain), reply_to});
                  }
                  out.hidden = std::move(reply->hidden);
                  out.compute_us = reply->compute_us;

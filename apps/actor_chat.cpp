@@ -71,9 +71,7 @@ result<peer_settings> read_peer_settings(const po::variables_map& vm) {
     out.swarm.gossip_period = std::chrono::milliseconds(node.gossip_period_ms);
     out.swarm.record_ttl = std::chrono::milliseconds(node.record_ttl_ms);
     out.swarm.peer_timeout = std::chrono::milliseconds(node.heartbeat_timeout_ms);
-    out.network = network_options{std::chrono::milliseconds(node.heartbeat_interval_ms),
-                                  std::chrono::milliseconds(node.heartbeat_timeout_ms),
-                                  node.tls_cert, node.tls_key, node.tls_ca};
+    out.network = network_settings(node);
   }
   if (vm.count("model")) out.swarm.model_path = vm["model"].as<std::string>();
   if (vm.count("peer")) out.swarm.peers = vm["peer"].as<std::vector<std::string>>();

@@ -49,26 +49,6 @@ caf::expected<Reply> ask(caf::scoped_actor& self, const Handle& whom,
   return out;
 }
 
-struct joined {
-  std::string through;  // the seed that answered; empty when starting a swarm
-  uint64_t servers_known = 0;
-};
-
-// Joins through the first seed that answers. Errors: every seed's failure.
-result<joined> join_swarm(caf::scoped_actor& self, const routing_table_actor& table,
-                          const node_options& o) {
-  if (o.seeds.empty()) return joined{};
-  std::string failures;
-  for (const std::string& seed : o.seeds) {
-    const auto colon = seed.rfind(':');
-    auto known = ask<uint64_t>(self, table, 10s, join_atom::value, seed.substr(0, colon),
-                               uint16_t(std::stoul(seed.substr(colon + 1))));
-    if (known) return joined{seed, *known};
-    failures += "\n  " + seed + ": " + describe(known.error());
-  }
-  return status::io_error("could not join the swarm through any seed:" + failures);
-}
-
 // The blocks to serve: the configured span, or for `auto` the swarm's largest gap.
 result<std::pair<int64_t, int64_t>> choose_span(caf::scoped_actor& self,
                                                 const routing_table_actor& table,
@@ -113,8 +93,7 @@ int run(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  auto model_id = model_fingerprint(o.model);
-  if (!model_id.ok()) return fail(model_id.error().message());
+  std::string model_id;
   int64_t n_blocks = 0;
   {
     auto file = gguf_file::open(o.model);
@@ -122,18 +101,17 @@ int run(int argc, char** argv) {
     auto config = read_llama_config(*file);
     if (!config.ok()) return fail(config.error().message());
     n_blocks = config->n_blocks;
+    model_id = model_fingerprint(*file);
   }
 
   node_config cfg;
-  enable_network(cfg, network_options{std::chrono::milliseconds(o.heartbeat_interval_ms),
-                                      std::chrono::milliseconds(o.heartbeat_timeout_ms), o.tls_cert,
-                                      o.tls_key, o.tls_ca});
+  enable_network(cfg, network_settings(o));
   caf::actor_system system{cfg};
   auto executor = std::make_shared<compute_executor>();
   if (o.threads > 0) executor->run([&] { omp_set_num_threads(int(o.threads)); });
 
   routing_table_config table_cfg;
-  table_cfg.model_id = *model_id;
+  table_cfg.model_id = model_id;
   table_cfg.network = network_actor(system);
   table_cfg.gossip_period = std::chrono::milliseconds(o.gossip_period_ms);
   table_cfg.record_ttl = std::chrono::milliseconds(o.record_ttl_ms);
@@ -156,10 +134,11 @@ int run(int argc, char** argv) {
             << std::endl;
 
   caf::scoped_actor self{system};
-  auto joined_swarm = join_swarm(self, table, o);
-  if (!joined_swarm.ok()) {
+  result<joined_swarm> joined = joined_swarm{};  // no seeds: this node starts a swarm
+  if (!o.seeds.empty()) joined = join_swarm(system, table, o.seeds, 10s);
+  if (!joined.ok()) {
     stop_all(server_actor{});
-    return fail(joined_swarm.error().message());
+    return fail(joined.error().message());
   }
   auto span = choose_span(self, table, o, n_blocks);
   if (!span.ok()) {
@@ -186,20 +165,20 @@ int run(int argc, char** argv) {
   server_cfg.executor = executor;
   server_cfg.host = o.host;
   server_cfg.port = *port;
-  server_cfg.model_id = *model_id;
+  server_cfg.model_id = model_id;
   server_cfg.codec = o.codec;
   server_cfg.announce_period = std::chrono::milliseconds(o.gossip_period_ms);
   const server_actor server = spawn_server(system, server_cfg);
   ask<server_record>(self, server, 10s, info_atom::value);
   ask<uint64_t>(self, table, 10s, flush_atom::value);
   std::cout << name << ": serving blocks [" << span->first << ", " << span->second << ") of "
-            << o.model << " (model " << *model_id << ", codec " << to_string(o.codec) << ")"
+            << o.model << " (model " << model_id << ", codec " << to_string(o.codec) << ")"
             << std::endl;
-  if (joined_swarm->through.empty()) {
+  if (joined->through.empty()) {
     std::cout << name << ": started a new swarm" << std::endl;
   } else {
-    std::cout << name << ": joined the swarm through " << joined_swarm->through << " ("
-              << joined_swarm->servers_known << " servers known)" << std::endl;
+    std::cout << name << ": joined the swarm through " << joined->through << " ("
+              << joined->servers_known << " servers known)" << std::endl;
   }
 
   int signal_number = 0;

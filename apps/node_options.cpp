@@ -4,6 +4,8 @@
 #include <fstream>
 #include <map>
 
+#include "actors/routing_table.hpp"
+
 namespace corolla {
 namespace po = boost::program_options;
 
@@ -120,11 +122,10 @@ status check(node_options& o, const origins& from) {
                "'" + o.log_level + "' is not one of error, warning, info, debug");
   }
   for (const std::string& seed : o.seeds) {
-    const auto colon = seed.rfind(':');
-    if (colon == std::string::npos || colon == 0 || colon + 1 == seed.size() ||
-        seed.find_first_not_of("0123456789", colon + 1) != std::string::npos) {
+    std::string host;
+    uint16_t port = 0;
+    if (!split_address(seed, host, port))
       return bad(from, "seed", "'" + seed + "' is not host:port");
-    }
   }
   return status();
 }
@@ -189,6 +190,12 @@ result<node_options> read_node_options(const std::vector<std::string>& args) {
   }
   COROLLA_RETURN_IF_ERROR(check(o, from));
   return o;
+}
+
+network_options network_settings(const node_options& o) {
+  return network_options{std::chrono::milliseconds(o.heartbeat_interval_ms),
+                         std::chrono::milliseconds(o.heartbeat_timeout_ms), o.tls_cert, o.tls_key,
+                         o.tls_ca};
 }
 
 }  // namespace corolla

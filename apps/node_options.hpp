@@ -13,6 +13,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "actors/node_network.hpp"
 #include "messages/tensor_codec.hpp"
 #include "model/status.hpp"
 
@@ -47,5 +48,8 @@ boost::program_options::options_description node_option_descriptions(node_option
 // line wins), and checks the values. Errors: invalid_argument naming the key and the
 // file and line (or the flag); not_found when the config file can not be read.
 result<node_options> read_node_options(const std::vector<std::string>& args);
+
+// The heartbeat and TLS settings of `o`, for enable_network.
+network_options network_settings(const node_options& o);
 
 }  // namespace corolla

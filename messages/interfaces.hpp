@@ -3,6 +3,7 @@
 // interface differs (PLATFORM.md).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -26,6 +27,13 @@ struct push_step {
   std::vector<caf::actor> chain;  // the servers after this one, in route order
   caf::actor reply_to;
 };
+
+// push_step::sent_ns's clock: the machine's monotonic clock, shared by its processes.
+inline int64_t push_clock_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, push_step& x) {
@@ -68,7 +76,7 @@ using routing_table_actor =
                      caf::replies_to<list_atom>::with<std::vector<server_record>>,
                      caf::replies_to<gossip_atom, gossip_digest, std::vector<server_actor>>::with<
                          gossip_digest, std::vector<server_actor>>,
-                     caf::replies_to<join_atom, std::string, uint16_t>::with<uint64_t>,
+                     caf::replies_to<join_atom, std::string>::with<uint64_t>,
                      caf::replies_to<flush_atom>::with<uint64_t>, caf::reacts_to<tick_atom>>;
 
 // One generation's route and input caches (actors/client_session.cpp). open_atom

@@ -78,16 +78,20 @@ class Cluster : public ::testing::Test {
     return args;
   }
 
-  // The records a node's routing table holds, asked over the network.
-  std::vector<server_record> list(node_process& node) {
-    auto table = system_->middleman().remote_actor<routing_table_actor>("127.0.0.1", node.port());
-    if (!table) return {};
+  // The records a routing table holds (none when it does not answer).
+  std::vector<server_record> list(const routing_table_actor& table) {
     caf::scoped_actor self{*system_};
     std::vector<server_record> out;
-    self->request(*table, 5s, list_atom::value)
+    self->request(table, 5s, list_atom::value)
         .receive([&](std::vector<server_record>& records) { out = std::move(records); },
                  [](const caf::error&) {});
     return out;
+  }
+
+  // The same for a node's table, asked over the network.
+  std::vector<server_record> list(node_process& node) {
+    auto table = system_->middleman().remote_actor<routing_table_actor>("127.0.0.1", node.port());
+    return table ? list(*table) : std::vector<server_record>{};
   }
 
   // This process as a client of the swarm through `peer`.
@@ -207,11 +211,7 @@ TEST_F(Cluster, ANodeShuttingDownDrainsThenLeavesAndNewSessionsAvoidIt) {
   spare.signal(SIGTERM);
   ASSERT_TRUE(spare.wait_for("draining on SIGTERM (1 sessions open)")) << spare.output();
   auto state_in = [&](const routing_table_actor& table) -> std::string {
-    std::vector<server_record> records;
-    self->request(table, 5s, list_atom::value)
-        .receive([&](std::vector<server_record>& r) { records = std::move(r); },
-                 [](const caf::error&) {});
-    for (const server_record& r : records) {
+    for (const server_record& r : list(table)) {
       if (r.name == "spare") return to_string(serving_state(r.state));
     }
     return "gone";
