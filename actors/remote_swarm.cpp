@@ -29,19 +29,23 @@ result<remote_swarm> remote_swarm::join(caf::actor_system& system,
   COROLLA_RETURN_IF_ERROR(loaded.error());
   swarm.head_ = std::make_shared<const llama_model>(std::move(*loaded));
 
-  routing_table_config table_cfg;
-  table_cfg.model_id = model_id;
-  table_cfg.network = network_actor(system);
-  table_cfg.gossip_period = options.gossip_period;
-  table_cfg.record_ttl = options.record_ttl;
-  table_cfg.peer_timeout = options.peer_timeout;
-  table_cfg.seed = std::random_device{}();
-  swarm.table_ = spawn_routing_table(system, table_cfg);
-
-  COROLLA_ASSIGN_OR_RETURN(
-      const joined_swarm joined,
-      join_swarm(system, swarm.table_, options.peers, options.peer_timeout * 4));
-  swarm.joined_through_ = joined.through;
+  if (options.table) {
+    swarm.table_ = options.table;
+  } else {
+    routing_table_config table_cfg;
+    table_cfg.model_id = model_id;
+    table_cfg.network = network_actor(system);
+    table_cfg.gossip_period = options.gossip_period;
+    table_cfg.record_ttl = options.record_ttl;
+    table_cfg.peer_timeout = options.peer_timeout;
+    table_cfg.seed = std::random_device{}();
+    swarm.table_ = spawn_routing_table(system, table_cfg);
+    swarm.owns_table_ = true;
+    COROLLA_ASSIGN_OR_RETURN(
+        const joined_swarm joined,
+        join_swarm(system, swarm.table_, options.peers, options.peer_timeout * 4));
+    swarm.joined_through_ = joined.through;
+  }
   caf::scoped_actor self{system};
   // Records arrive with the first gossip; the connections to their nodes a little later.
   const int64_t n_blocks = swarm.head_->config().n_blocks;
@@ -58,8 +62,9 @@ result<remote_swarm> remote_swarm::join(caf::actor_system& system,
             [&](caf::error& e) { last_error = describe(e); });
     if (covered) break;
     if (std::chrono::steady_clock::now() > deadline) {
-      return status::not_found("joined through " + swarm.joined_through_ +
-                               " but the swarm does not cover the model: " + last_error);
+      return status::not_found(
+          (swarm.owns_table_ ? "joined through " + swarm.joined_through_ : "joined") +
+          " but the swarm does not cover the model: " + last_error);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -76,7 +81,7 @@ client_config remote_swarm::client_defaults() const {
 }
 
 void remote_swarm::stop() {
-  if (table_) caf::anon_send_exit(table_, caf::exit_reason::user_shutdown);
+  if (table_ && owns_table_) caf::anon_send_exit(table_, caf::exit_reason::user_shutdown);
   table_ = nullptr;
   executor_ = nullptr;
 }

@@ -22,7 +22,10 @@ namespace corolla {
 
 struct remote_swarm_options {
   std::vector<std::string> peers;  // "host:port" of nodes to join through; the first answering
-  std::string model_path;          // the swarm's model file: the client computes its head
+  // The replica of a node in this process (swarm_node::routing_table()): used instead of
+  // joining through peers, and left running by stop.
+  routing_table_actor table;
+  std::string model_path;  // the swarm's model file: the client computes its head
   precision kind = precision::int8;
   std::chrono::milliseconds gossip_period{500};
   std::chrono::milliseconds record_ttl{5000};
@@ -39,10 +42,10 @@ class remote_swarm {
   remote_swarm& operator=(remote_swarm&&) = default;
   ~remote_swarm() { stop(); }
 
-  // Loads the head, joins through the peers and waits until a route covers every
-  // block. Errors: the model's; io_error naming every peer that could not be joined
-  // (a peer of another model or protocol refuses, and says so); no_route when the swarm
-  // does not cover the model within wait_for_route.
+  // Loads the head, joins through the peers (or uses options.table) and waits until a
+  // route covers every block. Errors: the model's; io_error naming every peer that could not be
+  // joined (a peer of another model or protocol refuses, and says so); no_route when the swarm does
+  // not cover the model within wait_for_route.
   static result<remote_swarm> join(caf::actor_system& system, const remote_swarm_options& options);
 
   // A client configuration for this swarm: head, routing table, the swarm's codec.
@@ -60,6 +63,7 @@ class remote_swarm {
   std::shared_ptr<const llama_model> head_;
   routing_table_actor table_;
   std::shared_ptr<compute_executor> executor_;
+  bool owns_table_ = false;
   std::string joined_through_;
   tensor_codec codec_ = tensor_codec::f32;
 };

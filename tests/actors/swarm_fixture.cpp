@@ -46,7 +46,7 @@ generate_request greedy(const std::string& prompt, int32_t max_tokens) {
 }
 
 std::vector<int32_t> single_process_tokens(const std::string& model_path, precision kind,
-                                           const generate_request& req) {
+                                           const generate_request& req, std::string* text) {
   model_options options;
   options.kind = kind;
   auto model = llama_model::load(model_path, options);
@@ -55,7 +55,10 @@ std::vector<int32_t> single_process_tokens(const std::string& model_path, precis
   local_blocks blocks(model->blocks(), context);
   generator gen(model->head(), model->tokenizer(), blocks, context);
   auto stats = gen.generate(model->tokenizer().encode(req.prompt, true, true), req.options,
-                            [](const std::string&) { return true; });
+                            [&](const std::string& piece) {
+                              if (text) *text += piece;
+                              return true;
+                            });
   return stats.ok() ? stats->tokens : std::vector<int32_t>{};
 }
 

@@ -33,8 +33,10 @@ answer ask(caf::actor_system& system, const caf::actor& client, const generate_r
 // A greedy request of `max_tokens` raw-completion tokens.
 generate_request greedy(const std::string& prompt, int32_t max_tokens);
 
-// The tokens the single-process generator produces for `req` (raw completion).
+// The tokens the single-process generator produces for `req` (raw completion), and
+// into `text` (when given) the text it streams.
 std::vector<int32_t> single_process_tokens(const std::string& model_path, precision kind,
-                                           const generate_request& req);
+                                           const generate_request& req,
+                                           std::string* text = nullptr);
 
 }  // namespace corolla::testing

@@ -296,6 +296,32 @@ TEST_F(Cluster, BadConfigFilesAndUnreachableSeedsFailClearly) {
       << lonely.output();
 }
 
+// apps/embedding's example, a CAF application of its own: its node serves [2, 5) of the
+// swarm a serves [0, 2) of, and its client routes through both.
+TEST_F(Cluster, AnApplicationEmbeddingANodeServesASpanAndGeneratesTheSingleProcessText) {
+  node_process a(testing::app_path("actor-node"), node_args("a", "0:2", {}));
+  ASSERT_TRUE(a.wait_for("serving blocks")) << a.output();
+  const generate_request req = testing::greedy("Once upon a time", 24);
+  std::string expected;
+  testing::single_process_tokens(model_, precision::int8, req, &expected);
+  ASSERT_FALSE(expected.empty());
+
+  node_process app(testing::app_path("embedding/embedded-node"),
+                   {"--peer=" + a.address(), "--model=" + model_, "--span=2:5", "--codec=f32",
+                    "--prompt=Once upon a time", "--max-tokens=24"});
+  EXPECT_EQ(app.wait_exit(), 0) << app.output();
+  EXPECT_NE(app.output().find("Once upon a time" + expected), std::string::npos) << app.output();
+  EXPECT_NE(app.output().find("joined through " + a.address()), std::string::npos) << app.output();
+  EXPECT_NE(app.output().find("route: a [0, 2) embedded [2, 5)"), std::string::npos)
+      << app.output();
+
+  node_process wrong(testing::app_path("embedding/embedded-node"),
+                     {"--peer=" + a.address(), "--model=" + model_, "--span=9:12"});
+  EXPECT_EQ(wrong.wait_exit(), 1);
+  EXPECT_NE(wrong.output().find("outside the model's 5 blocks"), std::string::npos)
+      << wrong.output();
+}
+
 // Certificates made here with the openssl command: a CA, two nodes it signs, and a node
 // signed by another CA. "dir/name.pem" and "dir/name.key"; false when openssl failed.
 bool make_certificates(const std::string& dir) {

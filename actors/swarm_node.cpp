@@ -1,0 +1,162 @@
+#include "actors/swarm_node.hpp"
+
+#include <map>
+#include <random>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include "actors/membership.hpp"
+#include "actors/node_network.hpp"
+#include "actors/routing_table.hpp"
+#include "actors/server.hpp"
+#include "model/llama_config.hpp"
+#include "model/model_id.hpp"
+
+namespace corolla {
+namespace {
+
+using namespace std::chrono_literals;
+
+// How long a local actor may take to answer: they answer at once unless the process is
+// overloaded, and start-up or leaving should not hang on one that is gone.
+constexpr auto local_timeout = 10s;
+
+// Asks `whom` and waits for the answer.
+template <class Reply, class Handle, class... Ts>
+caf::expected<Reply> ask(caf::actor_system& system, const Handle& whom, Ts&&... xs) {
+  caf::scoped_actor self{system};
+  caf::expected<Reply> out{caf::error{}};
+  self->request(whom, local_timeout, std::forward<Ts>(xs)...)
+      .receive([&](Reply& reply) { out = std::move(reply); },
+               [&](caf::error& err) { out = std::move(err); });
+  return out;
+}
+
+// The blocks to serve: the configured span, or the swarm's largest gap.
+result<std::pair<int64_t, int64_t>> choose_span(caf::actor_system& system,
+                                                const routing_table_actor& table,
+                                                const swarm_node_options& o, int64_t n_blocks) {
+  if (o.span_start >= 0) {
+    if (o.span_end > n_blocks || o.span_end <= o.span_start) {
+      return status::invalid_argument("span: [" + std::to_string(o.span_start) + ", " +
+                                      std::to_string(o.span_end) + ") is outside the model's " +
+                                      std::to_string(n_blocks) + " blocks");
+    }
+    return std::make_pair(o.span_start, o.span_end);
+  }
+  auto records = ask<std::vector<server_record>>(system, table, list_atom::value);
+  if (!records) return status::io_error("the routing table did not answer");
+  std::map<uint64_t, server_record> by_id;
+  for (const server_record& r : *records) by_id[r.server_id] = r;
+  return uncovered_span(block_coverage(by_id, n_blocks));
+}
+
+}  // namespace
+
+result<swarm_node> swarm_node::start(caf::actor_system& system, const swarm_node_options& o) {
+  swarm_node node;
+  node.system_ = &system;
+  node.executor_ = o.executor ? o.executor : std::make_shared<compute_executor>();
+  int64_t n_blocks = 0;
+  {
+    COROLLA_ASSIGN_OR_RETURN(gguf_file file, gguf_file::open(o.model_path));
+    COROLLA_ASSIGN_OR_RETURN(const llama_config config, read_llama_config(file));
+    n_blocks = config.n_blocks;
+    node.model_id_ = model_fingerprint(file);
+  }
+
+  routing_table_config table_cfg;
+  table_cfg.model_id = node.model_id_;
+  table_cfg.network = network_actor(system);
+  table_cfg.gossip_period = o.gossip_period;
+  table_cfg.record_ttl = o.record_ttl;
+  table_cfg.peer_timeout = o.peer_timeout;
+  table_cfg.seed = std::random_device{}();
+  node.table_ = spawn_routing_table(system, table_cfg);
+  auto port = publish_table(system, node.table_, o.host, o.port);
+  if (!port) {
+    return status::io_error("can not listen on " + o.host + ":" + std::to_string(o.port) + ": " +
+                            system.render(port.error()));
+  }
+  node.host_ = o.host;
+  node.port_ = *port;
+  node.name_ = o.name.empty() ? node.address() : o.name;
+
+  if (!o.seeds.empty()) {
+    COROLLA_ASSIGN_OR_RETURN(const joined_swarm joined,
+                             join_swarm(system, node.table_, o.seeds, local_timeout));
+    node.joined_through_ = joined.through;
+    node.servers_known_ = joined.servers_known;
+  }
+  COROLLA_ASSIGN_OR_RETURN(const auto span, choose_span(system, node.table_, o, n_blocks));
+  node.span_start_ = span.first;
+  node.span_end_ = span.second;
+
+  model_options span_options;
+  span_options.first_block = span.first;
+  span_options.end_block = span.second;
+  span_options.with_head = false;
+  result<llama_model> loaded = status::internal("the model was not loaded");
+  COROLLA_RETURN_IF_ERROR(
+      node.executor_->run([&] { loaded = llama_model::load(o.model_path, span_options); }));
+  COROLLA_RETURN_IF_ERROR(loaded.error());
+
+  server_config server_cfg;
+  server_cfg.server_id = std::random_device{}() | (uint64_t(std::random_device{}()) << 32);
+  server_cfg.name = node.name_;
+  server_cfg.model = std::make_shared<const llama_model>(std::move(*loaded));
+  server_cfg.kv_budget_bytes = o.kv_budget_bytes;
+  server_cfg.routing_table = node.table_;
+  server_cfg.executor = node.executor_;
+  server_cfg.host = o.host;
+  server_cfg.port = node.port_;
+  server_cfg.model_id = node.model_id_;
+  server_cfg.codec = o.codec;
+  server_cfg.announce_period = o.gossip_period;
+  node.server_ = spawn_server(system, server_cfg);
+  // The server announces itself on start; once it has answered, the table has its record
+  // and the flush passes it on to every peer before start returns.
+  ask<server_record>(system, node.server_, info_atom::value);
+  ask<uint64_t>(system, node.table_, flush_atom::value);
+  return node;
+}
+
+int64_t swarm_node::drain() {
+  auto draining = ask<server_record>(*system_, server_, drain_atom::value);
+  return draining ? draining->sessions : 0;
+}
+
+int64_t swarm_node::await_sessions(std::chrono::milliseconds timeout) {
+  auto info = ask<server_record>(*system_, server_, info_atom::value);
+  int64_t open = info ? info->sessions : 0;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (open > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+    auto now = ask<server_record>(*system_, server_, info_atom::value);
+    open = now ? now->sessions : 0;
+  }
+  return open;
+}
+
+uint64_t swarm_node::leave() {
+  ask<server_record>(*system_, server_, leave_atom::value);
+  auto told = ask<uint64_t>(*system_, table_, flush_atom::value);
+  return told ? *told : 0;
+}
+
+void swarm_node::stop() {
+  if (server_) caf::anon_send_exit(server_, caf::exit_reason::user_shutdown);
+  if (table_) caf::anon_send_exit(table_, caf::exit_reason::user_shutdown);
+  server_ = nullptr;
+  table_ = nullptr;
+}
+
+std::string swarm_node::address() const {
+  return host_ + ":" + std::to_string(port_);
+}
+
+}  // namespace corolla

@@ -1,0 +1,97 @@
+// swarm_node: this process as a node of a swarm — a routing-table replica published on
+// host:port and joined to the swarm through seeds, and a server for a span of the
+// model's blocks announced in it. It is what actor-node runs, and what a CAF
+// application embedding Corolla starts to lend its machine to a swarm. Not an actor:
+// it spawns the two and drives their start and their leaving.
+//
+// The actor system must have the network on (enable_network in node_network.hpp).
+// Lifecycle: start -> (serving) -> drain -> await_sessions -> leave -> stop; stop alone cuts
+// sessions off.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/fwd.hpp>
+
+#include "actors/compute_executor.hpp"
+#include "messages/interfaces.hpp"
+#include "model/status.hpp"
+
+namespace corolla {
+
+struct swarm_node_options {
+  std::string name;  // in records and logs; "" for host:port
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;               // 0: a free one
+  std::vector<std::string> seeds;  // "host:port" of nodes to join through; none: a new swarm
+  std::string model_path;
+  // Blocks [span_start, span_end); -1: the largest run of blocks the swarm lacks.
+  int64_t span_start = -1;
+  int64_t span_end = -1;
+  int64_t kv_budget_bytes = int64_t(1) << 30;
+  tensor_codec codec = tensor_codec::f16;  // the swarm's; sessions asking another are refused
+  std::chrono::milliseconds gossip_period{500};
+  std::chrono::milliseconds record_ttl{5000};
+  std::chrono::milliseconds peer_timeout{1000};
+  // The process's compute thread (one OpenMP team per process); made when null.
+  std::shared_ptr<compute_executor> executor;
+};
+
+class swarm_node {
+ public:
+  swarm_node() = default;
+  swarm_node(swarm_node&&) = default;
+  swarm_node& operator=(swarm_node&&) = default;
+  ~swarm_node() { stop(); }
+
+  // Publishes the table, joins through the first seed that answers, loads the span on
+  // the compute thread and announces the server. Errors: the model's; invalid_argument
+  // for a span outside the model; io_error when the port can not be listened on or no
+  // seed could be joined (naming every seed and why: another model or protocol refuses).
+  static result<swarm_node> start(caf::actor_system& system, const swarm_node_options& options);
+
+  // Announces draining (routes avoid the node, new sessions are refused); returns the
+  // sessions open.
+  int64_t drain();
+
+  // Waits up to `timeout` for open sessions to finish; returns those still open.
+  int64_t await_sessions(std::chrono::milliseconds timeout);
+
+  // Announces the node offline to every peer it knows; returns how many were told.
+  uint64_t leave();
+
+  // Stops the server and the table (without telling anyone: leave first).
+  void stop();
+
+  const server_actor& server() const { return server_; }
+  const routing_table_actor& routing_table() const { return table_; }
+  const std::string& name() const { return name_; }
+  std::string address() const;  // host:port it listens on
+  int64_t span_start() const { return span_start_; }
+  int64_t span_end() const { return span_end_; }
+  const std::string& model_id() const { return model_id_; }
+  // The peer the node joined through; "" when it started a new swarm.
+  const std::string& joined_through() const { return joined_through_; }
+  uint64_t servers_known_at_join() const { return servers_known_; }
+  const std::shared_ptr<compute_executor>& executor() const { return executor_; }
+
+ private:
+  caf::actor_system* system_ = nullptr;
+  server_actor server_;
+  routing_table_actor table_;
+  std::shared_ptr<compute_executor> executor_;
+  std::string name_;
+  std::string host_;
+  uint16_t port_ = 0;
+  int64_t span_start_ = 0;
+  int64_t span_end_ = 0;
+  std::string model_id_;
+  std::string joined_through_;
+  uint64_t servers_known_ = 0;
+};
+
+}  // namespace corolla
