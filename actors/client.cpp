@@ -32,18 +32,20 @@ namespace {
 // The swarm as the generator's blocks: one session_step per forward(), waited for.
 class session_runner final : public block_runner {
  public:
-  session_runner(caf::blocking_actor* self, client_session_actor session,
-                 std::chrono::milliseconds timeout, int64_t dim)
-      : self_(self), session_(std::move(session)), timeout_(timeout), dim_(dim) {}
+  session_runner(caf::blocking_actor* self, client_session_actor session, int64_t dim)
+      : self_(self), session_(std::move(session)), dim_(dim) {}
 
   status forward(int64_t pos, int64_t n, float* x) override {
     status result;
     session_step step{pos, n, std::vector<float>(x, x + n * dim_)};
-    self_->request(session_, timeout_, std::move(step))
+    // No timeout here: the session answers every step, its watchdog (step_timeout) and
+    // failover budget bound how long that takes, and a dead session is an error reply.
+    self_->request(session_, caf::infinite, std::move(step))
         .receive(
             [&](session_step_result& r) {
               std::copy(r.hidden.begin(), r.hidden.end(), x);
               if (n == 1) record_decode(r.timing);
+              for (recovery_report& rr : r.recoveries) recoveries_.push_back(std::move(rr));
             },
             [&](caf::error& e) { result = status::io_error("swarm: " + describe(e)); });
     return result;
@@ -53,7 +55,9 @@ class session_runner final : public block_runner {
     last_.clear();
     sum_.clear();
     decode_steps_ = 0;
+    recoveries_.clear();
   }
+  const std::vector<recovery_report>& recoveries() const { return recoveries_; }
   const std::vector<hop_timing>& last_token() const { return last_; }
   std::vector<hop_timing> mean_token() const {
     std::vector<hop_timing> mean = sum_;
@@ -83,11 +87,11 @@ class session_runner final : public block_runner {
 
   caf::blocking_actor* self_;
   client_session_actor session_;
-  std::chrono::milliseconds timeout_;
   int64_t dim_;
   std::vector<hop_timing> last_;
   std::vector<hop_timing> sum_;
   int64_t decode_steps_ = 0;
+  std::vector<recovery_report> recoveries_;
 };
 
 struct client_state {
@@ -95,7 +99,7 @@ struct client_state {
                client_session_actor session_handle, int64_t context)
       : model(*cfg.head_model),
         session(std::move(session_handle)),
-        runner(self, session, cfg.step_timeout, model.config().dim),
+        runner(self, session, model.config().dim),
         gen(model.head(), model.tokenizer(), runner, context, head_runner(cfg)) {}
 
   static logits_runner head_runner(const client_config& cfg) {
@@ -144,6 +148,7 @@ caf::message answer(caf::blocking_actor* self, client_state& st, const generate_
   reply.stats = std::move(*stats);
   reply.last_token = st.runner.last_token();
   reply.mean_token = st.runner.mean_token();
+  reply.recoveries = st.runner.recoveries();
   return caf::make_message(std::move(reply));
 }
 
@@ -177,6 +182,8 @@ void client_loop(caf::blocking_actor* self, client_config cfg) {
   sc.open_timeout = cfg.open_timeout;
   sc.step_timeout = cfg.step_timeout;
   sc.push = cfg.push;
+  sc.failover = cfg.failover;
+  sc.seed = cfg.session_id;
   client_state st(self, cfg, spawn_client_session(self->system(), sc), context);
   bool running = true;
   self->receive_while([&] { return running; })(

@@ -11,6 +11,7 @@
 #include <caf/fwd.hpp>
 
 #include "actors/compute_executor.hpp"
+#include "actors/failover_policy.hpp"
 #include "messages/interfaces.hpp"
 #include "model/llama_model.hpp"
 
@@ -24,7 +25,8 @@ struct client_config {
   tensor_codec codec = tensor_codec::f32;
   std::chrono::milliseconds open_timeout{10000};
   std::chrono::milliseconds step_timeout{60000};
-  bool push = false;  // server-to-server push (client_session_config::push)
+  bool push = false;           // server-to-server push (client_session_config::push)
+  failover_settings failover;  // bans and retries when a server fails (seeded by session_id)
   // Where the head's kernels run: the process's compute thread when it has one (one
   // OpenMP team per process); null: the client's own thread.
   std::shared_ptr<compute_executor> executor;

@@ -1,18 +1,29 @@
 // client_session: a route through the swarm and, per hop, the inputs sent to it.
 //
 // Owns: the route (servers and the blocks each runs for this session), the input
-// history of every hop (what a replacement server would be replayed: issue 587 of
-// Petals is why positions are explicit), the queue of steps.
-// Talks to: the routing table (one route request at open), the route's servers
-// (open, step, close), its client (session_step).
+// history of every hop (what a replacement server is replayed: issue 587 of Petals is
+// why positions are explicit), the queue of steps, and the failover policy (bans and
+// the retry budget, actors/failover_policy.hpp).
+// Talks to: the routing table (a route at open, a route for a failed span), the route's
+// servers (open, step, close; monitored), its client (session_step).
 //
 //   idle ──open_atom──▶ opening ──all servers opened──▶ open ──close_atom──▶ (quit)
 //                          └──any error──▶ idle (the error is the open's reply)
+//   open ──a server fails──▶ recovering ──its span rerouted and replayed──▶ open
+//                                └──retry budget spent──▶ closed (steps get the error)
 //
 // Steps run one at a time, hop after hop (or, in push mode, handed from server to
 // server, each also sending the session its output); up to max_queued_steps more wait in order,
-// more than that are refused (busy): mailboxes must not grow without bound. A server
-// that dies or times out fails the step in flight with an error naming it.
+// more than that are refused (busy): mailboxes must not grow without bound.
+//
+// Failover: a hop's error, its timeout or its server's down_msg (a lost connection:
+// heartbeats) bans the server and abandons the step's attempt (its replies are ignored
+// from then on). The session asks the routing table for a route over exactly the
+// failed hop's blocks without banned servers, opens sessions there, replays that hop's
+// cached inputs [0, p) as one prefill (each replacement's output is the next one's
+// input), splices the new hops into the route and runs the step again — with a new step
+// id — from the first hop that has not computed it. Tries are bounded by the policy's
+// budget with backoff; when it is spent the step fails naming the uncovered blocks.
 //
 // Timeouts: a watchdog tick every step_timeout / 4 while a step runs fails a hop that
 // has gone step_timeout without a reply (so within 1.25 x step_timeout), rather than a
@@ -22,6 +33,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,24 +43,37 @@
 #include <caf/system_messages.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/failover_policy.hpp"
+
 namespace corolla {
+
+using steady = std::chrono::steady_clock;
 
 struct client_session_state {
   struct running_step {
     caf::typed_response_promise<session_step_result> promise;
     session_step step;
-    uint64_t id = 0;  // replies to an earlier step (timed out, failed) are ignored
+    uint64_t id = 0;  // replies to another attempt (timed out, failed, abandoned) are ignored
     std::vector<hop_timing> timing;
     size_t hop = 0;  // the hop waited for, since hop_sent
-    std::chrono::steady_clock::time_point hop_sent;
+    steady::time_point hop_sent;
     // Push mode: outputs may arrive in any order (each server sends its own).
     struct received {
-      std::chrono::steady_clock::time_point at;
+      steady::time_point at;
       int64_t compute_us = 0;
       int64_t inbound_us = 0;
     };
-    std::chrono::steady_clock::time_point started;
+    steady::time_point started;
     std::vector<std::optional<received>> outputs;  // per hop
+    size_t restart_hop = 0;  // after a failover: the first hop to run the step again
+    std::vector<recovery_report> recoveries;
+  };
+  // A server of the route to replace, and what is known of its failure.
+  struct failure {
+    std::string cause;
+    steady::time_point noticed;
+    int64_t noticed_ns = 0;
+    int64_t attempts = 0;
   };
   std::vector<route_hop> route;
   std::vector<std::vector<float>> history;  // per hop: [tokens, dim] inputs sent
@@ -57,12 +82,18 @@ struct client_session_state {
   uint64_t next_step_id = 1;
   std::unique_ptr<running_step> running;
   std::deque<std::pair<caf::typed_response_promise<session_step_result>, session_step>> queue;
+  failover_policy policy;
+  std::map<uint64_t, failure> failed;  // by server id
+  bool recovering = false;
+  std::string last_failure;                 // why the last try failed, for the final error
+  std::vector<recovery_report> unreported;  // failovers while no step ran
   static inline const char* name = "client_session";
 };
 
 namespace {
 
 using session_pointer = client_session_actor::stateful_pointer<client_session_state>;
+using running_step = client_session_state::running_step;
 
 std::vector<hop_timing> describe_route(const std::vector<route_hop>& route) {
   std::vector<hop_timing> out;
@@ -72,15 +103,34 @@ std::vector<hop_timing> describe_route(const std::vector<route_hop>& route) {
   return out;
 }
 
-void start_next(session_pointer self, const client_session_config& cfg);
-void on_reply(session_pointer self, const client_session_config& cfg, size_t hop, uint64_t step_id,
-              std::chrono::steady_clock::time_point sent, step_reply& reply);
+std::string span_text(int64_t start, int64_t end) {
+  return "[" + std::to_string(start) + ", " + std::to_string(end) + ")";
+}
 
-// Ends the running step with `outcome` and starts the next queued one.
-template <class Outcome>
-void finish_step(session_pointer self, const client_session_config& cfg, Outcome&& outcome) {
+std::string hop_name(const route_hop& h) {
+  return "server " + h.server.name + " (blocks " + span_text(h.start_block, h.end_block) + ")";
+}
+
+void start_next(session_pointer self, const client_session_config& cfg);
+void run_hop(session_pointer self, const client_session_config& cfg, size_t hop, uint64_t step_id);
+void server_failed(session_pointer self, const client_session_config& cfg, uint64_t server_id,
+                   std::string cause);
+
+// Ends the running step with an error and starts the next queued one.
+void fail_step(session_pointer self, const client_session_config& cfg, caf::error err) {
   auto done = std::move(self->state.running);
-  done->promise.deliver(std::forward<Outcome>(outcome));
+  done->promise.deliver(std::move(err));
+  start_next(self, cfg);
+}
+
+// Ends the running step with its output: the route's servers all did their part.
+void complete_step(session_pointer self, const client_session_config& cfg) {
+  client_session_state& st = self->state;
+  auto done = std::move(st.running);
+  st.policy.step_succeeded();
+  for (const route_hop& h : st.route) st.policy.server_succeeded(h.server.server_id);
+  done->promise.deliver(session_step_result{std::move(done->step.hidden), std::move(done->timing),
+                                            std::move(done->recoveries)});
   start_next(self, cfg);
 }
 
@@ -88,22 +138,17 @@ std::chrono::milliseconds watchdog_period(const client_session_config& cfg) {
   return std::max(cfg.step_timeout / 4, std::chrono::milliseconds(1));
 }
 
-std::string hop_name(const route_hop& h) {
-  return "server " + h.server.name + " (blocks [" + std::to_string(h.start_block) + ", " +
-         std::to_string(h.end_block) + "))";
-}
-
-// The watchdog: fails the hop in flight once it has waited step_timeout.
+// The watchdog: a hop that has waited step_timeout has failed.
 void check_step(session_pointer self, const client_session_config& cfg) {
   client_session_state& st = self->state;
   st.watching = false;
-  if (!st.running) return;  // the next hop re-arms it
-  const auto waited = std::chrono::steady_clock::now() - st.running->hop_sent;
+  if (!st.running || st.recovering) return;  // the next hop re-arms it
+  const auto waited = steady::now() - st.running->hop_sent;
   if (waited >= cfg.step_timeout) {
-    finish_step(self, cfg,
-                make_error(errc::compute_failed,
-                           hop_name(st.route[st.running->hop]) + ": no reply within " +
-                               std::to_string(cfg.step_timeout.count()) + " ms"));
+    const route_hop& h = st.route[st.running->hop];
+    server_failed(
+        self, cfg, h.server.server_id,
+        hop_name(h) + ": no reply within " + std::to_string(cfg.step_timeout.count()) + " ms");
     return;
   }
   st.watching = true;
@@ -119,10 +164,10 @@ bool keep_input(session_pointer self, const client_session_config& cfg, size_t h
   std::vector<float>& history = st.history[hop];
   const int64_t held = int64_t(history.size()) / cfg.dim;
   if (pos > held) {
-    finish_step(self, cfg,
-                make_error(errc::position_gap, "step at position " + std::to_string(pos) +
-                                                   " but the session holds " +
-                                                   std::to_string(held) + " tokens"));
+    fail_step(self, cfg,
+              make_error(errc::position_gap, "step at position " + std::to_string(pos) +
+                                                 " but the session holds " + std::to_string(held) +
+                                                 " tokens"));
     return false;
   }
   history.resize(size_t(pos * cfg.dim));
@@ -133,56 +178,59 @@ bool keep_input(session_pointer self, const client_session_config& cfg, size_t h
 void watch(session_pointer self, const client_session_config& cfg, size_t hop) {
   client_session_state& st = self->state;
   st.running->hop = hop;
-  st.running->hop_sent = std::chrono::steady_clock::now();
+  st.running->hop_sent = steady::now();
   if (!st.watching) {
     st.watching = true;
     self->delayed_send(self, watchdog_period(cfg), tick_atom::value);
   }
 }
 
-// Push mode: the step goes to the first server with the rest of the route.
-void run_push(session_pointer self, const client_session_config& cfg, uint64_t step_id) {
+// Push mode: the step goes to hop `from` with the rest of the route; `hidden` is its input.
+void run_push(session_pointer self, const client_session_config& cfg, size_t from,
+              const std::vector<float>& hidden) {
   client_session_state& st = self->state;
-  const session_step& step = st.running->step;
-  if (!keep_input(self, cfg, 0, step.hidden)) return;
+  running_step& running = *st.running;
+  if (!keep_input(self, cfg, from, hidden)) return;
   std::vector<caf::actor> chain;
-  for (size_t i = 1; i < st.route.size(); ++i) {
+  for (size_t i = from + 1; i < st.route.size(); ++i) {
     chain.push_back(caf::actor_cast<caf::actor>(st.route[i].handle));
   }
-  st.running->started = std::chrono::steady_clock::now();
-  st.running->outputs.assign(st.route.size(), std::nullopt);
-  watch(self, cfg, 0);
-  self->send(st.route[0].handle,
-             push_step{step_request{cfg.session_id, step_id, step.pos,
-                                    encode_tensor(cfg.codec, step.hidden.data(), step.n, cfg.dim)},
-                       0, push_clock_ns(), std::move(chain), caf::actor_cast<caf::actor>(self)});
+  running.started = steady::now();
+  running.outputs.assign(st.route.size(), std::nullopt);
+  for (size_t i = 0; i < from; ++i) running.outputs[i] = running_step::received{running.started};
+  watch(self, cfg, from);
+  const session_step& step = running.step;
+  self->send(st.route[from].handle,
+             push_step{step_request{cfg.session_id, running.id, step.pos,
+                                    encode_tensor(cfg.codec, hidden.data(), step.n, cfg.dim)},
+                       uint32_t(from), push_clock_ns(), std::move(chain),
+                       caf::actor_cast<caf::actor>(self)});
 }
 
 // Push mode: one server's output. Kept as the next hop's input; after every hop has
 // reported, the last one's output is the step's result.
 void on_hop_output(session_pointer self, const client_session_config& cfg, hop_output& out) {
   client_session_state& st = self->state;
-  if (!st.running || st.running->id != out.step_id || out.hop >= st.route.size() ||
+  if (!st.running || st.recovering || st.running->id != out.step_id || out.hop >= st.route.size() ||
       st.running->outputs.size() != st.route.size() || st.running->outputs[out.hop]) {
     return;
   }
   auto& running = *st.running;
   if (out.error_code != 0) {
-    finish_step(
-        self, cfg,
-        make_error(errc::compute_failed, hop_name(st.route[out.hop]) + ": " + out.error_text));
+    const route_hop& h = st.route[out.hop];
+    server_failed(self, cfg, h.server.server_id, hop_name(h) + ": " + out.error_text);
     return;
   }
   std::vector<float> hidden;
   if (status s = decode_tensor(out.hidden, cfg.dim, running.step.n, hidden); !s.ok()) {
-    finish_step(self, cfg, to_error(s));
+    const route_hop& h = st.route[out.hop];
+    server_failed(self, cfg, h.server.server_id, hop_name(h) + ": " + s.message());
     return;
   }
   const size_t hop = out.hop;
   if (hop + 1 < st.route.size() && !keep_input(self, cfg, hop + 1, hidden)) return;
   if (hop + 1 == st.route.size()) running.step.hidden = std::move(hidden);
-  running.outputs[hop] = client_session_state::running_step::received{
-      std::chrono::steady_clock::now(), out.compute_us, out.inbound_us};
+  running.outputs[hop] = running_step::received{steady::now(), out.compute_us, out.inbound_us};
   size_t missing = 0;
   while (missing < running.outputs.size() && running.outputs[missing]) ++missing;
   if (missing < running.outputs.size()) {
@@ -201,8 +249,29 @@ void on_hop_output(session_pointer self, const client_session_config& cfg, hop_o
         hop_timing{st.route[h].server.name, st.route[h].start_block, st.route[h].end_block,
                    compute_ms, std::max(0.0, gap_ms - compute_ms), double(o.inbound_us) / 1000.0});
   }
-  finish_step(self, cfg,
-              session_step_result{std::move(running.step.hidden), std::move(running.timing)});
+  complete_step(self, cfg);
+}
+
+// A hop's output: the next hop's input, or the step's result after the last hop.
+void on_reply(session_pointer self, const client_session_config& cfg, size_t hop, uint64_t step_id,
+              steady::time_point sent, step_reply& reply) {
+  client_session_state& st = self->state;
+  if (!st.running || st.recovering || st.running->id != step_id) return;
+  session_step& step = st.running->step;
+  const route_hop& h = st.route[hop];
+  if (status s = decode_tensor(reply.hidden, cfg.dim, step.n, step.hidden); !s.ok()) {
+    server_failed(self, cfg, h.server.server_id, hop_name(h) + ": " + s.message());
+    return;
+  }
+  const double rtt_ms = std::chrono::duration<double, std::milli>(steady::now() - sent).count();
+  const double compute_ms = double(reply.compute_us) / 1000.0;
+  st.running->timing.push_back(
+      hop_timing{h.server.name, h.start_block, h.end_block, compute_ms, rtt_ms - compute_ms, 0});
+  if (hop + 1 < st.route.size()) {
+    run_hop(self, cfg, hop + 1, step_id);
+  } else {
+    complete_step(self, cfg);
+  }
 }
 
 void run_hop(session_pointer self, const client_session_config& cfg, size_t hop, uint64_t step_id) {
@@ -218,40 +287,33 @@ void run_hop(session_pointer self, const client_session_config& cfg, size_t hop,
              sent](step_reply& reply) { on_reply(self, cfg, hop, step_id, sent, reply); },
             [self, cfg, hop, step_id](caf::error& err) {
               client_session_state& state = self->state;
-              if (!state.running || state.running->id != step_id) return;
-              finish_step(self, cfg,
-                          make_error(errc::compute_failed,
-                                     hop_name(state.route[hop]) + ": " + describe(err)));
+              if (!state.running || state.recovering || state.running->id != step_id) return;
+              const route_hop& h = state.route[hop];
+              server_failed(self, cfg, h.server.server_id, hop_name(h) + ": " + describe(err));
             });
 }
 
-// A hop's output: the next hop's input, or the step's result after the last hop.
-void on_reply(session_pointer self, const client_session_config& cfg, size_t hop, uint64_t step_id,
-              std::chrono::steady_clock::time_point sent, step_reply& reply) {
+// Runs the running step (again) from hop `from`, whose input for it the history holds.
+void run_from(session_pointer self, const client_session_config& cfg, size_t from) {
   client_session_state& st = self->state;
-  if (!st.running || st.running->id != step_id) return;
-  session_step& step = st.running->step;
-  if (status s = decode_tensor(reply.hidden, cfg.dim, step.n, step.hidden); !s.ok()) {
-    finish_step(self, cfg, to_error(s));
-    return;
-  }
-  const double rtt_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent).count();
-  const route_hop& h = st.route[hop];
-  const double compute_ms = double(reply.compute_us) / 1000.0;
-  st.running->timing.push_back(
-      hop_timing{h.server.name, h.start_block, h.end_block, compute_ms, rtt_ms - compute_ms, 0});
-  if (hop + 1 < st.route.size()) {
-    run_hop(self, cfg, hop + 1, step_id);
+  running_step& running = *st.running;
+  const size_t row = size_t(running.step.pos * cfg.dim);
+  const size_t count = size_t(running.step.n * cfg.dim);
+  std::vector<float> input(st.history[from].begin() + ptrdiff_t(row),
+                           st.history[from].begin() + ptrdiff_t(row + count));
+  if (cfg.push) {
+    running.timing.clear();
+    run_push(self, cfg, from, input);
   } else {
-    finish_step(self, cfg,
-                session_step_result{std::move(step.hidden), std::move(st.running->timing)});
+    running.timing.resize(std::min(running.timing.size(), from));
+    running.step.hidden = std::move(input);
+    run_hop(self, cfg, from, running.id);
   }
 }
 
 void start_next(session_pointer self, const client_session_config& cfg) {
   client_session_state& st = self->state;
-  if (st.running || st.queue.empty()) return;
+  if (st.running || st.recovering || st.queue.empty()) return;
   auto [promise, step] = std::move(st.queue.front());
   st.queue.pop_front();
   if (step.n < 1 || int64_t(step.hidden.size()) != step.n * cfg.dim || step.pos < 0) {
@@ -262,16 +324,241 @@ void start_next(session_pointer self, const client_session_config& cfg) {
     start_next(self, cfg);
     return;
   }
-  const uint64_t id = st.next_step_id++;
-  st.running = std::make_unique<client_session_state::running_step>();
+  st.running = std::make_unique<running_step>();
   st.running->promise = promise;
   st.running->step = std::move(step);
-  st.running->id = id;
+  st.running->id = st.next_step_id++;
+  st.running->recoveries = std::move(st.unreported);
+  st.unreported.clear();
   if (cfg.push) {
-    run_push(self, cfg, id);
+    run_push(self, cfg, 0, st.running->step.hidden);
   } else {
-    run_hop(self, cfg, 0, id);
+    run_hop(self, cfg, 0, st.running->id);
   }
+}
+
+// ---- Failover ---------------------------------------------------------------------
+
+void schedule_recovery(session_pointer self, const client_session_config& cfg);
+void attempt_recovery(session_pointer self, const client_session_config& cfg);
+
+// A replacement in progress for the hop at `hop` (whose server is `old_id`).
+struct replacement {
+  size_t hop = 0;
+  uint64_t old_id = 0;
+  std::vector<route_hop> hops;
+  size_t opening = 0;  // open requests not yet answered
+  bool failed = false;
+  steady::time_point opened;
+  int64_t rows = 0;                        // tokens to replay
+  std::vector<std::vector<float>> inputs;  // per new hop: its replay input, [rows, dim]
+};
+
+// This try failed: the replacements opened so far are closed, the next try waits.
+void try_failed(session_pointer self, const client_session_config& cfg,
+                const std::shared_ptr<replacement>& rep, std::string why) {
+  client_session_state& st = self->state;
+  if (rep) {
+    rep->failed = true;
+    for (const route_hop& h : rep->hops) {
+      self->demonitor(h.handle.address());
+      caf::anon_send(h.handle, close_session_request{cfg.session_id});
+    }
+  }
+  st.last_failure = std::move(why);
+  schedule_recovery(self, cfg);
+}
+
+// The replacement hops replace the failed one in the route, with their histories.
+void splice(session_pointer self, const client_session_config& cfg,
+            const std::shared_ptr<replacement>& rep) {
+  client_session_state& st = self->state;
+  const route_hop old = st.route[rep->hop];
+  const client_session_state::failure& f = st.failed[rep->old_id];
+  recovery_report report;
+  report.failed_server = old.server.name;
+  report.start_block = old.start_block;
+  report.end_block = old.end_block;
+  report.cause = f.cause;
+  for (const route_hop& h : rep->hops) report.replaced_by.push_back(h.server.name);
+  report.replayed_tokens = rep->rows;
+  report.attempts = f.attempts;
+  report.noticed_ns = f.noticed_ns;
+  report.reroute_ms = std::chrono::duration<double, std::milli>(rep->opened - f.noticed).count();
+  report.replay_ms = std::chrono::duration<double, std::milli>(steady::now() - rep->opened).count();
+
+  self->demonitor(old.handle.address());
+  caf::anon_send(old.handle, close_session_request{cfg.session_id});
+  // The first replacement takes over the failed hop's history (which also holds the
+  // running step's input); the others start from their replay inputs.
+  st.route.erase(st.route.begin() + ptrdiff_t(rep->hop));
+  st.route.insert(st.route.begin() + ptrdiff_t(rep->hop), rep->hops.begin(), rep->hops.end());
+  st.history.insert(st.history.begin() + ptrdiff_t(rep->hop + 1),
+                    std::make_move_iterator(rep->inputs.begin() + 1),
+                    std::make_move_iterator(rep->inputs.end()));
+  const bool still_used = std::any_of(st.route.begin(), st.route.end(), [&](const route_hop& h) {
+    return h.server.server_id == rep->old_id;
+  });
+  if (!still_used) st.failed.erase(rep->old_id);
+  if (st.running) {
+    st.running->restart_hop = std::min(st.running->restart_hop, rep->hop);
+    st.running->recoveries.push_back(std::move(report));
+  } else {
+    st.unreported.push_back(std::move(report));
+  }
+  attempt_recovery(self, cfg);  // progress: the next failed hop, if any, without backoff
+}
+
+// Replays the cached inputs through replacement hop j (round trips: its output is the
+// next one's replay input).
+void replay(session_pointer self, const client_session_config& cfg,
+            const std::shared_ptr<replacement>& rep, size_t j) {
+  client_session_state& st = self->state;
+  if (j == rep->hops.size() || rep->rows == 0) {
+    splice(self, cfg, rep);
+    return;
+  }
+  const route_hop& h = rep->hops[j];
+  step_request req{cfg.session_id, st.next_step_id++, 0,
+                   encode_tensor(cfg.codec, rep->inputs[j].data(), rep->rows, cfg.dim)};
+  self->request(h.handle, cfg.step_timeout, std::move(req))
+      .then(
+          [self, cfg, rep, j](step_reply& reply) {
+            std::vector<float> out;
+            const route_hop& hop = rep->hops[j];
+            if (status s = decode_tensor(reply.hidden, cfg.dim, rep->rows, out); !s.ok()) {
+              self->state.policy.server_failed(hop.server.server_id, steady::now());
+              try_failed(self, cfg, rep, hop_name(hop) + ": replay: " + s.message());
+              return;
+            }
+            if (j + 1 < rep->hops.size()) rep->inputs[j + 1] = std::move(out);
+            replay(self, cfg, rep, j + 1);
+          },
+          [self, cfg, rep, j](caf::error& err) {
+            const route_hop& hop = rep->hops[j];
+            self->state.policy.server_failed(hop.server.server_id, steady::now());
+            try_failed(self, cfg, rep, hop_name(hop) + ": replay: " + describe(err));
+          });
+}
+
+// Opens the session on every replacement hop, then replays.
+void open_replacement(session_pointer self, const client_session_config& cfg, size_t hop,
+                      uint64_t old_id, std::vector<route_hop> hops) {
+  client_session_state& st = self->state;
+  auto rep = std::make_shared<replacement>();
+  rep->hop = hop;
+  rep->old_id = old_id;
+  rep->hops = std::move(hops);
+  rep->opening = rep->hops.size();
+  rep->rows = st.running ? st.running->step.pos : int64_t(st.history[hop].size()) / cfg.dim;
+  rep->inputs.resize(rep->hops.size());
+  rep->inputs[0].assign(st.history[hop].begin(),
+                        st.history[hop].begin() + ptrdiff_t(rep->rows * cfg.dim));
+  for (const route_hop& h : rep->hops) {
+    self->monitor(h.handle);
+    open_session_request req{protocol_version, cfg.session_id, h.start_block,
+                             h.end_block,      cfg.max_tokens, uint8_t(cfg.codec)};
+    self->request(h.handle, cfg.open_timeout, req)
+        .then(
+            [self, cfg, rep](const open_session_reply&) {
+              if (rep->failed || --rep->opening > 0) return;
+              rep->opened = steady::now();
+              replay(self, cfg, rep, 0);
+            },
+            [self, cfg, rep, h](caf::error& err) {
+              if (rep->failed) return;
+              self->state.policy.server_failed(h.server.server_id, steady::now());
+              try_failed(self, cfg, rep, hop_name(h) + " refused the session: " + describe(err));
+            });
+  }
+}
+
+// No failed server left in the route: the running step runs again, or the next one.
+void finish_recovery(session_pointer self, const client_session_config& cfg) {
+  client_session_state& st = self->state;
+  st.recovering = false;
+  if (!st.running) {
+    start_next(self, cfg);
+    return;
+  }
+  st.running->id = st.next_step_id++;
+  run_from(self, cfg, st.running->restart_hop);
+}
+
+// One try at replacing the first failed hop of the route.
+void attempt_recovery(session_pointer self, const client_session_config& cfg) {
+  client_session_state& st = self->state;
+  size_t hop = 0;
+  while (hop < st.route.size() && !st.failed.count(st.route[hop].server.server_id)) ++hop;
+  if (hop == st.route.size()) {
+    finish_recovery(self, cfg);
+    return;
+  }
+  const route_hop& h = st.route[hop];
+  const uint64_t old_id = h.server.server_id;
+  ++st.failed[old_id].attempts;
+  route_request req{h.start_block, h.end_block, st.policy.banned_servers(steady::now())};
+  for (const auto& [id, f] : st.failed) req.excluded.push_back(id);
+  self->request(cfg.routing_table, cfg.open_timeout, std::move(req))
+      .then(
+          [self, cfg, hop, old_id](std::vector<route_hop>& hops) {
+            open_replacement(self, cfg, hop, old_id, std::move(hops));
+          },
+          [self, cfg](caf::error& err) { try_failed(self, cfg, nullptr, describe(err)); });
+}
+
+// The budget is spent: the session closes, and its steps get the error.
+void give_up(session_pointer self) {
+  client_session_state& st = self->state;
+  std::string uncovered;
+  for (const route_hop& h : st.route) {
+    if (!st.failed.count(h.server.server_id)) continue;
+    uncovered += (uncovered.empty() ? "" : ", ") + span_text(h.start_block, h.end_block);
+  }
+  const caf::error err =
+      make_error(errc::no_route, "blocks " + uncovered + " have no working server after " +
+                                     std::to_string(st.policy.attempts_made()) +
+                                     " tries to reroute: " + st.last_failure);
+  st.recovering = false;
+  st.open = false;
+  if (auto done = std::move(st.running)) done->promise.deliver(err);
+  for (auto& queued : st.queue) queued.first.deliver(err);
+  st.queue.clear();
+}
+
+void schedule_recovery(session_pointer self, const client_session_config& cfg) {
+  auto wait = self->state.policy.next_attempt();
+  if (!wait) {
+    give_up(self);
+  } else if (wait->count() == 0) {
+    attempt_recovery(self, cfg);
+  } else {
+    self->delayed_send(self, *wait, recover_atom::value);
+  }
+}
+
+// A server of the route failed: it is banned and replaced; the step in flight is
+// abandoned and runs again once the route works.
+void server_failed(session_pointer self, const client_session_config& cfg, uint64_t server_id,
+                   std::string cause) {
+  client_session_state& st = self->state;
+  if (st.failed.count(server_id)) return;
+  st.policy.server_failed(server_id, steady::now());
+  st.failed[server_id] = client_session_state::failure{cause, steady::now(), push_clock_ns(), 0};
+  st.last_failure = std::move(cause);
+  if (st.recovering) return;  // the recovery under way comes to it
+  st.recovering = true;
+  if (st.running) {
+    running_step& running = *st.running;
+    running.id = 0;
+    size_t first = running.hop;
+    if (cfg.push) {
+      first = 0;
+      while (first < running.outputs.size() && running.outputs[first]) ++first;
+    }
+    running.restart_hop = first;
+  }
+  schedule_recovery(self, cfg);
 }
 
 caf::result<std::vector<hop_timing>> open_route(session_pointer self,
@@ -314,16 +601,14 @@ caf::result<std::vector<hop_timing>> open_route(session_pointer self,
 
 client_session_actor::behavior_type client_session_behavior(session_pointer self,
                                                             client_session_config cfg) {
+  self->state.policy = failover_policy(cfg.failover, cfg.seed);
   self->set_down_handler([self, cfg](const caf::down_msg& down) {
     client_session_state& st = self->state;
+    if (!st.open) return;
     for (const route_hop& h : st.route) {
       if (h.handle.address() != down.source) continue;
-      st.open = false;
-      if (st.running) {
-        finish_step(self, cfg,
-                    make_error(errc::compute_failed, "server " + h.server.name + " is gone: " +
-                                                         caf::to_string(down.reason)));
-      }
+      server_failed(self, cfg, h.server.server_id,
+                    "server " + h.server.name + " is gone: " + caf::to_string(down.reason));
       return;
     }
   });
@@ -336,7 +621,12 @@ client_session_actor::behavior_type client_session_behavior(session_pointer self
       },
       [self, cfg](session_step& step) -> caf::result<session_step_result> {
         client_session_state& st = self->state;
-        if (!st.open) return make_error(errc::no_route, "the session has no open route");
+        if (!st.open) {
+          return make_error(errc::no_route, "the session has no open route" +
+                                                (st.last_failure.empty()
+                                                     ? std::string()
+                                                     : " (last failure: " + st.last_failure + ")"));
+        }
         if (st.queue.size() >= cfg.max_queued_steps) {
           return make_error(errc::busy, std::to_string(st.queue.size()) +
                                             " steps are already queued in the session");
@@ -348,6 +638,9 @@ client_session_actor::behavior_type client_session_behavior(session_pointer self
       },
       [self](route_atom) { return describe_route(self->state.route); },
       [self, cfg](tick_atom) { check_step(self, cfg); },
+      [self, cfg](recover_atom) {
+        if (self->state.recovering) attempt_recovery(self, cfg);
+      },
       [self, cfg](hop_output& out) { on_hop_output(self, cfg, out); },
       [self, cfg](close_atom) {
         for (const route_hop& h : self->state.route) {

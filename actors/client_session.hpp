@@ -6,6 +6,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/failover_policy.hpp"
 #include "messages/interfaces.hpp"
 
 namespace corolla {
@@ -24,6 +25,9 @@ struct client_session_config {
   // server also sends the session its output (the next server's input, kept for replay).
   // A token then costs one pass along the chain instead of a round trip per server.
   bool push = false;
+  // Bans and the retry budget when a server fails (actors/client_session.cpp).
+  failover_settings failover;
+  uint64_t seed = 0;  // the policy's jitter
 };
 
 client_session_actor spawn_client_session(caf::actor_system& system, client_session_config cfg);

@@ -86,6 +86,7 @@ result<local_swarm> local_swarm::start(caf::actor_system& system,
     cfg.kv_budget_bytes = options.kv_budget_bytes;
     cfg.routing_table = swarm.table_;
     cfg.executor = swarm.executor_;
+    if (i < options.faults.size()) cfg.faults = options.faults[i];
     swarm.servers_.push_back(spawn_server(system, std::move(cfg)));
   }
   // Servers announce themselves as they start; a client asking for a route before

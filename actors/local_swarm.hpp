@@ -14,6 +14,7 @@
 
 #include "actors/client.hpp"
 #include "actors/compute_executor.hpp"
+#include "actors/server.hpp"
 #include "messages/interfaces.hpp"
 #include "model/llama_model.hpp"
 
@@ -35,6 +36,7 @@ struct local_swarm_options {
   // `compute` when null.
   std::shared_ptr<compute_executor> executor;
   compute_options compute;
+  std::vector<fault_injection> faults;  // per server, in spans' order (tests)
 };
 
 class local_swarm {

@@ -251,9 +251,27 @@ caf::result<std::vector<route_hop>> find_route(table_pointer self, const route_r
   }
   auto planned = plan_min_latency_route(candidates, req.start_block, req.end_block);
   if (!planned) {
-    return make_error(errc::no_route, "no chain of online servers covers blocks [" +
-                                          std::to_string(req.start_block) + ", " +
-                                          std::to_string(req.end_block) + ") (" +
+    // A server runs any part of its span, so there is no route exactly when a block has
+    // no server: name those blocks.
+    std::string missing;
+    for (int64_t b = req.start_block; b < req.end_block;) {
+      auto holds = [&](int64_t block) {
+        return std::any_of(candidates.begin(), candidates.end(), [&](const route_candidate& c) {
+          return c.start_block <= block && block < c.end_block;
+        });
+      };
+      if (holds(b)) {
+        ++b;
+        continue;
+      }
+      const int64_t first = b;
+      while (b < req.end_block && !holds(b)) ++b;
+      missing += std::string(missing.empty() ? "" : ", ") + "[" + std::to_string(first) + ", " +
+                 std::to_string(b) + ")";
+    }
+    return make_error(errc::no_route, "no online server holds blocks " + missing +
+                                          " (route over [" + std::to_string(req.start_block) +
+                                          ", " + std::to_string(req.end_block) + "), " +
                                           std::to_string(candidates.size()) + " candidates)");
   }
   std::vector<route_hop> hops;

@@ -12,15 +12,19 @@
 // Each state change is announced at once; the record is also re-announced every
 // announce_period so that replicas with a TTL keep it.
 //
-// A session's steps run one at a time: a step while the previous one is in flight
-// is refused (busy), so block caches never see two steps of a session at once.
+// A session's steps run one at a time, so block caches never see two steps of a session
+// at once: a step while the previous one is in flight waits for it (a client that
+// reran a step after a failover may send it before the abandoned one is done), up to
+// max_waiting_steps; more are refused (busy).
 // Positions follow kv_cache's rule: pos == length appends, pos < length truncates then
 // appends, pos > length is a gap and is refused without touching anything.
 // A malformed request (bad codec tag, wrong shape, wrong protocol version, unknown
 // session) gets an error reply; the server goes on serving the others.
 #include "actors/server.hpp"
 
+#include <deque>
 #include <functional>
+#include <random>
 #include <unordered_map>
 
 #include <caf/actor_system.hpp>
@@ -30,6 +34,9 @@
 #include "model/kv_cache.hpp"
 
 namespace corolla {
+
+using step_done = std::function<void(caf::expected<step_reply>)>;
+constexpr size_t max_waiting_steps = 2;
 
 struct server_state {
   struct session {
@@ -41,6 +48,7 @@ struct server_state {
     int64_t reserved_bytes = 0;
     bool busy = false;
     uint64_t last_step_id = 0;  // steps arrive with increasing ids; others are dropped
+    std::deque<std::pair<step_request, step_done>> waiting;  // while busy
 
     // Tokens in the caches of the session's blocks: one per input row kept.
     int64_t length(int64_t dim) const { return int64_t(history.size()) / dim; }
@@ -51,6 +59,12 @@ struct server_state {
   double compute_ms_per_block = 0;  // moving average over decode steps
   uint64_t record_version = 0;      // raised before each announcement
   serving_state state = serving_state::online;
+  // Fault injection (server_config::faults).
+  int64_t steps_seen = 0;
+  bool stalled = false;
+  std::mt19937_64 fault_rng;
+  uint64_t next_ticket = 0;
+  std::unordered_map<uint64_t, std::function<void()>> held;  // outputs held back, by ticket
   static inline const char* name = "server";
 };
 
@@ -157,7 +171,16 @@ caf::result<open_session_reply> open_session(server_pointer self, const server_c
   return open_session_reply{req.session_id, cfg.name, bytes};
 }
 
-using step_done = std::function<void(caf::expected<step_reply>)>;
+void execute_step(server_pointer self, const server_config& cfg, step_request& req, step_done done);
+
+// The session's step is done: the next one waiting, if any, runs.
+void run_waiting(server_pointer self, const server_config& cfg, uint64_t session_id) {
+  auto it = self->state.sessions.find(session_id);
+  if (it == self->state.sessions.end() || it->second.busy || it->second.waiting.empty()) return;
+  auto [req, done] = std::move(it->second.waiting.front());
+  it->second.waiting.pop_front();
+  execute_step(self, cfg, req, std::move(done));
+}
 
 // Runs `req` through the session's blocks; `done` gets the reply or the error, once.
 void execute_step(server_pointer self, const server_config& cfg, step_request& req,
@@ -171,8 +194,13 @@ void execute_step(server_pointer self, const server_config& cfg, step_request& r
   }
   server_state::session& s = it->second;
   if (s.busy) {
-    done(make_error(errc::busy, "session " + std::to_string(req.session_id) +
-                                    " already has a step running on " + cfg.name));
+    if (s.waiting.size() >= max_waiting_steps) {
+      done(make_error(errc::busy, "session " + std::to_string(req.session_id) + " already has " +
+                                      std::to_string(s.waiting.size() + 1) + " steps on " +
+                                      cfg.name));
+      return;
+    }
+    s.waiting.emplace_back(std::move(req), std::move(done));
     return;
   }
   if (req.step_id <= s.last_step_id) {
@@ -215,7 +243,7 @@ void execute_step(server_pointer self, const server_config& cfg, step_request& r
   // costs a wake-up of CAF's clock thread, which preempts the kernels.)
   self->request(first, caf::infinite, std::move(step))
       .then(
-          [self, done, session_id, step_id, pos, n, dim, arrived,
+          [self, cfg, done, session_id, step_id, pos, n, dim, arrived,
            input = std::move(hidden)](block_output& out) mutable {
             auto found = self->state.sessions.find(session_id);
             if (found == self->state.sessions.end()) {
@@ -238,8 +266,9 @@ void execute_step(server_pointer self, const server_config& cfg, step_request& r
             done(step_reply{session_id, step_id,
                             encode_tensor(open.codec, out.hidden.data(), n, dim), out.compute_us,
                             server_us});
+            run_waiting(self, cfg, session_id);
           },
-          [self, done, session_id, pos, dim](caf::error& err) mutable {
+          [self, cfg, done, session_id, pos, dim](caf::error& err) mutable {
             auto found = self->state.sessions.find(session_id);
             if (found != self->state.sessions.end()) {
               // Blocks before the failing one may have advanced: the next step must
@@ -249,18 +278,51 @@ void execute_step(server_pointer self, const server_config& cfg, step_request& r
               failed.busy = false;
             }
             done(std::move(err));
+            run_waiting(self, cfg, session_id);
           });
+}
+
+// Fault injection as a step arrives: false when the step is to go unanswered (stalled,
+// dropped, or the server crashing now).
+bool take_step(server_pointer self, const server_config& cfg) {
+  const fault_injection& f = cfg.faults;
+  server_state& st = self->state;
+  if (!f.any()) return true;
+  ++st.steps_seen;
+  if (f.crash_after_steps >= 0 && st.steps_seen > f.crash_after_steps) {
+    self->quit(make_error(errc::compute_failed, cfg.name + " crashed (fault injection) after " +
+                                                    std::to_string(f.crash_after_steps) +
+                                                    " steps"));
+    return false;
+  }
+  if (f.stall_after_steps >= 0 && st.steps_seen > f.stall_after_steps) st.stalled = true;
+  if (st.stalled) return false;
+  return f.drop_fraction <= 0 ||
+         std::uniform_real_distribution<double>(0, 1)(st.fault_rng) >= f.drop_fraction;
+}
+
+// `done`, or with fault injection's reply_delay, `done` called that much later.
+step_done held_back(server_pointer self, const server_config& cfg, step_done done) {
+  const auto delay = cfg.faults.reply_delay;
+  if (delay.count() <= 0) return done;
+  return [self, delay, done](caf::expected<step_reply> reply) {
+    const uint64_t ticket = ++self->state.next_ticket;
+    self->state.held.emplace(ticket, [done, reply]() { done(reply); });
+    self->delayed_send(self, delay, tick_atom::value, ticket);
+  };
 }
 
 caf::result<step_reply> run_step(server_pointer self, const server_config& cfg, step_request& req) {
   auto promise = self->make_response_promise<step_reply>();
-  execute_step(self, cfg, req, [promise](caf::expected<step_reply> reply) mutable {
-    if (reply) {
-      promise.deliver(std::move(*reply));
-    } else {
-      promise.deliver(reply.error());
-    }
-  });
+  if (!take_step(self, cfg)) return promise;  // never delivered
+  execute_step(self, cfg, req,
+               held_back(self, cfg, [promise](caf::expected<step_reply> reply) mutable {
+                 if (reply) {
+                   promise.deliver(std::move(*reply));
+                 } else {
+                   promise.deliver(reply.error());
+                 }
+               }));
   return promise;
 }
 
@@ -268,37 +330,46 @@ caf::result<step_reply> run_step(server_pointer self, const server_config& cfg, 
 // tells the client session. A step this session has already seen is dropped.
 void push(server_pointer self, const server_config& cfg, push_step& p) {
   const int64_t inbound_us = (push_clock_ns() - p.sent_ns) / 1000;
+  if (!take_step(self, cfg)) return;
   auto it = self->state.sessions.find(p.step.session_id);
-  if (it != self->state.sessions.end() && p.step.step_id <= it->second.last_step_id) return;
+  if (it != self->state.sessions.end()) {
+    const server_state::session& s = it->second;
+    if (p.step.step_id <= s.last_step_id) return;
+    for (const auto& w : s.waiting) {
+      if (w.first.step_id >= p.step.step_id) return;
+    }
+  }
   hop_output out;
   out.session_id = p.step.session_id;
   out.step_id = p.step.step_id;
   out.hop = p.hop;
   out.inbound_us = inbound_us;
   const int64_t pos = p.step.pos;
-  execute_step(self, cfg, p.step,
-               [self, out, pos, chain = std::move(p.chain),
-                reply_to = std::move(p.reply_to)](caf::expected<step_reply> reply) mutable {
-                 if (!reply) {
-                   const caf::error& err = reply.error();
-                   out.error_code = uint8_t(errc_of(err));
-                   out.error_text = describe(err);
-                   self->send(caf::actor_cast<client_session_actor>(reply_to), std::move(out));
-                   return;
-                 }
-                 if (!chain.empty()) {
-                   caf::actor next = chain.front();
-                   chain.erase(chain.begin());
-                   self->send(
-                       caf::actor_cast<server_actor>(next),
-                       push_step{step_request{out.session_id, out.step_id, pos, reply->hidden},
-                                 out.hop + 1, push_clock_ns(), std::move(chain), reply_to});
-                 }
-                 out.hidden = std::move(reply->hidden);
-                 out.compute_us = reply->compute_us;
-                 out.server_us = reply->server_us;
-                 self->send(caf::actor_cast<client_session_actor>(reply_to), std::move(out));
-               });
+  execute_step(
+      self, cfg, p.step,
+      held_back(self, cfg,
+                [self, out, pos, chain = std::move(p.chain),
+                 reply_to = std::move(p.reply_to)](caf::expected<step_reply> reply) mutable {
+                  if (!reply) {
+                    const caf::error& err = reply.error();
+                    out.error_code = uint8_t(errc_of(err));
+                    out.error_text = describe(err);
+                    self->send(caf::actor_cast<client_session_actor>(reply_to), std::move(out));
+                    return;
+                  }
+                  if (!chain.empty()) {
+                    caf::actor next = chain.front();
+                    chain.erase(chain.begin());
+                    self->send(
+                        caf::actor_cast<server_actor>(next),
+                        push_step{step_request{out.session_id, out.step_id, pos, reply->hidden},
+                                  out.hop + 1, push_clock_ns(), std::move(chain), reply_to});
+                  }
+                  out.hidden = std::move(reply->hidden);
+                  out.compute_us = reply->compute_us;
+                  out.server_us = reply->server_us;
+                  self->send(caf::actor_cast<client_session_actor>(reply_to), std::move(out));
+                }));
 }
 
 caf::result<close_session_reply> close_session(server_pointer self, const server_config& cfg,
@@ -315,7 +386,12 @@ caf::result<close_session_reply> close_session(server_pointer self, const server
   }
   const int64_t freed = s.reserved_bytes;
   st.reserved_bytes -= freed;
+  auto waiting = std::move(it->second.waiting);
   st.sessions.erase(it);
+  for (auto& w : waiting) {
+    w.second(make_error(errc::unknown_session,
+                        "session " + std::to_string(req.session_id) + " was closed"));
+  }
   return close_session_reply{req.session_id, freed};
 }
 
@@ -332,12 +408,16 @@ server_actor::behavior_type server_behavior(server_pointer self, server_config c
     self->state.blocks[size_t(i)] = block;
   }
   self->state.compute_ms_per_block = cfg.compute_ms_per_block;
+  self->state.fault_rng.seed(cfg.faults.seed);
   announce(self, cfg);
   if (cfg.announce_period.count() > 0) {
     self->delayed_send(self, cfg.announce_period, tick_atom::value);
   }
   return {
-      [self, cfg](const open_session_request& req) { return open_session(self, cfg, req); },
+      [self, cfg](const open_session_request& req) -> caf::result<open_session_reply> {
+        if (self->state.stalled) return self->make_response_promise<open_session_reply>();
+        return open_session(self, cfg, req);
+      },
       [self, cfg](step_request& req) { return run_step(self, cfg, req); },
       [self, cfg](push_step& p) { push(self, cfg, p); },
       [self, cfg](const close_session_request& req) { return close_session(self, cfg, req); },
@@ -349,6 +429,13 @@ server_actor::behavior_type server_behavior(server_pointer self, server_config c
       [self, cfg](leave_atom) {
         self->state.state = serving_state::offline;
         return announce(self, cfg);
+      },
+      [self](tick_atom, uint64_t ticket) {
+        auto it = self->state.held.find(ticket);
+        if (it == self->state.held.end()) return;
+        auto release = std::move(it->second);
+        self->state.held.erase(it);
+        release();
       },
       [self, cfg](tick_atom) {
         announce(self, cfg);

@@ -15,6 +15,21 @@
 
 namespace corolla {
 
+// Faults a server can be told to have, for tests and for operators trying their swarm's
+// failover (actor-node's fault-* keys). All off by default. Steps count both round-trip
+// and pushed steps, replays included.
+struct fault_injection {
+  int64_t crash_after_steps = -1;  // then the server exits with an error (its blocks with it)
+  int64_t stall_after_steps = -1;  // then it answers nothing more (and stays connected)
+  std::chrono::milliseconds reply_delay{0};  // every step's output held back this long
+  double drop_fraction = 0;                  // of incoming steps, ignored without a word
+  uint64_t seed = 0;                         // which steps are dropped
+  bool any() const {
+    return crash_after_steps >= 0 || stall_after_steps >= 0 || reply_delay.count() > 0 ||
+           drop_fraction > 0;
+  }
+};
+
 struct server_config {
   uint64_t server_id = 0;
   std::string name;
@@ -33,6 +48,7 @@ struct server_config {
   // The record is re-announced (its version raised) this often, so that replicas whose
   // TTL would drop it see it refreshed; 0: only when it changes.
   std::chrono::milliseconds announce_period{0};
+  fault_injection faults;
 };
 
 server_actor spawn_server(caf::actor_system& system, server_config cfg);

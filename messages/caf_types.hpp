@@ -37,6 +37,7 @@ using join_atom = caf::atom_constant<caf::atom("join")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 using leave_atom = caf::atom_constant<caf::atom("leave")>;
+using recover_atom = caf::atom_constant<caf::atom("recover")>;
 
 // The messages that travel as cereal bytes, with their registered names.
 #define COROLLA_WIRE_MESSAGES(X) \

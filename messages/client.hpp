@@ -81,14 +81,36 @@ struct hop_timing {
   }
 };
 
-struct generate_reply {
-  generation_stats stats;
-  std::vector<hop_timing> last_token;  // the last decode step, hop by hop
-  std::vector<hop_timing> mean_token;  // averaged over the decode steps
+// A failover a client session went through: the server it gave up on, what replaced
+// it, and where the time went (Petals' replay, with positions explicit).
+struct recovery_report {
+  std::string failed_server;
+  int64_t start_block = 0;  // the blocks rerouted: the failed server's part of the route
+  int64_t end_block = 0;
+  std::string cause;                     // the error, timeout or lost connection
+  std::vector<std::string> replaced_by;  // the servers now running those blocks, in order
+  int64_t replayed_tokens = 0;           // cached inputs replayed to them, one prefill
+  int64_t attempts = 0;                  // tries it took (route, open, replay)
+  int64_t noticed_ns = 0;  // steady clock (push_clock_ns) when the failure was noticed
+  double reroute_ms = 0;   // from noticing to the replacement sessions open (backoff included)
+  double replay_ms = 0;    // replaying the cached inputs
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(stats, last_token, mean_token);
+    ar(failed_server, start_block, end_block, cause, replaced_by, replayed_tokens, attempts,
+       noticed_ns, reroute_ms, replay_ms);
+  }
+};
+
+struct generate_reply {
+  generation_stats stats;
+  std::vector<hop_timing> last_token;       // the last decode step, hop by hop
+  std::vector<hop_timing> mean_token;       // averaged over the decode steps
+  std::vector<recovery_report> recoveries;  // failovers during the answer, in order
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(stats, last_token, mean_token, recoveries);
   }
 };
 
@@ -105,12 +127,13 @@ struct session_step {
 };
 
 struct session_step_result {
-  std::vector<float> hidden;       // [n, dim] outputs of the last block
-  std::vector<hop_timing> timing;  // one per hop of the route
+  std::vector<float> hidden;                // [n, dim] outputs of the last block
+  std::vector<hop_timing> timing;           // one per hop of the route
+  std::vector<recovery_report> recoveries;  // failovers the step went through
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(hidden, timing);
+    ar(hidden, timing, recoveries);
   }
 };
 

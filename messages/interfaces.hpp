@@ -42,7 +42,8 @@ typename Inspector::result_type inspect(Inspector& f, push_step& x) {
 }
 
 // A span of blocks with sessions (actors/server.cpp). drain_atom: take no new sessions;
-// leave_atom: announce going offline; tick_atom: its own timer re-announcing its record.
+// leave_atom: announce going offline; tick_atom: its own timer re-announcing its record
+// (with a ticket: a step output held back by fault injection, now due).
 using server_actor =
     caf::typed_actor<caf::replies_to<open_session_request>::with<open_session_reply>,
                      caf::replies_to<step_request>::with<step_reply>,
@@ -50,7 +51,7 @@ using server_actor =
                      caf::replies_to<info_atom>::with<server_record>,
                      caf::replies_to<drain_atom>::with<server_record>,
                      caf::replies_to<leave_atom>::with<server_record>, caf::reacts_to<tick_atom>,
-                     caf::reacts_to<push_step>>;
+                     caf::reacts_to<tick_atom, uint64_t>, caf::reacts_to<push_step>>;
 
 // One leg of a route: a server and the blocks [start, end) of its span to run.
 struct route_hop {
@@ -81,12 +82,13 @@ using routing_table_actor =
 
 // One generation's route and input caches (actors/client_session.cpp). open_atom
 // finds a route and opens it; route_atom describes it (compute/transfer fields zero);
-// tick_atom is its own watchdog over the step in flight.
+// tick_atom is its own watchdog over the step in flight; recover_atom its timer for the
+// next failover attempt.
 using client_session_actor =
     caf::typed_actor<caf::replies_to<open_atom>::with<std::vector<hop_timing>>,
                      caf::replies_to<session_step>::with<session_step_result>,
                      caf::replies_to<route_atom>::with<std::vector<hop_timing>>,
                      caf::reacts_to<close_atom>, caf::reacts_to<tick_atom>,
-                     caf::reacts_to<hop_output>>;
+                     caf::reacts_to<recover_atom>, caf::reacts_to<hop_output>>;
 
 }  // namespace corolla

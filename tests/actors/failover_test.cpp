@@ -1,0 +1,181 @@
+// Client failover in one process: servers made to crash, stall or time out by fault
+// injection in the middle of greedy generations, with spare servers (or none) for
+// their spans. The output must be the output without failures, or a clear error.
+#include <gtest/gtest.h>
+
+#include <iostream>
+#include <thread>
+
+#include <caf/scoped_actor.hpp>
+
+#include "model/model_maker.hpp"
+#include "tests/actors/swarm_fixture.hpp"
+#include "tests/support/test_support.hpp"
+
+namespace corolla {
+namespace {
+
+using namespace std::chrono_literals;
+
+class Failover : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const uint64_t seed = testing::test_seed(23);
+    std::cout << "model seed " << seed << "\n";
+    model_ = testing::temp_path("failover-" + std::to_string(seed) + ".gguf");
+    ASSERT_TRUE(make_preset_model("stories260k", ggml_type::q8_0, seed, model_).ok());
+    expected_ = testing::single_process_tokens(model_, precision::int8, request());
+    ASSERT_EQ(expected_.size(), 48u);
+  }
+
+  static generate_request request() { return testing::greedy("Once upon a time", 48); }
+
+  // A swarm of `spans`, server i with faults[i]; a client with quick retries.
+  local_swarm start(const std::vector<block_span>& spans, std::vector<fault_injection> faults) {
+    local_swarm_options o;
+    o.model_path = model_;
+    o.spans = spans;
+    o.faults = std::move(faults);
+    auto swarm = local_swarm::start(system_, o);
+    EXPECT_TRUE(swarm.ok()) << swarm.error().message();
+    return std::move(*swarm);
+  }
+
+  client_config client_cfg(const local_swarm& swarm, bool push) {
+    client_config c = swarm.client_defaults();
+    c.push = push;
+    c.session_id = 1000 + push;
+    c.step_timeout = 300ms;
+    c.failover.backoff_base = 20ms;
+    c.failover.attempts = 6;
+    return c;
+  }
+
+  static fault_injection crash_after(int64_t steps) {
+    fault_injection f;
+    f.crash_after_steps = steps;
+    return f;
+  }
+
+  node_config cfg_;
+  caf::actor_system system_{cfg_};
+  std::vector<server_actor> rescuers_;
+  static std::string model_;
+  static std::vector<int32_t> expected_;
+};
+
+std::string Failover::model_;
+std::vector<int32_t> Failover::expected_;
+
+TEST_F(Failover, CrashingServersAreReplacedAndTheOutputIsTheOutputWithoutFailures) {
+  for (bool push : {false, true}) {
+    SCOPED_TRACE(push ? "push" : "round trips");
+    // Routes prefer the lower server id: servers 1 and 3 are used first and crash.
+    local_swarm swarm =
+        start({{0, 2}, {0, 2}, {2, 5}, {2, 5}}, {crash_after(7), {}, crash_after(20), {}});
+    auto client = start_client(system_, client_cfg(swarm, push));
+    ASSERT_TRUE(client.ok()) << client.error().message();
+    client_handle owner(*client);
+    const testing::answer got = testing::ask(system_, *client, request());
+    ASSERT_EQ(got.error, "");
+    EXPECT_EQ(got.reply.stats.tokens, expected_);
+    ASSERT_EQ(got.reply.recoveries.size(), 2u);
+    const recovery_report& first = got.reply.recoveries[0];
+    EXPECT_EQ(first.failed_server, "server-1");
+    EXPECT_EQ(first.start_block, 0);
+    EXPECT_EQ(first.end_block, 2);
+    EXPECT_EQ(first.replaced_by, std::vector<std::string>{"server-2"});
+    EXPECT_NE(first.cause.find("crashed (fault injection) after 7 steps"), std::string::npos)
+        << first.cause;
+    const recovery_report& second = got.reply.recoveries[1];
+    EXPECT_EQ(second.failed_server, "server-3");
+    EXPECT_EQ(second.replaced_by, std::vector<std::string>{"server-4"});
+    // The prompt is one step; every later step adds a token: the crash came at a step
+    // after 20 of the session's steps on that server had run (replays count).
+    EXPECT_GT(second.replayed_tokens, 0);
+    std::cout << (push ? "push" : "round trips") << ": recovered in "
+              << first.reroute_ms + first.replay_ms << " ms (replayed " << first.replayed_tokens
+              << " tokens) and " << second.reroute_ms + second.replay_ms << " ms (replayed "
+              << second.replayed_tokens << ")\n";
+  }
+}
+
+TEST_F(Failover, AStalledServerTimesOutAndASlowOneWithinTheTimeoutDoesNot) {
+  fault_injection stall;
+  stall.stall_after_steps = 10;
+  fault_injection slow;
+  slow.reply_delay = 20ms;  // well within the 300 ms step timeout
+  local_swarm swarm = start({{0, 3}, {0, 3}, {3, 5}}, {stall, {}, slow});
+  auto client = start_client(system_, client_cfg(swarm, true));
+  ASSERT_TRUE(client.ok()) << client.error().message();
+  client_handle owner(*client);
+  const testing::answer got = testing::ask(system_, *client, request());
+  ASSERT_EQ(got.error, "");
+  EXPECT_EQ(got.reply.stats.tokens, expected_);
+  ASSERT_EQ(got.reply.recoveries.size(), 1u);
+  EXPECT_EQ(got.reply.recoveries[0].failed_server, "server-1");
+  EXPECT_NE(got.reply.recoveries[0].cause.find("no reply within 300 ms"), std::string::npos)
+      << got.reply.recoveries[0].cause;
+}
+
+TEST_F(Failover, TheOnlyServerOfASpanFailingEndsInAClearErrorAfterTheRetryBudget) {
+  local_swarm swarm = start({{0, 2}, {2, 5}}, {{}, crash_after(5)});
+  auto client = start_client(system_, client_cfg(swarm, true));
+  ASSERT_TRUE(client.ok()) << client.error().message();
+  client_handle owner(*client);
+  const auto started = std::chrono::steady_clock::now();
+  const testing::answer got = testing::ask(system_, *client, request());
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_NE(got.error.find("blocks [2, 5) have no working server after 6 tries"), std::string::npos)
+      << got.error;
+  EXPECT_NE(got.error.find("no_route"), std::string::npos) << got.error;
+  std::cout << "gave up after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
+  // A new session finds no route either, and says so.
+  auto again = start_client(system_, client_cfg(swarm, true));
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.error().message().find("blocks [2, 5)"), std::string::npos)
+      << again.error().message();
+}
+
+TEST_F(Failover, AServerForTheSpanAppearingWithinTheBudgetRescuesTheGeneration) {
+  local_swarm swarm = start({{0, 2}, {2, 5}}, {{}, crash_after(5)});
+  client_config c = client_cfg(swarm, true);
+  c.failover.backoff_base = 100ms;  // tries at 0, 100, 200, 400, 800 ms
+  auto client = start_client(system_, c);
+  ASSERT_TRUE(client.ok()) << client.error().message();
+  client_handle owner(*client);
+
+  // The rescuer comes 150 ms after the crash: the session is between tries then.
+  std::thread rescuer([&] {
+    caf::scoped_actor self{system_};
+    self->monitor(swarm.servers()[1]);
+    self->receive([](const caf::down_msg&) {});
+    std::this_thread::sleep_for(150ms);
+    model_options span;
+    span.first_block = 2;
+    span.end_block = 5;
+    span.with_head = false;
+    result<llama_model> loaded = status::internal("not loaded");
+    swarm.executor()->run([&] { loaded = llama_model::load(model_, span); });
+    ASSERT_TRUE(loaded.ok());
+    server_config sc;
+    sc.server_id = 99;
+    sc.name = "rescuer";
+    sc.model = std::make_shared<const llama_model>(std::move(*loaded));
+    sc.routing_table = swarm.routing_table();
+    sc.executor = swarm.executor();
+    rescuers_.push_back(spawn_server(system_, sc));
+  });
+  const testing::answer got = testing::ask(system_, *client, request());
+  rescuer.join();
+  ASSERT_EQ(got.error, "");
+  EXPECT_EQ(got.reply.stats.tokens, expected_);
+  ASSERT_EQ(got.reply.recoveries.size(), 1u);
+  EXPECT_EQ(got.reply.recoveries[0].replaced_by, std::vector<std::string>{"rescuer"});
+  EXPECT_GT(got.reply.recoveries[0].attempts, 1);
+  for (const server_actor& r : rescuers_) caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
+}
+
+}  // namespace
+}  // namespace corolla
