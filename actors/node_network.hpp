@@ -21,8 +21,8 @@
 namespace corolla {
 
 struct network_options {
-  std::chrono::milliseconds heartbeat_interval{200};
-  std::chrono::milliseconds connection_timeout{1000};  // silence that drops a peer
+  std::chrono::milliseconds heartbeat_interval{100};
+  std::chrono::milliseconds connection_timeout{700};  // silence that drops a peer
   // Mutual TLS when all three are set: only peers with a certificate signed by the CA
   // can connect, and this node only connects to such peers.
   std::string tls_certificate;

@@ -30,8 +30,8 @@ struct node_options {
   int64_t span_start = -1, span_end = -1;  // from span; -1 for auto
   int64_t threads = 0;                     // 0: every core
   int64_t kv_budget_mib = 1024;
-  int64_t heartbeat_interval_ms = 200;
-  int64_t heartbeat_timeout_ms = 1000;
+  int64_t heartbeat_interval_ms = 100;
+  int64_t heartbeat_timeout_ms = 700;
   int64_t gossip_period_ms = 500;
   int64_t record_ttl_ms = 5000;
   int64_t drain_timeout_ms = 30000;  // open sessions may finish this long at shutdown

@@ -27,7 +27,7 @@ const char* good_config =
     "span = 0:8\n"
     "codec = int8\n"
     "\n"
-    "heartbeat-interval-ms = 100\n";
+    "heartbeat-interval-ms = 250\n";
 
 std::string error_of(const std::vector<std::string>& args) {
   auto o = read_node_options(args);
@@ -45,8 +45,8 @@ TEST(NodeOptions, ConfigFileValuesAreRead) {
   EXPECT_EQ(o->span_start, 0);
   EXPECT_EQ(o->span_end, 8);
   EXPECT_EQ(o->codec, tensor_codec::int8_block);
-  EXPECT_EQ(o->heartbeat_interval_ms, 100);
-  EXPECT_EQ(o->heartbeat_timeout_ms, 1000);  // the default
+  EXPECT_EQ(o->heartbeat_interval_ms, 250);
+  EXPECT_EQ(o->heartbeat_timeout_ms, 700);  // the default
   EXPECT_EQ(o->host, "127.0.0.1");
 }
 

@@ -1,6 +1,5 @@
-// Cluster tests: real actor-node processes on 127.0.0.1 (ports chosen by the system),
-// talking over CAF's middleman, and a client in this process. Gossip and heartbeat
-// periods are short so that every test takes seconds.
+// Cluster tests: real actor-node processes on 127.0.0.1 talking over CAF's middleman,
+// and a client in this process (tests/cluster/cluster_fixture.hpp).
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -9,129 +8,15 @@
 #include <memory>
 #include <thread>
 
-#include <caf/actor_system.hpp>
-#include <caf/io/middleman.hpp>
-#include <caf/scoped_actor.hpp>
-
-#include "actors/node_network.hpp"
-#include "actors/remote_swarm.hpp"
-#include "bench/node_process.hpp"
-#include "messages/caf_types.hpp"
-#include "model/model_maker.hpp"
-#include "tests/actors/swarm_fixture.hpp"
-#include "tests/support/test_support.hpp"
+#include "tests/cluster/cluster_fixture.hpp"
 
 namespace corolla {
 namespace {
 
 using namespace std::chrono_literals;
 
-constexpr auto gossip_period = 100ms;
-
-class Cluster : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    const uint64_t seed = testing::test_seed(11);
-    std::cout << "model seed " << seed << "\n";
-    model_ = testing::temp_path("cluster-" + std::to_string(seed) + ".gguf");
-    other_model_ = testing::temp_path("cluster-other-" + std::to_string(seed) + ".gguf");
-    ASSERT_TRUE(make_preset_model("stories260k", ggml_type::q8_0, seed, model_).ok());
-    ASSERT_TRUE(make_preset_model("stories260k", ggml_type::q8_0, seed + 1, other_model_).ok());
-  }
-
-  void SetUp() override {
-    cfg_ = std::make_unique<node_config>();
-    enable_network(*cfg_, network_options{100ms, 1000ms, "", "", ""});
-    system_ = std::make_unique<caf::actor_system>(*cfg_);
-  }
-  void TearDown() override {
-    swarm_.reset();
-    system_.reset();
-  }
-
-  static std::vector<std::string> node_args(const std::string& name, const std::string& span,
-                                            const std::vector<std::string>& seeds,
-                                            const std::string& model = model_) {
-    std::vector<std::string> args{"--name",
-                                  name,
-                                  "--model",
-                                  model,
-                                  "--span",
-                                  span,
-                                  "--port",
-                                  "0",
-                                  "--threads",
-                                  "1",
-                                  "--codec",
-                                  "f32",
-                                  "--gossip-period-ms",
-                                  std::to_string(gossip_period.count()),
-                                  "--record-ttl-ms",
-                                  "2000",
-                                  "--heartbeat-interval-ms",
-                                  "100",
-                                  "--heartbeat-timeout-ms",
-                                  "1000",
-                                  "--drain-timeout-ms",
-                                  "5000"};
-    for (const std::string& s : seeds) args.insert(args.end(), {"--seed", s});
-    return args;
-  }
-
-  // The records a routing table holds (none when it does not answer).
-  std::vector<server_record> list(const routing_table_actor& table) {
-    caf::scoped_actor self{*system_};
-    std::vector<server_record> out;
-    self->request(table, 5s, list_atom::value)
-        .receive([&](std::vector<server_record>& records) { out = std::move(records); },
-                 [](const caf::error&) {});
-    return out;
-  }
-
-  // The same for a node's table, asked over the network.
-  std::vector<server_record> list(node_process& node) {
-    auto table = system_->middleman().remote_actor<routing_table_actor>("127.0.0.1", node.port());
-    return table ? list(*table) : std::vector<server_record>{};
-  }
-
-  // This process as a client of the swarm through `peer`.
-  remote_swarm& join(node_process& peer) {
-    remote_swarm_options o;
-    o.peers = {peer.address()};
-    o.model_path = model_;
-    o.gossip_period = gossip_period;
-    o.record_ttl = 2000ms;
-    auto joined = remote_swarm::join(*system_, o);
-    EXPECT_TRUE(joined.ok()) << joined.error().message();
-    swarm_ = std::make_unique<remote_swarm>(std::move(*joined));
-    return *swarm_;
-  }
-
-  // a [0, 2), b [2, 4), c [4, 5); b and c join through a.
-  struct three_nodes {
-    node_process a{testing::app_path("actor-node"), node_args("a", "0:2", {})};
-    node_process b{testing::app_path("actor-node"), node_args("b", "2:4", {a.address()})};
-    node_process c{testing::app_path("actor-node"), node_args("c", "4:5", {a.address()})};
-    bool start() {
-      for (node_process* n : {&a, &b, &c}) {
-        if (!n->wait_for("serving blocks")) {
-          ADD_FAILURE() << n->output();
-          return false;
-        }
-      }
-      return true;
-    }
-  };
-
-  static std::string model_;
-  static std::string other_model_;
-  std::unique_ptr<node_config> cfg_;
-  std::unique_ptr<caf::actor_system> system_;
-  std::unique_ptr<remote_swarm> swarm_;
-};
-
-std::string Cluster::model_;
-std::string Cluster::other_model_;
+using testing::Cluster;
+using testing::gossip_period;
 
 TEST_F(Cluster, ThreeNodesAndAClientGenerateTheSingleProcessTokens) {
   three_nodes nodes;

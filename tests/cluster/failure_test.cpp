@@ -1,0 +1,170 @@
+// Failures in a swarm of real actor-node processes: servers killed with SIGKILL or
+// stopped with SIGSTOP at a random step of a greedy generation. Every span has a spare,
+// so the answer must be the single-process generator's, with no error surfaced.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <functional>
+#include <random>
+
+#include "tests/cluster/cluster_fixture.hpp"
+
+namespace corolla {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Cluster;
+
+class Failures : public Cluster {
+ protected:
+  // Two nodes per span of [0, 2), [2, 4), [4, 5), joined through the first.
+  struct spared_swarm {
+    std::vector<std::unique_ptr<node_process>> nodes;
+    node_process& find(const std::string& name) {
+      for (auto& n : nodes) {
+        if (n->output().rfind(name + ":", 0) == 0) return *n;
+      }
+      throw std::runtime_error("no node " + name);
+    }
+  };
+
+  spared_swarm start_spared() {
+    spared_swarm s;
+    const std::vector<std::pair<std::string, std::string>> spans = {
+        {"a0", "0:2"}, {"a1", "0:2"}, {"b0", "2:4"}, {"b1", "2:4"}, {"c0", "4:5"}, {"c1", "4:5"}};
+    for (const auto& [name, span] : spans) {
+      std::vector<std::string> seeds;
+      if (!s.nodes.empty()) seeds.push_back(s.nodes.front()->address());
+      s.nodes.push_back(std::make_unique<node_process>(testing::app_path("actor-node"),
+                                                       node_args(name, span, seeds)));
+      if (!s.nodes.back()->wait_for("serving blocks")) ADD_FAILURE() << s.nodes.back()->output();
+    }
+    return s;
+  }
+
+  // Waits until this process's table lists `n` servers (their connections made).
+  bool wait_for_servers(remote_swarm& swarm, size_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (list(swarm.routing_table()).size() == n) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  }
+
+  // The route's hop names, as the client sees them.
+  std::vector<std::string> route_of(const caf::actor& client) {
+    caf::scoped_actor self{*system_};
+    std::vector<std::string> names;
+    self->request(client, 5s, route_atom::value)
+        .receive(
+            [&](const std::vector<hop_timing>& hops) {
+              for (const hop_timing& h : hops) names.push_back(h.server_name);
+            },
+            [](const caf::error&) {});
+    return names;
+  }
+
+  // Asks `client` for `req`; after `after_chunks` pieces of text, runs `fault`.
+  testing::answer ask_with_fault(const caf::actor& client, const generate_request& req,
+                                 int after_chunks, const std::function<void()>& fault) {
+    caf::scoped_actor self{*system_};
+    self->send(client, req);
+    testing::answer a;
+    int chunks = 0;
+    bool done = false;
+    self->receive_while([&] { return !done; })(
+        [&](text_chunk& c) {
+          a.text += c.text;
+          if (++chunks == after_chunks) fault();
+        },
+        [&](generate_reply& r) {
+          a.reply = std::move(r);
+          done = true;
+        },
+        [&](caf::error& e) {
+          a.error = describe(e);
+          done = true;
+        },
+        caf::after(std::chrono::seconds(30)) >>
+            [&] {
+              a.error = "no answer within 30 s";
+              done = true;
+            });
+    return a;
+  }
+
+  client_config failover_client(remote_swarm& swarm, uint64_t session_id) {
+    client_config c = swarm.client_defaults();
+    c.push = true;
+    c.session_id = session_id;
+    c.step_timeout = 10s;  // longer than heartbeat detection: the heartbeat finds hung nodes
+    return c;
+  }
+};
+
+TEST_F(Failures, KillingEachSpansRouteServerMidGenerationChangesNoToken) {
+  spared_swarm s = start_spared();
+  remote_swarm& swarm = join(*s.nodes.front());
+  ASSERT_TRUE(wait_for_servers(swarm, 6));
+  const generate_request req = testing::greedy("Once upon a time", 64);
+  const auto expected = testing::single_process_tokens(model_, precision::int8, req);
+  const uint64_t seed = testing::test_seed(31);
+  std::cout << "fault seed " << seed << "\n";
+  std::mt19937_64 rng(seed);
+  for (size_t span = 0; span < 3; ++span) {
+    auto client = start_client(*system_, failover_client(swarm, seed + span));
+    ASSERT_TRUE(client.ok()) << client.error().message();
+    client_handle owner(*client);
+    const std::vector<std::string> route = route_of(*client);
+    ASSERT_EQ(route.size(), 3u);
+    node_process& victim = s.find(route[span]);
+    const int at = 2 + int(rng() % 56);
+    std::cout << "kill -9 " << route[span] << " after token " << at << "\n";
+    const testing::answer got = ask_with_fault(*client, req, at, [&] { victim.signal(SIGKILL); });
+    ASSERT_EQ(got.error, "");
+    EXPECT_EQ(got.reply.stats.tokens, expected);
+    ASSERT_EQ(got.reply.recoveries.size(), 1u);
+    const recovery_report& r = got.reply.recoveries[0];
+    EXPECT_EQ(r.failed_server, route[span]);
+    std::cout << "  noticed: " << r.cause << "; rerouted to " << r.replaced_by.front() << " in "
+              << r.reroute_ms << " ms, replayed " << r.replayed_tokens << " tokens in "
+              << r.replay_ms << " ms\n";
+  }
+}
+
+TEST_F(Failures, AStoppedServerIsFoundByHeartbeatsAndRoutedAround) {
+  spared_swarm s = start_spared();
+  remote_swarm& swarm = join(*s.nodes.front());
+  ASSERT_TRUE(wait_for_servers(swarm, 6));
+  const generate_request req = testing::greedy("Once upon a time", 64);
+  const auto expected = testing::single_process_tokens(model_, precision::int8, req);
+  auto client = start_client(*system_, failover_client(swarm, 77));
+  ASSERT_TRUE(client.ok()) << client.error().message();
+  client_handle owner(*client);
+  const std::vector<std::string> route = route_of(*client);
+  ASSERT_EQ(route.size(), 3u);
+  node_process& victim = s.find(route[1]);
+  std::chrono::steady_clock::time_point stopped;
+  const testing::answer got = ask_with_fault(*client, req, 20, [&] {
+    victim.signal(SIGSTOP);
+    stopped = std::chrono::steady_clock::now();
+  });
+  victim.signal(SIGCONT);
+  ASSERT_EQ(got.error, "");
+  EXPECT_EQ(got.reply.stats.tokens, expected);
+  ASSERT_EQ(got.reply.recoveries.size(), 1u);
+  const recovery_report& r = got.reply.recoveries[0];
+  EXPECT_EQ(r.failed_server, route[1]);
+  const double detected_ms =
+      double(r.noticed_ns -
+             std::chrono::duration_cast<std::chrono::nanoseconds>(stopped.time_since_epoch())
+                 .count()) /
+      1e6;
+  std::cout << "SIGSTOP noticed after " << detected_ms << " ms: " << r.cause << "\n";
+  // The heartbeat timeout of this process is 1000 ms (interval 100 ms).
+  EXPECT_LT(detected_ms, 1500);
+}
+
+}  // namespace
+}  // namespace corolla
