@@ -15,25 +15,30 @@ std::string stories_path() {
 }
 
 answer ask(caf::actor_system& system, const caf::actor& client, const generate_request& req,
-           std::chrono::seconds timeout) {
+           std::chrono::seconds timeout, const std::function<void(int)>& on_chunk) {
   caf::scoped_actor self{system};
   self->send(client, req);
   answer a;
   bool done = false;
-  self->receive_while([&] { return !done; })([&](text_chunk& c) { a.text += c.text; },
-                                             [&](generate_reply& r) {
-                                               a.reply = std::move(r);
-                                               done = true;
-                                             },
-                                             [&](caf::error& e) {
-                                               a.error = describe(e);
-                                               done = true;
-                                             },
-                                             caf::after(timeout) >>
-                                                 [&] {
-                                                   a.error = "no answer within the timeout";
-                                                   done = true;
-                                                 });
+  int chunks = 0;
+  self->receive_while([&] { return !done; })(
+      [&](text_chunk& c) {
+        a.text += c.text;
+        if (on_chunk) on_chunk(++chunks);
+      },
+      [&](generate_reply& r) {
+        a.reply = std::move(r);
+        done = true;
+      },
+      [&](caf::error& e) {
+        a.error = describe(e);
+        done = true;
+      },
+      caf::after(timeout) >>
+          [&] {
+            a.error = "no answer within the timeout";
+            done = true;
+          });
   return a;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,9 +27,11 @@ struct answer {
   std::string error;  // empty when the answer completed
 };
 
-// Sends `req` to `client` and collects the streamed text and the reply.
+// Sends `req` to `client` and collects the streamed text and the reply; `on_chunk`, when
+// given, is called with the number of text chunks received so far after each one.
 answer ask(caf::actor_system& system, const caf::actor& client, const generate_request& req,
-           std::chrono::seconds timeout = std::chrono::seconds(60));
+           std::chrono::seconds timeout = std::chrono::seconds(60),
+           const std::function<void(int)>& on_chunk = nullptr);
 
 // A greedy request of `max_tokens` raw-completion tokens.
 generate_request greedy(const std::string& prompt, int32_t max_tokens);

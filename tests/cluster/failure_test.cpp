@@ -68,30 +68,9 @@ class Failures : public Cluster {
   // Asks `client` for `req`; after `after_chunks` pieces of text, runs `fault`.
   testing::answer ask_with_fault(const caf::actor& client, const generate_request& req,
                                  int after_chunks, const std::function<void()>& fault) {
-    caf::scoped_actor self{*system_};
-    self->send(client, req);
-    testing::answer a;
-    int chunks = 0;
-    bool done = false;
-    self->receive_while([&] { return !done; })(
-        [&](text_chunk& c) {
-          a.text += c.text;
-          if (++chunks == after_chunks) fault();
-        },
-        [&](generate_reply& r) {
-          a.reply = std::move(r);
-          done = true;
-        },
-        [&](caf::error& e) {
-          a.error = describe(e);
-          done = true;
-        },
-        caf::after(std::chrono::seconds(30)) >>
-            [&] {
-              a.error = "no answer within 30 s";
-              done = true;
-            });
-    return a;
+    return testing::ask(*system_, client, req, std::chrono::seconds(30), [&](int chunks) {
+      if (chunks == after_chunks) fault();
+    });
   }
 
   client_config failover_client(remote_swarm& swarm, uint64_t session_id) {
