@@ -117,6 +117,7 @@ result<swarm_node> swarm_node::start(caf::actor_system& system, const swarm_node
   server_cfg.model_id = node.model_id_;
   server_cfg.codec = o.codec;
   server_cfg.announce_period = o.gossip_period;
+  server_cfg.faults = o.faults;
   node.server_ = spawn_server(system, server_cfg);
   // The server announces itself on start; once it has answered, the table has its record
   // and the flush passes it on to every peer before start returns.

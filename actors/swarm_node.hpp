@@ -18,6 +18,7 @@
 #include <caf/fwd.hpp>
 
 #include "actors/compute_executor.hpp"
+#include "actors/server.hpp"
 #include "messages/interfaces.hpp"
 #include "model/status.hpp"
 
@@ -39,6 +40,7 @@ struct swarm_node_options {
   std::chrono::milliseconds peer_timeout{1000};
   // The process's compute thread (one OpenMP team per process); made when null.
   std::shared_ptr<compute_executor> executor;
+  fault_injection faults;  // off unless asked for (tests, operators trying failover)
 };
 
 class swarm_node {

@@ -72,6 +72,7 @@ int run(int argc, char** argv) {
   node_cfg.record_ttl = std::chrono::milliseconds(o.record_ttl_ms);
   node_cfg.peer_timeout = std::chrono::milliseconds(o.heartbeat_timeout_ms);
   node_cfg.executor = executor;
+  node_cfg.faults = fault_settings(o);
   auto started = swarm_node::start(system, node_cfg);
   if (!started.ok()) return fail(started.error().message());
   swarm_node& node = *started;
@@ -81,6 +82,12 @@ int run(int argc, char** argv) {
             << name << ": serving blocks [" << node.span_start() << ", " << node.span_end()
             << ") of " << o.model << " (model " << node.model_id() << ", codec "
             << to_string(o.codec) << ")" << std::endl;
+  if (node_cfg.faults.any()) {
+    const fault_injection& f = node_cfg.faults;
+    std::cout << name << ": fault injection on: crash after " << f.crash_after_steps
+              << " steps, stall after " << f.stall_after_steps << ", delay "
+              << f.reply_delay.count() << " ms, drop " << f.drop_fraction << std::endl;
+  }
   if (node.joined_through().empty()) {
     std::cout << name << ": started a new swarm" << std::endl;
   } else {

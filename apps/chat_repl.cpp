@@ -46,6 +46,18 @@ std::string summary(const generation_stats& s) {
          format_ms(s.decode_tokens_per_second()) + " tokens/s, stop: " + to_string(s.reason) + "]";
 }
 
+// "recovered: server b0 (blocks [2, 4)) is gone: ...; now b1, 64 tokens replayed,
+// 0.31 ms rerouting + 2.02 ms replay"
+void print_recoveries(std::ostream& out, const generate_reply& r) {
+  for (const recovery_report& rr : r.recoveries) {
+    std::string by;
+    for (const std::string& name : rr.replaced_by) by += (by.empty() ? "" : ", ") + name;
+    out << "recovered: " << rr.cause << "; now " << by << ", " << rr.replayed_tokens
+        << " tokens replayed, " << format_ms(rr.reroute_ms) << " ms rerouting + "
+        << format_ms(rr.replay_ms) << " ms replay\n";
+  }
+}
+
 void print_stats(std::ostream& out, const generate_reply& r) {
   const generation_stats& s = r.stats;
   const double decode_steps = double(std::max<int64_t>(s.generated_tokens() - 1, 1));
@@ -184,6 +196,7 @@ class repl {
             });
     out_ << (interactive_ ? "\n" : "\n\n") << std::flush;
     if (answered) {
+      print_recoveries(std::cerr, last_);
       std::cerr << summary(last_.stats) << "\n";
     }
   }

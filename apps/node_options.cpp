@@ -121,6 +121,11 @@ status check(node_options& o, const origins& from) {
     return bad(from, "log-level",
                "'" + o.log_level + "' is not one of error, warning, info, debug");
   }
+  if (o.fault_delay_ms < 0) return bad(from, "fault-delay-ms", "must be >= 0");
+  if (!(o.fault_drop_fraction >= 0 && o.fault_drop_fraction <= 1)) {
+    return bad(from, "fault-drop-fraction",
+               std::to_string(o.fault_drop_fraction) + " is not a fraction (0..1)");
+  }
   for (const std::string& seed : o.seeds) {
     std::string host;
     uint16_t port = 0;
@@ -162,7 +167,15 @@ po::options_description node_option_descriptions(node_options& o) {
     ("tls-key", po::value(&o.tls_key), "PEM private key")
     ("tls-ca", po::value(&o.tls_ca), "PEM CA that signs every node's certificate")
     ("log-level", po::value(&o.log_level)->default_value(o.log_level),
-     "error, warning, info or debug");
+     "error, warning, info or debug")
+    ("fault-crash-after-steps", po::value(&o.fault_crash_after_steps)->default_value(
+        o.fault_crash_after_steps), "fault injection: the server crashes after N steps (-1: never)")
+    ("fault-stall-after-steps", po::value(&o.fault_stall_after_steps)->default_value(
+        o.fault_stall_after_steps), "fault injection: the server stops answering after N steps")
+    ("fault-delay-ms", po::value(&o.fault_delay_ms)->default_value(o.fault_delay_ms),
+     "fault injection: every step's output held back this long")
+    ("fault-drop-fraction", po::value(&o.fault_drop_fraction)->default_value(
+        o.fault_drop_fraction), "fault injection: this fraction of steps ignored (0..1)");
   // clang-format on
   return d;
 }
@@ -190,6 +203,16 @@ result<node_options> read_node_options(const std::vector<std::string>& args) {
   }
   COROLLA_RETURN_IF_ERROR(check(o, from));
   return o;
+}
+
+fault_injection fault_settings(const node_options& o) {
+  fault_injection f;
+  f.crash_after_steps = o.fault_crash_after_steps;
+  f.stall_after_steps = o.fault_stall_after_steps;
+  f.reply_delay = std::chrono::milliseconds(o.fault_delay_ms);
+  f.drop_fraction = o.fault_drop_fraction;
+  f.seed = std::hash<std::string>{}(o.name) ^ uint64_t(o.port);
+  return f;
 }
 
 network_options network_settings(const node_options& o) {

@@ -14,6 +14,7 @@
 #include <boost/program_options.hpp>
 
 #include "actors/node_network.hpp"
+#include "actors/server.hpp"
 #include "messages/tensor_codec.hpp"
 #include "model/status.hpp"
 
@@ -39,6 +40,11 @@ struct node_options {
   tensor_codec codec = tensor_codec::f16;
   std::string tls_cert, tls_key, tls_ca;  // all three, or none (plain TCP)
   std::string log_level = "info";
+  // Fault injection (server_config's fault_injection), for trying a swarm's failover.
+  int64_t fault_crash_after_steps = -1;  // -1: never
+  int64_t fault_stall_after_steps = -1;
+  int64_t fault_delay_ms = 0;
+  double fault_drop_fraction = 0;
 };
 
 // The options, bound to `o`: what --help prints and what a config file may set.
@@ -48,6 +54,9 @@ boost::program_options::options_description node_option_descriptions(node_option
 // line wins), and checks the values. Errors: invalid_argument naming the key and the
 // file and line (or the flag); not_found when the config file can not be read.
 result<node_options> read_node_options(const std::vector<std::string>& args);
+
+// The faults `o` asks the node's server to have.
+fault_injection fault_settings(const node_options& o);
 
 // The heartbeat and TLS settings of `o`, for enable_network.
 network_options network_settings(const node_options& o);

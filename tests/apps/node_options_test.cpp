@@ -127,6 +127,10 @@ TEST(NodeOptions, TheShippedConfigFilesParse) {
   EXPECT_EQ(d.drain_timeout_ms, b.drain_timeout_ms);
   EXPECT_EQ(d.codec, b.codec);
   EXPECT_EQ(d.log_level, b.log_level);
+  EXPECT_EQ(d.fault_crash_after_steps, b.fault_crash_after_steps);
+  EXPECT_EQ(d.fault_stall_after_steps, b.fault_stall_after_steps);
+  EXPECT_EQ(d.fault_delay_ms, b.fault_delay_ms);
+  EXPECT_EQ(d.fault_drop_fraction, b.fault_drop_fraction);
 
   const std::vector<std::pair<std::string, std::pair<int64_t, int64_t>>> nodes{
       {"a", {0, 2}}, {"b", {2, 4}}, {"c", {4, 5}}};

@@ -145,5 +145,32 @@ TEST_F(Failures, AStoppedServerIsFoundByHeartbeatsAndRoutedAround) {
   EXPECT_LT(detected_ms, 1500);
 }
 
+// An operator's fault injection: x crashes its server after 3 steps; y, started after
+// the session opened on x, takes over.
+TEST_F(Failures, ANodeToldToCrashByItsFaultKeysIsReplacedByALaterNode) {
+  std::vector<std::string> args = node_args("x", "0:5", {});
+  args.insert(args.end(), {"--fault-crash-after-steps", "3"});
+  node_process x(testing::app_path("actor-node"), args);
+  ASSERT_TRUE(x.wait_for("fault injection on: crash after 3 steps")) << x.output();
+  remote_swarm& swarm = join(x);
+  auto client = start_client(*system_, failover_client(swarm, 5));
+  ASSERT_TRUE(client.ok()) << client.error().message();
+  client_handle owner(*client);
+  node_process y(testing::app_path("actor-node"), node_args("y", "0:5", {x.address()}));
+  ASSERT_TRUE(y.wait_for("serving blocks")) << y.output();
+  ASSERT_TRUE(wait_for_servers(swarm, 2));
+
+  const generate_request req = testing::greedy("Once upon a time", 32);
+  const testing::answer got = testing::ask(*system_, *client, req);
+  ASSERT_EQ(got.error, "");
+  EXPECT_EQ(got.reply.stats.tokens, testing::single_process_tokens(model_, precision::int8, req));
+  ASSERT_EQ(got.reply.recoveries.size(), 1u);
+  EXPECT_EQ(got.reply.recoveries[0].failed_server, "x");
+  EXPECT_EQ(got.reply.recoveries[0].replaced_by, std::vector<std::string>{"y"});
+  EXPECT_NE(got.reply.recoveries[0].cause.find("crashed (fault injection) after 3 steps"),
+            std::string::npos)
+      << got.reply.recoveries[0].cause;
+}
+
 }  // namespace
 }  // namespace corolla
