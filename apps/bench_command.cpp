@@ -76,9 +76,21 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out) {
     if (options.processes.empty()) options.processes = {2, 3};
     return run_swarm_bench(options, out);
   }
+  if (suite == "recovery") {
+    recovery_bench_options options;
+    po::options_description opts =
+        model_suite_options("corolla bench recovery [--model FILE]", options.model_path);
+    opts.add_options()("session-tokens", po::value(&options.session_tokens)->multitoken(),
+                       "session lengths at the fault (default: 64 512 2048)");
+    if (auto done = parse_command_line(opts, rest, "corolla bench recovery", out, vm)) {
+      return *done;
+    }
+    if (options.session_tokens.empty()) options.session_tokens = {64, 512, 2048};
+    return run_recovery_bench(options, out);
+  }
   std::cerr << "corolla bench: "
             << (suite.empty() ? "no suite given" : "unknown suite '" + suite + "'")
-            << "; suites: kernels, generate, sessions, swarm\n";
+            << "; suites: kernels, generate, sessions, swarm, recovery\n";
   return 2;
 }
 

@@ -49,6 +49,15 @@ struct swarm_bench_options {
 };
 int run_swarm_bench(const swarm_bench_options& options, std::ostream& out);
 
+// `corolla bench recovery`: a session's server killed (and one stopped) mid-generation
+// on the model split over actor-node processes with a spare; the time from the fault
+// to the next token, split into detection, rerouting and replay, per session length.
+struct recovery_bench_options {
+  std::string model_path;  // empty: as generate_bench_options
+  std::vector<int64_t> session_tokens = {64, 512, 2048};
+};
+int run_recovery_bench(const recovery_bench_options& options, std::ostream& out);
+
 // The prompt every model bench decodes after.
 extern const char* const bench_prompt;
 

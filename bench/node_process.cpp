@@ -6,7 +6,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 namespace corolla {
+
+std::string program_beside_this_one(const std::string& name) {
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return (self.parent_path() / name).string();
+}
 
 node_process::node_process(const std::string& binary, const std::vector<std::string>& args) {
   int fds[2];

@@ -12,6 +12,9 @@
 
 namespace corolla {
 
+// The path of program `name` in this program's directory (actor-node beside corolla).
+std::string program_beside_this_one(const std::string& name);
+
 class node_process {
  public:
   // Starts the actor-node program at `binary` with `args`.

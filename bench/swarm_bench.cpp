@@ -31,12 +31,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string actor_node_path() {
-  std::error_code ec;
-  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return (self.parent_path() / "actor-node").string();
-}
-
 // n actor-node processes splitting the model evenly; the first starts the swarm.
 result<std::vector<std::unique_ptr<node_process>>> start_nodes(const std::string& model,
                                                                int64_t n_blocks, int n) {
@@ -48,7 +42,7 @@ result<std::vector<std::unique_ptr<node_process>>> start_nodes(const std::string
                                   "--span",  std::to_string(start) + ":" + std::to_string(end),
                                   "--name",  "node-" + std::to_string(nodes.size() + 1)};
     if (!nodes.empty()) args.insert(args.end(), {"--seed", nodes.front()->address()});
-    nodes.push_back(std::make_unique<node_process>(actor_node_path(), args));
+    nodes.push_back(std::make_unique<node_process>(program_beside_this_one("actor-node"), args));
     if (!nodes.back()->wait_for("serving blocks", 120s)) {
       return status::io_error("actor-node did not start: " + nodes.back()->output());
     }
