@@ -9,9 +9,13 @@
 //
 // Failure: a step with an impossible position or the wrong shape fails alone with an
 // error reply; the others of its batch run. A dead server takes its blocks with it
-// (it links them); a dying block drops its lane once the executor lets go of it.
+// (it links them); a dying block drops its lane once the executor lets go of it, and
+// its server restarts the span (actors/server.cpp). Fault injection makes the actor
+// throw: the one place an exception is meant to become an actor's failure.
 #include "actors/block.hpp"
 
+#include <stdexcept>
+#include <string>
 #include <unordered_map>
 
 #include <caf/actor_system.hpp>
@@ -23,6 +27,7 @@ namespace corolla {
 struct block_state {
   std::unordered_map<uint64_t, caf::typed_response_promise<block_output>> running;  // by ticket
   uint64_t next_ticket = 0;
+  int64_t steps_taken = 0;
   static inline const char* name = "block";
 };
 
@@ -33,6 +38,11 @@ using block_pointer = block_actor::stateful_pointer<block_state>;
 block_actor::behavior_type block_behavior(block_pointer self, block_config cfg) {
   return {
       [self, cfg](block_step& step) -> caf::result<block_output> {
+        if (cfg.crash_after_steps >= 0 && ++self->state.steps_taken > cfg.crash_after_steps) {
+          throw std::runtime_error("block " + std::to_string(cfg.index) +
+                                   " crashed (fault injection) after " +
+                                   std::to_string(cfg.crash_after_steps) + " steps");
+        }
         auto promise = self->make_response_promise<block_output>();
         const uint64_t ticket = ++self->state.next_ticket;
         self->state.running.emplace(ticket, promise);

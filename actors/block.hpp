@@ -31,6 +31,10 @@ using block_actor =
 struct block_config {
   std::shared_ptr<compute_executor> executor;    // the node's compute thread
   std::shared_ptr<compute_executor::lane> lane;  // this block's, from executor->add_lane
+  int64_t index = 0;                             // the block's number in the model
+  // Fault injection: the actor throws (CAF turns it into the actor's failure) when it
+  // is handed a step after this many; -1: never.
+  int64_t crash_after_steps = -1;
 };
 
 // Spawns the block. Its kernels run on cfg.executor's thread, never on CAF's

@@ -24,10 +24,14 @@
 
 #include <deque>
 #include <functional>
+#include <optional>
 #include <random>
 #include <unordered_map>
 
 #include <caf/actor_system.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+#include <caf/system_messages.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/block.hpp"
@@ -37,6 +41,18 @@ namespace corolla {
 
 using step_done = std::function<void(caf::expected<step_reply>)>;
 constexpr size_t max_waiting_steps = 2;
+
+// A step the span's blocks run: kept by the server until they answer, so that a
+// restart of the blocks can run it again.
+struct block_job {
+  uint64_t session_id = 0;
+  uint64_t step_id = 0;
+  int64_t pos = 0;
+  int64_t n = 0;
+  std::vector<float> input;  // [n, dim] for the session's first block
+  step_done done;
+  std::chrono::steady_clock::time_point arrived;
+};
 
 struct server_state {
   struct session {
@@ -59,6 +75,15 @@ struct server_state {
   double compute_ms_per_block = 0;  // moving average over decode steps
   uint64_t record_version = 0;      // raised before each announcement
   serving_state state = serving_state::online;
+  // Supervision of the blocks: replies from blocks of an earlier epoch (before a
+  // restart) are ignored; jobs wait in after_restart while the caches are rebuilt.
+  uint64_t epoch = 0;
+  std::unordered_map<uint64_t, block_job> jobs;  // running on the blocks, by session
+  bool restarting = false;
+  std::vector<block_job> after_restart;
+  supervision_policy supervision;
+  int64_t block_restarts = 0;
+  int64_t crashing_lives = 0;  // block lives spawned with fault injection's crash
   // Fault injection (server_config::faults).
   int64_t steps_seen = 0;
   bool stalled = false;
@@ -99,6 +124,7 @@ server_record make_record(server_pointer self, const server_config& cfg) {
   r.model_id = cfg.model_id;
   r.sessions = int64_t(self->state.sessions.size());
   r.codec = uint8_t(cfg.codec.value_or(tensor_codec::f32));
+  r.block_restarts = self->state.block_restarts;
   return r;
 }
 
@@ -182,6 +208,198 @@ void run_waiting(server_pointer self, const server_config& cfg, uint64_t session
   execute_step(self, cfg, req, std::move(done));
 }
 
+// The job's step through the session's blocks; its `done` gets the reply or the error.
+// No timeout of its own: the blocks live and die with the server (a crash reaches the
+// exit handler), the executor answers every step, and the client session times the
+// whole step. (A timeout per request costs a wake-up of CAF's clock thread, which
+// preempts the kernels.)
+void run_on_blocks(server_pointer self, const server_config& cfg, block_job job) {
+  server_state& st = self->state;
+  if (st.restarting) {
+    st.after_restart.push_back(std::move(job));
+    return;
+  }
+  auto it = st.sessions.find(job.session_id);
+  if (it == st.sessions.end() || st.blocks.empty()) {
+    job.done(make_error(errc::unknown_session, "session " + std::to_string(job.session_id) +
+                                                   " is no longer open on " + cfg.name));
+    return;
+  }
+  const server_state::session& s = it->second;
+  block_step step{job.session_id, job.pos, job.n, s.max_tokens, s.end_block, 0, job.input};
+  const block_actor& first = st.blocks[size_t(s.start_block - span_start(cfg))];
+  const uint64_t session_id = job.session_id, epoch = st.epoch;
+  const int64_t dim = cfg.model->config().dim;
+  st.jobs[session_id] = std::move(job);
+  // Takes the job back; none when a restart has taken it over.
+  auto take = [self, session_id, epoch]() -> std::optional<block_job> {
+    server_state& state = self->state;
+    auto found = state.jobs.find(session_id);
+    if (state.epoch != epoch || found == state.jobs.end()) return std::nullopt;
+    block_job out = std::move(found->second);
+    state.jobs.erase(found);
+    return out;
+  };
+  self->request(first, caf::infinite, std::move(step))
+      .then(
+          [self, cfg, take, dim](block_output& out) {
+            std::optional<block_job> taken = take();
+            if (!taken) return;
+            block_job& ran = *taken;
+            auto found = self->state.sessions.find(ran.session_id);
+            if (found == self->state.sessions.end()) {
+              ran.done(make_error(errc::unknown_session, "session closed during a step"));
+              return;
+            }
+            server_state::session& open = found->second;
+            // The history changes only when the step has run everywhere.
+            open.history.resize(size_t(ran.pos * dim));
+            open.history.insert(open.history.end(), ran.input.begin(), ran.input.end());
+            open.busy = false;
+            if (ran.n == 1) {
+              const double ms =
+                  double(out.compute_us) / 1000.0 / double(open.end_block - open.start_block);
+              double& avg = self->state.compute_ms_per_block;
+              avg = avg == 0 ? ms : 0.9 * avg + 0.1 * ms;
+            }
+            const int64_t server_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                          std::chrono::steady_clock::now() - ran.arrived)
+                                          .count();
+            ran.done(step_reply{ran.session_id, ran.step_id,
+                                encode_tensor(open.codec, out.hidden.data(), ran.n, dim),
+                                out.compute_us, server_us});
+            run_waiting(self, cfg, ran.session_id);
+          },
+          [self, cfg, take, dim](caf::error& err) {
+            std::optional<block_job> taken = take();
+            if (!taken) return;
+            block_job& ran = *taken;
+            if (!is_corolla_error(err)) {
+              // The block died with the step (CAF's error, not the block's answer): the
+              // job waits for the exit handler's restart, which runs it again.
+              self->state.jobs[ran.session_id] = std::move(ran);
+              return;
+            }
+            auto found = self->state.sessions.find(ran.session_id);
+            if (found != self->state.sessions.end()) {
+              // Blocks before the failing one may have advanced: the next step must
+              // start at or before pos, which truncates them.
+              server_state::session& failed = found->second;
+              failed.history.resize(std::min(failed.history.size(), size_t(ran.pos * dim)));
+              failed.busy = false;
+            }
+            ran.done(std::move(err));
+            run_waiting(self, cfg, ran.session_id);
+          });
+}
+
+// Lanes and block actors for the span, linked to the server (which traps their exits).
+// Lanes are made last to first, so each knows the next one.
+void spawn_blocks(server_pointer self, const server_config& cfg) {
+  server_state& st = self->state;
+  const fault_injection& f = cfg.faults;
+  std::shared_ptr<compute_executor::lane> next;
+  const int64_t count = int64_t(cfg.model->blocks().size());
+  st.blocks.assign(size_t(count), block_actor{});
+  for (int64_t i = count - 1; i >= 0; --i) {
+    const int64_t index = span_start(cfg) + i;
+    next = cfg.executor->add_lane(cfg.model, index, next);
+    block_config bc{cfg.executor, next, index, -1};
+    if (index == f.crash_block && st.crashing_lives < f.block_crashes) {
+      bc.crash_after_steps = f.block_crash_after_steps;
+      ++st.crashing_lives;
+    }
+    block_actor block = spawn_block(self->system(), bc);
+    self->link_to(block);
+    st.blocks[size_t(i)] = block;
+  }
+}
+
+void stop_blocks(server_pointer self) {
+  for (const block_actor& b : self->state.blocks) {
+    self->unlink_from(b);
+    caf::anon_send_exit(b, caf::exit_reason::kill);
+  }
+  self->state.blocks.clear();
+}
+
+// The caches are rebuilt: the steps that waited run now.
+void finish_restart(server_pointer self, const server_config& cfg) {
+  server_state& st = self->state;
+  st.restarting = false;
+  auto jobs = std::move(st.after_restart);
+  st.after_restart.clear();
+  for (block_job& job : jobs) run_on_blocks(self, cfg, std::move(job));
+}
+
+// New block actors with empty caches; every open session's inputs replayed through them
+// (one prefill each; outputs dropped), then the interrupted steps run again.
+void restart_blocks(server_pointer self, const server_config& cfg) {
+  server_state& st = self->state;
+  ++st.block_restarts;
+  stop_blocks(self);
+  spawn_blocks(self, cfg);
+  st.restarting = true;
+  const int64_t dim = cfg.model->config().dim;
+  const uint64_t epoch = st.epoch;
+  auto pending = std::make_shared<size_t>(1);  // one for the loop below
+  auto replayed = [self, cfg, epoch, pending] {
+    if (self->state.epoch == epoch && --*pending == 0) finish_restart(self, cfg);
+  };
+  for (auto& [id, s] : st.sessions) {
+    const int64_t length = s.length(dim);
+    if (length == 0) continue;
+    ++*pending;
+    const block_actor& first = st.blocks[size_t(s.start_block - span_start(cfg))];
+    self->request(first, caf::infinite,
+                  block_step{id, 0, length, s.max_tokens, s.end_block, 0, s.history})
+        .then([replayed](const block_output&) { replayed(); },
+              [self, replayed, session_id = id](const caf::error&) {
+                // The session can not be rebuilt here: it ends, and its client fails over.
+                auto found = self->state.sessions.find(session_id);
+                if (found != self->state.sessions.end()) {
+                  self->state.reserved_bytes -= found->second.reserved_bytes;
+                  self->state.sessions.erase(found);
+                }
+                replayed();
+              });
+  }
+  replayed();
+}
+
+// Too many crashes: the node gives the span up. It drains (routes avoid it) and ends its
+// sessions; their clients fail over to another server of the span and replay there.
+void hand_over(server_pointer self, const server_config& cfg, const std::string& why) {
+  server_state& st = self->state;
+  stop_blocks(self);
+  st.state = serving_state::draining;
+  const caf::error err = make_error(errc::compute_failed, cfg.name + " gave its span up: " + why);
+  auto jobs = std::move(st.after_restart);
+  st.after_restart.clear();
+  for (block_job& job : jobs) job.done(err);
+  st.sessions.clear();
+  st.reserved_bytes = 0;
+}
+
+// A block actor died (not by the server's hand): restart the span's blocks, or hand
+// the span over when crashes come too often (supervision_policy).
+void on_block_crash(server_pointer self, const server_config& cfg, const caf::error& reason) {
+  server_state& st = self->state;
+  ++st.epoch;
+  for (auto& [id, job] : st.jobs) st.after_restart.push_back(std::move(job));
+  st.jobs.clear();
+  if (st.supervision.crashed(std::chrono::steady_clock::now()) ==
+      supervision_policy::decision::hand_over) {
+    hand_over(self, cfg,
+              std::to_string(cfg.supervision.max_restarts + 1) + " block crashes within " +
+                  std::to_string(cfg.supervision.window.count()) +
+                  " ms (last: " + describe(reason) + ")");
+  } else {
+    restart_blocks(self, cfg);
+  }
+  announce(self, cfg);
+}
+
 // Runs `req` through the session's blocks; `done` gets the reply or the error, once.
 void execute_step(server_pointer self, const server_config& cfg, step_request& req,
                   step_done done) {
@@ -232,54 +450,9 @@ void execute_step(server_pointer self, const server_config& cfg, step_request& r
   }
   s.busy = true;
   s.last_step_id = req.step_id;
-  const auto arrived = std::chrono::steady_clock::now();
-  block_step step{req.session_id, req.pos, n, s.max_tokens, s.end_block, 0, hidden};
-  // The history changes only when the step has run everywhere; `hidden` waits for it.
-  const block_actor& first = st.blocks[size_t(s.start_block - span_start(cfg))];
-  const uint64_t session_id = req.session_id, step_id = req.step_id;
-  const int64_t pos = req.pos;
-  // No timeout of its own: the blocks live and die with the server, the executor answers
-  // every step, and the client session times the whole step. (A timeout per request
-  // costs a wake-up of CAF's clock thread, which preempts the kernels.)
-  self->request(first, caf::infinite, std::move(step))
-      .then(
-          [self, cfg, done, session_id, step_id, pos, n, dim, arrived,
-           input = std::move(hidden)](block_output& out) mutable {
-            auto found = self->state.sessions.find(session_id);
-            if (found == self->state.sessions.end()) {
-              done(make_error(errc::unknown_session, "session closed during a step"));
-              return;
-            }
-            server_state::session& open = found->second;
-            open.history.resize(size_t(pos * dim));
-            open.history.insert(open.history.end(), input.begin(), input.end());
-            open.busy = false;
-            if (n == 1) {
-              const double ms =
-                  double(out.compute_us) / 1000.0 / double(open.end_block - open.start_block);
-              double& avg = self->state.compute_ms_per_block;
-              avg = avg == 0 ? ms : 0.9 * avg + 0.1 * ms;
-            }
-            const int64_t server_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                                          std::chrono::steady_clock::now() - arrived)
-                                          .count();
-            done(step_reply{session_id, step_id,
-                            encode_tensor(open.codec, out.hidden.data(), n, dim), out.compute_us,
-                            server_us});
-            run_waiting(self, cfg, session_id);
-          },
-          [self, cfg, done, session_id, pos, dim](caf::error& err) mutable {
-            auto found = self->state.sessions.find(session_id);
-            if (found != self->state.sessions.end()) {
-              // Blocks before the failing one may have advanced: the next step must
-              // start at or before pos, which truncates them.
-              server_state::session& failed = found->second;
-              failed.history.resize(std::min(failed.history.size(), size_t(pos * dim)));
-              failed.busy = false;
-            }
-            done(std::move(err));
-            run_waiting(self, cfg, session_id);
-          });
+  run_on_blocks(self, cfg,
+                block_job{req.session_id, req.step_id, req.pos, n, std::move(hidden),
+                          std::move(done), std::chrono::steady_clock::now()});
 }
 
 // Fault injection as a step arrives: false when the step is to go unanswered (stalled,
@@ -397,16 +570,17 @@ caf::result<close_session_reply> close_session(server_pointer self, const server
 
 server_actor::behavior_type server_behavior(server_pointer self, server_config cfg) {
   if (!cfg.executor) cfg.executor = std::make_shared<compute_executor>();
-  // Lanes are made last to first, so each knows the next one.
-  std::shared_ptr<compute_executor::lane> next;
-  const int64_t count = int64_t(cfg.model->blocks().size());
-  self->state.blocks.resize(size_t(count));
-  for (int64_t i = count - 1; i >= 0; --i) {
-    next = cfg.executor->add_lane(cfg.model, span_start(cfg) + i, next);
-    block_actor block = spawn_block(self->system(), block_config{cfg.executor, next});
-    self->link_to(block);
-    self->state.blocks[size_t(i)] = block;
-  }
+  self->state.supervision = supervision_policy(cfg.supervision);
+  spawn_blocks(self, cfg);
+  self->set_exit_handler([self, cfg](caf::exit_msg& msg) {
+    for (const block_actor& b : self->state.blocks) {
+      if (b.address() == msg.source) {
+        on_block_crash(self, cfg, msg.reason);
+        return;
+      }
+    }
+    if (msg.reason) self->quit(std::move(msg.reason));  // CAF's default for other exits
+  });
   self->state.compute_ms_per_block = cfg.compute_ms_per_block;
   self->state.fault_rng.seed(cfg.faults.seed);
   announce(self, cfg);

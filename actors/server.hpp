@@ -10,6 +10,7 @@
 #include <caf/fwd.hpp>
 
 #include "actors/compute_executor.hpp"
+#include "actors/supervision_policy.hpp"
 #include "messages/interfaces.hpp"
 #include "model/llama_model.hpp"
 
@@ -24,9 +25,14 @@ struct fault_injection {
   std::chrono::milliseconds reply_delay{0};  // every step's output held back this long
   double drop_fraction = 0;                  // of incoming steps, ignored without a word
   uint64_t seed = 0;                         // which steps are dropped
+  // The actor of block `crash_block` throws after taking block_crash_after_steps steps,
+  // in its first `block_crashes` lives (a restart spawns it again).
+  int64_t crash_block = -1;
+  int64_t block_crash_after_steps = 0;
+  int64_t block_crashes = 1;
   bool any() const {
     return crash_after_steps >= 0 || stall_after_steps >= 0 || reply_delay.count() > 0 ||
-           drop_fraction > 0;
+           drop_fraction > 0 || crash_block >= 0;
   }
 };
 
@@ -49,6 +55,9 @@ struct server_config {
   // TTL would drop it see it refreshed; 0: only when it changes.
   std::chrono::milliseconds announce_period{0};
   fault_injection faults;
+  // When a block actor crashes: restart the span's blocks (replaying every session's
+  // inputs) or, past this intensity, hand the span over (drain; clients fail over).
+  supervision_settings supervision;
 };
 
 server_actor spawn_server(caf::actor_system& system, server_config cfg);

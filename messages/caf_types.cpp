@@ -31,6 +31,10 @@ errc errc_of(const caf::error& e) {
   return e.category() == error_category ? errc(e.code()) : errc::compute_failed;
 }
 
+bool is_corolla_error(const caf::error& e) {
+  return e.category() == error_category;
+}
+
 std::string describe(const caf::error& e) {
   if (e.category() == error_category) return render_error(e.code(), e.category(), e.context());
   return caf::to_string(e);

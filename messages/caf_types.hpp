@@ -74,6 +74,8 @@ caf::error make_error(errc code, std::string text);
 caf::error to_error(const status& st);
 // The errc of a Corolla error; compute_failed for CAF's own errors.
 errc errc_of(const caf::error& e);
+// Whether `e` is one of Corolla's errors (and not CAF's own: a dead or unreachable actor).
+bool is_corolla_error(const caf::error& e);
 // The text a Corolla error carries ("over_budget: session asks ..."), or CAF's rendering.
 std::string describe(const caf::error& e);
 

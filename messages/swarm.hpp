@@ -36,12 +36,13 @@ struct server_record {
   std::string model_id;  // the model's fingerprint (model/model_id.hpp)
   int64_t sessions = 0;  // open on the server
   uint8_t codec = 0;     // the tensor_codec its hidden states travel in
+  int64_t block_restarts = 0;  // times its block actors were restarted after a crash
 
   template <class Archive>
   void serialize(Archive& ar) {
     ar(server_id, text_field(name), protocol_version, start_block, end_block, state,
        compute_ms_per_block, rtt_ms, cache_bytes_free, version, text_field(host), port,
-       text_field(model_id), sessions, codec);
+       text_field(model_id), sessions, codec, block_restarts);
   }
 };
 

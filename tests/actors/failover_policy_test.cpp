@@ -28,8 +28,8 @@ TEST(FailoverPolicy, BansDoubleWithRepeatedFailuresUpToTheCapAndSuccessClearsThe
   EXPECT_TRUE(p.banned(7, t0 + 999ms));
   EXPECT_FALSE(p.banned(7, t0 + 1000ms));
   EXPECT_FALSE(p.banned(8, t0));
-  EXPECT_EQ(p.server_failed(7, t0 + 1000ms), t0 + 3000ms);  // 2 s
-  EXPECT_EQ(p.server_failed(7, t0 + 3000ms), t0 + 7000ms);  // 4 s
+  EXPECT_EQ(p.server_failed(7, t0 + 1000ms), t0 + 3000ms);   // 2 s
+  EXPECT_EQ(p.server_failed(7, t0 + 3000ms), t0 + 7000ms);   // 4 s
   EXPECT_EQ(p.server_failed(7, t0 + 7000ms), t0 + 12000ms);  // 8 s, capped at 5 s
   EXPECT_EQ(p.failures(7), 4);
   EXPECT_EQ(p.banned_servers(t0 + 8000ms), std::vector<uint64_t>{7});

@@ -104,7 +104,7 @@ TEST_F(Failover, AStalledServerTimesOutAndASlowOneWithinTheTimeoutDoesNot) {
   fault_injection stall;
   stall.stall_after_steps = 10;
   fault_injection slow;
-  slow.reply_delay = 20ms;  // well within the 300 ms step timeout
+  slow.reply_delay = 5ms;  // well within the 300 ms step timeout
   local_swarm swarm = start({{0, 3}, {0, 3}, {3, 5}}, {stall, {}, slow});
   auto client = start_client(system_, client_cfg(swarm, true));
   ASSERT_TRUE(client.ok()) << client.error().message();
@@ -175,6 +175,61 @@ TEST_F(Failover, AServerForTheSpanAppearingWithinTheBudgetRescuesTheGeneration) 
   EXPECT_EQ(got.reply.recoveries[0].replaced_by, std::vector<std::string>{"rescuer"});
   EXPECT_GT(got.reply.recoveries[0].attempts, 1);
   for (const server_actor& r : rescuers_) caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
+}
+
+// The record a server announces.
+server_record record_of(caf::actor_system& system, const server_actor& server) {
+  caf::scoped_actor self{system};
+  server_record out;
+  self->request(server, 5s, info_atom::value)
+      .receive([&](server_record& r) { out = std::move(r); }, [](const caf::error&) {});
+  return out;
+}
+
+fault_injection block_crash(int64_t block, int64_t after_steps, int64_t lives) {
+  fault_injection f;
+  f.crash_block = block;
+  f.block_crash_after_steps = after_steps;
+  f.block_crashes = lives;
+  return f;
+}
+
+TEST_F(Failover, ABlockThatThrowsIsRestartedInProcessAndTheClientSeesNoError) {
+  for (bool push : {false, true}) {
+    SCOPED_TRACE(push ? "push" : "round trips");
+    local_swarm swarm = start({{0, 2}, {2, 5}}, {{}, block_crash(2, 10, 1)});
+    auto client = start_client(system_, client_cfg(swarm, push));
+    ASSERT_TRUE(client.ok()) << client.error().message();
+    client_handle owner(*client);
+    const testing::answer got = testing::ask(system_, *client, request());
+    ASSERT_EQ(got.error, "");
+    EXPECT_EQ(got.reply.stats.tokens, expected_);
+    EXPECT_TRUE(got.reply.recoveries.empty());  // a slower step, not a failover
+    const server_record r = record_of(system_, swarm.servers()[1]);
+    EXPECT_EQ(r.block_restarts, 1);
+    EXPECT_EQ(serving_state(r.state), serving_state::online);
+  }
+}
+
+TEST_F(Failover, RepeatedBlockCrashesHandTheSpanOverAndClientsReplayOnASpare) {
+  // Server 2's block 2 crashes in every life after 4 steps: three restarts, then the
+  // fourth crash within the window hands the span over to server 3.
+  local_swarm swarm = start({{0, 2}, {2, 5}, {2, 5}}, {{}, block_crash(2, 4, 100), {}});
+  auto client = start_client(system_, client_cfg(swarm, true));
+  ASSERT_TRUE(client.ok()) << client.error().message();
+  client_handle owner(*client);
+  const testing::answer got = testing::ask(system_, *client, request());
+  ASSERT_EQ(got.error, "");
+  EXPECT_EQ(got.reply.stats.tokens, expected_);
+  ASSERT_EQ(got.reply.recoveries.size(), 1u);
+  EXPECT_EQ(got.reply.recoveries[0].failed_server, "server-2");
+  EXPECT_EQ(got.reply.recoveries[0].replaced_by, std::vector<std::string>{"server-3"});
+  EXPECT_NE(got.reply.recoveries[0].cause.find("gave its span up: 4 block crashes"),
+            std::string::npos)
+      << got.reply.recoveries[0].cause;
+  const server_record r = record_of(system_, swarm.servers()[1]);
+  EXPECT_EQ(r.block_restarts, 3);
+  EXPECT_EQ(serving_state(r.state), serving_state::draining);
 }
 
 }  // namespace
