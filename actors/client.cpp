@@ -185,6 +185,8 @@ void client_loop(caf::blocking_actor* self, client_config cfg) {
   sc.failover = cfg.failover;
   sc.seed = cfg.session_id;
   client_state st(self, cfg, spawn_client_session(self->system(), sc), context);
+  // The session dies with the client (its servers then free its caches).
+  self->link_to(st.session);
   bool running = true;
   self->receive_while([&] { return running; })(
       [&](open_atom) { return ask_session(self, st.session, cfg.open_timeout * 2, open_atom{}); },

@@ -65,6 +65,7 @@ struct server_state {
     bool busy = false;
     uint64_t last_step_id = 0;  // steps arrive with increasing ids; others are dropped
     std::deque<std::pair<step_request, step_done>> waiting;  // while busy
+    caf::actor_addr client;  // the client session that opened it (monitored)
 
     // Tokens in the caches of the session's blocks: one per input row kept.
     int64_t length(int64_t dim) const { return int64_t(history.size()) / dim; }
@@ -193,6 +194,10 @@ caf::result<open_session_reply> open_session(server_pointer self, const server_c
   s.codec = tensor_codec(req.codec);
   s.reserved_bytes = bytes;
   st.reserved_bytes += bytes;
+  // A client that goes away without closing (crash, lost connection) must not hold its
+  // cache here for ever: its down_msg ends its sessions.
+  s.client = caf::actor_cast<caf::actor_addr>(self->current_sender());
+  self->monitor(self->current_sender());
   st.sessions.emplace(req.session_id, std::move(s));
   return open_session_reply{req.session_id, cfg.name, bytes};
 }
@@ -545,27 +550,35 @@ void push(server_pointer self, const server_config& cfg, push_step& p) {
                 }));
 }
 
-caf::result<close_session_reply> close_session(server_pointer self, const server_config& cfg,
-                                               const close_session_request& req) {
+// Drops a session: its caches in the blocks, its reservation, its waiting steps.
+// Returns the bytes freed.
+int64_t end_session(server_pointer self, const server_config& cfg,
+                    std::unordered_map<uint64_t, server_state::session>::iterator it) {
   server_state& st = self->state;
-  auto it = st.sessions.find(req.session_id);
-  if (it == st.sessions.end()) {
-    return make_error(errc::unknown_session,
-                      "session " + std::to_string(req.session_id) + " is not open on " + cfg.name);
-  }
+  const uint64_t session_id = it->first;
   const server_state::session& s = it->second;
-  for (int64_t b = s.start_block; b < s.end_block; ++b) {
-    self->send(st.blocks[size_t(b - span_start(cfg))], close_atom::value, req.session_id);
+  for (int64_t b = s.start_block; b < s.end_block && !st.blocks.empty(); ++b) {
+    self->send(st.blocks[size_t(b - span_start(cfg))], close_atom::value, session_id);
   }
   const int64_t freed = s.reserved_bytes;
   st.reserved_bytes -= freed;
   auto waiting = std::move(it->second.waiting);
   st.sessions.erase(it);
   for (auto& w : waiting) {
-    w.second(make_error(errc::unknown_session,
-                        "session " + std::to_string(req.session_id) + " was closed"));
+    w.second(
+        make_error(errc::unknown_session, "session " + std::to_string(session_id) + " was closed"));
   }
-  return close_session_reply{req.session_id, freed};
+  return freed;
+}
+
+caf::result<close_session_reply> close_session(server_pointer self, const server_config& cfg,
+                                               const close_session_request& req) {
+  auto it = self->state.sessions.find(req.session_id);
+  if (it == self->state.sessions.end()) {
+    return make_error(errc::unknown_session,
+                      "session " + std::to_string(req.session_id) + " is not open on " + cfg.name);
+  }
+  return close_session_reply{req.session_id, end_session(self, cfg, it)};
 }
 
 server_actor::behavior_type server_behavior(server_pointer self, server_config cfg) {
@@ -580,6 +593,14 @@ server_actor::behavior_type server_behavior(server_pointer self, server_config c
       }
     }
     if (msg.reason) self->quit(std::move(msg.reason));  // CAF's default for other exits
+  });
+  self->set_down_handler([self, cfg](const caf::down_msg& down) {
+    auto& sessions = self->state.sessions;
+    for (auto it = sessions.begin(); it != sessions.end();) {
+      auto next = std::next(it);
+      if (it->second.client == down.source) end_session(self, cfg, it);
+      it = next;
+    }
   });
   self->state.compute_ms_per_block = cfg.compute_ms_per_block;
   self->state.fault_rng.seed(cfg.faults.seed);

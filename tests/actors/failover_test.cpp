@@ -232,5 +232,22 @@ TEST_F(Failover, RepeatedBlockCrashesHandTheSpanOverAndClientsReplayOnASpare) {
   EXPECT_EQ(serving_state(r.state), serving_state::draining);
 }
 
+TEST_F(Failover, AClientThatDiesWithoutClosingFreesItsSessionsOnTheServers) {
+  local_swarm swarm = start({{0, 2}, {2, 5}}, {});
+  auto client = start_client(system_, client_cfg(swarm, true));
+  ASSERT_TRUE(client.ok()) << client.error().message();
+  ASSERT_EQ(testing::ask(system_, *client, testing::greedy("Once", 4)).error, "");
+  EXPECT_EQ(record_of(system_, swarm.servers()[1]).sessions, 1);
+  caf::anon_send_exit(*client, caf::exit_reason::kill);
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (record_of(system_, swarm.servers()[1]).sessions != 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  const server_record r = record_of(system_, swarm.servers()[1]);
+  EXPECT_EQ(r.sessions, 0);
+  EXPECT_EQ(r.cache_bytes_free, int64_t(1) << 30);  // the whole budget again
+}
+
 }  // namespace
 }  // namespace corolla
