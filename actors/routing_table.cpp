@@ -44,6 +44,7 @@ struct routing_table_state {
   std::map<uint64_t, double> rtt_ms;         // measured by this process
   std::map<std::string, peer> peers;         // by announced "host:port"
   std::minstd_rand rng;
+  span_host_actor host;  // this node's room for more blocks, if it has any
   static inline const char* name = "routing_table";
 };
 
@@ -307,6 +308,31 @@ void push_all(table_pointer self, const routing_table_config& cfg,
   }
 }
 
+// Loading a span takes seconds on a big model.
+constexpr auto host_timeout = std::chrono::seconds(120);
+
+// Asks peers[i], then the next, to host [start, end); the first record, or an error
+// listing every refusal.
+void ask_to_host(table_pointer self, std::vector<std::pair<std::string, routing_table_actor>> peers,
+                 size_t i, int64_t start, int64_t end,
+                 caf::typed_response_promise<server_record> promise, std::string refusals) {
+  if (i == peers.size()) {
+    promise.deliver(make_error(
+        errc::no_route, "no node hosts blocks [" + std::to_string(start) + ", " +
+                            std::to_string(end) + ")" +
+                            (refusals.empty() ? std::string(": no peer connected") : refusals)));
+    return;
+  }
+  const routing_table_actor peer = peers[i].second;
+  self->request(peer, host_timeout, host_atom::value, start, end)
+      .then([promise](server_record& r) mutable { promise.deliver(std::move(r)); },
+            [self, peers = std::move(peers), i, start, end, promise,
+             refusals](caf::error& e) mutable {
+              refusals += "\n  " + peers[i].first + ": " + describe(e);
+              ask_to_host(self, std::move(peers), i + 1, start, end, promise, refusals);
+            });
+}
+
 routing_table_actor::behavior_type routing_table_behavior(table_pointer self,
                                                           routing_table_config cfg) {
   self->state.members = membership(cfg.model_id, cfg.record_ttl);
@@ -374,6 +400,26 @@ routing_table_actor::behavior_type routing_table_behavior(table_pointer self,
         return promise;
       },
       [self, cfg](tick_atom) { on_tick(self, cfg); },
+      [self](host_atom, span_host_actor& host) { self->state.host = std::move(host); },
+      [self](host_atom, int64_t start, int64_t end) -> caf::result<server_record> {
+        if (!self->state.host) {
+          return make_error(errc::over_budget, "this node hosts no spans on request");
+        }
+        auto promise = self->make_response_promise<server_record>();
+        self->request(self->state.host, host_timeout, host_atom::value, start, end)
+            .then([promise](server_record& r) mutable { promise.deliver(std::move(r)); },
+                  [promise](caf::error& e) mutable { promise.deliver(std::move(e)); });
+        return promise;
+      },
+      [self](rehost_atom, int64_t start, int64_t end) {
+        std::vector<std::pair<std::string, routing_table_actor>> peers;
+        for (const auto& [address, p] : self->state.peers) {
+          if (p.table) peers.emplace_back(address, p.table);
+        }
+        auto promise = self->make_response_promise<server_record>();
+        ask_to_host(self, std::move(peers), 0, start, end, promise, "");
+        return promise;
+      },
   };
 }
 

@@ -372,18 +372,35 @@ void restart_blocks(server_pointer self, const server_config& cfg) {
   replayed();
 }
 
-// Too many crashes: the node gives the span up. It drains (routes avoid it) and ends its
-// sessions; their clients fail over to another server of the span and replay there.
+// Too many crashes: the node gives the span up. It drains (routes avoid it), asks
+// another node to host the span (through the tables: rehost_atom), then ends its
+// sessions: their clients fail over to a server of the span (the new one, or another)
+// and replay there. Steps arriving meanwhile wait, and end the same way.
 void hand_over(server_pointer self, const server_config& cfg, const std::string& why) {
   server_state& st = self->state;
   stop_blocks(self);
   st.state = serving_state::draining;
-  const caf::error err = make_error(errc::compute_failed, cfg.name + " gave its span up: " + why);
-  auto jobs = std::move(st.after_restart);
-  st.after_restart.clear();
-  for (block_job& job : jobs) job.done(err);
-  st.sessions.clear();
-  st.reserved_bytes = 0;
+  st.restarting = true;
+  auto finish = [self, cfg, why](const std::string& where) {
+    server_state& state = self->state;
+    const caf::error err =
+        make_error(errc::compute_failed, cfg.name + " gave its span up: " + why + where);
+    auto jobs = std::move(state.after_restart);
+    state.after_restart.clear();
+    state.restarting = false;
+    for (block_job& job : jobs) job.done(err);
+    state.sessions.clear();
+    state.reserved_bytes = 0;
+    announce(self, cfg);
+  };
+  if (!cfg.routing_table) {
+    finish("");
+    return;
+  }
+  self->request(cfg.routing_table, std::chrono::seconds(130), rehost_atom::value, span_start(cfg),
+                span_end(cfg))
+      .then([finish](const server_record& r) { finish("; re-hosted on " + r.name); },
+            [finish](const caf::error& e) { finish("; not re-hosted: " + describe(e)); });
 }
 
 // A block actor died (not by the server's hand): restart the span's blocks, or hand

@@ -13,6 +13,7 @@
 #include "actors/node_network.hpp"
 #include "actors/routing_table.hpp"
 #include "actors/server.hpp"
+#include "actors/span_host.hpp"
 #include "model/llama_config.hpp"
 #include "model/model_id.hpp"
 
@@ -119,6 +120,16 @@ result<swarm_node> swarm_node::start(caf::actor_system& system, const swarm_node
   server_cfg.announce_period = o.gossip_period;
   server_cfg.faults = o.faults;
   node.server_ = spawn_server(system, server_cfg);
+  if (o.host_budget_bytes > 0) {
+    span_host_config host_cfg;
+    host_cfg.model_path = o.model_path;
+    host_cfg.budget_bytes = o.host_budget_bytes;
+    host_cfg.server = server_cfg;
+    host_cfg.server.model = nullptr;
+    host_cfg.server.faults = fault_injection{};
+    node.span_host_ = spawn_span_host(system, host_cfg);
+    caf::anon_send(node.table_, host_atom::value, node.span_host_);
+  }
   // The server announces itself on start; once it has answered, the table has its record
   // and the flush passes it on to every peer before start returns.
   ask<server_record>(system, node.server_, info_atom::value);
@@ -151,6 +162,8 @@ uint64_t swarm_node::leave() {
 
 void swarm_node::stop() {
   if (server_) caf::anon_send_exit(server_, caf::exit_reason::user_shutdown);
+  if (span_host_) caf::anon_send_exit(span_host_, caf::exit_reason::user_shutdown);
+  span_host_ = nullptr;
   if (table_) caf::anon_send_exit(table_, caf::exit_reason::user_shutdown);
   server_ = nullptr;
   table_ = nullptr;

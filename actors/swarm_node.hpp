@@ -41,6 +41,9 @@ struct swarm_node_options {
   // The process's compute thread (one OpenMP team per process); made when null.
   std::shared_ptr<compute_executor> executor;
   fault_injection faults;  // off unless asked for (tests, operators trying failover)
+  // Weights this node may load for spans other nodes give up (actors/span_host.hpp);
+  // 0: it hosts none.
+  int64_t host_budget_bytes = 0;
 };
 
 class swarm_node {
@@ -85,6 +88,7 @@ class swarm_node {
   caf::actor_system* system_ = nullptr;
   server_actor server_;
   routing_table_actor table_;
+  span_host_actor span_host_;
   std::shared_ptr<compute_executor> executor_;
   std::string name_;
   std::string host_;

@@ -73,6 +73,7 @@ int run(int argc, char** argv) {
   node_cfg.peer_timeout = std::chrono::milliseconds(o.heartbeat_timeout_ms);
   node_cfg.executor = executor;
   node_cfg.faults = fault_settings(o);
+  node_cfg.host_budget_bytes = o.host_budget_mib << 20;
   auto started = swarm_node::start(system, node_cfg);
   if (!started.ok()) return fail(started.error().message());
   swarm_node& node = *started;
@@ -86,7 +87,9 @@ int run(int argc, char** argv) {
     const fault_injection& f = node_cfg.faults;
     std::cout << name << ": fault injection on: crash after " << f.crash_after_steps
               << " steps, stall after " << f.stall_after_steps << ", delay "
-              << f.reply_delay.count() << " ms, drop " << f.drop_fraction << std::endl;
+              << f.reply_delay.count() << " ms, drop " << f.drop_fraction << ", block "
+              << f.crash_block << " throws after " << f.block_crash_after_steps << " steps in "
+              << f.block_crashes << " lives" << std::endl;
   }
   if (node.joined_through().empty()) {
     std::cout << name << ": started a new swarm" << std::endl;

@@ -122,6 +122,7 @@ status check(node_options& o, const origins& from) {
                "'" + o.log_level + "' is not one of error, warning, info, debug");
   }
   if (o.fault_delay_ms < 0) return bad(from, "fault-delay-ms", "must be >= 0");
+  if (o.host_budget_mib < 0) return bad(from, "host-budget-mib", "must be >= 0");
   if (!(o.fault_drop_fraction >= 0 && o.fault_drop_fraction <= 1)) {
     return bad(from, "fault-drop-fraction",
                std::to_string(o.fault_drop_fraction) + " is not a fraction (0..1)");
@@ -175,7 +176,15 @@ po::options_description node_option_descriptions(node_options& o) {
     ("fault-delay-ms", po::value(&o.fault_delay_ms)->default_value(o.fault_delay_ms),
      "fault injection: every step's output held back this long")
     ("fault-drop-fraction", po::value(&o.fault_drop_fraction)->default_value(
-        o.fault_drop_fraction), "fault injection: this fraction of steps ignored (0..1)");
+        o.fault_drop_fraction), "fault injection: this fraction of steps ignored (0..1)")
+    ("fault-crash-block", po::value(&o.fault_crash_block)->default_value(o.fault_crash_block),
+     "fault injection: this block's actor throws (-1: none) ...")
+    ("fault-block-crash-after-steps", po::value(&o.fault_block_crash_after_steps)->default_value(
+        o.fault_block_crash_after_steps), "... after taking this many steps ...")
+    ("fault-block-crashes", po::value(&o.fault_block_crashes)->default_value(
+        o.fault_block_crashes), "... in its first this many lives (restarts spawn it again)")
+    ("host-budget-mib", po::value(&o.host_budget_mib)->default_value(o.host_budget_mib),
+     "weights this node may load for spans other nodes give up (0: none)");
   // clang-format on
   return d;
 }
@@ -211,6 +220,9 @@ fault_injection fault_settings(const node_options& o) {
   f.stall_after_steps = o.fault_stall_after_steps;
   f.reply_delay = std::chrono::milliseconds(o.fault_delay_ms);
   f.drop_fraction = o.fault_drop_fraction;
+  f.crash_block = o.fault_crash_block;
+  f.block_crash_after_steps = o.fault_block_crash_after_steps;
+  f.block_crashes = o.fault_block_crashes;
   f.seed = std::hash<std::string>{}(o.name) ^ uint64_t(o.port);
   return f;
 }

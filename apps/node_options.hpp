@@ -45,6 +45,10 @@ struct node_options {
   int64_t fault_stall_after_steps = -1;
   int64_t fault_delay_ms = 0;
   double fault_drop_fraction = 0;
+  int64_t fault_crash_block = -1;             // this block's actor throws after ...
+  int64_t fault_block_crash_after_steps = 0;  // ... this many steps, in its first
+  int64_t fault_block_crashes = 1;            // ... this many lives
+  int64_t host_budget_mib = 0;                // weights it may load for spans other nodes give up
 };
 
 // The options, bound to `o`: what --help prints and what a config file may set.

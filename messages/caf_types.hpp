@@ -38,6 +38,8 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 using leave_atom = caf::atom_constant<caf::atom("leave")>;
 using recover_atom = caf::atom_constant<caf::atom("recover")>;
+using host_atom = caf::atom_constant<caf::atom("host")>;
+using rehost_atom = caf::atom_constant<caf::atom("rehost")>;
 
 // The messages that travel as cereal bytes, with their registered names.
 #define COROLLA_WIRE_MESSAGES(X) \

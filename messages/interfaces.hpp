@@ -67,10 +67,17 @@ typename Inspector::result_type inspect(Inspector& f, route_hop& x) {
            x.end_block);
 }
 
+// A node's room for more blocks (actors/span_host.cpp): host_atom loads blocks
+// [start, end) and serves them from a new server on this node; its record is the reply.
+using span_host_actor =
+    caf::typed_actor<caf::replies_to<host_atom, int64_t, int64_t>::with<server_record>>;
+
 // Server records and routes (actors/routing_table.cpp). gossip_atom: one push-pull
 // round (the records, then their servers' handles in the same order); join_atom: connect
 // to a seed's table and gossip with it; flush_atom: push to every connected peer now;
-// tick_atom: its own gossip timer.
+// tick_atom: its own gossip timer. host_atom with a span_host_actor: this node's host;
+// with a span: asks it to host the span (refused without one); rehost_atom: asks the
+// connected peers' nodes, one after another, until one hosts the span.
 using routing_table_actor =
     caf::typed_actor<caf::reacts_to<announce_atom, server_record, server_actor>,
                      caf::replies_to<route_request>::with<std::vector<route_hop>>,
@@ -78,7 +85,10 @@ using routing_table_actor =
                      caf::replies_to<gossip_atom, gossip_digest, std::vector<server_actor>>::with<
                          gossip_digest, std::vector<server_actor>>,
                      caf::replies_to<join_atom, std::string>::with<uint64_t>,
-                     caf::replies_to<flush_atom>::with<uint64_t>, caf::reacts_to<tick_atom>>;
+                     caf::replies_to<flush_atom>::with<uint64_t>, caf::reacts_to<tick_atom>,
+                     caf::reacts_to<host_atom, span_host_actor>,
+                     caf::replies_to<host_atom, int64_t, int64_t>::with<server_record>,
+                     caf::replies_to<rehost_atom, int64_t, int64_t>::with<server_record>>;
 
 // One generation's route and input caches (actors/client_session.cpp). open_atom
 // finds a route and opens it; route_atom describes it (compute/transfer fields zero);

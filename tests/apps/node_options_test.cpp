@@ -131,6 +131,10 @@ TEST(NodeOptions, TheShippedConfigFilesParse) {
   EXPECT_EQ(d.fault_stall_after_steps, b.fault_stall_after_steps);
   EXPECT_EQ(d.fault_delay_ms, b.fault_delay_ms);
   EXPECT_EQ(d.fault_drop_fraction, b.fault_drop_fraction);
+  EXPECT_EQ(d.fault_crash_block, b.fault_crash_block);
+  EXPECT_EQ(d.fault_block_crash_after_steps, b.fault_block_crash_after_steps);
+  EXPECT_EQ(d.fault_block_crashes, b.fault_block_crashes);
+  EXPECT_EQ(d.host_budget_mib, b.host_budget_mib);
 
   const std::vector<std::pair<std::string, std::pair<int64_t, int64_t>>> nodes{
       {"a", {0, 2}}, {"b", {2, 4}}, {"c", {4, 5}}};

@@ -172,5 +172,38 @@ TEST_F(Failures, ANodeToldToCrashByItsFaultKeysIsReplacedByALaterNode) {
       << got.reply.recoveries[0].cause;
 }
 
+// Repeated block crashes: b gives [2, 5) up after 3 restarts, h (which has room) hosts
+// it, and the client fails over to h's new server and replays there.
+TEST_F(Failures, ANodeWhoseBlocksKeepCrashingHasItsSpanRehostedOnANodeWithRoom) {
+  node_process a(testing::app_path("actor-node"), node_args("a", "0:2", {}));
+  ASSERT_TRUE(a.wait_for("serving blocks")) << a.output();
+  std::vector<std::string> b_args = node_args("b", "2:5", {a.address()});
+  b_args.insert(b_args.end(), {"--fault-crash-block", "2", "--fault-block-crash-after-steps", "4",
+                               "--fault-block-crashes", "100"});
+  node_process b(testing::app_path("actor-node"), b_args);
+  std::vector<std::string> h_args = node_args("h", "0:2", {a.address()});
+  h_args.insert(h_args.end(), {"--host-budget-mib", "64"});
+  node_process h(testing::app_path("actor-node"), h_args);
+  ASSERT_TRUE(b.wait_for("serving blocks")) << b.output();
+  ASSERT_TRUE(h.wait_for("serving blocks")) << h.output();
+  remote_swarm& swarm = join(a);
+  ASSERT_TRUE(wait_for_servers(swarm, 3));
+
+  auto client = start_client(*system_, failover_client(swarm, 9));
+  ASSERT_TRUE(client.ok()) << client.error().message();
+  client_handle owner(*client);
+  const generate_request req = testing::greedy("Once upon a time", 32);
+  const testing::answer got = testing::ask(*system_, *client, req);
+  ASSERT_EQ(got.error, "");
+  EXPECT_EQ(got.reply.stats.tokens, testing::single_process_tokens(model_, precision::int8, req));
+  ASSERT_EQ(got.reply.recoveries.size(), 1u);
+  const recovery_report& r = got.reply.recoveries[0];
+  EXPECT_EQ(r.failed_server, "b");
+  EXPECT_EQ(r.replaced_by, std::vector<std::string>{"h+2:5"});
+  EXPECT_NE(r.cause.find("gave its span up: 4 block crashes"), std::string::npos) << r.cause;
+  EXPECT_NE(r.cause.find("re-hosted on h+2:5"), std::string::npos) << r.cause;
+  EXPECT_TRUE(h.wait_for("h: hosting blocks [2, 5) as h+2:5")) << h.output();
+}
+
 }  // namespace
 }  // namespace corolla
