@@ -8,6 +8,7 @@
 #include "apps/generate_command.hpp"
 #include "apps/gguf_commands.hpp"
 #include "apps/openmp_spin.hpp"
+#include "apps/plan_command.hpp"
 
 namespace {
 
@@ -18,7 +19,9 @@ const char kUsage[] =
     "                                      write a random Llama GGUF (the model maker)\n"
     "  generate --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--f32] ...\n"
     "                                      single-process generation\n"
-    "  bench kernels | bench generate      benchmarks that print a table\n"
+    "  bench kernels|generate|sessions|swarm|recovery   benchmarks that print a table\n"
+    "  plan (--model FILE | --blocks N --block-mib M) --node NAME,MEMORY_MIB,THROUGHPUT ...\n"
+    "                                      the spans that make the fastest swarm\n"
     "Run 'corolla <command> --help' for a command's options.\n";
 
 }  // namespace
@@ -36,6 +39,9 @@ int main(int argc, char** argv) {
   }
   if (!args.empty() && args[0] == "bench") {
     return corolla::run_bench({args.begin() + 1, args.end()}, std::cout);
+  }
+  if (!args.empty() && args[0] == "plan") {
+    return corolla::run_plan({args.begin() + 1, args.end()}, std::cout);
   }
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
     std::cout << kUsage;

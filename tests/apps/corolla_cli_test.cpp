@@ -89,5 +89,24 @@ TEST(CorollaCli, GenerateRefusesBadInputClearly) {
   expect_refusal("generate --model " + path + " --prompt hi --top-p 0", 1, "top_p");
 }
 
+TEST(CorollaCli, PlansSpansForHeterogeneousNodesAndRefusesBadNodes) {
+  const auto plan =
+      run("plan --blocks 22 --block-mib 44.6 --node a,4096,120,0:11 --node b,4096,100,11:22 "
+          "--node c,700,300");
+  ASSERT_EQ(plan.exit_code, 0) << plan.output;
+  EXPECT_TRUE(contains(plan.output,
+                       "bottleneck: 23.08 steps/s; split by memory (as exo and "
+                       "llama.cpp): 10.00 steps/s"))
+      << plan.output;
+  EXPECT_TRUE(contains(plan.output, "blocks kept in place: 9 of 22")) << plan.output;
+  EXPECT_TRUE(contains(plan.output, "  a: span = 0:5\n  c: span = 5:18\n  b: span = 18:22"))
+      << plan.output;
+  expect_refusal("plan --blocks 22 --block-mib 44.6 --node a,lots,120", 2,
+                 "--node 'a,lots,120': memory is not a number of MiB");
+  expect_refusal("plan --blocks 22 --block-mib 44.6 --node a,100,120", 1,
+                 "the nodes' memory holds fewer than the model's 22 blocks");
+  expect_refusal("plan --node a,100,120", 2, "give --model FILE");
+}
+
 }  // namespace
 }  // namespace corolla
