@@ -1,0 +1,45 @@
+// balancing: where a server should serve — Petals' two rules (paper, Appendix D) over
+// the swarm's spans and announced throughputs. Plain functions, no CAF: the balancer
+// actor, `corolla sim` and the tests drive them with their own swarms and generators.
+//
+// The swarm's throughput is that of its weakest block, a block's throughput being the
+// sum of the throughputs of the servers that cover it.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+namespace corolla {
+
+struct swarm_span {
+  uint64_t server_id = 0;
+  int64_t start = 0;  // blocks [start, end)
+  int64_t end = 0;
+  double throughput = 0;  // requests per second the server announces
+};
+
+// Per block: the summed throughput of the spans covering it.
+std::vector<double> block_throughputs(const std::vector<swarm_span>& spans, int64_t n_blocks);
+
+// Rule 1 (a server joining, or moving): the start of the window of `length` blocks
+// whose throughputs, sorted, are lexicographically smallest — the window that lifts the
+// weakest blocks. Ties go to the lowest start. REQUIRES: 1 <= length <= blocks.
+int64_t choose_best_start(const std::vector<double>& throughputs, int64_t length);
+
+struct rebalance {
+  bool move = false;
+  int64_t new_start = 0;
+  double swarm_now = 0;    // the weakest block's throughput today
+  double swarm_after = 0;  // after the simulated moves
+};
+
+// Rule 2 (every balance check): take server `self` out, let it choose its best window,
+// then let every server (in a random order from `rng`) move to its own best window
+// until none moves; move only if the swarm's throughput would grow by more than
+// 1 / balance_quality (0.75: by a third), and never when a block would be left
+// without a server. A server already at its best window stays.
+rebalance should_move(const std::vector<swarm_span>& spans, uint64_t self, int64_t n_blocks,
+                      double balance_quality, std::mt19937_64& rng);
+
+}  // namespace corolla
