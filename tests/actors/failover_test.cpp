@@ -249,5 +249,23 @@ TEST_F(Failover, AClientThatDiesWithoutClosingFreesItsSessionsOnTheServers) {
   EXPECT_EQ(r.cache_bytes_free, int64_t(1) << 30);  // the whole budget again
 }
 
+TEST_F(Failover, ABannedServerIsNotReusedBeforeItsBanEnds) {
+  // Server 2 answers too late (400 ms against a 300 ms step timeout): banned (for 20 s
+  // here), its blocks go to server 3, which later crashes. Server 2 is the only other
+  // server of [2, 5) and still banned: every try finds no route, and the answer fails
+  // when the budget is spent instead of going back to it.
+  fault_injection slow;
+  slow.reply_delay = 400ms;
+  local_swarm swarm = start({{0, 2}, {2, 5}, {2, 5}}, {{}, slow, crash_after(12)});
+  client_config c = client_cfg(swarm, true);
+  c.failover.ban_base = 20000ms;
+  auto client = start_client(system_, c);
+  ASSERT_TRUE(client.ok()) << client.error().message();
+  client_handle owner(*client);
+  const testing::answer got = testing::ask(system_, *client, request());
+  EXPECT_NE(got.error.find("blocks [2, 5) have no working server"), std::string::npos) << got.error;
+  EXPECT_NE(got.error.find("no online server holds blocks [2, 5)"), std::string::npos) << got.error;
+}
+
 }  // namespace
 }  // namespace corolla
