@@ -9,6 +9,7 @@
 #include "apps/gguf_commands.hpp"
 #include "apps/openmp_spin.hpp"
 #include "apps/plan_command.hpp"
+#include "apps/sim_command.hpp"
 
 namespace {
 
@@ -22,6 +23,7 @@ const char kUsage[] =
     "  bench kernels|generate|sessions|swarm|recovery   benchmarks that print a table\n"
     "  plan (--model FILE | --blocks N --block-mib M) --node NAME,MEMORY_MIB,THROUGHPUT ...\n"
     "                                      the spans that make the fastest swarm\n"
+    "  sim [--seed N] [--hours H] [--csv FILE] ...   the balancing simulator\n"
     "Run 'corolla <command> --help' for a command's options.\n";
 
 }  // namespace
@@ -39,6 +41,9 @@ int main(int argc, char** argv) {
   }
   if (!args.empty() && args[0] == "bench") {
     return corolla::run_bench({args.begin() + 1, args.end()}, std::cout);
+  }
+  if (!args.empty() && args[0] == "sim") {
+    return corolla::run_sim({args.begin() + 1, args.end()}, std::cout);
   }
   if (!args.empty() && args[0] == "plan") {
     return corolla::run_plan({args.begin() + 1, args.end()}, std::cout);

@@ -1,6 +1,7 @@
 // The `corolla` tool as a user runs it: a real process, its exit code and output.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "tests/support/test_support.hpp"
@@ -106,6 +107,24 @@ TEST(CorollaCli, PlansSpansForHeterogeneousNodesAndRefusesBadNodes) {
   expect_refusal("plan --blocks 22 --block-mib 44.6 --node a,100,120", 1,
                  "the nodes' memory holds fewer than the model's 22 blocks");
   expect_refusal("plan --node a,100,120", 2, "give --model FILE");
+}
+
+TEST(CorollaCli, SimulatesBalancingDeterministicallyAndWritesCsv) {
+  const std::string csv = testing::temp_path("sim.csv");
+  const auto first = run("sim --seed 1 --hours 3 --csv " + csv);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_TRUE(contains(first.output,
+                       "| hours | servers | no balancing | new servers only | "
+                       "full balancing | upper bound |"))
+      << first.output;
+  EXPECT_TRUE(contains(first.output, "full balancing")) << first.output;
+  // Seeded: the same run prints the same figures.
+  EXPECT_EQ(run("sim --seed 1 --hours 3 --csv " + csv).output, first.output);
+  EXPECT_NE(run("sim --seed 2 --hours 3").output, first.output);
+  const std::string samples = testing::read_file(csv);
+  EXPECT_EQ(samples.rfind("hours,servers,none,new_only,full,upper_bound\n", 0), 0u);
+  EXPECT_EQ(std::count(samples.begin(), samples.end(), '\n'), 1 + 181);  // a sample a minute
+  expect_refusal("sim --servers 0", 2, "servers >= 1");
 }
 
 }  // namespace

@@ -1,0 +1,14 @@
+// `corolla sim`: the balancing simulator (bench/balance_sim.hpp) — a seeded swarm over
+// simulated hours under no balancing, new servers only and full balancing, against the
+// upper bound; a table, and every sample as CSV with --csv.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace corolla {
+
+int run_sim(const std::vector<std::string>& args, std::ostream& out);
+
+}  // namespace corolla
