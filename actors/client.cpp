@@ -14,8 +14,6 @@
 // was before the prompt, so the user can simply ask again.
 #include "actors/client.hpp"
 
-#include <random>
-
 #include <caf/actor_system.hpp>
 #include <caf/blocking_actor.hpp>
 #include <caf/exit_reason.hpp>
@@ -170,8 +168,7 @@ void client_loop(caf::blocking_actor* self, client_config cfg) {
   const llama_config& c = cfg.head_model->config();
   const int64_t context =
       cfg.max_tokens > 0 ? cfg.max_tokens : std::min<int64_t>(c.context_length, 4096);
-  if (cfg.session_id == 0)
-    cfg.session_id = std::random_device{}() | uint64_t(std::random_device{}()) << 32;
+  if (cfg.session_id == 0) cfg.session_id = random_id();
   client_session_config sc;
   sc.routing_table = cfg.routing_table;
   sc.session_id = cfg.session_id;

@@ -1,9 +1,13 @@
 #include "actors/node_network.hpp"
 
+#include <random>
+
 #include <caf/actor_system.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/openssl/manager.hpp>
 #include <caf/openssl/publish.hpp>
+
+#include "actors/routing_table.hpp"
 
 namespace corolla {
 
@@ -24,6 +28,20 @@ void enable_network(node_config& cfg, const network_options& options) {
 caf::io::middleman_actor network_actor(caf::actor_system& system) {
   if (system.has_openssl_manager()) return system.openssl_manager().actor_handle();
   return system.middleman().actor_handle();
+}
+
+routing_table_actor spawn_network_table(caf::actor_system& system, const std::string& model_id,
+                                        std::chrono::milliseconds gossip_period,
+                                        std::chrono::milliseconds record_ttl,
+                                        std::chrono::milliseconds peer_timeout) {
+  routing_table_config cfg;
+  cfg.model_id = model_id;
+  cfg.network = network_actor(system);
+  cfg.gossip_period = gossip_period;
+  cfg.record_ttl = record_ttl;
+  cfg.peer_timeout = peer_timeout;
+  cfg.seed = std::random_device{}();
+  return spawn_routing_table(system, cfg);
 }
 
 caf::expected<uint16_t> publish_table(caf::actor_system& system, const routing_table_actor& table,

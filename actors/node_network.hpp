@@ -37,6 +37,13 @@ void enable_network(node_config& cfg, const network_options& options);
 // The middleman actor that connects to peers (the TLS one when configured).
 caf::io::middleman_actor network_actor(caf::actor_system& system);
 
+// A routing table for a process on the network: peers reached through network_actor,
+// a random choice of gossip partners.
+routing_table_actor spawn_network_table(caf::actor_system& system, const std::string& model_id,
+                                        std::chrono::milliseconds gossip_period,
+                                        std::chrono::milliseconds record_ttl,
+                                        std::chrono::milliseconds peer_timeout);
+
 // Publishes `table` on host:port (port 0: one the system picks); returns the port.
 caf::expected<uint16_t> publish_table(caf::actor_system& system, const routing_table_actor& table,
                                       const std::string& host, uint16_t port);

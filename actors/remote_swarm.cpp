@@ -1,6 +1,5 @@
 #include "actors/remote_swarm.hpp"
 
-#include <random>
 #include <thread>
 
 #include <caf/actor_system.hpp>
@@ -32,14 +31,8 @@ result<remote_swarm> remote_swarm::join(caf::actor_system& system,
   if (options.table) {
     swarm.table_ = options.table;
   } else {
-    routing_table_config table_cfg;
-    table_cfg.model_id = model_id;
-    table_cfg.network = network_actor(system);
-    table_cfg.gossip_period = options.gossip_period;
-    table_cfg.record_ttl = options.record_ttl;
-    table_cfg.peer_timeout = options.peer_timeout;
-    table_cfg.seed = std::random_device{}();
-    swarm.table_ = spawn_routing_table(system, table_cfg);
+    swarm.table_ = spawn_network_table(system, model_id, options.gossip_period, options.record_ttl,
+                                       options.peer_timeout);
     swarm.owns_table_ = true;
     COROLLA_ASSIGN_OR_RETURN(
         const joined_swarm joined,

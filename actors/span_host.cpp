@@ -5,8 +5,6 @@
 // routing table), the compute executor (loading), the servers it spawns.
 #include "actors/span_host.hpp"
 
-#include <random>
-
 #include <caf/actor_ostream.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -69,7 +67,7 @@ caf::result<server_record> host(host_pointer self, const span_host_config& cfg, 
   if (!loaded.ok()) return to_error(loaded.error());
 
   server_config sc = cfg.server;
-  sc.server_id = std::random_device{}() | (uint64_t(std::random_device{}()) << 32);
+  sc.server_id = random_id();
   sc.name = node + "+" + std::to_string(start) + ":" + std::to_string(end);
   sc.model = std::make_shared<const llama_model>(std::move(*loaded));
   const server_actor server = spawn_server(self->system(), sc);

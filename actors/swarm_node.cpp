@@ -1,7 +1,6 @@
 #include "actors/swarm_node.hpp"
 
 #include <map>
-#include <random>
 #include <thread>
 
 #include <caf/actor_system.hpp>
@@ -70,14 +69,8 @@ result<swarm_node> swarm_node::start(caf::actor_system& system, const swarm_node
     node.model_id_ = model_fingerprint(file);
   }
 
-  routing_table_config table_cfg;
-  table_cfg.model_id = node.model_id_;
-  table_cfg.network = network_actor(system);
-  table_cfg.gossip_period = o.gossip_period;
-  table_cfg.record_ttl = o.record_ttl;
-  table_cfg.peer_timeout = o.peer_timeout;
-  table_cfg.seed = std::random_device{}();
-  node.table_ = spawn_routing_table(system, table_cfg);
+  node.table_ =
+      spawn_network_table(system, node.model_id_, o.gossip_period, o.record_ttl, o.peer_timeout);
   auto port = publish_table(system, node.table_, o.host, o.port);
   if (!port) {
     return status::io_error("can not listen on " + o.host + ":" + std::to_string(o.port) + ": " +
@@ -107,7 +100,7 @@ result<swarm_node> swarm_node::start(caf::actor_system& system, const swarm_node
   COROLLA_RETURN_IF_ERROR(loaded.error());
 
   server_config server_cfg;
-  server_cfg.server_id = std::random_device{}() | (uint64_t(std::random_device{}()) << 32);
+  server_cfg.server_id = random_id();
   server_cfg.name = node.name_;
   server_cfg.model = std::make_shared<const llama_model>(std::move(*loaded));
   server_cfg.kv_budget_bytes = o.kv_budget_bytes;

@@ -1,5 +1,7 @@
 #include "messages/swarm.hpp"
 
+#include <random>
+
 namespace corolla {
 
 const char* to_string(serving_state s) {
@@ -14,6 +16,11 @@ const char* to_string(serving_state s) {
       return "offline";
   }
   return "unknown";
+}
+
+uint64_t random_id() {
+  std::random_device device;
+  return device() | (uint64_t(device()) << 32);
 }
 
 }  // namespace corolla

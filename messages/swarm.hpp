@@ -20,6 +20,10 @@ constexpr size_t max_servers = 4096;
 enum class serving_state : uint8_t { joining = 0, online = 1, draining = 2, offline = 3 };
 const char* to_string(serving_state s);
 
+// A random id for a server or a session: chosen by its owner, unique in the swarm
+// with overwhelming probability.
+uint64_t random_id();
+
 struct server_record {
   uint64_t server_id = 0;
   std::string name;  // for logs and /route
@@ -33,9 +37,9 @@ struct server_record {
   uint64_t version = 0;  // raised by the owner on every change
   std::string host;      // where the server's node listens ("" for an in-process swarm)
   uint32_t port = 0;
-  std::string model_id;  // the model's fingerprint (model/model_id.hpp)
-  int64_t sessions = 0;  // open on the server
-  uint8_t codec = 0;     // the tensor_codec its hidden states travel in
+  std::string model_id;        // the model's fingerprint (model/model_id.hpp)
+  int64_t sessions = 0;        // open on the server
+  uint8_t codec = 0;           // the tensor_codec its hidden states travel in
   int64_t block_restarts = 0;  // times its block actors were restarted after a crash
 
   template <class Archive>

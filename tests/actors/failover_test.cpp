@@ -51,6 +51,14 @@ class Failover : public ::testing::Test {
     return c;
   }
 
+  // A client made from `c` asked for request(); its answer (or why it could not start).
+  testing::answer generate(const client_config& c) {
+    auto client = start_client(system_, c);
+    if (!client.ok()) return testing::answer{"", {}, "start_client: " + client.error().message()};
+    client_handle owner(*client);
+    return testing::ask(system_, *client, request());
+  }
+
   static fault_injection crash_after(int64_t steps) {
     fault_injection f;
     f.crash_after_steps = steps;
@@ -73,10 +81,7 @@ TEST_F(Failover, CrashingServersAreReplacedAndTheOutputIsTheOutputWithoutFailure
     // Routes prefer the lower server id: servers 1 and 3 are used first and crash.
     local_swarm swarm =
         start({{0, 2}, {0, 2}, {2, 5}, {2, 5}}, {crash_after(7), {}, crash_after(20), {}});
-    auto client = start_client(system_, client_cfg(swarm, push));
-    ASSERT_TRUE(client.ok()) << client.error().message();
-    client_handle owner(*client);
-    const testing::answer got = testing::ask(system_, *client, request());
+    const testing::answer got = generate(client_cfg(swarm, push));
     ASSERT_EQ(got.error, "");
     EXPECT_EQ(got.reply.stats.tokens, expected_);
     ASSERT_EQ(got.reply.recoveries.size(), 2u);
@@ -106,10 +111,7 @@ TEST_F(Failover, AStalledServerTimesOutAndASlowOneWithinTheTimeoutDoesNot) {
   fault_injection slow;
   slow.reply_delay = 5ms;  // well within the 300 ms step timeout
   local_swarm swarm = start({{0, 3}, {0, 3}, {3, 5}}, {stall, {}, slow});
-  auto client = start_client(system_, client_cfg(swarm, true));
-  ASSERT_TRUE(client.ok()) << client.error().message();
-  client_handle owner(*client);
-  const testing::answer got = testing::ask(system_, *client, request());
+  const testing::answer got = generate(client_cfg(swarm, true));
   ASSERT_EQ(got.error, "");
   EXPECT_EQ(got.reply.stats.tokens, expected_);
   ASSERT_EQ(got.reply.recoveries.size(), 1u);
@@ -198,10 +200,7 @@ TEST_F(Failover, ABlockThatThrowsIsRestartedInProcessAndTheClientSeesNoError) {
   for (bool push : {false, true}) {
     SCOPED_TRACE(push ? "push" : "round trips");
     local_swarm swarm = start({{0, 2}, {2, 5}}, {{}, block_crash(2, 10, 1)});
-    auto client = start_client(system_, client_cfg(swarm, push));
-    ASSERT_TRUE(client.ok()) << client.error().message();
-    client_handle owner(*client);
-    const testing::answer got = testing::ask(system_, *client, request());
+    const testing::answer got = generate(client_cfg(swarm, push));
     ASSERT_EQ(got.error, "");
     EXPECT_EQ(got.reply.stats.tokens, expected_);
     EXPECT_TRUE(got.reply.recoveries.empty());  // a slower step, not a failover
@@ -215,10 +214,7 @@ TEST_F(Failover, RepeatedBlockCrashesHandTheSpanOverAndClientsReplayOnASpare) {
   // Server 2's block 2 crashes in every life after 4 steps: three restarts, then the
   // fourth crash within the window hands the span over to server 3.
   local_swarm swarm = start({{0, 2}, {2, 5}, {2, 5}}, {{}, block_crash(2, 4, 100), {}});
-  auto client = start_client(system_, client_cfg(swarm, true));
-  ASSERT_TRUE(client.ok()) << client.error().message();
-  client_handle owner(*client);
-  const testing::answer got = testing::ask(system_, *client, request());
+  const testing::answer got = generate(client_cfg(swarm, true));
   ASSERT_EQ(got.error, "");
   EXPECT_EQ(got.reply.stats.tokens, expected_);
   ASSERT_EQ(got.reply.recoveries.size(), 1u);
@@ -259,10 +255,7 @@ TEST_F(Failover, ABannedServerIsNotReusedBeforeItsBanEnds) {
   local_swarm swarm = start({{0, 2}, {2, 5}, {2, 5}}, {{}, slow, crash_after(12)});
   client_config c = client_cfg(swarm, true);
   c.failover.ban_base = 20000ms;
-  auto client = start_client(system_, c);
-  ASSERT_TRUE(client.ok()) << client.error().message();
-  client_handle owner(*client);
-  const testing::answer got = testing::ask(system_, *client, request());
+  const testing::answer got = generate(c);
   EXPECT_NE(got.error.find("blocks [2, 5) have no working server"), std::string::npos) << got.error;
   EXPECT_NE(got.error.find("no online server holds blocks [2, 5)"), std::string::npos) << got.error;
 }
