@@ -53,7 +53,18 @@ std::optional<std::vector<planned_hop>> plan_min_latency_route(
     at = hop.start_block - start_block;
   }
   std::reverse(route.begin(), route.end());
-  return route;
+  // Two hops in a row on one server cost the same as one in exact arithmetic, but a
+  // measured (inexact) compute time can make the split a rounding error cheaper: one
+  // hop it is (a session opens once per server).
+  std::vector<planned_hop> merged;
+  for (const planned_hop& hop : route) {
+    if (!merged.empty() && merged.back().server_id == hop.server_id) {
+      merged.back().end_block = hop.end_block;
+    } else {
+      merged.push_back(hop);
+    }
+  }
+  return merged;
 }
 
 }  // namespace corolla

@@ -98,12 +98,20 @@ result<swarm_node> swarm_node::start(caf::actor_system& system, const swarm_node
   COROLLA_RETURN_IF_ERROR(
       node.executor_->run([&] { loaded = llama_model::load(o.model_path, span_options); }));
   COROLLA_RETURN_IF_ERROR(loaded.error());
+  result<block_throughput> speed = status::internal("the block was not measured");
+  COROLLA_RETURN_IF_ERROR(node.executor_->run([&] {
+    speed = node_block_throughput(loaded->blocks().front(), o.throughput_cache,
+                                  node.block_speed_source_);
+  }));
+  COROLLA_RETURN_IF_ERROR(speed.error());
+  node.block_speed_ = *speed;
 
   server_config server_cfg;
   server_cfg.server_id = random_id();
   server_cfg.name = node.name_;
   server_cfg.model = std::make_shared<const llama_model>(std::move(*loaded));
   server_cfg.kv_budget_bytes = o.kv_budget_bytes;
+  server_cfg.compute_ms_per_block = 1000.0 / speed->decode_steps_per_s;
   server_cfg.routing_table = node.table_;
   server_cfg.executor = node.executor_;
   server_cfg.host = o.host;

@@ -20,6 +20,7 @@
 #include "actors/compute_executor.hpp"
 #include "actors/server.hpp"
 #include "messages/interfaces.hpp"
+#include "model/block_throughput.hpp"
 #include "model/status.hpp"
 
 namespace corolla {
@@ -44,6 +45,9 @@ struct swarm_node_options {
   // Weights this node may load for spans other nodes give up (actors/span_host.hpp);
   // 0: it hosts none.
   int64_t host_budget_bytes = 0;
+  // Where one block's measured speed is cached (model/block_throughput.hpp): "" the
+  // default path, "none" measure at every start.
+  std::string throughput_cache;
 };
 
 class swarm_node {
@@ -83,6 +87,10 @@ class swarm_node {
   const std::string& joined_through() const { return joined_through_; }
   uint64_t servers_known_at_join() const { return servers_known_; }
   const std::shared_ptr<compute_executor>& executor() const { return executor_; }
+  // One block's speed on this machine, announced until steps are timed, and whether it
+  // was measured or cached.
+  const block_throughput& block_speed() const { return block_speed_; }
+  const std::string& block_speed_source() const { return block_speed_source_; }
 
  private:
   caf::actor_system* system_ = nullptr;
@@ -98,6 +106,8 @@ class swarm_node {
   std::string model_id_;
   std::string joined_through_;
   uint64_t servers_known_ = 0;
+  block_throughput block_speed_;
+  std::string block_speed_source_;
 };
 
 }  // namespace corolla

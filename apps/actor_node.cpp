@@ -74,6 +74,7 @@ int run(int argc, char** argv) {
   node_cfg.executor = executor;
   node_cfg.faults = fault_settings(o);
   node_cfg.host_budget_bytes = o.host_budget_mib << 20;
+  node_cfg.throughput_cache = o.throughput_cache;
   auto started = swarm_node::start(system, node_cfg);
   if (!started.ok()) return fail(started.error().message());
   swarm_node& node = *started;
@@ -83,6 +84,9 @@ int run(int argc, char** argv) {
             << name << ": serving blocks [" << node.span_start() << ", " << node.span_end()
             << ") of " << o.model << " (model " << node.model_id() << ", codec "
             << to_string(o.codec) << ")" << std::endl;
+  std::cout << name << ": one block runs " << node.block_speed().decode_steps_per_s
+            << " decode steps/s, " << node.block_speed().prefill_tokens_per_s
+            << " prefill tokens/s (" << node.block_speed_source() << ")" << std::endl;
   if (node_cfg.faults.any()) {
     const fault_injection& f = node_cfg.faults;
     std::cout << name << ": fault injection on: crash after " << f.crash_after_steps

@@ -184,7 +184,10 @@ po::options_description node_option_descriptions(node_options& o) {
     ("fault-block-crashes", po::value(&o.fault_block_crashes)->default_value(
         o.fault_block_crashes), "... in its first this many lives (restarts spawn it again)")
     ("host-budget-mib", po::value(&o.host_budget_mib)->default_value(o.host_budget_mib),
-     "weights this node may load for spans other nodes give up (0: none)");
+     "weights this node may load for spans other nodes give up (0: none)")
+    ("throughput-cache", po::value(&o.throughput_cache)->default_value(o.throughput_cache),
+     "file caching one block's measured speed (empty: ~/.cache/corolla/throughput.json; "
+     "none: measure at every start)");
   // clang-format on
   return d;
 }

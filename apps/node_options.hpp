@@ -49,6 +49,7 @@ struct node_options {
   int64_t fault_block_crash_after_steps = 0;  // ... this many steps, in its first
   int64_t fault_block_crashes = 1;            // ... this many lives
   int64_t host_budget_mib = 0;                // weights it may load for spans other nodes give up
+  std::string throughput_cache;  // "": the default path; "none": measure at every start
 };
 
 // The options, bound to `o`: what --help prints and what a config file may set.

@@ -10,6 +10,9 @@
 #include <random>
 #include <vector>
 
+#include <omp.h>
+#include <unistd.h>
+
 #include "model/block_forward.hpp"
 #include "model/kv_cache.hpp"
 
@@ -100,14 +103,21 @@ status throughput_cache::store(const std::string& key, const block_throughput& t
   entries_[key] = t;
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ec);
-  std::ofstream out(path_);
-  if (!out) return status::io_error(path_ + ": can not be written");
+  // Written aside and renamed over: nodes starting together never read a torn file.
+  const std::string aside = path_ + ".tmp-" + std::to_string(::getpid());
   {
-    cereal::JSONOutputArchive archive(out);
-    archive(cereal::make_nvp("measurements", entries_));
+    std::ofstream out(aside);
+    if (!out) return status::io_error(path_ + ": can not be written");
+    {
+      cereal::JSONOutputArchive archive(out);
+      archive(cereal::make_nvp("measurements", entries_));
+    }
+    out << "\n";
+    if (!out) return status::io_error(path_ + ": write failed");
   }
-  out << "\n";
-  return out ? status() : status::io_error(path_ + ": write failed");
+  std::filesystem::rename(aside, path_, ec);
+  if (ec) return status::io_error(path_ + ": " + ec.message());
+  return status();
 }
 
 std::string default_throughput_cache_path() {
@@ -119,11 +129,33 @@ std::string default_throughput_cache_path() {
 
 result<block_throughput> cached_block_throughput(const block_weights& w, int threads,
                                                  throughput_cache& cache) {
-  const std::string key = throughput_key(w, threads);
+  const std::string key = throughput_key(w, threads > 0 ? threads : omp_get_max_threads());
   if (auto known = cache.find(key)) return *known;
   COROLLA_ASSIGN_OR_RETURN(const block_throughput measured, measure_block(w));
   COROLLA_RETURN_IF_ERROR(cache.store(key, measured));
   return measured;
+}
+
+result<block_throughput> node_block_throughput(const block_weights& w,
+                                               const std::string& cache_path, std::string& source) {
+  if (cache_path == "none") {
+    source = "measured";
+    return measure_block(w);
+  }
+  const std::string path = cache_path.empty() ? default_throughput_cache_path() : cache_path;
+  auto cache = throughput_cache::open(path);
+  if (!cache.ok()) {
+    source = "measured (" + cache.error().message() + ")";
+    return measure_block(w);
+  }
+  const bool known = cache->find(throughput_key(w, omp_get_max_threads())).has_value();
+  auto t = cached_block_throughput(w, 0, *cache);
+  if (t.ok()) {
+    source = known ? "cached in " + path : "measured, cached in " + path;
+    return t;
+  }
+  source = "measured (" + t.error().message() + ")";
+  return measure_block(w);
 }
 
 }  // namespace corolla

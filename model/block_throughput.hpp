@@ -54,8 +54,15 @@ class throughput_cache {
 // $XDG_CACHE_HOME/corolla/throughput.json, else ~/.cache/corolla/throughput.json.
 std::string default_throughput_cache_path();
 
-// The cached figure for `w` on this machine with `threads`, or a measurement, stored.
+// The cached figure for `w` on this machine with `threads` (0: this thread's OpenMP
+// team), or a measurement, stored. Errors: the measurement's, or the cache's write.
 result<block_throughput> cached_block_throughput(const block_weights& w, int threads,
                                                  throughput_cache& cache);
+
+// What a node announces until it has timed steps of its own: the cached figure, or a
+// measurement (stored when the cache can take it). `source` says which, and why a cache
+// could not be used. cache_path "none": measure, keep nothing; "": the default path.
+result<block_throughput> node_block_throughput(const block_weights& w,
+                                               const std::string& cache_path, std::string& source);
 
 }  // namespace corolla

@@ -53,5 +53,15 @@ TEST(RoutePlanner, AnUncoveredBlockMeansNoRoute) {
   EXPECT_FALSE(plan_min_latency_route(c, 2, 2));
 }
 
+TEST(RoutePlanner, NeverSplitsAHopOnOneServerWhateverTheRounding) {
+  // With rtt 0 and an inexact compute time, 1 + 2 blocks can round below 3 blocks; the
+  // route must still use the server once. Every split of 5 blocks is tried.
+  for (double ms : {0.1, 0.0123456789, 1.0 / 3.0, 0.7, 12.345}) {
+    const auto route = plan_min_latency_route({{7, 0, 5, 0.0, ms}}, 0, 5);
+    ASSERT_TRUE(route);
+    EXPECT_EQ(*route, (std::vector<planned_hop>{{7, 0, 5}})) << ms;
+  }
+}
+
 }  // namespace
 }  // namespace corolla

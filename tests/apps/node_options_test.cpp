@@ -135,6 +135,7 @@ TEST(NodeOptions, TheShippedConfigFilesParse) {
   EXPECT_EQ(d.fault_block_crash_after_steps, b.fault_block_crash_after_steps);
   EXPECT_EQ(d.fault_block_crashes, b.fault_block_crashes);
   EXPECT_EQ(d.host_budget_mib, b.host_budget_mib);
+  EXPECT_EQ(d.throughput_cache, b.throughput_cache);
 
   const std::vector<std::pair<std::string, std::pair<int64_t, int64_t>>> nodes{
       {"a", {0, 2}}, {"b", {2, 4}}, {"c", {4, 5}}};

@@ -75,7 +75,9 @@ class Cluster : public ::testing::Test {
                                   "--heartbeat-timeout-ms",
                                   "1000",
                                   "--drain-timeout-ms",
-                                  "5000"};
+                                  "5000",
+                                  "--throughput-cache",
+                                  temp_path("throughput.json")};
     for (const std::string& s : seeds) args.insert(args.end(), {"--seed", s});
     return args;
   }
