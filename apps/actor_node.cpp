@@ -84,9 +84,6 @@ int run(int argc, char** argv) {
             << name << ": serving blocks [" << node.span_start() << ", " << node.span_end()
             << ") of " << o.model << " (model " << node.model_id() << ", codec "
             << to_string(o.codec) << ")" << std::endl;
-  std::cout << name << ": one block runs " << node.block_speed().decode_steps_per_s
-            << " decode steps/s, " << node.block_speed().prefill_tokens_per_s
-            << " prefill tokens/s (" << node.block_speed_source() << ")" << std::endl;
   if (node_cfg.faults.any()) {
     const fault_injection& f = node_cfg.faults;
     std::cout << name << ": fault injection on: crash after " << f.crash_after_steps
@@ -101,6 +98,9 @@ int run(int argc, char** argv) {
     std::cout << name << ": joined the swarm through " << node.joined_through() << " ("
               << node.servers_known_at_join() << " servers known)" << std::endl;
   }
+  std::cout << name << ": one block runs " << node.block_speed().decode_steps_per_s
+            << " decode steps/s, " << node.block_speed().prefill_tokens_per_s
+            << " prefill tokens/s (" << node.block_speed_source() << ")" << std::endl;
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
