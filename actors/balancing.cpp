@@ -41,6 +41,10 @@ std::vector<double> block_throughputs(const std::vector<swarm_span>& spans, int6
   return t;
 }
 
+double swarm_throughput(const std::vector<swarm_span>& spans, int64_t n_blocks) {
+  return weakest(block_throughputs(spans, n_blocks));
+}
+
 int64_t choose_best_start(const std::vector<double>& throughputs, int64_t length) {
   const int64_t n = int64_t(throughputs.size());
   int64_t best = 0;

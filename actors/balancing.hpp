@@ -22,6 +22,9 @@ struct swarm_span {
 // Per block: the summed throughput of the spans covering it.
 std::vector<double> block_throughputs(const std::vector<swarm_span>& spans, int64_t n_blocks);
 
+// The swarm's throughput: its weakest block's (0 when a block has no server).
+double swarm_throughput(const std::vector<swarm_span>& spans, int64_t n_blocks);
+
 // Rule 1 (a server joining, or moving): the start of the window of `length` blocks
 // whose throughputs, sorted, are lexicographically smallest — the window that lifts the
 // weakest blocks. Ties go to the lowest start. REQUIRES: 1 <= length <= blocks.

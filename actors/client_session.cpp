@@ -103,10 +103,6 @@ std::vector<hop_timing> describe_route(const std::vector<route_hop>& route) {
   return out;
 }
 
-std::string span_text(int64_t start, int64_t end) {
-  return "[" + std::to_string(start) + ", " + std::to_string(end) + ")";
-}
-
 std::string hop_name(const route_hop& h) {
   return "server " + h.server.name + " (blocks " + span_text(h.start_block, h.end_block) + ")";
 }

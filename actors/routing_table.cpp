@@ -267,8 +267,7 @@ caf::result<std::vector<route_hop>> find_route(table_pointer self, const route_r
       }
       const int64_t first = b;
       while (b < req.end_block && !holds(b)) ++b;
-      missing += std::string(missing.empty() ? "" : ", ") + "[" + std::to_string(first) + ", " +
-                 std::to_string(b) + ")";
+      missing += (missing.empty() ? "" : ", ") + span_text(first, b);
     }
     return make_error(errc::no_route, "no online server holds blocks " + missing +
                                           " (route over [" + std::to_string(req.start_block) +

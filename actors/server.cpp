@@ -98,10 +98,6 @@ namespace {
 
 using server_pointer = server_actor::stateful_pointer<server_state>;
 
-std::string span_text(int64_t start, int64_t end) {
-  return "[" + std::to_string(start) + ", " + std::to_string(end) + ")";
-}
-
 int64_t span_start(const server_config& cfg) {
   return cfg.model->first_block();
 }

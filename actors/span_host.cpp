@@ -23,10 +23,6 @@ namespace {
 
 using host_pointer = span_host_actor::stateful_pointer<span_host_state>;
 
-std::string span_text(int64_t start, int64_t end) {
-  return "[" + std::to_string(start) + ", " + std::to_string(end) + ")";
-}
-
 // The file's bytes for blocks [start, end): what loading them takes, near enough.
 result<int64_t> span_bytes(const std::string& path, int64_t start, int64_t end) {
   COROLLA_ASSIGN_OR_RETURN(gguf_file file, gguf_file::open(path));
@@ -35,12 +31,9 @@ result<int64_t> span_bytes(const std::string& path, int64_t start, int64_t end) 
     return status::invalid_argument(span_text(start, end) + " is not a span of the model's " +
                                     std::to_string(config.n_blocks) + " blocks");
   }
+  const std::vector<int64_t> per_block = block_file_bytes(file, config);
   int64_t bytes = 0;
-  for (const gguf_tensor& t : file.tensors()) {
-    for (int64_t b = start; b < end; ++b) {
-      if (t.name.rfind("blk." + std::to_string(b) + ".", 0) == 0) bytes += int64_t(t.bytes);
-    }
-  }
+  for (int64_t b = start; b < end; ++b) bytes += per_block[size_t(b)];
   return bytes;
 }
 

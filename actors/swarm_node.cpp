@@ -42,9 +42,9 @@ result<std::pair<int64_t, int64_t>> choose_span(caf::actor_system& system,
                                                 const swarm_node_options& o, int64_t n_blocks) {
   if (o.span_start >= 0) {
     if (o.span_end > n_blocks || o.span_end <= o.span_start) {
-      return status::invalid_argument("span: [" + std::to_string(o.span_start) + ", " +
-                                      std::to_string(o.span_end) + ") is outside the model's " +
-                                      std::to_string(n_blocks) + " blocks");
+      return status::invalid_argument("span: " + span_text(o.span_start, o.span_end) +
+                                      " is outside the model's " + std::to_string(n_blocks) +
+                                      " blocks");
     }
     return std::make_pair(o.span_start, o.span_end);
   }

@@ -62,13 +62,7 @@ status read_model(const std::string& path, int64_t& n_blocks, int64_t& block_byt
   COROLLA_ASSIGN_OR_RETURN(gguf_file file, gguf_file::open(path));
   COROLLA_ASSIGN_OR_RETURN(const llama_config config, read_llama_config(file));
   n_blocks = config.n_blocks;
-  std::vector<int64_t> bytes(size_t(n_blocks), 0);
-  for (const gguf_tensor& t : file.tensors()) {
-    int64_t b = 0;
-    if (std::sscanf(t.name.c_str(), "blk.%ld.", &b) == 1 && b >= 0 && b < n_blocks) {
-      bytes[size_t(b)] += int64_t(t.bytes);
-    }
-  }
+  const std::vector<int64_t> bytes = block_file_bytes(file, config);
   block_bytes = *std::max_element(bytes.begin(), bytes.end());
   return status();
 }

@@ -28,11 +28,6 @@ struct event {
   bool operator>(const event& o) const { return at != o.at ? at > o.at : order > o.order; }
 };
 
-double weakest(const std::vector<swarm_span>& spans, int64_t n_blocks) {
-  const std::vector<double> t = block_throughputs(spans, n_blocks);
-  return *std::min_element(t.begin(), t.end());
-}
-
 void remove(std::vector<swarm_span>& spans, uint64_t id) {
   spans.erase(std::remove_if(spans.begin(), spans.end(),
                              [&](const swarm_span& s) { return s.server_id == id; }),
@@ -117,9 +112,9 @@ balance_sim_result run_balance_sim(const balance_sim_options& o) {
         balance_sample s;
         s.hours = e.at / 3600;
         s.servers = int(full.size());
-        s.none = weakest(none, o.n_blocks);
-        s.new_only = weakest(new_only, o.n_blocks);
-        s.full = weakest(full, o.n_blocks);
+        s.none = swarm_throughput(none, o.n_blocks);
+        s.new_only = swarm_throughput(new_only, o.n_blocks);
+        s.full = swarm_throughput(full, o.n_blocks);
         // Every server's throughput spread evenly over the blocks: no placement does better.
         for (const swarm_span& sp : full) {
           s.upper_bound += sp.throughput * double(sp.end - sp.start) / double(o.n_blocks);

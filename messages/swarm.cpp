@@ -18,6 +18,10 @@ const char* to_string(serving_state s) {
   return "unknown";
 }
 
+std::string span_text(int64_t start, int64_t end) {
+  return "[" + std::to_string(start) + ", " + std::to_string(end) + ")";
+}
+
 uint64_t random_id() {
   std::random_device device;
   return device() | (uint64_t(device()) << 32);

@@ -24,6 +24,9 @@ const char* to_string(serving_state s);
 // with overwhelming probability.
 uint64_t random_id();
 
+// "[start, end)": how messages and logs write a span of blocks.
+std::string span_text(int64_t start, int64_t end);
+
 struct server_record {
   uint64_t server_id = 0;
   std::string name;  // for logs and /route

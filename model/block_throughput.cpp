@@ -127,13 +127,29 @@ std::string default_throughput_cache_path() {
   return base + "/corolla/throughput.json";
 }
 
+namespace {
+
+// The cached figure, or a measurement and how storing it went.
+struct looked_up {
+  block_throughput value;
+  bool cached = false;
+  status stored;
+};
+
+result<looked_up> look_up_or_measure(const block_weights& w, int threads, throughput_cache& cache) {
+  const std::string key = throughput_key(w, threads > 0 ? threads : omp_get_max_threads());
+  if (auto known = cache.find(key)) return looked_up{*known, true, status()};
+  COROLLA_ASSIGN_OR_RETURN(const block_throughput measured, measure_block(w));
+  return looked_up{measured, false, cache.store(key, measured)};
+}
+
+}  // namespace
+
 result<block_throughput> cached_block_throughput(const block_weights& w, int threads,
                                                  throughput_cache& cache) {
-  const std::string key = throughput_key(w, threads > 0 ? threads : omp_get_max_threads());
-  if (auto known = cache.find(key)) return *known;
-  COROLLA_ASSIGN_OR_RETURN(const block_throughput measured, measure_block(w));
-  COROLLA_RETURN_IF_ERROR(cache.store(key, measured));
-  return measured;
+  COROLLA_ASSIGN_OR_RETURN(const looked_up found, look_up_or_measure(w, threads, cache));
+  COROLLA_RETURN_IF_ERROR(found.stored);
+  return found.value;
 }
 
 result<block_throughput> node_block_throughput(const block_weights& w,
@@ -148,14 +164,12 @@ result<block_throughput> node_block_throughput(const block_weights& w,
     source = "measured (" + cache.error().message() + ")";
     return measure_block(w);
   }
-  const bool known = cache->find(throughput_key(w, omp_get_max_threads())).has_value();
-  auto t = cached_block_throughput(w, 0, *cache);
-  if (t.ok()) {
-    source = known ? "cached in " + path : "measured, cached in " + path;
-    return t;
-  }
-  source = "measured (" + t.error().message() + ")";
-  return measure_block(w);
+  // One measurement at most: a cache that can not be written still gives its figure.
+  COROLLA_ASSIGN_OR_RETURN(const looked_up found, look_up_or_measure(w, 0, *cache));
+  source = found.cached        ? "cached in " + path
+           : found.stored.ok() ? "measured, cached in " + path
+                               : "measured (" + found.stored.message() + ")";
+  return found.value;
 }
 
 }  // namespace corolla

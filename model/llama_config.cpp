@@ -1,5 +1,8 @@
 #include "model/llama_config.hpp"
 
+#include <algorithm>
+#include <charconv>
+
 #include <vector>
 
 namespace corolla {
@@ -40,6 +43,22 @@ status check_tensor(const gguf_file& file, const std::string& name,
 
 std::string block_tensor_name(int64_t block, const char* suffix) {
   return "blk." + std::to_string(block) + "." + suffix;
+}
+
+std::vector<int64_t> block_file_bytes(const gguf_file& file, const llama_config& config) {
+  std::vector<int64_t> bytes(size_t(std::max<int64_t>(config.n_blocks, 0)), 0);
+  for (const gguf_tensor& t : file.tensors()) {
+    if (t.name.rfind("blk.", 0) != 0) continue;
+    int64_t block = 0;
+    const char* first = t.name.data() + 4;
+    const char* last = t.name.data() + t.name.size();
+    const auto [stop, err] = std::from_chars(first, last, block);
+    if (err == std::errc() && stop != last && *stop == '.' && block >= 0 &&
+        block < config.n_blocks) {
+      bytes[size_t(block)] += int64_t(t.bytes);
+    }
+  }
+  return bytes;
 }
 
 result<llama_config> read_llama_config(const gguf_file& file) {

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "model/gguf_file.hpp"
 #include "model/status.hpp"
@@ -50,5 +51,9 @@ status check_llama_tensors(const gguf_file& file, const llama_config& config);
 
 // "blk.3.attn_q.weight" style names.
 std::string block_tensor_name(int64_t block, const char* suffix);
+
+// Per block of `config`, the bytes its tensors take in `file` (what loading it costs,
+// near enough).
+std::vector<int64_t> block_file_bytes(const gguf_file& file, const llama_config& config);
 
 }  // namespace corolla
