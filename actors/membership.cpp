@@ -69,21 +69,17 @@ std::vector<int64_t> block_coverage(const std::map<uint64_t, server_record>& rec
   return coverage;
 }
 
-std::pair<int64_t, int64_t> uncovered_span(const std::vector<int64_t>& coverage) {
-  const int64_t n = int64_t(coverage.size());
-  std::pair<int64_t, int64_t> best{0, 0};
-  for (int64_t start = 0; start < n;) {
-    if (coverage[size_t(start)] != 0) {
-      ++start;
-      continue;
+std::vector<swarm_span> balancing_spans(const std::map<uint64_t, server_record>& records) {
+  std::vector<swarm_span> out;
+  for (const auto& [id, r] : records) {
+    const auto state = serving_state(r.state);
+    if (state == serving_state::online || state == serving_state::joining) {
+      out.push_back(swarm_span{id, r.start_block, r.end_block, r.throughput});
+    } else if (state == serving_state::draining && r.next_start >= 0) {
+      out.push_back(swarm_span{id, r.next_start, r.next_end, r.throughput});
     }
-    int64_t end = start;
-    while (end < n && coverage[size_t(end)] == 0) ++end;
-    if (end - start > best.second - best.first) best = {start, end};
-    start = end;
   }
-  if (best.first == best.second) return {0, n};
-  return best;
+  return out;
 }
 
 }  // namespace corolla

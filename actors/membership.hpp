@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/balancing.hpp"
 #include "messages/swarm.hpp"
 #include "model/status.hpp"
 
@@ -68,9 +69,10 @@ class membership {
 std::vector<int64_t> block_coverage(const std::map<uint64_t, server_record>& records,
                                     int64_t n_blocks);
 
-// The span a node started with `span = auto` serves: the longest run of blocks no online
-// server covers (the first, on a tie), or the whole model when every block is covered.
-// Issue 7's balancer replaces this with Petals' rule 1 over measured throughput.
-std::pair<int64_t, int64_t> uncovered_span(const std::vector<int64_t>& coverage);
+// What balancing counts (actors/balancing.hpp): online and joining servers at their
+// spans with their announced throughput, and a server draining to move at the span it
+// moves to — so that a second server does not move into the same gap meanwhile.
+// Servers draining to leave, and offline ones, count nowhere.
+std::vector<swarm_span> balancing_spans(const std::map<uint64_t, server_record>& records);
 
 }  // namespace corolla

@@ -309,6 +309,9 @@ void push_all(table_pointer self, const routing_table_config& cfg,
 
 // Loading a span takes seconds on a big model.
 constexpr auto host_timeout = std::chrono::seconds(120);
+// The largest link probe a table sends on request: a fast link is timed well with a
+// few MiB, and a caller's mistake should not stall the link for long.
+constexpr uint64_t max_probe_bytes = uint64_t(64) << 20;
 
 // Asks peers[i], then the next, to host [start, end); the first record, or an error
 // listing every refusal.
@@ -330,6 +333,44 @@ void ask_to_host(table_pointer self, std::vector<std::pair<std::string, routing_
               refusals += "\n  " + peers[i].first + ": " + describe(e);
               ask_to_host(self, std::move(peers), i + 1, start, end, promise, refusals);
             });
+}
+
+// The link to the first connected peer in bytes per second: a `bytes` payload's round
+// trip less a one-byte one's (the answers are a few bytes either way).
+caf::result<double> measure_link(table_pointer self, const routing_table_config& cfg,
+                                 uint64_t bytes) {
+  routing_table_actor peer;
+  for (const auto& [address, p] : self->state.peers) {
+    if (p.table) {
+      peer = p.table;
+      break;
+    }
+  }
+  if (!peer) return make_error(errc::no_route, "no peer to measure the link against");
+  if (bytes < 2 || bytes > max_probe_bytes) {
+    return make_error(errc::malformed_message,
+                      "a link probe takes 2 to " + std::to_string(max_probe_bytes) + " bytes");
+  }
+  auto promise = self->make_response_promise<double>();
+  auto fail = [promise](caf::error& e) mutable { promise.deliver(std::move(e)); };
+  const auto sent = clock::now();
+  self->request(peer, cfg.peer_timeout, probe_atom::value, std::string(1, 'p'))
+      .then(
+          [self, cfg, peer, bytes, sent, promise, fail](uint64_t) mutable {
+            const auto small = clock::now() - sent;
+            const auto sent_big = clock::now();
+            self->request(peer, cfg.peer_timeout * 4, probe_atom::value, std::string(bytes, 'p'))
+                .then(
+                    [bytes, small, sent_big, promise](uint64_t) mutable {
+                      const auto transfer = (clock::now() - sent_big) - small;
+                      const double s =
+                          std::max(std::chrono::duration<double>(transfer).count(), 1e-6);
+                      promise.deliver(double(bytes) / s);
+                    },
+                    fail);
+          },
+          fail);
+  return promise;
 }
 
 routing_table_actor::behavior_type routing_table_behavior(table_pointer self,
@@ -410,6 +451,8 @@ routing_table_actor::behavior_type routing_table_behavior(table_pointer self,
                   [promise](caf::error& e) mutable { promise.deliver(std::move(e)); });
         return promise;
       },
+      [](probe_atom, const std::string& payload) { return uint64_t(payload.size()); },
+      [self, cfg](probe_atom, uint64_t bytes) { return measure_link(self, cfg, bytes); },
       [self](rehost_atom, int64_t start, int64_t end) {
         std::vector<std::pair<std::string, routing_table_actor>> peers;
         for (const auto& [address, p] : self->state.peers) {

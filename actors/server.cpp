@@ -7,7 +7,7 @@
 // Talks to: client sessions (open, step, close), its blocks (a block_step to the
 // session's first block runs the span), the routing table (announce).
 //
-//   online ──drain_atom──▶ draining (no new sessions) ──leave_atom──▶ offline
+//   online ──drain_atom / move_atom──▶ draining (no new sessions) ──leave_atom──▶ offline
 //
 // Each state change is announced at once; the record is also re-announced every
 // announce_period so that replicas with a TTL keep it.
@@ -22,6 +22,7 @@
 // session) gets an error reply; the server goes on serving the others.
 #include "actors/server.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <optional>
@@ -76,6 +77,8 @@ struct server_state {
   double compute_ms_per_block = 0;  // moving average over decode steps
   uint64_t record_version = 0;      // raised before each announcement
   serving_state state = serving_state::online;
+  int64_t next_start = -1;  // while draining to move (move_atom)
+  int64_t next_end = -1;
   // Supervision of the blocks: replies from blocks of an earlier epoch (before a
   // restart) are ignored; jobs wait in after_restart while the caches are rebuilt.
   uint64_t epoch = 0;
@@ -122,6 +125,11 @@ server_record make_record(server_pointer self, const server_config& cfg) {
   r.sessions = int64_t(self->state.sessions.size());
   r.codec = uint8_t(cfg.codec.value_or(tensor_codec::f32));
   r.block_restarts = self->state.block_restarts;
+  const double blocks = double(span_end(cfg) - span_start(cfg));
+  r.throughput = 1000.0 / (std::max(self->state.compute_ms_per_block, 1e-6) * blocks);
+  if (cfg.network_steps_per_s > 0) r.throughput = std::min(r.throughput, cfg.network_steps_per_s);
+  r.next_start = self->state.next_start;
+  r.next_end = self->state.next_end;
   return r;
 }
 
@@ -632,6 +640,12 @@ server_actor::behavior_type server_behavior(server_pointer self, server_config c
       [self, cfg](info_atom) { return make_record(self, cfg); },
       [self, cfg](drain_atom) {
         if (self->state.state == serving_state::online) self->state.state = serving_state::draining;
+        return announce(self, cfg);
+      },
+      [self, cfg](move_atom, int64_t start, int64_t end) {
+        if (self->state.state == serving_state::online) self->state.state = serving_state::draining;
+        self->state.next_start = start;
+        self->state.next_end = end;
         return announce(self, cfg);
       },
       [self, cfg](leave_atom) {

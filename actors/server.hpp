@@ -42,6 +42,9 @@ struct server_config {
   std::shared_ptr<const llama_model> model;    // the span: model->first_block(), its blocks()
   int64_t kv_budget_bytes = int64_t(1) << 30;  // KV caches plus input histories of sessions
   double compute_ms_per_block = 1.0;           // announced until steps have been measured
+  // Steps per second the node's links carry (measured or configured); 0: unknown, the
+  // announced throughput is the compute side's alone.
+  double network_steps_per_s = 0;
   routing_table_actor routing_table;           // announced to at start, when set
   std::shared_ptr<compute_executor> executor;  // the node's compute thread; made when null
   // What the record announces: where the node listens ("" in an in-process swarm) and

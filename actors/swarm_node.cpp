@@ -1,5 +1,6 @@
 #include "actors/swarm_node.hpp"
 
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -8,6 +9,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include "actors/balancing.hpp"
 #include "actors/membership.hpp"
 #include "actors/node_network.hpp"
 #include "actors/routing_table.hpp"
@@ -24,6 +26,8 @@ using namespace std::chrono_literals;
 // How long a local actor may take to answer: they answer at once unless the process is
 // overloaded, and start-up or leaving should not hang on one that is gone.
 constexpr auto local_timeout = 10s;
+// The payload that times the link to the seed.
+constexpr uint64_t link_probe_bytes = uint64_t(4) << 20;
 
 // Asks `whom` and waits for the answer.
 template <class Reply, class Handle, class... Ts>
@@ -36,10 +40,48 @@ caf::expected<Reply> ask(caf::actor_system& system, const Handle& whom, Ts&&... 
   return out;
 }
 
-// The blocks to serve: the configured span, or the swarm's largest gap.
+// What the machine has available (/proc/meminfo's MemAvailable); 0 when unknown.
+int64_t available_memory_bytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  int64_t kib = 0;
+  std::string unit;
+  while (meminfo >> key >> kib >> unit) {
+    if (key == "MemAvailable:") return kib * 1024;
+  }
+  return 0;
+}
+
+// How many blocks a node serves when not told: as many as its memory budget holds
+// next to its KV budget.
+result<int64_t> blocks_to_serve(const swarm_node_options& o,
+                                const std::vector<int64_t>& block_bytes) {
+  const int64_t n_blocks = int64_t(block_bytes.size());
+  if (o.num_blocks > 0) return std::min(o.num_blocks, n_blocks);
+  const int64_t available = available_memory_bytes();
+  const int64_t budget = o.memory_budget_bytes > 0 ? o.memory_budget_bytes : available / 10 * 9;
+  if (budget <= 0) return n_blocks;
+  int64_t room = budget - o.kv_budget_bytes;
+  int64_t count = 0;
+  while (count < n_blocks && room >= block_bytes[size_t(count)])
+    room -= block_bytes[size_t(count++)];
+  if (count == 0) {
+    const int64_t mib = 1 << 20;
+    return status::invalid_argument(
+        "memory budget: " + std::to_string(budget / mib) + " MiB holds no block next to the " +
+        std::to_string(o.kv_budget_bytes / mib) + " MiB KV budget (a block takes " +
+        std::to_string(block_bytes.front() / mib) + " MiB)");
+  }
+  return count;
+}
+
+// The blocks to serve: the configured span, or rule 1's window over the swarm's
+// announced throughputs, chosen after a random wait.
 result<std::pair<int64_t, int64_t>> choose_span(caf::actor_system& system,
                                                 const routing_table_actor& table,
-                                                const swarm_node_options& o, int64_t n_blocks) {
+                                                const swarm_node_options& o,
+                                                const std::vector<int64_t>& block_bytes) {
+  const int64_t n_blocks = int64_t(block_bytes.size());
   if (o.span_start >= 0) {
     if (o.span_end > n_blocks || o.span_end <= o.span_start) {
       return status::invalid_argument("span: " + span_text(o.span_start, o.span_end) +
@@ -48,11 +90,18 @@ result<std::pair<int64_t, int64_t>> choose_span(caf::actor_system& system,
     }
     return std::make_pair(o.span_start, o.span_end);
   }
+  COROLLA_ASSIGN_OR_RETURN(const int64_t length, blocks_to_serve(o, block_bytes));
+  if (o.join_delay.count() > 0) {
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(random_id() % uint64_t(o.join_delay.count())));
+  }
   auto records = ask<std::vector<server_record>>(system, table, list_atom::value);
   if (!records) return status::io_error("the routing table did not answer");
   std::map<uint64_t, server_record> by_id;
   for (const server_record& r : *records) by_id[r.server_id] = r;
-  return uncovered_span(block_coverage(by_id, n_blocks));
+  const int64_t start =
+      choose_best_start(block_throughputs(balancing_spans(by_id), n_blocks), length);
+  return std::make_pair(start, start + length);
 }
 
 }  // namespace
@@ -61,13 +110,16 @@ result<swarm_node> swarm_node::start(caf::actor_system& system, const swarm_node
   swarm_node node;
   node.system_ = &system;
   node.executor_ = o.executor ? o.executor : std::make_shared<compute_executor>();
-  int64_t n_blocks = 0;
+  std::vector<int64_t> block_bytes;  // the file's, per block
+  int64_t dim = 0;
   {
     COROLLA_ASSIGN_OR_RETURN(gguf_file file, gguf_file::open(o.model_path));
     COROLLA_ASSIGN_OR_RETURN(const llama_config config, read_llama_config(file));
-    n_blocks = config.n_blocks;
+    block_bytes = block_file_bytes(file, config);
+    dim = config.dim;
     node.model_id_ = model_fingerprint(file);
   }
+  const int64_t n_blocks = int64_t(block_bytes.size());
 
   node.table_ =
       spawn_network_table(system, node.model_id_, o.gossip_period, o.record_ttl, o.peer_timeout);
@@ -86,7 +138,14 @@ result<swarm_node> swarm_node::start(caf::actor_system& system, const swarm_node
     node.joined_through_ = joined.through;
     node.servers_known_ = joined.servers_known;
   }
-  COROLLA_ASSIGN_OR_RETURN(const auto span, choose_span(system, node.table_, o, n_blocks));
+  if (o.network_mbps > 0) {
+    node.network_bytes_per_s_ = o.network_mbps * 1e6 / 8;
+  } else if (!o.seeds.empty()) {
+    auto measured = ask<double>(system, node.table_, probe_atom::value, link_probe_bytes);
+    if (measured) node.network_bytes_per_s_ = *measured;
+  }
+  node.network_steps_per_s_ = node.network_bytes_per_s_ / double(encoded_size(o.codec, 1, dim));
+  COROLLA_ASSIGN_OR_RETURN(const auto span, choose_span(system, node.table_, o, block_bytes));
   node.span_start_ = span.first;
   node.span_end_ = span.second;
 
@@ -120,7 +179,18 @@ result<swarm_node> swarm_node::start(caf::actor_system& system, const swarm_node
   server_cfg.codec = o.codec;
   server_cfg.announce_period = o.gossip_period;
   server_cfg.faults = o.faults;
+  server_cfg.network_steps_per_s = node.network_steps_per_s_;
   node.server_ = spawn_server(system, server_cfg);
+  if (o.balance) {
+    balancer_config balancer_cfg;
+    balancer_cfg.settings = o.balancing;
+    balancer_cfg.model_path = o.model_path;
+    balancer_cfg.n_blocks = n_blocks;
+    balancer_cfg.server = server_cfg;
+    balancer_cfg.server.faults = fault_injection{};  // a fault is the first server's alone
+    balancer_cfg.running = node.server_;
+    node.balancer_ = spawn_balancer(system, std::move(balancer_cfg));
+  }
   if (o.host_budget_bytes > 0) {
     span_host_config host_cfg;
     host_cfg.model_path = o.model_path;
@@ -138,30 +208,40 @@ result<swarm_node> swarm_node::start(caf::actor_system& system, const swarm_node
   return node;
 }
 
+server_actor swarm_node::server() const {
+  if (!balancer_) return server_;
+  auto now = ask<server_actor>(*system_, balancer_, info_atom::value);
+  return now ? *now : server_actor{};
+}
+
 int64_t swarm_node::drain() {
-  auto draining = ask<server_record>(*system_, server_, drain_atom::value);
+  auto draining = balancer_ ? ask<server_record>(*system_, balancer_, drain_atom::value)
+                            : ask<server_record>(*system_, server_, drain_atom::value);
   return draining ? draining->sessions : 0;
 }
 
 int64_t swarm_node::await_sessions(std::chrono::milliseconds timeout) {
-  auto info = ask<server_record>(*system_, server_, info_atom::value);
+  const server_actor serving = server();
+  auto info = ask<server_record>(*system_, serving, info_atom::value);
   int64_t open = info ? info->sessions : 0;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (open > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(50ms);
-    auto now = ask<server_record>(*system_, server_, info_atom::value);
+    auto now = ask<server_record>(*system_, serving, info_atom::value);
     open = now ? now->sessions : 0;
   }
   return open;
 }
 
 uint64_t swarm_node::leave() {
-  ask<server_record>(*system_, server_, leave_atom::value);
+  ask<server_record>(*system_, server(), leave_atom::value);
   auto told = ask<uint64_t>(*system_, table_, flush_atom::value);
   return told ? *told : 0;
 }
 
 void swarm_node::stop() {
+  if (balancer_) caf::anon_send_exit(balancer_, caf::exit_reason::user_shutdown);
+  balancer_ = nullptr;
   if (server_) caf::anon_send_exit(server_, caf::exit_reason::user_shutdown);
   if (span_host_) caf::anon_send_exit(span_host_, caf::exit_reason::user_shutdown);
   span_host_ = nullptr;

@@ -17,6 +17,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/balancer.hpp"
 #include "actors/compute_executor.hpp"
 #include "actors/server.hpp"
 #include "messages/interfaces.hpp"
@@ -31,10 +32,21 @@ struct swarm_node_options {
   uint16_t port = 0;               // 0: a free one
   std::vector<std::string> seeds;  // "host:port" of nodes to join through; none: a new swarm
   std::string model_path;
-  // Blocks [span_start, span_end); -1: the largest run of blocks the swarm lacks.
+  // Blocks [span_start, span_end); -1: num_blocks blocks where the swarm needs them
+  // most (Petals' rule 1, after a random wait of up to join_delay so that nodes starting
+  // together do not all choose the same blocks).
   int64_t span_start = -1;
   int64_t span_end = -1;
+  int64_t num_blocks = 0;           // 0: as many as memory_budget_bytes holds next to the KV budget
+  int64_t memory_budget_bytes = 0;  // 0: 90% of the memory the machine has available
+  std::chrono::milliseconds join_delay{1000};
   int64_t kv_budget_bytes = int64_t(1) << 30;
+  // A balancer (actors/balancer.hpp) moves the server where the swarm needs it.
+  bool balance = false;
+  balancer_settings balancing;
+  // The node's link in megabits per second; 0: measured against the seed it joined
+  // through (unknown, and left out of the announced throughput, without one).
+  double network_mbps = 0;
   tensor_codec codec = tensor_codec::f16;  // the swarm's; sessions asking another are refused
   std::chrono::milliseconds gossip_period{500};
   std::chrono::milliseconds record_ttl{5000};
@@ -76,10 +88,12 @@ class swarm_node {
   // Stops the server and the table (without telling anyone: leave first).
   void stop();
 
-  const server_actor& server() const { return server_; }
+  // The server now (a balancer may have moved the node since it started).
+  server_actor server() const;
   const routing_table_actor& routing_table() const { return table_; }
   const std::string& name() const { return name_; }
   std::string address() const;  // host:port it listens on
+  // The span it started with.
   int64_t span_start() const { return span_start_; }
   int64_t span_end() const { return span_end_; }
   const std::string& model_id() const { return model_id_; }
@@ -91,10 +105,15 @@ class swarm_node {
   // was measured or cached.
   const block_throughput& block_speed() const { return block_speed_; }
   const std::string& block_speed_source() const { return block_speed_source_; }
+  // What its link carries: bytes per second, and decode steps per second (one token's
+  // hidden state in the swarm's codec); 0 when unknown.
+  double network_bytes_per_s() const { return network_bytes_per_s_; }
+  double network_steps_per_s() const { return network_steps_per_s_; }
 
  private:
   caf::actor_system* system_ = nullptr;
-  server_actor server_;
+  server_actor server_;      // the server it started with
+  balancer_actor balancer_;  // null unless balancing; then it owns the server
   routing_table_actor table_;
   span_host_actor span_host_;
   std::shared_ptr<compute_executor> executor_;
@@ -108,6 +127,8 @@ class swarm_node {
   uint64_t servers_known_ = 0;
   block_throughput block_speed_;
   std::string block_speed_source_;
+  double network_bytes_per_s_ = 0;
+  double network_steps_per_s_ = 0;
 };
 
 }  // namespace corolla

@@ -75,6 +75,14 @@ int run(int argc, char** argv) {
   node_cfg.faults = fault_settings(o);
   node_cfg.host_budget_bytes = o.host_budget_mib << 20;
   node_cfg.throughput_cache = o.throughput_cache;
+  node_cfg.balance = o.balancing;
+  node_cfg.num_blocks = o.num_blocks;
+  node_cfg.memory_budget_bytes = o.memory_mib << 20;
+  node_cfg.join_delay = std::chrono::milliseconds(o.join_delay_ms);
+  node_cfg.balancing.check_period = std::chrono::milliseconds(o.mean_balance_check_period_ms);
+  node_cfg.balancing.balance_quality = o.balance_quality;
+  node_cfg.balancing.grace = std::chrono::milliseconds(o.balance_grace_ms);
+  node_cfg.network_mbps = o.network_mbps;
   auto started = swarm_node::start(system, node_cfg);
   if (!started.ok()) return fail(started.error().message());
   swarm_node& node = *started;
@@ -101,6 +109,12 @@ int run(int argc, char** argv) {
   std::cout << name << ": one block runs " << node.block_speed().decode_steps_per_s
             << " decode steps/s, " << node.block_speed().prefill_tokens_per_s
             << " prefill tokens/s (" << node.block_speed_source() << ")" << std::endl;
+  if (node.network_steps_per_s() > 0) {
+    std::cout << name << ": its link carries " << node.network_bytes_per_s() * 8 / 1e6
+              << " Mbit/s, " << node.network_steps_per_s() << " decode steps/s ("
+              << (o.network_mbps > 0 ? "configured" : "measured against " + node.joined_through())
+              << ")" << std::endl;
+  }
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

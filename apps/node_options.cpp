@@ -127,6 +127,22 @@ status check(node_options& o, const origins& from) {
     return bad(from, "fault-drop-fraction",
                std::to_string(o.fault_drop_fraction) + " is not a fraction (0..1)");
   }
+  if (o.balance != "auto" && o.balance != "on" && o.balance != "off") {
+    return bad(from, "balance", "'" + o.balance + "' is not one of on, off, auto");
+  }
+  o.balancing = o.balance == "on" || (o.balance == "auto" && o.span == "auto");
+  if (o.num_blocks < 0) return bad(from, "num-blocks", "must be >= 0 (0: from memory-mib)");
+  if (o.memory_mib < 0) return bad(from, "memory-mib", "must be >= 0 (0: from the machine)");
+  if (o.join_delay_ms < 0) return bad(from, "join-delay-ms", "must be >= 0");
+  if (o.mean_balance_check_period_ms < 1) {
+    return bad(from, "mean-balance-check-period-ms", "must be >= 1");
+  }
+  if (!(o.balance_quality > 0 && o.balance_quality <= 1)) {
+    return bad(from, "balance-quality",
+               std::to_string(o.balance_quality) + " is not in (0, 1]: 1 moves on any gain");
+  }
+  if (o.balance_grace_ms < 0) return bad(from, "balance-grace-ms", "must be >= 0");
+  if (!(o.network_mbps >= 0)) return bad(from, "network-mbps", "must be >= 0 (0: measured)");
   for (const std::string& seed : o.seeds) {
     std::string host;
     uint16_t port = 0;
@@ -187,7 +203,23 @@ po::options_description node_option_descriptions(node_options& o) {
      "weights this node may load for spans other nodes give up (0: none)")
     ("throughput-cache", po::value(&o.throughput_cache)->default_value(o.throughput_cache),
      "file caching one block's measured speed (empty: ~/.cache/corolla/throughput.json; "
-     "none: measure at every start)");
+     "none: measure at every start)")
+    ("balance", po::value(&o.balance)->default_value(o.balance),
+     "move the server where the swarm needs it: on, off, or auto (on when span = auto)")
+    ("num-blocks", po::value(&o.num_blocks)->default_value(o.num_blocks),
+     "blocks a span = auto node serves; 0: as many as memory-mib holds")
+    ("memory-mib", po::value(&o.memory_mib)->default_value(o.memory_mib),
+     "memory for weights and the KV budget; 0: 90% of what the machine has available")
+    ("join-delay-ms", po::value(&o.join_delay_ms)->default_value(o.join_delay_ms),
+     "span = auto: wait up to this long (random) before choosing blocks")
+    ("mean-balance-check-period-ms", po::value(&o.mean_balance_check_period_ms)->default_value(
+         o.mean_balance_check_period_ms), "mean time between balance checks (jittered by +-50%)")
+    ("balance-quality", po::value(&o.balance_quality)->default_value(o.balance_quality),
+     "move only when the swarm's throughput now / after the move is below this")
+    ("balance-grace-ms", po::value(&o.balance_grace_ms)->default_value(o.balance_grace_ms),
+     "a moving server's sessions may finish this long before they are handed over")
+    ("network-mbps", po::value(&o.network_mbps)->default_value(o.network_mbps),
+     "this node's link in megabits/s; 0: measured against its seed");
   // clang-format on
   return d;
 }

@@ -50,6 +50,16 @@ struct node_options {
   int64_t fault_block_crashes = 1;            // ... this many lives
   int64_t host_budget_mib = 0;                // weights it may load for spans other nodes give up
   std::string throughput_cache;  // "": the default path; "none": measure at every start
+  // Balancing (actors/balancer.hpp).
+  std::string balance = "auto";  // on, off, or auto: on when the span is auto
+  bool balancing = false;        // from balance and span
+  int64_t num_blocks = 0;        // blocks a span = auto node serves; 0: what memory-mib holds
+  int64_t memory_mib = 0;        // weights plus KV budget; 0: 90% of the available memory
+  int64_t join_delay_ms = 1000;  // rule 1 waits up to this long (random) before choosing
+  int64_t mean_balance_check_period_ms = 60000;
+  double balance_quality = 0.75;
+  int64_t balance_grace_ms = 5000;  // a moving server's sessions may finish this long
+  double network_mbps = 0;          // the node's link; 0: measured against its seed
 };
 
 // The options, bound to `o`: what --help prints and what a config file may set.

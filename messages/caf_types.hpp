@@ -40,6 +40,8 @@ using leave_atom = caf::atom_constant<caf::atom("leave")>;
 using recover_atom = caf::atom_constant<caf::atom("recover")>;
 using host_atom = caf::atom_constant<caf::atom("host")>;
 using rehost_atom = caf::atom_constant<caf::atom("rehost")>;
+using move_atom = caf::atom_constant<caf::atom("move")>;
+using probe_atom = caf::atom_constant<caf::atom("probe")>;
 
 // The messages that travel as cereal bytes, with their registered names.
 #define COROLLA_WIRE_MESSAGES(X) \

@@ -42,6 +42,7 @@ typename Inspector::result_type inspect(Inspector& f, push_step& x) {
 }
 
 // A span of blocks with sessions (actors/server.cpp). drain_atom: take no new sessions;
+// move_atom: drain, announcing the span the node is moving to;
 // leave_atom: announce going offline; tick_atom: its own timer re-announcing its record
 // (with a ticket: a step output held back by fault injection, now due).
 using server_actor =
@@ -50,6 +51,7 @@ using server_actor =
                      caf::replies_to<close_session_request>::with<close_session_reply>,
                      caf::replies_to<info_atom>::with<server_record>,
                      caf::replies_to<drain_atom>::with<server_record>,
+                     caf::replies_to<move_atom, int64_t, int64_t>::with<server_record>,
                      caf::replies_to<leave_atom>::with<server_record>, caf::reacts_to<tick_atom>,
                      caf::reacts_to<tick_atom, uint64_t>, caf::reacts_to<push_step>>;
 
@@ -72,11 +74,21 @@ typename Inspector::result_type inspect(Inspector& f, route_hop& x) {
 using span_host_actor =
     caf::typed_actor<caf::replies_to<host_atom, int64_t, int64_t>::with<server_record>>;
 
+// A node's balancer (actors/balancer.cpp), which owns the node's server and moves it.
+// info_atom: the server it runs now; drain_atom: balancing stops and the server drains;
+// tick_atom: its timer for the next balance check; move_atom: its timer while a move
+// waits for sessions to finish.
+using balancer_actor = caf::typed_actor<caf::replies_to<info_atom>::with<server_actor>,
+                                        caf::replies_to<drain_atom>::with<server_record>,
+                                        caf::reacts_to<tick_atom>, caf::reacts_to<move_atom>>;
+
 // Server records and routes (actors/routing_table.cpp). gossip_atom: one push-pull
 // round (the records, then their servers' handles in the same order); join_atom: connect
 // to a seed's table and gossip with it; flush_atom: push to every connected peer now;
 // tick_atom: its own gossip timer. host_atom with a span_host_actor: this node's host;
-// with a span: asks it to host the span (refused without one); rehost_atom: asks the
+// with a span: asks it to host the span (refused without one); probe_atom with a payload:
+// answers its size; with a size: measures the link to a peer with a payload of that many
+// bytes (bytes per second; refused without a peer); rehost_atom: asks the
 // connected peers' nodes, one after another, until one hosts the span.
 using routing_table_actor =
     caf::typed_actor<caf::reacts_to<announce_atom, server_record, server_actor>,
@@ -88,7 +100,9 @@ using routing_table_actor =
                      caf::replies_to<flush_atom>::with<uint64_t>, caf::reacts_to<tick_atom>,
                      caf::reacts_to<host_atom, span_host_actor>,
                      caf::replies_to<host_atom, int64_t, int64_t>::with<server_record>,
-                     caf::replies_to<rehost_atom, int64_t, int64_t>::with<server_record>>;
+                     caf::replies_to<rehost_atom, int64_t, int64_t>::with<server_record>,
+                     caf::replies_to<probe_atom, std::string>::with<uint64_t>,
+                     caf::replies_to<probe_atom, uint64_t>::with<double>>;
 
 // One generation's route and input caches (actors/client_session.cpp). open_atom
 // finds a route and opens it; route_atom describes it (compute/transfer fields zero);

@@ -44,12 +44,19 @@ struct server_record {
   int64_t sessions = 0;        // open on the server
   uint8_t codec = 0;           // the tensor_codec its hidden states travel in
   int64_t block_restarts = 0;  // times its block actors were restarted after a crash
+  // What balancing counts the server as: steps per second through its whole span,
+  // min(compute, network) (actors/balancer.hpp).
+  double throughput = 0;
+  // While it drains to move: the span it is moving to (-1: none). Balancers count it
+  // there already, so that two servers do not move into the same gap.
+  int64_t next_start = -1;
+  int64_t next_end = -1;
 
   template <class Archive>
   void serialize(Archive& ar) {
     ar(server_id, text_field(name), protocol_version, start_block, end_block, state,
        compute_ms_per_block, rtt_ms, cache_bytes_free, version, text_field(host), port,
-       text_field(model_id), sessions, codec, block_restarts);
+       text_field(model_id), sessions, codec, block_restarts, throughput, next_start, next_end);
   }
 };
 

@@ -86,16 +86,31 @@ TEST(Membership, ZeroTtlKeepsRecords) {
   EXPECT_EQ(m.records().size(), 1u);
 }
 
-TEST(Membership, AutoSpanTakesTheLargestUncoveredRun) {
+TEST(Membership, CoverageCountsOnlineServers) {
   membership m("m", 0ms);
   m.merge(record(1, 1, 0, 2), time_point{});
   m.merge(record(2, 1, 6, 7), time_point{});
   m.merge(record(3, 1, 2, 6, serving_state::draining), time_point{});  // not online: no cover
   const auto coverage = block_coverage(m.records(), 10);
   EXPECT_EQ(coverage, (std::vector<int64_t>{1, 1, 0, 0, 0, 0, 1, 0, 0, 0}));
-  EXPECT_EQ(uncovered_span(coverage), (std::pair<int64_t, int64_t>{2, 6}));
-  EXPECT_EQ(uncovered_span(std::vector<int64_t>(4, 0)), (std::pair<int64_t, int64_t>{0, 4}));
-  EXPECT_EQ(uncovered_span(std::vector<int64_t>(4, 2)), (std::pair<int64_t, int64_t>{0, 4}));
+}
+
+TEST(Membership, BalancingCountsAMovingServerWhereItGoes) {
+  membership m("m", 0ms);
+  m.merge(record(1, 1, 0, 2), time_point{});
+  m.merge(record(2, 1, 2, 4, serving_state::joining), time_point{});
+  server_record moving = record(3, 1, 0, 2, serving_state::draining);
+  moving.next_start = 4;
+  moving.next_end = 6;
+  m.merge(moving, time_point{});
+  m.merge(record(4, 1, 0, 6, serving_state::draining), time_point{});  // leaving: nowhere
+  m.merge(record(5, 1, 0, 6, serving_state::offline), time_point{});
+  const std::vector<swarm_span> spans = balancing_spans(m.records());
+  ASSERT_EQ(spans.size(), 3u);
+  EXPECT_EQ(spans[2].server_id, 3u);
+  EXPECT_EQ(spans[2].start, 4);
+  EXPECT_EQ(spans[2].end, 6);
+  EXPECT_EQ(spans[1].start, 2);
 }
 
 }  // namespace

@@ -7,9 +7,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <caf/actor_system.hpp>
@@ -109,6 +111,45 @@ class Cluster : public ::testing::Test {
     EXPECT_TRUE(joined.ok()) << joined.error().message();
     swarm_ = std::make_unique<remote_swarm>(std::move(*joined));
     return *swarm_;
+  }
+
+  // Waits until this process's table lists `n` servers (their connections made).
+  bool wait_for_servers(remote_swarm& swarm, size_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (list(swarm.routing_table()).size() == n) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  }
+
+  // The route's hop names, as the client sees them.
+  std::vector<std::string> route_of(const caf::actor& client) {
+    caf::scoped_actor self{*system_};
+    std::vector<std::string> names;
+    self->request(client, 5s, route_atom::value)
+        .receive(
+            [&](const std::vector<hop_timing>& hops) {
+              for (const hop_timing& h : hops) names.push_back(h.server_name);
+            },
+            [](const caf::error&) {});
+    return names;
+  }
+
+  // Asks `client` for `req`; after `after_chunks` pieces of text, runs `fault`.
+  answer ask_with_fault(const caf::actor& client, const generate_request& req, int after_chunks,
+                        const std::function<void()>& fault) {
+    return ask(*system_, client, req, std::chrono::seconds(30), [&](int chunks) {
+      if (chunks == after_chunks) fault();
+    });
+  }
+
+  client_config failover_client(remote_swarm& swarm, uint64_t session_id) {
+    client_config c = swarm.client_defaults();
+    c.push = true;
+    c.session_id = session_id;
+    c.step_timeout = 10s;  // longer than heartbeat detection: the heartbeat finds hung nodes
+    return c;
   }
 
   // a [0, 2), b [2, 4), c [4, 5); b and c join through a.

@@ -37,6 +37,9 @@ server_record sample_record() {
   r.compute_ms_per_block = 0.75;
   r.cache_bytes_free = 1 << 20;
   r.version = 12;
+  r.throughput = 41.5;
+  r.next_start = 4;
+  r.next_end = 11;
   return r;
 }
 
@@ -96,7 +99,8 @@ TEST(Messages, SwarmAndClientMessagesRoundTrip) {
   check_wire(sample_record(), [](auto& a, auto& b) {
     return a.server_id == b.server_id && a.name == b.name && a.end_block == b.end_block &&
            a.state == b.state && a.compute_ms_per_block == b.compute_ms_per_block &&
-           a.version == b.version;
+           a.version == b.version && a.throughput == b.throughput &&
+           a.next_start == b.next_start && a.next_end == b.next_end;
   });
   check_wire(route_request{0, 22, {3, 4}}, [](auto& a, auto& b) {
     return a.end_block == b.end_block && a.excluded == b.excluded;

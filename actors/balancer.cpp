@@ -1,0 +1,218 @@
+// balancer: balance checks and moves of the node's server.
+//
+// Owns: the node's server (linked) and the span it serves; the generator of check
+// jitter and of should_move's simulated order. Talks to: the routing table (records),
+// its server (move, info, leave), the compute executor (loading a span).
+//
+//   idle ──check says move──▶ draining (move_atom polls sessions until none or grace)
+//        ──▶ leaving (server ends) ──▶ loading ──▶ idle, serving the new span
+//
+// A drain (the node shutting down) stops checks; a move not yet past its grace period
+// then stops where it is and the draining server is left for the node to retire.
+#include "actors/balancer.hpp"
+
+#include <cstdio>
+#include <map>
+#include <random>
+
+#include <caf/actor_ostream.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/balancing.hpp"
+#include "actors/membership.hpp"
+
+namespace corolla {
+
+struct balancer_state {
+  server_actor server;
+  server_config server_cfg;  // the running server's, without its model (not kept alive)
+  int64_t start = 0;         // its span
+  int64_t end = 0;
+  bool balancing = true;
+  bool moving = false;
+  int64_t next_start = 0;  // while moving
+  std::chrono::steady_clock::time_point hand_over_at;
+  std::mt19937_64 rng;
+  static inline const char* name = "balancer";
+};
+
+namespace {
+
+using namespace std::chrono_literals;
+using balancer_pointer = balancer_actor::stateful_pointer<balancer_state>;
+
+constexpr auto ask_timeout = 10s;
+constexpr auto session_poll = 50ms;
+
+void schedule_check(balancer_pointer self, const balancer_config& cfg) {
+  std::uniform_real_distribution<double> jitter(0.5, 1.5);
+  const auto wait = std::chrono::milliseconds(
+      int64_t(double(cfg.settings.check_period.count()) * jitter(self->state.rng)));
+  self->delayed_send(self, wait, tick_atom::value);
+}
+
+// Steps per second, for the log: "123.4".
+std::string rate_text(double steps_per_s) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f", steps_per_s);
+  return text;
+}
+
+const std::string& node_name(const balancer_pointer self) {
+  return self->state.server_cfg.name;
+}
+
+// Loads [start, start + length) and starts a server for it, linked; false (and a line
+// saying why) when the span could not be loaded.
+bool serve(balancer_pointer self, const balancer_config& cfg, int64_t start,
+           double compute_ms_per_block) {
+  balancer_state& st = self->state;
+  const int64_t length = st.end - st.start;
+  model_options span;
+  span.first_block = start;
+  span.end_block = start + length;
+  span.with_head = false;
+  result<llama_model> loaded = status::internal("the span was not loaded");
+  const status ran =
+      st.server_cfg.executor->run([&] { loaded = llama_model::load(cfg.model_path, span); });
+  if (!ran.ok() || !loaded.ok()) {
+    caf::aout(self) << node_name(self) << ": could not load blocks "
+                    << span_text(start, start + length) << ": "
+                    << (ran.ok() ? loaded.error().message() : ran.message()) << std::endl;
+    return false;
+  }
+  st.server_cfg.server_id = random_id();
+  server_config sc = st.server_cfg;
+  sc.model = std::make_shared<const llama_model>(std::move(*loaded));
+  sc.compute_ms_per_block = compute_ms_per_block;
+  st.server = spawn_server(self->system(), std::move(sc));
+  self->link_to(st.server);
+  st.start = start;
+  st.end = start + length;
+  return true;
+}
+
+// The grace period is over (or no session is left): the server leaves, ends, and the
+// node serves the new span. Clients of sessions still open fail over when it ends.
+void finish_move(balancer_pointer self, const balancer_config& cfg, const server_record& last) {
+  balancer_state& st = self->state;
+  const int64_t from = st.start, to = st.next_start;
+  const int64_t handed_over = last.sessions;
+  self->request(st.server, ask_timeout, leave_atom::value)
+      .then(
+          [self, cfg, from, to, handed_over, last](const server_record&) {
+            balancer_state& state = self->state;
+            self->unlink_from(state.server);
+            self->send_exit(state.server, caf::exit_reason::user_shutdown);
+            state.server = nullptr;
+            if (!serve(self, cfg, to, last.compute_ms_per_block) &&
+                !serve(self, cfg, from, last.compute_ms_per_block)) {
+              self->quit(make_error(errc::compute_failed,
+                                    node_name(self) + " could not load a span to serve"));
+              return;
+            }
+            caf::aout(self) << node_name(self) << ": now serving blocks "
+                            << span_text(state.start, state.end) << " (" << handed_over
+                            << " sessions handed over)" << std::endl;
+            state.moving = false;
+            if (state.balancing) schedule_check(self, cfg);
+          },
+          [self](const caf::error& e) {
+            caf::aout(self) << node_name(self) << ": the move stopped: its server did not leave ("
+                            << self->system().render(e) << ")" << std::endl;
+            self->state.moving = false;
+          });
+}
+
+void poll_sessions(balancer_pointer self, const balancer_config& cfg) {
+  self->request(self->state.server, ask_timeout, info_atom::value)
+      .then(
+          [self, cfg](const server_record& r) {
+            balancer_state& st = self->state;
+            if (!st.balancing) {
+              st.moving = false;  // the node is shutting down: it retires this server
+              return;
+            }
+            if (r.sessions > 0 && std::chrono::steady_clock::now() < st.hand_over_at) {
+              self->delayed_send(self, session_poll, move_atom::value);
+            } else {
+              finish_move(self, cfg, r);
+            }
+          },
+          [self](const caf::error&) { self->state.moving = false; });
+}
+
+void begin_move(balancer_pointer self, const balancer_config& cfg, const rebalance& r) {
+  balancer_state& st = self->state;
+  st.moving = true;
+  st.next_start = r.new_start;
+  const int64_t next_end = r.new_start + (st.end - st.start);
+  caf::aout(self) << node_name(self) << ": moving from blocks " << span_text(st.start, st.end)
+                  << " to " << span_text(r.new_start, next_end) << " (swarm throughput "
+                  << rate_text(r.swarm_now) << " -> " << rate_text(r.swarm_after)
+                  << " steps/s expected)" << std::endl;
+  self->request(st.server, ask_timeout, move_atom::value, r.new_start, next_end)
+      .then(
+          [self, cfg](const server_record&) {
+            self->state.hand_over_at = std::chrono::steady_clock::now() + cfg.settings.grace;
+            poll_sessions(self, cfg);
+          },
+          [self](const caf::error&) { self->state.moving = false; });
+}
+
+void check(balancer_pointer self, const balancer_config& cfg) {
+  balancer_state& st = self->state;
+  if (!st.balancing || st.moving) return;
+  self->request(st.server_cfg.routing_table, ask_timeout, list_atom::value)
+      .then(
+          [self, cfg](const std::vector<server_record>& records) {
+            balancer_state& state = self->state;
+            if (!state.balancing || state.moving) return;
+            std::map<uint64_t, server_record> by_id;
+            for (const server_record& r : records) by_id[r.server_id] = r;
+            const rebalance r = should_move(balancing_spans(by_id), state.server_cfg.server_id,
+                                            cfg.n_blocks, cfg.settings.balance_quality, state.rng);
+            if (r.move) {
+              begin_move(self, cfg, r);
+            } else {
+              schedule_check(self, cfg);
+            }
+          },
+          [self, cfg](const caf::error&) { schedule_check(self, cfg); });
+}
+
+balancer_actor::behavior_type balancer_behavior(balancer_pointer self, balancer_config cfg) {
+  balancer_state& st = self->state;
+  st.server = cfg.running;
+  st.server_cfg = cfg.server;
+  st.start = cfg.server.model->first_block();
+  st.end = st.start + int64_t(cfg.server.model->blocks().size());
+  st.server_cfg.model = nullptr;
+  cfg.server.model = nullptr;
+  st.rng.seed(cfg.settings.seed ? cfg.settings.seed : random_id());
+  self->link_to(st.server);
+  schedule_check(self, cfg);
+  return {
+      [self](info_atom) { return self->state.server; },
+      [self](drain_atom) -> caf::result<server_record> {
+        self->state.balancing = false;
+        auto promise = self->make_response_promise<server_record>();
+        self->request(self->state.server, ask_timeout, drain_atom::value)
+            .then([promise](server_record& r) mutable { promise.deliver(std::move(r)); },
+                  [promise](caf::error& e) mutable { promise.deliver(std::move(e)); });
+        return promise;
+      },
+      [self, cfg](tick_atom) { check(self, cfg); },
+      [self, cfg](move_atom) { poll_sessions(self, cfg); },
+  };
+}
+
+}  // namespace
+
+balancer_actor spawn_balancer(caf::actor_system& system, balancer_config cfg) {
+  return system.spawn<caf::detached>(balancer_behavior, std::move(cfg));
+}
+
+}  // namespace corolla

@@ -1,0 +1,53 @@
+// balancer: a node's share of balancing the swarm — Petals' rule 2, run by the node
+// itself. Every check period (jittered, so that nodes do not check in step) it reads
+// the swarm's records from the node's routing table and asks should_move
+// (actors/balancing.hpp) whether moving its server would raise the swarm's throughput
+// enough; if so, it moves the server:
+//
+//   move_atom: the server drains, announcing where it is going (balancers elsewhere
+//   count it there) -> running sessions may finish within the grace period -> the
+//   server leaves and ends; its remaining sessions' clients fail over and replay
+//   elsewhere -> the new span is loaded -> a new server announces it online.
+//
+// The balancer owns the node's server (linked: a crashed server takes the balancer
+// with it, and the balancer's end ends the server). Rule 1 is the node's choice at
+// start (swarm_node). Healing needs nothing more: a dead node's records leave the
+// table, its blocks' throughput drops to zero, and the next check of a node whose
+// blocks others also cover moves it there.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <caf/fwd.hpp>
+
+#include "actors/server.hpp"
+#include "messages/interfaces.hpp"
+
+namespace corolla {
+
+struct balancer_settings {
+  // Mean time between checks; each wait is drawn from [0.5, 1.5] times it.
+  std::chrono::milliseconds check_period{60000};
+  // Move only when the swarm's throughput now / after the move < this.
+  double balance_quality = 0.75;
+  // How long a moving server's sessions may run on before they are handed over.
+  std::chrono::milliseconds grace{5000};
+  uint64_t seed = 0;  // the check jitter and should_move's order; 0: random
+};
+
+struct balancer_config {
+  balancer_settings settings;
+  std::string model_path;  // where a new span is loaded from
+  int64_t n_blocks = 0;    // the model's
+  // The running server's config (its id and model included): a move gives the new
+  // server the same settings with a new id and the new span's model.
+  server_config server;
+  server_actor running;
+};
+
+// Spawned detached: loading a span takes its thread for seconds.
+balancer_actor spawn_balancer(caf::actor_system& system, balancer_config cfg);
+
+}  // namespace corolla

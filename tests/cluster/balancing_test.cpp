@@ -1,0 +1,132 @@
+// Balancing in a swarm of real actor-node processes: balancers with a short check
+// period (1 s, jittered by +-50%) move servers that all started on one span until the
+// model is covered, and re-cover the blocks of a node killed during a generation.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <map>
+
+#include "actors/membership.hpp"
+#include "tests/cluster/cluster_fixture.hpp"
+
+namespace corolla {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Cluster;
+
+constexpr auto check_period = 1000ms;
+constexpr int64_t n_blocks = 5;  // stories260K's
+
+class SwarmBalancing : public Cluster {
+ protected:
+  static std::vector<std::string> balancing_args(const std::string& name, const std::string& span,
+                                                 const std::vector<std::string>& seeds) {
+    std::vector<std::string> args = node_args(name, span, seeds);
+    args.insert(args.end(), {"--balance", "on", "--mean-balance-check-period-ms",
+                             std::to_string(check_period.count()), "--balance-grace-ms", "500"});
+    return args;
+  }
+
+  // Blocks no online server covers, as `table` sees them.
+  int64_t uncovered(const routing_table_actor& table) {
+    std::map<uint64_t, server_record> by_id;
+    for (const server_record& r : list(table)) by_id[r.server_id] = r;
+    int64_t out = 0;
+    for (int64_t c : block_coverage(by_id, n_blocks)) out += c == 0;
+    return out;
+  }
+
+  static size_t moves(node_process& node) {
+    const std::string& text = node.output();
+    size_t count = 0;
+    for (size_t at = text.find("moving from"); at != std::string::npos;
+         at = text.find("moving from", at + 1)) {
+      ++count;
+    }
+    return count;
+  }
+};
+
+TEST_F(SwarmBalancing, FourNodesStartingOnOneSpanCoverTheModelWithinThreeCheckPeriods) {
+  std::vector<std::unique_ptr<node_process>> nodes;
+  for (const std::string name : {"a", "b", "c", "d"}) {
+    std::vector<std::string> seeds;
+    if (!nodes.empty()) seeds.push_back(nodes.front()->address());
+    nodes.push_back(std::make_unique<node_process>(testing::app_path("actor-node"),
+                                                   balancing_args(name, "0:2", seeds)));
+  }
+  for (auto& n : nodes) ASSERT_TRUE(n->wait_for("serving blocks [0, 2)")) << n->output();
+  remote_swarm& swarm = join(*nodes.front());
+  const auto started = std::chrono::steady_clock::now();
+
+  // Each node checks once per period on average; the last of its first checks comes
+  // within 1.5 periods. Three periods, at the longest jitter, bound the convergence.
+  const auto deadline = started + 3 * check_period * 3 / 2;
+  int64_t left = n_blocks;
+  while ((left = uncovered(swarm.routing_table())) > 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  const double periods = std::chrono::duration<double>(std::chrono::steady_clock::now() - started) /
+                         std::chrono::duration<double>(check_period);
+  std::cout << "every block covered after " << periods << " check periods\n";
+  for (auto& n : nodes) std::cout << n->output();
+  ASSERT_EQ(left, 0);
+
+  // A covered swarm of four 2-block spans over 5 blocks can not do better than one
+  // server on its weakest block: nobody moves again.
+  size_t moved = 0;
+  for (auto& n : nodes) moved += moves(*n);
+  std::this_thread::sleep_for(check_period * 3);
+  size_t moved_later = 0;
+  for (auto& n : nodes) moved_later += moves(*n);
+  EXPECT_EQ(moved_later, moved) << "a server moved in a covered, steady swarm";
+  EXPECT_GE(moved, 2u);  // two of [0, 2)'s four servers, at least
+
+  // The moved servers serve: the swarm gives the single-process answer.
+  auto client = start_client(*system_, failover_client(swarm, 3));
+  ASSERT_TRUE(client.ok()) << client.error().message();
+  client_handle owner(*client);
+  const generate_request req = testing::greedy("Once upon a time", 24);
+  const testing::answer got = testing::ask(*system_, *client, req);
+  ASSERT_EQ(got.error, "");
+  EXPECT_EQ(got.reply.stats.tokens, testing::single_process_tokens(model_, precision::int8, req));
+}
+
+// b alone serves [2, 4); s is a spare on [0, 2) with a balancer. b is killed during a
+// generation: s moves to [2, 4), the client replays there, and the answer is unchanged.
+TEST_F(SwarmBalancing, AKilledNodesBlocksAreReCoveredByABalancerWhileAGenerationGoesOn) {
+  node_process a(testing::app_path("actor-node"), node_args("a", "0:2", {}));
+  ASSERT_TRUE(a.wait_for("serving blocks")) << a.output();
+  node_process s(testing::app_path("actor-node"), balancing_args("s", "0:2", {a.address()}));
+  node_process b(testing::app_path("actor-node"), node_args("b", "2:4", {a.address()}));
+  node_process c(testing::app_path("actor-node"), node_args("c", "4:5", {a.address()}));
+  for (node_process* n : {&s, &b, &c}) ASSERT_TRUE(n->wait_for("serving blocks")) << n->output();
+  remote_swarm& swarm = join(a);
+  ASSERT_TRUE(wait_for_servers(swarm, 4));
+
+  const generate_request req = testing::greedy("Once upon a time", 64);
+  const auto expected = testing::single_process_tokens(model_, precision::int8, req);
+  auto client = start_client(*system_, failover_client(swarm, 21));
+  ASSERT_TRUE(client.ok()) << client.error().message();
+  client_handle owner(*client);
+  const testing::answer got = ask_with_fault(*client, req, 10, [&] { b.signal(SIGKILL); });
+  std::cout << s.output();
+  ASSERT_EQ(got.error, "");
+  EXPECT_EQ(got.reply.stats.tokens, expected);
+  ASSERT_GE(got.reply.recoveries.size(), 1u);
+  EXPECT_EQ(got.reply.recoveries[0].failed_server, "b");
+  bool replayed_on_s = false;
+  for (const recovery_report& r : got.reply.recoveries) {
+    std::cout << "recovery from " << r.failed_server << ": " << r.cause << "; " << r.replayed_tokens
+              << " tokens replayed in " << r.replay_ms << " ms\n";
+    for (const std::string& name : r.replaced_by) replayed_on_s |= name == "s";
+  }
+  EXPECT_TRUE(replayed_on_s);
+  EXPECT_TRUE(s.wait_for("s: moving from blocks [0, 2) to [2, 4)")) << s.output();
+  EXPECT_EQ(uncovered(swarm.routing_table()), 0);
+}
+
+}  // namespace
+}  // namespace corolla
