@@ -34,6 +34,7 @@ struct balancer_state {
   bool moving = false;
   int64_t next_start = 0;  // while moving
   std::chrono::steady_clock::time_point hand_over_at;
+  move_limiter limiter;
   std::mt19937_64 rng;
   static inline const char* name = "balancer";
 };
@@ -45,6 +46,10 @@ using balancer_pointer = balancer_actor::stateful_pointer<balancer_state>;
 
 constexpr auto ask_timeout = 10s;
 constexpr auto session_poll = 50ms;
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 void schedule_check(balancer_pointer self, const balancer_config& cfg) {
   std::uniform_real_distribution<double> jitter(0.5, 1.5);
@@ -147,6 +152,7 @@ void poll_sessions(balancer_pointer self, const balancer_config& cfg) {
 void begin_move(balancer_pointer self, const balancer_config& cfg, const rebalance& r) {
   balancer_state& st = self->state;
   st.moving = true;
+  st.limiter.moved(now_s());
   st.next_start = r.new_start;
   const int64_t next_end = r.new_start + (st.end - st.start);
   caf::aout(self) << node_name(self) << ": moving from blocks " << span_text(st.start, st.end)
@@ -165,6 +171,10 @@ void begin_move(balancer_pointer self, const balancer_config& cfg, const rebalan
 void check(balancer_pointer self, const balancer_config& cfg) {
   balancer_state& st = self->state;
   if (!st.balancing || st.moving) return;
+  if (!st.limiter.allows(now_s())) {
+    schedule_check(self, cfg);
+    return;
+  }
   self->request(st.server_cfg.routing_table, ask_timeout, list_atom::value)
       .then(
           [self, cfg](const std::vector<server_record>& records) {
@@ -192,6 +202,7 @@ balancer_actor::behavior_type balancer_behavior(balancer_pointer self, balancer_
   st.server_cfg.model = nullptr;
   cfg.server.model = nullptr;
   st.rng.seed(cfg.settings.seed ? cfg.settings.seed : random_id());
+  st.limiter = move_limiter(cfg.settings.max_moves_per_hour, 3600);
   self->link_to(st.server);
   schedule_check(self, cfg);
   return {

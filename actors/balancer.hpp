@@ -32,6 +32,8 @@ struct balancer_settings {
   std::chrono::milliseconds check_period{60000};
   // Move only when the swarm's throughput now / after the move < this.
   double balance_quality = 0.75;
+  // Moves the server may make within any hour (move_limiter); <= 0: no limit.
+  int max_moves_per_hour = 2;
   // How long a moving server's sessions may run on before they are handed over.
   std::chrono::milliseconds grace{5000};
   uint64_t seed = 0;  // the check jitter and should_move's order; 0: random

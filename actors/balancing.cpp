@@ -87,4 +87,14 @@ rebalance should_move(const std::vector<swarm_span>& spans, uint64_t self, int64
   return out;
 }
 
+bool move_limiter::allows(double now) const {
+  return max_moves_ <= 0 || int(moves_.size()) < max_moves_ || now - moves_.front() >= window_;
+}
+
+void move_limiter::moved(double now) {
+  if (max_moves_ <= 0) return;
+  moves_.push_back(now);
+  while (int(moves_.size()) > max_moves_) moves_.pop_front();
+}
+
 }  // namespace corolla

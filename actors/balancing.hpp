@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <random>
 #include <vector>
 
@@ -44,5 +45,22 @@ struct rebalance {
 // without a server. A server already at its best window stays.
 rebalance should_move(const std::vector<swarm_span>& spans, uint64_t self, int64_t n_blocks,
                       double balance_quality, std::mt19937_64& rng);
+
+// How often one server may move: at most `max_moves` within any `window` seconds —
+// the guard against the thrashing Petals users report (its issue 389), where servers
+// chase each other's moves. max_moves <= 0: no limit. Times are seconds on the caller's
+// clock.
+class move_limiter {
+ public:
+  move_limiter() = default;
+  move_limiter(int max_moves, double window) : max_moves_(max_moves), window_(window) {}
+  bool allows(double now) const;
+  void moved(double now);
+
+ private:
+  int max_moves_ = 2;
+  double window_ = 3600;
+  std::deque<double> moves_;  // the latest max_moves_ moves' times
+};
 
 }  // namespace corolla

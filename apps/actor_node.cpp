@@ -81,6 +81,7 @@ int run(int argc, char** argv) {
   node_cfg.join_delay = std::chrono::milliseconds(o.join_delay_ms);
   node_cfg.balancing.check_period = std::chrono::milliseconds(o.mean_balance_check_period_ms);
   node_cfg.balancing.balance_quality = o.balance_quality;
+  node_cfg.balancing.max_moves_per_hour = int(o.max_moves_per_hour);
   node_cfg.balancing.grace = std::chrono::milliseconds(o.balance_grace_ms);
   node_cfg.network_mbps = o.network_mbps;
   auto started = swarm_node::start(system, node_cfg);

@@ -141,6 +141,8 @@ status check(node_options& o, const origins& from) {
     return bad(from, "balance-quality",
                std::to_string(o.balance_quality) + " is not in (0, 1]: 1 moves on any gain");
   }
+  if (o.max_moves_per_hour < 0)
+    return bad(from, "max-moves-per-hour", "must be >= 0 (0: no limit)");
   if (o.balance_grace_ms < 0) return bad(from, "balance-grace-ms", "must be >= 0");
   if (!(o.network_mbps >= 0)) return bad(from, "network-mbps", "must be >= 0 (0: measured)");
   for (const std::string& seed : o.seeds) {
@@ -216,6 +218,8 @@ po::options_description node_option_descriptions(node_options& o) {
          o.mean_balance_check_period_ms), "mean time between balance checks (jittered by +-50%)")
     ("balance-quality", po::value(&o.balance_quality)->default_value(o.balance_quality),
      "move only when the swarm's throughput now / after the move is below this")
+    ("max-moves-per-hour", po::value(&o.max_moves_per_hour)->default_value(o.max_moves_per_hour),
+     "moves the server may make within any hour (against thrashing); 0: no limit")
     ("balance-grace-ms", po::value(&o.balance_grace_ms)->default_value(o.balance_grace_ms),
      "a moving server's sessions may finish this long before they are handed over")
     ("network-mbps", po::value(&o.network_mbps)->default_value(o.network_mbps),

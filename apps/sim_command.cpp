@@ -26,8 +26,10 @@ int run_sim(const std::vector<std::string>& args, std::ostream& out) {
                                   po::value(&o.check_period_s)->default_value(o.check_period_s),
                                   "mean balance check period (mean_balance_check_period)")(
       "balance-quality", po::value(&o.balance_quality)->default_value(o.balance_quality),
-      "move only if the swarm would get faster than now / this")("csv", po::value(&csv),
-                                                                 "write every sample to this file");
+      "move only if the swarm would get faster than now / this")(
+      "max-moves-per-hour", po::value(&o.max_moves_per_hour)->default_value(o.max_moves_per_hour),
+      "rule 2 moves a server may make in any hour")("csv", po::value(&csv),
+                                                    "write every sample to this file");
   po::variables_map vm;
   if (auto done = parse_command_line(opts, args, "corolla sim", out, vm)) return *done;
   if (o.n_blocks < 2 || o.servers < 1 || o.hours <= 0 || o.mean_lifetime_h <= 0 ||

@@ -21,6 +21,7 @@ struct balance_sim_options {
   double mean_lifetime_h = 3;  // a server's time in the swarm (exponential)
   double check_period_s = 60;  // mean balance check period (jittered)
   double balance_quality = 0.75;
+  int max_moves_per_hour = 2;  // per server (move_limiter); <= 0: no limit
   double sample_period_s = 60;
 };
 
@@ -35,7 +36,7 @@ struct balance_sim_result {
   std::vector<balance_sample> samples;
   double none_ratio = 0, new_only_ratio = 0, full_ratio = 0;  // of the upper bound, averaged
   int64_t moves = 0;                                          // rule 2 moves (full balancing)
-  double max_moves_per_server_hour = 0;                       // in the steady part (after 1 h)
+  double max_moves_per_server_hour = 0;  // in any hour after the first, by any server
 };
 
 balance_sim_result run_balance_sim(const balance_sim_options& options);

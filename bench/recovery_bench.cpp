@@ -56,8 +56,8 @@ std::unique_ptr<node_process> start_node(const std::string& model, const std::st
 
 // A prompt of at most `tokens` tokens for `model` (whole words; within a word of it).
 std::string prompt_of(const llama_model& model, int64_t tokens) {
-  static const char* const words[] = {"once", "upon", "a", "time", "there", "was", "a",
-                                      "little", "dog", "who", "liked", "to", "run"};
+  static const char* const words[] = {"once",   "upon", "a",   "time",  "there", "was", "a",
+                                      "little", "dog",  "who", "liked", "to",    "run"};
   auto count = [&](const std::string& text) {
     return int64_t(model.tokenizer().encode(text, true, false).size());
   };

@@ -78,5 +78,22 @@ TEST(Balancing, ASteadySwarmHasNoMoves) {
   }
 }
 
+TEST(Balancing, AServerMovesAtMostTwiceInAnyHour) {
+  move_limiter limiter(2, 3600);
+  EXPECT_TRUE(limiter.allows(0));
+  limiter.moved(100);
+  EXPECT_TRUE(limiter.allows(200));
+  limiter.moved(200);
+  EXPECT_FALSE(limiter.allows(300));
+  EXPECT_FALSE(limiter.allows(3699));  // the first move is still within the hour
+  EXPECT_TRUE(limiter.allows(3700));
+  limiter.moved(3700);
+  EXPECT_FALSE(limiter.allows(3799));  // the second one is
+  EXPECT_TRUE(limiter.allows(3800));
+  move_limiter unlimited(0, 3600);
+  for (int i = 0; i < 10; ++i) unlimited.moved(i);
+  EXPECT_TRUE(unlimited.allows(10));
+}
+
 }  // namespace
 }  // namespace corolla
