@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Balancing seen from the nodes: four actor-nodes all started on blocks [0, 2) of the
+# demo model (ports 7711-7714), with balancers checking every 2 s (jittered) instead of
+# every minute. They spread out until every block is served; then the node that moved
+# first is killed with SIGKILL, and another moves to re-cover its blocks. Each node's
+# balancing lines are shown as they happened.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/loopback.sh
+
+loopback_prepare
+trap loopback_stop EXIT
+balancing=(--balance on --mean-balance-check-period-ms 2000 --balance-grace-ms 1000)
+loopback_start w --config config/loopback/a.ini --name w --port 7711 "${balancing[@]}"
+for i in 2 3 4; do
+  name=$(echo x y z | cut -d' ' -f$((i - 1)))
+  loopback_start "$name" --config config/loopback/a.ini --name "$name" --port "771$i" \
+    --seed 127.0.0.1:7711 "${balancing[@]}"
+done
+
+sleep 6
+echo "--- after 6 s:" >&2
+cat build/demo/node-{w,x,y,z}.log | grep -h "moving from\|now serving" >&2 || true
+first=$(cat build/demo/node-{w,x,y,z}.log | grep -h "now serving" | head -n 1 | cut -d: -f1)
+if [ -z "$first" ]; then
+  echo "no node moved" >&2
+  exit 1
+fi
+declare -A lines_before
+for name in w x y z; do lines_before[$name]=$(wc -l < "build/demo/node-$name.log"); done
+echo "--- kill -9 $first (pid ${node_pid[$first]}), the first to move" >&2
+{ kill -KILL "${node_pid[$first]}" && wait "${node_pid[$first]}"; } 2>/dev/null || true
+sleep 6
+echo "--- 6 s later:" >&2
+for name in w x y z; do
+  [ "$name" = "$first" ] && continue
+  tail -n +"$((lines_before[$name] + 1))" "build/demo/node-$name.log" |
+    grep -h "moving from\|now serving" >&2 || true
+done
