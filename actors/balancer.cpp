@@ -8,7 +8,8 @@
 //        ──▶ leaving (server ends) ──▶ loading ──▶ idle, serving the new span
 //
 // A drain (the node shutting down) stops checks; a move not yet past its grace period
-// then stops where it is and the draining server is left for the node to retire.
+// then stops where it is and the draining server is left for the node to retire. A
+// server that does not answer a step of the move stays where it is, and checks go on.
 #include "actors/balancer.hpp"
 
 #include <cstdio>
@@ -99,6 +100,15 @@ bool serve(balancer_pointer self, const balancer_config& cfg, int64_t start,
   return true;
 }
 
+// A step of the move got no answer from the server (it is overloaded or stuck): the
+// node stays where it is and checks again later.
+void abandon_move(balancer_pointer self, const balancer_config& cfg, const caf::error& e) {
+  caf::aout(self) << node_name(self) << ": the move stopped: its server did not answer ("
+                  << self->system().render(e) << ")" << std::endl;
+  self->state.moving = false;
+  if (self->state.balancing) schedule_check(self, cfg);
+}
+
 // The grace period is over (or no session is left): the server leaves, ends, and the
 // node serves the new span. Clients of sessions still open fail over when it ends.
 void finish_move(balancer_pointer self, const balancer_config& cfg, const server_record& last) {
@@ -124,11 +134,7 @@ void finish_move(balancer_pointer self, const balancer_config& cfg, const server
             state.moving = false;
             if (state.balancing) schedule_check(self, cfg);
           },
-          [self](const caf::error& e) {
-            caf::aout(self) << node_name(self) << ": the move stopped: its server did not leave ("
-                            << self->system().render(e) << ")" << std::endl;
-            self->state.moving = false;
-          });
+          [self, cfg](const caf::error& e) { abandon_move(self, cfg, e); });
 }
 
 void poll_sessions(balancer_pointer self, const balancer_config& cfg) {
@@ -146,7 +152,7 @@ void poll_sessions(balancer_pointer self, const balancer_config& cfg) {
               finish_move(self, cfg, r);
             }
           },
-          [self](const caf::error&) { self->state.moving = false; });
+          [self, cfg](const caf::error& e) { abandon_move(self, cfg, e); });
 }
 
 void begin_move(balancer_pointer self, const balancer_config& cfg, const rebalance& r) {
@@ -165,7 +171,7 @@ void begin_move(balancer_pointer self, const balancer_config& cfg, const rebalan
             self->state.hand_over_at = std::chrono::steady_clock::now() + cfg.settings.grace;
             poll_sessions(self, cfg);
           },
-          [self](const caf::error&) { self->state.moving = false; });
+          [self, cfg](const caf::error& e) { abandon_move(self, cfg, e); });
 }
 
 void check(balancer_pointer self, const balancer_config& cfg) {
