@@ -76,22 +76,16 @@ bool serve(balancer_pointer self, const balancer_config& cfg, int64_t start,
            double compute_ms_per_block) {
   balancer_state& st = self->state;
   const int64_t length = st.end - st.start;
-  model_options span;
-  span.first_block = start;
-  span.end_block = start + length;
-  span.with_head = false;
-  result<llama_model> loaded = status::internal("the span was not loaded");
-  const status ran =
-      st.server_cfg.executor->run([&] { loaded = llama_model::load(cfg.model_path, span); });
-  if (!ran.ok() || !loaded.ok()) {
+  auto loaded = load_span(*st.server_cfg.executor, cfg.model_path, start, start + length);
+  if (!loaded.ok()) {
     caf::aout(self) << node_name(self) << ": could not load blocks "
-                    << span_text(start, start + length) << ": "
-                    << (ran.ok() ? loaded.error().message() : ran.message()) << std::endl;
+                    << span_text(start, start + length) << ": " << loaded.error().message()
+                    << std::endl;
     return false;
   }
   st.server_cfg.server_id = random_id();
   server_config sc = st.server_cfg;
-  sc.model = std::make_shared<const llama_model>(std::move(*loaded));
+  sc.model = *loaded;
   sc.compute_ms_per_block = compute_ms_per_block;
   st.server = spawn_server(self->system(), std::move(sc));
   self->link_to(st.server);

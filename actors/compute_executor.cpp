@@ -473,4 +473,17 @@ compute_executor::counters compute_executor::stats() const {
   return c;
 }
 
+result<std::shared_ptr<const llama_model>> load_span(compute_executor& executor,
+                                                     const std::string& path, int64_t start,
+                                                     int64_t end) {
+  model_options span;
+  span.first_block = start;
+  span.end_block = end;
+  span.with_head = false;
+  result<llama_model> loaded = status::internal("the span was not loaded");
+  COROLLA_RETURN_IF_ERROR(executor.run([&] { loaded = llama_model::load(path, span); }));
+  COROLLA_RETURN_IF_ERROR(loaded.error());
+  return std::make_shared<const llama_model>(std::move(*loaded));
+}
+
 }  // namespace corolla

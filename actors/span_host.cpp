@@ -50,19 +50,13 @@ caf::result<server_record> host(host_pointer self, const span_host_config& cfg, 
                           " MiB of room for hosted blocks; " + span_text(start, end) + " needs " +
                           std::to_string(*need / mib) + " MiB");
   }
-  model_options span;
-  span.first_block = start;
-  span.end_block = end;
-  span.with_head = false;
-  result<llama_model> loaded = status::internal("the span was not loaded");
-  status ran = cfg.server.executor->run([&] { loaded = llama_model::load(cfg.model_path, span); });
-  if (!ran.ok()) return to_error(ran);
+  auto loaded = load_span(*cfg.server.executor, cfg.model_path, start, end);
   if (!loaded.ok()) return to_error(loaded.error());
 
   server_config sc = cfg.server;
   sc.server_id = random_id();
   sc.name = node + "+" + std::to_string(start) + ":" + std::to_string(end);
-  sc.model = std::make_shared<const llama_model>(std::move(*loaded));
+  sc.model = *loaded;
   const server_actor server = spawn_server(self->system(), sc);
   self->link_to(server);
   self->state.used_bytes += *need;

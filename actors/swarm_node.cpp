@@ -149,14 +149,8 @@ result<swarm_node> swarm_node::start(caf::actor_system& system, const swarm_node
   node.span_start_ = span.first;
   node.span_end_ = span.second;
 
-  model_options span_options;
-  span_options.first_block = span.first;
-  span_options.end_block = span.second;
-  span_options.with_head = false;
-  result<llama_model> loaded = status::internal("the model was not loaded");
-  COROLLA_RETURN_IF_ERROR(
-      node.executor_->run([&] { loaded = llama_model::load(o.model_path, span_options); }));
-  COROLLA_RETURN_IF_ERROR(loaded.error());
+  COROLLA_ASSIGN_OR_RETURN(std::shared_ptr<const llama_model> loaded,
+                           load_span(*node.executor_, o.model_path, span.first, span.second));
   result<block_throughput> speed = status::internal("the block was not measured");
   COROLLA_RETURN_IF_ERROR(node.executor_->run([&] {
     speed = node_block_throughput(loaded->blocks().front(), o.throughput_cache,
@@ -168,7 +162,7 @@ result<swarm_node> swarm_node::start(caf::actor_system& system, const swarm_node
   server_config server_cfg;
   server_cfg.server_id = random_id();
   server_cfg.name = node.name_;
-  server_cfg.model = std::make_shared<const llama_model>(std::move(*loaded));
+  server_cfg.model = loaded;
   server_cfg.kv_budget_bytes = o.kv_budget_bytes;
   server_cfg.compute_ms_per_block = 1000.0 / speed->decode_steps_per_s;
   server_cfg.routing_table = node.table_;
