@@ -13,7 +13,6 @@
 #include "actors/balancer.hpp"
 
 #include <cstdio>
-#include <map>
 #include <random>
 
 #include <caf/actor_ostream.hpp>
@@ -180,9 +179,7 @@ void check(balancer_pointer self, const balancer_config& cfg) {
           [self, cfg](const std::vector<server_record>& records) {
             balancer_state& state = self->state;
             if (!state.balancing || state.moving) return;
-            std::map<uint64_t, server_record> by_id;
-            for (const server_record& r : records) by_id[r.server_id] = r;
-            const rebalance r = should_move(balancing_spans(by_id), state.server_cfg.server_id,
+            const rebalance r = should_move(balancing_spans(records), state.server_cfg.server_id,
                                             cfg.n_blocks, cfg.settings.balance_quality, state.rng);
             if (r.move) {
               begin_move(self, cfg, r);

@@ -56,10 +56,9 @@ const server_record* membership::find(uint64_t server_id) const {
   return it == records_.end() ? nullptr : &it->second;
 }
 
-std::vector<int64_t> block_coverage(const std::map<uint64_t, server_record>& records,
-                                    int64_t n_blocks) {
+std::vector<int64_t> block_coverage(const std::vector<server_record>& records, int64_t n_blocks) {
   std::vector<int64_t> coverage(size_t(std::max<int64_t>(n_blocks, 0)), 0);
-  for (const auto& [id, r] : records) {
+  for (const server_record& r : records) {
     if (r.state != uint8_t(serving_state::online)) continue;
     for (int64_t b = std::max<int64_t>(r.start_block, 0); b < std::min(r.end_block, n_blocks);
          ++b) {
@@ -69,14 +68,14 @@ std::vector<int64_t> block_coverage(const std::map<uint64_t, server_record>& rec
   return coverage;
 }
 
-std::vector<swarm_span> balancing_spans(const std::map<uint64_t, server_record>& records) {
+std::vector<swarm_span> balancing_spans(const std::vector<server_record>& records) {
   std::vector<swarm_span> out;
-  for (const auto& [id, r] : records) {
+  for (const server_record& r : records) {
     const auto state = serving_state(r.state);
     if (state == serving_state::online || state == serving_state::joining) {
-      out.push_back(swarm_span{id, r.start_block, r.end_block, r.throughput});
+      out.push_back(swarm_span{r.server_id, r.start_block, r.end_block, r.throughput});
     } else if (state == serving_state::draining && r.next_start >= 0) {
-      out.push_back(swarm_span{id, r.next_start, r.next_end, r.throughput});
+      out.push_back(swarm_span{r.server_id, r.next_start, r.next_end, r.throughput});
     }
   }
   return out;

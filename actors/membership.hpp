@@ -65,14 +65,14 @@ class membership {
   std::map<uint64_t, tombstone> tombstones_;
 };
 
-// Blocks in [0, n_blocks) and how many online servers cover each.
-std::vector<int64_t> block_coverage(const std::map<uint64_t, server_record>& records,
-                                    int64_t n_blocks);
+// Blocks in [0, n_blocks) and how many online servers cover each (records as a routing
+// table lists them).
+std::vector<int64_t> block_coverage(const std::vector<server_record>& records, int64_t n_blocks);
 
 // What balancing counts (actors/balancing.hpp): online and joining servers at their
 // spans with their announced throughput, and a server draining to move at the span it
 // moves to — so that a second server does not move into the same gap meanwhile.
 // Servers draining to leave, and offline ones, count nowhere.
-std::vector<swarm_span> balancing_spans(const std::map<uint64_t, server_record>& records);
+std::vector<swarm_span> balancing_spans(const std::vector<server_record>& records);
 
 }  // namespace corolla

@@ -1,7 +1,6 @@
 #include "actors/swarm_node.hpp"
 
 #include <fstream>
-#include <map>
 #include <thread>
 
 #include <caf/actor_system.hpp>
@@ -97,10 +96,8 @@ result<std::pair<int64_t, int64_t>> choose_span(caf::actor_system& system,
   }
   auto records = ask<std::vector<server_record>>(system, table, list_atom::value);
   if (!records) return status::io_error("the routing table did not answer");
-  std::map<uint64_t, server_record> by_id;
-  for (const server_record& r : *records) by_id[r.server_id] = r;
   const int64_t start =
-      choose_best_start(block_throughputs(balancing_spans(by_id), n_blocks), length);
+      choose_best_start(block_throughputs(balancing_spans(*records), n_blocks), length);
   return std::make_pair(start, start + length);
 }
 
