@@ -75,8 +75,9 @@ int run_kernel_bench(const kernel_bench_options& options, std::ostream& out) {
   const double bw1 = read_bandwidth_gbs(1);
   const double bw_all = read_bandwidth_gbs(threads);
   char line[256];
-  out << "int8 matmul (oneDNN " << matmul_int8_implementation(1, 2048, 2048)
-      << "), weights cold (rotated past L3), " << threads << " threads\n";
+  out << "int8 matmul: " << int8_path_summary() << ", kernels "
+      << matmul_int8_kernel_name(1, 2048, 2048) << "; weights cold (rotated past L3), " << threads
+      << " threads\n";
   std::snprintf(line, sizeof line, "memory read bandwidth: %.1f GB/s (1 thread), %.1f GB/s (%d)\n",
                 bw1, bw_all, threads);
   out << line;

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 
 #include "kernels/assert.hpp"
+#include "kernels/int8/packed_int8.hpp"
 
 namespace corolla {
 namespace {
@@ -119,25 +120,93 @@ weight_buffer allocate_weights(size_t bytes) {
   return buffer;
 }
 
+const packed::kernels& packed_kernels(int8_path p) {
+  switch (p) {
+    case int8_path::avx2:
+      return packed::avx2_kernels();
+    case int8_path::avx512bw:
+    case int8_path::onednn_vnni:  // oneDNN's path quantises with these (same bytes)
+      return packed::avx512bw_kernels();
+    case int8_path::portable:
+      break;
+  }
+  return packed::portable_kernels();
+}
+
 }  // namespace
 
 struct int8_matrix::impl {
+  int8_path path = int8_path::portable;
   int64_t rows = 0;
   int64_t cols = 0;
   std::vector<float> scales;
-  memory::desc weights_desc;
-  weight_buffer storage;
-  memory weights;  // oneDNN's blocked layout, in `storage`
+  weight_buffer storage;  // oneDNN's blocked layout or packed_int8.hpp's
+  size_t storage_bytes = 0;
+  memory::desc weights_desc;  // oneDNN path only
+  memory weights;             // oneDNN path only, in `storage`
 };
+
+namespace {
+
+// x [m, cols] quantised into ws (rows kp apart) by the kernels of `p`, in parallel over
+// rows when there are enough of them to pay for the threads.
+void quantize_activations(const float* x, int64_t m, int64_t cols, int64_t kp,
+                          const packed::kernels& k, matmul_workspace& ws) {
+  const size_t n = size_t(m) * kp;
+  if (ws.x_q.size() < n) ws.x_q.resize(n);
+  if (ws.x_abs.size() < n) ws.x_abs.resize(n);
+  if (ws.x_scale.size() < size_t(m)) ws.x_scale.resize(m);
+#pragma omp parallel for schedule(static) if (m > 1 && m * cols > 16384)
+  for (int64_t i = 0; i < m; ++i) {
+    k.quantize(x + i * cols, 1, cols, kp, &ws.x_q[i * kp], &ws.x_abs[i * kp], &ws.x_scale[i]);
+  }
+}
+
+// Below this many multiply-adds a matmul runs on the calling thread: starting the team
+// costs more than it saves (a few microseconds), which is most of a small model's step.
+constexpr int64_t kParallelMacs = int64_t(1) << 18;
+
+void packed_matmul(float* out, const float* x, int64_t m, const int8_matrix::impl& w,
+                   matmul_workspace& ws) {
+  const packed::kernels& k = packed_kernels(w.path);
+  const int64_t kp = packed::padded_cols(w.cols);
+  quantize_activations(x, m, w.cols, kp, k, ws);
+  const packed::gemm_args args{ws.x_q.data(),
+                               ws.x_abs.data(),
+                               ws.x_scale.data(),
+                               m,
+                               kp,
+                               static_cast<const int8_t*>(w.storage.get()),
+                               w.scales.data(),
+                               w.rows,
+                               out};
+  const int64_t blocks = packed::padded_rows(w.rows) / packed::kRowBlock;
+  if (m * w.rows * kp < kParallelMacs) {
+    k.gemm(args, 0, blocks);
+    return;
+  }
+  // Chunks of about 64 KiB of weights, handed out one at a time: a thread that loses its
+  // core to another process takes fewer of them instead of holding up the rest.
+  const int64_t per_chunk = std::max<int64_t>(1, 16384 / kp);
+  const int64_t chunks = (blocks + per_chunk - 1) / per_chunk;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t c = 0; c < chunks; ++c) {
+    k.gemm(args, c * per_chunk, std::min(blocks, (c + 1) * per_chunk));
+  }
+}
+
+}  // namespace
 
 int8_matrix::int8_matrix() = default;
 int8_matrix::int8_matrix(int8_matrix&&) noexcept = default;
 int8_matrix& int8_matrix::operator=(int8_matrix&&) noexcept = default;
 int8_matrix::~int8_matrix() = default;
 
-int8_matrix int8_matrix::quantize(int64_t rows, int64_t cols, const row_source& source) {
-  COROLLA_ASSERT(rows > 0 && cols > 0);
+int8_matrix int8_matrix::quantize(int64_t rows, int64_t cols, const row_source& source,
+                                  int8_path path) {
+  COROLLA_ASSERT(rows > 0 && cols > 0 && int8_path_available(path));
   auto p = std::make_unique<impl>();
+  p->path = path;
   p->rows = rows;
   p->cols = cols;
   p->scales.resize(rows);
@@ -154,13 +223,21 @@ int8_matrix int8_matrix::quantize(int64_t rows, int64_t cols, const row_source& 
     }
   }
 
-  p->weights_desc = make_desc(1, cols, rows).weights_desc();
-  p->storage = allocate_weights(p->weights_desc.get_size());
-  if (!p->storage) throw std::bad_alloc();
-  p->weights = memory(p->weights_desc, cpu_engine(), p->storage.get());
-  memory plain_mem({{cols, rows}, dt::s8, tag::ba}, cpu_engine(), plain.data());
-  dnnl::reorder(plain_mem, p->weights).execute(thread_stream(), plain_mem, p->weights);
-  thread_stream().wait();
+  if (path == int8_path::onednn_vnni) {
+    p->weights_desc = make_desc(1, cols, rows).weights_desc();
+    p->storage_bytes = p->weights_desc.get_size();
+    p->storage = allocate_weights(p->storage_bytes);
+    if (!p->storage) throw std::bad_alloc();
+    p->weights = memory(p->weights_desc, cpu_engine(), p->storage.get());
+    memory plain_mem({{cols, rows}, dt::s8, tag::ba}, cpu_engine(), plain.data());
+    dnnl::reorder(plain_mem, p->weights).execute(thread_stream(), plain_mem, p->weights);
+    thread_stream().wait();
+  } else {
+    p->storage_bytes = size_t(packed::padded_rows(rows)) * size_t(packed::padded_cols(cols));
+    p->storage = allocate_weights(p->storage_bytes);
+    if (!p->storage) throw std::bad_alloc();
+    packed::pack(static_cast<int8_t*>(p->storage.get()), plain.data(), rows, cols);
+  }
 
   int8_matrix m;
   m.impl_ = std::move(p);
@@ -176,25 +253,25 @@ int64_t int8_matrix::cols() const {
 const float* int8_matrix::scales() const {
   return impl_->scales.data();
 }
+int8_path int8_matrix::path() const {
+  return impl_->path;
+}
 size_t int8_matrix::bytes() const {
-  return impl_->weights_desc.get_size() + impl_->scales.size() * sizeof(float);
+  return impl_->storage_bytes + impl_->scales.size() * sizeof(float);
 }
 
 void matmul_int8(float* out, const float* x, int64_t m, const int8_matrix& w,
                  matmul_workspace& ws) {
   COROLLA_ASSERT(w.impl_ != nullptr && m > 0);
+  if (w.impl_->path != int8_path::onednn_vnni) {
+    packed_matmul(out, x, m, *w.impl_, ws);
+    return;
+  }
   const int64_t rows = w.impl_->rows;
   const int64_t cols = w.impl_->cols;
-  const size_t n_in = static_cast<size_t>(m) * cols;
   const size_t n_out = static_cast<size_t>(m) * rows;
-  if (ws.x_q.size() < n_in) ws.x_q.resize(n_in);
-  if (ws.x_scale.size() < static_cast<size_t>(m)) ws.x_scale.resize(m);
   if (ws.acc.size() < n_out) ws.acc.resize(n_out);
-
-#pragma omp parallel for schedule(static) if (m > 1)
-  for (int64_t i = 0; i < m; ++i) {
-    ws.x_scale[i] = quantize_row(&ws.x_q[i * cols], x + i * cols, cols);
-  }
+  quantize_activations(x, m, cols, cols, packed_kernels(w.impl_->path), ws);
 
   const cached_matmul& mm = primitives().get(m, cols, rows, w.impl_->weights_desc);
   if (ws.scratchpad.size() < mm.scratchpad.get_size())
@@ -221,6 +298,12 @@ void matmul_int8(float* out, const float* x, int64_t m, const int8_matrix& w,
 
 std::string matmul_int8_implementation(int64_t m, int64_t cols, int64_t rows) {
   return make_desc(m, cols, rows).impl_info_str();
+}
+
+std::string matmul_int8_kernel_name(int64_t m, int64_t cols, int64_t rows) {
+  const int8_path p = process_int8_path();
+  if (p != int8_path::onednn_vnni) return to_string(p);
+  return std::string(to_string(p)) + " " + matmul_int8_implementation(m, cols, rows);
 }
 
 int64_t matmul_int8_primitives_created() {

@@ -1,10 +1,14 @@
-// matmul_int8 against exact integer arithmetic and against the f32 reference.
+// matmul_int8 against exact integer arithmetic and against the f32 reference, and its
+// paths against each other. The process path is the best the CPU and DNNL_MAX_CPU_ISA
+// allow; ctest runs this suite again under each lower cap (tests/kernels/CMakeLists.txt).
 #include "kernels/matmul_int8.hpp"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 
 #include "kernels/reference.hpp"
 #include "tests/support/test_support.hpp"
@@ -92,6 +96,91 @@ TEST(MatmulInt8, StaysWithinTheQuantizationBoundOfTheReference) {
         ASSERT_LE(std::fabs(fast[i * s.rows + r] - ref[i * s.rows + r]), bound);
       }
     }
+  }
+}
+
+// Invariant 1 of cpu_isa.hpp: the paths differ in how they add, never in what they get.
+TEST(MatmulInt8, EveryAvailablePathGivesTheSameBits) {
+  const uint64_t seed = testing::test_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937_64 rng(seed + 2);
+  const auto paths = available_int8_paths();
+  ASSERT_EQ(paths.front(), int8_path::portable);
+  std::printf("int8 paths available here: ");
+  for (int8_path p : paths) std::printf("%s ", to_string(p));
+  std::printf("(%s)\n", int8_path_summary().c_str());
+  const shape shapes[] = {{1, 64, 64}, {2, 172, 64},   {3, 67, 45},     {4, 96, 300},
+                          {5, 9, 130}, {7, 256, 2048}, {1, 5632, 2048}, {64, 130, 260}};
+  for (const shape& s : shapes) {
+    SCOPED_TRACE(std::to_string(s.m) + "x" + std::to_string(s.rows) + "x" + std::to_string(s.cols));
+    const auto w = testing::uniform_floats(rng, s.rows * s.cols, -1.0f, 1.0f);
+    auto x = testing::uniform_floats(rng, s.m * s.cols, -3.0f, 3.0f);
+    // Extremes: a row of zeros and a row whose maximum sits at both signs.
+    if (s.m > 1) std::fill_n(&x[s.cols], s.cols, 0.0f);
+    x[0] = -3.0f;
+    x[s.cols - 1] = 3.0f;
+    std::vector<float> expected;
+    for (int8_path p : paths) {
+      SCOPED_TRACE(to_string(p));
+      matmul_workspace ws;
+      const auto matrix = int8_matrix::quantize(
+          s.rows, s.cols, [&](int64_t r, float* out) { std::copy_n(&w[r * s.cols], s.cols, out); },
+          p);
+      ASSERT_EQ(matrix.path(), p);
+      std::vector<float> out(s.m * s.rows, -1.0f);
+      matmul_int8(out.data(), x.data(), s.m, matrix, ws);
+      if (expected.empty()) {
+        expected = out;
+        continue;
+      }
+      ASSERT_EQ(std::memcmp(out.data(), expected.data(), out.size() * sizeof(float)), 0);
+    }
+  }
+}
+
+// Symmetric weights of the largest magnitude against activations of the largest
+// magnitude and either sign: every int16 pair the avx2 and avx512bw kernels form is at
+// its extreme (2 * 127 * 127), where an unsigned activation would have saturated.
+TEST(MatmulInt8, ExtremeProductsDoNotSaturate) {
+  const int64_t cols = 256;
+  std::vector<float> x(cols);
+  for (int64_t c = 0; c < cols; ++c) x[c] = (c / 2) % 2 ? -1.0f : 1.0f;
+  for (int8_path p : available_int8_paths()) {
+    SCOPED_TRACE(to_string(p));
+    const auto matrix = int8_matrix::quantize(
+        2, cols,
+        [&](int64_t r, float* out) {
+          for (int64_t c = 0; c < cols; ++c) out[c] = r == 0 ? x[c] : -x[c];
+        },
+        p);
+    matmul_workspace ws;
+    std::vector<float> out(2);
+    matmul_int8(out.data(), x.data(), 1, matrix, ws);
+    const float s = 1.0f / 127.0f;
+    EXPECT_EQ(out[0], float(127 * 127 * cols) * s * s);
+    EXPECT_EQ(out[1], float(-127 * 127 * cols) * s * s);
+  }
+}
+
+TEST(MatmulInt8, TheProcessRunsTheBestAvailablePath) {
+  const auto paths = available_int8_paths();
+  EXPECT_EQ(process_int8_path(), paths.back());
+  const auto matrix = int8_matrix::quantize(4, 8, [](int64_t, float* out) {
+    for (int c = 0; c < 8; ++c) out[c] = 1.0f;
+  });
+  EXPECT_EQ(matrix.path(), process_int8_path());
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
+    EXPECT_EQ(process_int8_path(), int8_path::portable);
+  }
+  const std::string cap = cpu_isa_cap();
+  if (cap == "SSE41") {
+    EXPECT_EQ(process_int8_path(), int8_path::portable);
+  }
+  if (cap == "AVX2") {
+    EXPECT_LE(process_int8_path(), int8_path::avx2);
+  }
+  if (cap == "AVX512_CORE") {
+    EXPECT_LE(process_int8_path(), int8_path::avx512bw);
   }
 }
 
