@@ -8,6 +8,7 @@
 
 #include "apps/command_line.hpp"
 #include "bench/process_stats.hpp"
+#include "kernels/cpu_isa.hpp"
 #include "model/generator.hpp"
 #include "model/llama_model.hpp"
 
@@ -68,12 +69,14 @@ int run_generate(const std::vector<std::string>& args, std::ostream& out) {
   }
   std::fprintf(stderr,
                "prompt %lld tokens in %.1f ms (%.1f tokens/s) | generated %lld tokens "
-               "(%.1f tokens/s, %.2f ms/token) | stop: %s | %s, load %.2f s, peak RSS %.0f MiB\n",
+               "(%.1f tokens/s, %.2f ms/token) | stop: %s | %s, load %.2f s, peak RSS %.0f MiB\n"
+               "kernels: %s, %d threads\n",
                (long long)stats->prompt_tokens, stats->prompt_ms, stats->prompt_tokens_per_second(),
                (long long)stats->generated_tokens(), stats->decode_tokens_per_second(),
                1000.0 / stats->decode_tokens_per_second(), to_string(stats->reason),
-               to_string(options.kind), model->load_seconds(),
-               double(peak_rss_bytes()) / (1 << 20));
+               to_string(options.kind), model->load_seconds(), double(peak_rss_bytes()) / (1 << 20),
+               options.kind == precision::f32 ? "f32 reference" : int8_path_summary().c_str(),
+               omp_get_max_threads());
   return 0;
 }
 
