@@ -18,6 +18,7 @@
 #include "actors/swarm_node.hpp"
 #include "apps/node_options.hpp"
 #include "apps/openmp_spin.hpp"
+#include "kernels/cpu_isa.hpp"
 
 namespace corolla {
 namespace {
@@ -92,7 +93,7 @@ int run(int argc, char** argv) {
             << "\n"
             << name << ": serving blocks [" << node.span_start() << ", " << node.span_end()
             << ") of " << o.model << " (model " << node.model_id() << ", codec "
-            << to_string(o.codec) << ")" << std::endl;
+            << to_string(o.codec) << ", " << int8_path_summary() << ")" << std::endl;
   if (node_cfg.faults.any()) {
     const fault_injection& f = node_cfg.faults;
     std::cout << name << ": fault injection on: crash after " << f.crash_after_steps

@@ -16,7 +16,8 @@ std::string program_beside_this_one(const std::string& name) {
   return (self.parent_path() / name).string();
 }
 
-node_process::node_process(const std::string& binary, const std::vector<std::string>& args) {
+node_process::node_process(const std::string& binary, const std::vector<std::string>& args,
+                           const std::vector<std::string>& env) {
   int fds[2];
   if (pipe(fds) != 0) return;
   pid_ = fork();
@@ -28,6 +29,7 @@ node_process::node_process(const std::string& binary, const std::vector<std::str
     std::vector<char*> argv{const_cast<char*>(binary.c_str())};
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
+    for (const std::string& e : env) putenv(const_cast<char*>(e.c_str()));
     execv(binary.c_str(), argv.data());
     _exit(127);
   }

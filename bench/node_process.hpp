@@ -17,8 +17,10 @@ std::string program_beside_this_one(const std::string& name);
 
 class node_process {
  public:
-  // Starts the actor-node program at `binary` with `args`.
-  node_process(const std::string& binary, const std::vector<std::string>& args);
+  // Starts the actor-node program at `binary` with `args`, and `env` ("NAME=value")
+  // added to this process's environment.
+  node_process(const std::string& binary, const std::vector<std::string>& args,
+               const std::vector<std::string>& env = {});
   node_process(const node_process&) = delete;
   node_process& operator=(const node_process&) = delete;
   ~node_process();  // kills the process if it still runs

@@ -13,6 +13,7 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include "kernels/cpu_isa.hpp"
 #include "model/block_forward.hpp"
 #include "model/kv_cache.hpp"
 
@@ -73,6 +74,7 @@ std::string throughput_key(const block_weights& w, int threads) {
   const llama_config& c = w.config;
   return "dim " + std::to_string(c.dim) + ", hidden " + std::to_string(c.hidden_dim) + ", heads " +
          std::to_string(c.n_heads) + "/" + std::to_string(c.n_kv_heads) + ", " + to_string(w.kind) +
+         (w.kind == precision::int8 ? std::string(" ") + to_string(process_int8_path()) : "") +
          " | " + cpu_model() + " | " + std::to_string(threads) + " threads";
 }
 

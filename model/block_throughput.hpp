@@ -31,7 +31,8 @@ struct block_throughput {
 // Errors: from the block (its cache can not hold the steps).
 result<block_throughput> measure_block(const block_weights& w, int decode_steps = 32);
 
-// What a measurement depends on: "dim 2048, hidden 5632, heads 32/4, int8 | CPU | N threads".
+// What a measurement depends on: "dim 2048, hidden 5632, heads 32/4, int8 avx2 | CPU |
+// N threads" (the int8 kernel path too: a capped process runs slower kernels).
 std::string throughput_key(const block_weights& w, int threads);
 
 class throughput_cache {

@@ -101,10 +101,10 @@ class Cluster : public ::testing::Test {
   }
 
   // This process as a client of the swarm through `peer`.
-  remote_swarm& join(node_process& peer) {
+  remote_swarm& join(node_process& peer, const std::string& model = model_) {
     remote_swarm_options o;
     o.peers = {peer.address()};
-    o.model_path = model_;
+    o.model_path = model;
     o.gossip_period = gossip_period;
     o.record_ttl = 2000ms;
     auto joined = remote_swarm::join(*system_, o);

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "kernels/cpu_isa.hpp"
 #include "model/llama_model.hpp"
 #include "model/model_maker.hpp"
 #include "tests/support/test_support.hpp"
@@ -37,7 +38,8 @@ TEST_F(BlockThroughput, AMeasuredBlockRunsDecodeStepsAndPrefillTokens) {
   EXPECT_GT(t->decode_steps_per_s, 0);
   EXPECT_GT(t->prefill_tokens_per_s, 0);
   const std::string key = throughput_key(model_->blocks()[0], 2);
-  EXPECT_NE(key.find("dim 128, hidden 384, heads 4/2, int8 | "), std::string::npos) << key;
+  const std::string shape = "dim 128, hidden 384, heads 4/2, int8 ";
+  EXPECT_NE(key.find(shape + to_string(process_int8_path()) + " | "), std::string::npos) << key;
   EXPECT_NE(key.find(" | 2 threads"), std::string::npos) << key;
 }
 
