@@ -5,10 +5,11 @@
 // Token t sits at position pos0 + t and attends to positions 0 .. pos0 + t; query head
 // h reads kv head h / (n_heads / n_kv_heads). See ref::attention for the maths.
 //
-// The fast twin runs the (token, head) pairs in parallel (one OpenMP loop, interleaved
-// so that the causal triangle's long and short rows spread over the threads) and uses
-// the vectorising softmax. Scores live in the caller's attention_workspace, which grows
-// on first use of a longer context. Any thread; a workspace belongs to one caller.
+// The fast twin is tiled like flash attention (kernels/f32/f32_ops.cpp): tasks of one
+// KV head and up to 16 new tokens run in parallel, each walking the cache in tiles of 16
+// positions with an online softmax, vectorised across the tile's positions. Scratch
+// lives in the caller's attention_workspace (a few KiB per thread, whatever the
+// context). Any thread; a workspace belongs to one caller.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +18,7 @@
 namespace corolla {
 
 struct attention_workspace {
-  std::vector<float> scores;  // [threads, pos0 + n]
+  std::vector<float> scratch;  // [threads, f32::attention_scratch_floats(...)]
 };
 
 // REQUIRES: n_heads % n_kv_heads == 0; out does not overlap q, k or v.

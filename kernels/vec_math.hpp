@@ -9,15 +9,23 @@
 //    error below 3e-7 for x in [-87, 88] and clamped outside it (exp(-87) ~ 1.6e-38, so
 //    a softmax loses nothing). std::exp is a library call per element; the softmax of a
 //    512-token prefill calls it ~10^8 times.
+// Both live in an inline namespace named by COROLLA_F32_ISA (baseline unless a
+// translation unit says otherwise): kernels/f32/ compiles its code once per ISA, and each
+// copy must get its own symbols, or the linker could hand an AVX-512 copy to code that
+// runs on an older CPU. For the same reason they call no std:: template.
 // Pure; any thread.
 #pragma once
 
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 
+#ifndef COROLLA_F32_ISA
+#define COROLLA_F32_ISA baseline
+#endif
+
 namespace corolla {
+inline namespace COROLLA_F32_ISA {
 
 inline float dot(const float* a, const float* b, int64_t n) {
   constexpr int kLanes = 16;
@@ -35,7 +43,7 @@ inline float dot(const float* a, const float* b, int64_t n) {
 }
 
 inline float exp_approx(float x) {
-  x = std::min(std::max(x, -87.0f), 88.0f);
+  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
   // k = round(x / ln 2) by the 1.5 * 2^23 trick: the sum's low mantissa bits hold k.
   constexpr float kRound = 12582912.0f;
   const float kf = x * 1.44269504088896341f + kRound;
@@ -54,4 +62,5 @@ inline float exp_approx(float x) {
   return p * scale;
 }
 
+}  // namespace COROLLA_F32_ISA
 }  // namespace corolla
