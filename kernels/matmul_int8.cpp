@@ -1,8 +1,9 @@
 #include "kernels/matmul_int8.hpp"
 
-#include <oneapi/dnnl/dnnl.hpp>
+#include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <map>
@@ -10,6 +11,8 @@
 #include <mutex>
 #include <new>
 #include <tuple>
+
+#include <oneapi/dnnl/dnnl.hpp>
 
 #include <sys/mman.h>
 
@@ -192,10 +195,15 @@ void packed_matmul(float* out, const float* x, int64_t m, const int8_matrix::imp
   // core to another process takes fewer of them instead of holding up the rest.
   const int64_t per_chunk = std::max<int64_t>(1, 16384 / kp);
   const int64_t chunks = (blocks + per_chunk - 1) / per_chunk;
-#pragma omp parallel for schedule(dynamic, 1)
+  const int allowed = omp_get_max_threads();
+  const int team = ws.team.threads(allowed);
+  const auto start = std::chrono::steady_clock::now();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(team)
   for (int64_t c = 0; c < chunks; ++c) {
     k.gemm(args, c * per_chunk, std::min(blocks, (c + 1) * per_chunk));
   }
+  const std::chrono::duration<double, std::nano> took = std::chrono::steady_clock::now() - start;
+  ws.team.record(team, allowed, took.count(), double(m * w.rows * kp));
 }
 
 }  // namespace

@@ -23,9 +23,10 @@
 //    user sets DNNL_MAX_CPU_ISA.
 //  - Without VNNI, oneDNN 2.6's int8 matmul is gemm:jit, 20x slower and inexact (pairs
 //    of u8 x s8 products saturate in int16); hence Corolla's own kernels there.
-// Threads: the calling thread's OpenMP team (chunks handed out dynamically on the own
-// paths, oneDNN's split on its path). An int8_matrix is immutable once built and may be
-// shared by threads; a matmul_workspace belongs to one calling thread.
+// Threads: the calling thread's OpenMP team: on the own paths chunks are handed out
+// dynamically, on as many threads as the workspace's team_policy finds fastest (one,
+// when another process holds a core); oneDNN splits its own. An int8_matrix is immutable once built
+// and may be shared by threads; a matmul_workspace belongs to one calling thread.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +36,7 @@
 #include <vector>
 
 #include "kernels/cpu_isa.hpp"
+#include "kernels/team_policy.hpp"
 
 namespace corolla {
 
@@ -46,6 +48,7 @@ struct matmul_workspace {
   std::vector<float> x_scale;
   std::vector<int32_t> acc;
   std::vector<uint8_t> scratchpad;  // oneDNN's temporary buffer, one per caller
+  team_policy team;                 // team size of the own paths' parallel matmuls
 };
 
 class int8_matrix {
