@@ -12,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libomp-dev
   libreadline-dev
+  qemu-user
 )
 
 as_root=()
