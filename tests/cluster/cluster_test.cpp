@@ -96,6 +96,15 @@ TEST_F(Cluster, ANodeShuttingDownDrainsThenLeavesAndNewSessionsAvoidIt) {
       .receive([&](const open_session_reply&) { opened = true; }, [](const caf::error&) {});
   ASSERT_TRUE(opened);
 
+  // The spare must know b before it leaves, or it has only a to tell: b and the spare
+  // join at once, and each learns of the other by gossip through a (this raced under
+  // ctest -j2: "1 peers told").
+  const auto known_by = std::chrono::steady_clock::now() + 5s;
+  while (list(spare).size() < 3 && std::chrono::steady_clock::now() < known_by) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(list(spare).size(), 3u);
+
   spare.signal(SIGTERM);
   ASSERT_TRUE(spare.wait_for("draining on SIGTERM (1 sessions open)")) << spare.output();
   auto state_in = [&](const routing_table_actor& table) -> std::string {
