@@ -196,14 +196,15 @@ void packed_matmul(float* out, const float* x, int64_t m, const int8_matrix::imp
   const int64_t per_chunk = std::max<int64_t>(1, 16384 / kp);
   const int64_t chunks = (blocks + per_chunk - 1) / per_chunk;
   const int allowed = omp_get_max_threads();
-  const int team = ws.team.threads(allowed);
+  team_policy& policy = m < 16 ? ws.decode_team : ws.batch_team;
+  const int team = policy.threads(allowed);
   const auto start = std::chrono::steady_clock::now();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(team)
   for (int64_t c = 0; c < chunks; ++c) {
     k.gemm(args, c * per_chunk, std::min(blocks, (c + 1) * per_chunk));
   }
   const std::chrono::duration<double, std::nano> took = std::chrono::steady_clock::now() - start;
-  ws.team.record(team, allowed, took.count(), double(m * w.rows * kp));
+  policy.record(team, allowed, took.count(), double(m * w.rows * kp));
 }
 
 }  // namespace

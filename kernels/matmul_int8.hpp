@@ -48,7 +48,11 @@ struct matmul_workspace {
   std::vector<float> x_scale;
   std::vector<int32_t> acc;
   std::vector<uint8_t> scratchpad;  // oneDNN's temporary buffer, one per caller
-  team_policy team;                 // team size of the own paths' parallel matmuls
+  // Team sizes of the own paths' parallel matmuls, learned apart for decode-sized calls
+  // (m < 16: weight reads bound them) and batches (compute bounds them), whose costs per
+  // multiply-add differ too much to compare in one average.
+  team_policy decode_team;
+  team_policy batch_team;
 };
 
 class int8_matrix {
