@@ -48,6 +48,27 @@ TEST(CorollaCli, DescribesStories260K) {
   EXPECT_TRUE(contains(info.output, "total: 292800 parameters")) << info.output;
 }
 
+// The stats line names the kernel path; a cap names it too, and a misspelt cap is
+// reported rather than silently testing the wrong path.
+TEST(CorollaCli, GenerateNamesTheKernelPathAndTheCap) {
+  const std::string path = testing::temp_path("cli-path.gguf");
+  ASSERT_EQ(run("gguf make --preset tiny --type q8_0 --seed 3 -o " + path).exit_code, 0);
+  const std::string generate = " generate --model " + path + " --prompt hi --max-tokens 2";
+  const auto plain = testing::run_command(testing::app_path("corolla") + generate + " 2>&1");
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  EXPECT_TRUE(contains(plain.output, "kernels: int8 ")) << plain.output;
+  const auto capped = testing::run_command("DNNL_MAX_CPU_ISA=SSE41 " +
+                                           testing::app_path("corolla") + generate + " 2>&1");
+  ASSERT_EQ(capped.exit_code, 0) << capped.output;
+  EXPECT_TRUE(contains(capped.output, "kernels: int8 portable (CPU: ")) << capped.output;
+  EXPECT_TRUE(contains(capped.output, "cap DNNL_MAX_CPU_ISA=SSE41)")) << capped.output;
+  const auto misspelt = testing::run_command("DNNL_MAX_CPU_ISA=AVX3 " +
+                                             testing::app_path("corolla") + generate + " 2>&1");
+  ASSERT_EQ(misspelt.exit_code, 0) << misspelt.output;
+  EXPECT_TRUE(contains(misspelt.output, "DNNL_MAX_CPU_ISA=AVX3 is not one of oneDNN's ISA names"))
+      << misspelt.output;
+}
+
 TEST(CorollaCli, BadInputGivesOneClearLineAndNonZeroExit) {
   expect_refusal("gguf info " + testing::temp_path("missing.gguf"), 1,
                  "missing.gguf: can not open");
