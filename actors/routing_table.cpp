@@ -21,7 +21,6 @@
 #include <map>
 #include <memory>
 #include <random>
-#include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/io/middleman.hpp>
@@ -78,8 +77,14 @@ void forget(table_pointer self, uint64_t server_id) {
   self->state.rtt_ms.erase(server_id);
 }
 
+// CAF's middleman sometimes drops a new connection in its handshake on a loaded machine
+// (sec::connection_timeout within ~100 ms: seen under ctest -j2); such a connect is tried
+// again, up to this many times in all. A refusal or an unreachable port is not.
+constexpr int connect_attempts = 3;
+
 void connect_peer(table_pointer self, const routing_table_config& cfg, const std::string& address,
-                  std::function<void(caf::expected<routing_table_actor>)> done);
+                  std::function<void(caf::expected<routing_table_actor>)> done,
+                  int attempts_left = connect_attempts);
 
 void push_all(table_pointer self, const routing_table_config& cfg,
               std::function<void(uint64_t)> done);
@@ -149,7 +154,7 @@ void gossip_with(table_pointer self, const routing_table_config& cfg,
 }
 
 void connect_peer(table_pointer self, const routing_table_config& cfg, const std::string& address,
-                  std::function<void(caf::expected<routing_table_actor>)> done) {
+                  std::function<void(caf::expected<routing_table_actor>)> done, int attempts_left) {
   std::string host;
   uint16_t port = 0;
   if (!split_address(address, host, port)) {
@@ -188,7 +193,11 @@ void connect_peer(table_pointer self, const routing_table_config& cfg, const std
               gossip_with(self, cfg, table, nullptr);  // a new peer: exchange at once
             }
           },
-          [fail, address](caf::error& err) {
+          [self, cfg, address, done, fail, attempts_left](caf::error& err) {
+            if (err == caf::sec::connection_timeout && attempts_left > 1) {
+              connect_peer(self, cfg, address, done, attempts_left - 1);
+              return;
+            }
             fail(make_error(errc::no_route, "can not reach " + address + ": " + describe(err)));
           });
 }
@@ -487,32 +496,19 @@ bool split_address(const std::string& address, std::string& host, uint16_t& port
   return true;
 }
 
-// Tries per seed when the connection was dropped in its handshake, and the pause between.
-constexpr int join_attempts = 3;
-constexpr auto join_retry_pause = std::chrono::milliseconds(50);
-
 result<joined_swarm> join_swarm(caf::actor_system& system, const routing_table_actor& table,
                                 const std::vector<std::string>& peers,
                                 std::chrono::milliseconds timeout) {
   caf::scoped_actor self{system};
   std::string failures;
   for (const std::string& peer : peers) {
-    // CAF's middleman sometimes drops a connection in its handshake on a loaded machine
-    // (sec::connection_timeout within ~100 ms: seen under ctest -j2); that seed is worth
-    // another try. A refusal or an unreachable port is not.
-    std::string last;
-    for (int attempt = 0; attempt < join_attempts; ++attempt) {
-      caf::error err;
-      uint64_t known = 0;
-      self->request(table, timeout, join_atom::value, peer)
-          .receive([&](uint64_t records) { known = records; },
-                   [&](caf::error& e) { err = std::move(e); });
-      if (!err) return joined_swarm{peer, known};
-      last = describe(err);
-      if (last.find("connection_timeout") == std::string::npos) break;
-      std::this_thread::sleep_for(join_retry_pause);
-    }
-    failures += "\n  " + peer + ": " + last;
+    caf::error err;
+    uint64_t known = 0;
+    self->request(table, timeout, join_atom::value, peer)
+        .receive([&](uint64_t records) { known = records; },
+                 [&](caf::error& e) { err = std::move(e); });
+    if (!err) return joined_swarm{peer, known};
+    failures += "\n  " + peer + ": " + describe(err);
   }
   if (peers.empty()) return status::invalid_argument("no seed to join the swarm through");
   return status::io_error("could not join the swarm through any seed:" + failures);

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -96,16 +95,6 @@ primitive_cache& primitives() {
   return cache;
 }
 
-// Symmetric per-row quantisation: q = round(x / scale), scale = max|x| / 127.
-float quantize_row(int8_t* q, const float* x, int64_t n) {
-  float amax = 0.0f;
-  for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[i]));
-  const float scale = amax / 127.0f;
-  const float inverse = amax > 0.0f ? 1.0f / scale : 0.0f;
-  for (int64_t i = 0; i < n; ++i) q[i] = static_cast<int8_t>(std::nearbyint(x[i] * inverse));
-  return scale;
-}
-
 // Weights are read once per token, so decode streams them from memory: with 4 KiB
 // pages that is a TLB miss every 4 KiB. Large matrices get 2 MiB-aligned memory marked
 // for transparent huge pages (this kind of machine has THP in madvise mode).
@@ -151,17 +140,19 @@ struct int8_matrix::impl {
 
 namespace {
 
-// x [m, cols] quantised into ws (rows kp apart) by the kernels of `p`, in parallel over
+// x [m, cols] quantised into ws (rows kp apart) by the kernels `k`, with |q| beside it
+// when `with_abs` (the own paths' maddubs needs it, oneDNN does not), in parallel over
 // rows when there are enough of them to pay for the threads.
 void quantize_activations(const float* x, int64_t m, int64_t cols, int64_t kp,
-                          const packed::kernels& k, matmul_workspace& ws) {
+                          const packed::kernels& k, bool with_abs, matmul_workspace& ws) {
   const size_t n = size_t(m) * kp;
   if (ws.x_q.size() < n) ws.x_q.resize(n);
-  if (ws.x_abs.size() < n) ws.x_abs.resize(n);
+  if (with_abs && ws.x_abs.size() < n) ws.x_abs.resize(n);
   if (ws.x_scale.size() < size_t(m)) ws.x_scale.resize(m);
 #pragma omp parallel for schedule(static) if (m > 1 && m * cols > 16384)
   for (int64_t i = 0; i < m; ++i) {
-    k.quantize(x + i * cols, 1, cols, kp, &ws.x_q[i * kp], &ws.x_abs[i * kp], &ws.x_scale[i]);
+    ws.x_scale[i] =
+        k.quantize(x + i * cols, cols, kp, &ws.x_q[i * kp], with_abs ? &ws.x_abs[i * kp] : nullptr);
   }
 }
 
@@ -176,7 +167,7 @@ void packed_matmul(float* out, const float* x, int64_t m, const int8_matrix::imp
                    matmul_workspace& ws) {
   const packed::kernels& k = packed_kernels(w.path);
   const int64_t kp = packed::padded_cols(w.cols);
-  quantize_activations(x, m, w.cols, kp, k, ws);
+  quantize_activations(x, m, w.cols, kp, k, /*with_abs=*/true, ws);
   const packed::gemm_args args{ws.x_q.data(),
                                ws.x_abs.data(),
                                ws.x_scale.data(),
@@ -235,7 +226,7 @@ int8_matrix int8_matrix::quantize(int64_t rows, int64_t cols, const row_source& 
 #pragma omp for schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
       source(r, row.data());
-      p->scales[r] = quantize_row(&plain[static_cast<size_t>(r) * cols], row.data(), cols);
+      p->scales[r] = packed::quantize_row(&plain[static_cast<size_t>(r) * cols], row.data(), cols);
     }
   }
 
@@ -287,7 +278,7 @@ void matmul_int8(float* out, const float* x, int64_t m, const int8_matrix& w,
   const int64_t cols = w.impl_->cols;
   const size_t n_out = static_cast<size_t>(m) * rows;
   if (ws.acc.size() < n_out) ws.acc.resize(n_out);
-  quantize_activations(x, m, cols, cols, packed_kernels(w.impl_->path), ws);
+  quantize_activations(x, m, cols, cols, packed_kernels(w.impl_->path), /*with_abs=*/false, ws);
 
   const cached_matmul& mm = primitives().get(m, cols, rows, w.impl_->weights_desc);
   if (ws.scratchpad.size() < mm.scratchpad.get_size())

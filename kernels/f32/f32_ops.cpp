@@ -18,8 +18,6 @@
 
 #define COROLLA_CAT2(a, b) a##b
 #define COROLLA_CAT(a, b) COROLLA_CAT2(a, b)
-#define COROLLA_STR2(a) #a
-#define COROLLA_STR(a) COROLLA_STR2(a)
 
 namespace corolla::f32 {
 namespace COROLLA_F32_ISA {
@@ -156,9 +154,8 @@ void attention(const attention_args& a) {
 }  // namespace COROLLA_F32_ISA
 
 const ops& COROLLA_CAT(COROLLA_F32_ISA, _ops)() {
-  static const ops table{COROLLA_STR(COROLLA_F32_ISA), COROLLA_F32_ISA::rmsnorm,
-                         COROLLA_F32_ISA::softmax, COROLLA_F32_ISA::swiglu,
-                         COROLLA_F32_ISA::attention};
+  static const ops table{COROLLA_F32_ISA::rmsnorm, COROLLA_F32_ISA::softmax,
+                         COROLLA_F32_ISA::swiglu, COROLLA_F32_ISA::attention};
   return table;
 }
 

@@ -38,7 +38,6 @@ struct attention_args {
 int64_t attention_scratch_floats(int64_t n_heads, int64_t n_kv_heads, int64_t head_dim);
 
 struct ops {
-  const char* name;
   void (*rmsnorm)(float* out, const float* x, const float* weight, int64_t rows, int64_t dim,
                   float eps);
   void (*softmax)(float* x, int64_t n);

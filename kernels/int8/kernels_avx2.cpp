@@ -10,61 +10,55 @@
 namespace corolla::packed {
 namespace {
 
-// Rows [0, m) as the portable quantize does, 8 floats at a time; the same operations
-// (max of |x|, one division, a multiply, round to nearest even), so the same bytes.
-void quantize(const float* x, int64_t m, int64_t cols, int64_t kp, int8_t* q, uint8_t* a,
-              float* scale) {
+// One row as quantize_row does, 8 floats at a time; the same operations (max of |x|,
+// one division, a multiply, round to nearest even), so the same bytes.
+float quantize(const float* x, int64_t cols, int64_t kp, int8_t* q, uint8_t* a) {
   const __m256 sign_bit = _mm256_set1_ps(-0.0f);
-  for (int64_t i = 0; i < m; ++i) {
-    const float* xi = x + i * cols;
-    int8_t* qi = q + i * kp;
-    __m256 vmax = _mm256_setzero_ps();
-    int64_t c = 0;
-    for (; c + 8 <= cols; c += 8) {
-      vmax = _mm256_max_ps(_mm256_andnot_ps(sign_bit, _mm256_loadu_ps(xi + c)), vmax);
-    }
-    float lanes[8];
-    _mm256_storeu_ps(lanes, vmax);
-    float amax = 0.0f;
-    for (float v : lanes) amax = v > amax ? v : amax;
-    for (; c < cols; ++c) {
-      const float v = xi[c] < 0 ? -xi[c] : xi[c];
-      amax = v > amax ? v : amax;
-    }
-    scale[i] = amax / 127.0f;
-    const float inverse = amax > 0.0f ? 1.0f / scale[i] : 0.0f;
-    const __m256 vinv = _mm256_set1_ps(inverse);
-    c = 0;
-    for (; c + 32 <= cols; c += 32) {
-      __m256i n[4];
-      for (int j = 0; j < 4; ++j) {
-        const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(xi + c + 8 * j), vinv);
-        n[j] =
-            _mm256_cvtps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-      }
-      // packs work within 128-bit lanes; the permute restores the element order.
-      const __m256i w16a = _mm256_packs_epi32(n[0], n[1]);
-      const __m256i w16b = _mm256_packs_epi32(n[2], n[3]);
-      const __m256i b8 = _mm256_packs_epi16(w16a, w16b);
-      const __m256i ordered =
-          _mm256_permutevar8x32_epi32(b8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(qi + c), ordered);
-    }
-    for (; c < cols; ++c) {
-      float v = xi[c] * inverse;
-      v = float(_mm_cvtss_f32(_mm_round_ss(_mm_setzero_ps(), _mm_set_ss(v),
-                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
-      qi[c] = int8_t(int32_t(v));
-    }
-    for (; c < kp; ++c) qi[c] = 0;
-    uint8_t* ai = a + i * kp;
-    c = 0;
-    for (; c + 32 <= kp; c += 32) {
-      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qi + c));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(ai + c), _mm256_abs_epi8(v));
-    }
-    for (; c < kp; ++c) ai[c] = uint8_t(qi[c] < 0 ? -qi[c] : qi[c]);
+  __m256 vmax = _mm256_setzero_ps();
+  int64_t c = 0;
+  for (; c + 8 <= cols; c += 8) {
+    vmax = _mm256_max_ps(_mm256_andnot_ps(sign_bit, _mm256_loadu_ps(x + c)), vmax);
   }
+  float lanes[8];
+  _mm256_storeu_ps(lanes, vmax);
+  float amax = 0.0f;
+  for (float v : lanes) amax = v > amax ? v : amax;
+  for (; c < cols; ++c) {
+    const float v = x[c] < 0 ? -x[c] : x[c];
+    amax = v > amax ? v : amax;
+  }
+  const float scale = amax / 127.0f;
+  const float inverse = amax > 0.0f ? 1.0f / scale : 0.0f;
+  const __m256 vinv = _mm256_set1_ps(inverse);
+  c = 0;
+  for (; c + 32 <= cols; c += 32) {
+    __m256i n[4];
+    for (int j = 0; j < 4; ++j) {
+      const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + c + 8 * j), vinv);
+      n[j] = _mm256_cvtps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
+    // packs work within 128-bit lanes; the permute restores the element order.
+    const __m256i w16a = _mm256_packs_epi32(n[0], n[1]);
+    const __m256i w16b = _mm256_packs_epi32(n[2], n[3]);
+    const __m256i b8 = _mm256_packs_epi16(w16a, w16b);
+    const __m256i ordered =
+        _mm256_permutevar8x32_epi32(b8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + c), ordered);
+  }
+  for (; c < cols; ++c) {
+    const float v = _mm_cvtss_f32(_mm_round_ss(_mm_setzero_ps(), _mm_set_ss(x[c] * inverse),
+                                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    q[c] = int8_t(int32_t(v));
+  }
+  for (; c < kp; ++c) q[c] = 0;
+  if (!a) return scale;
+  c = 0;
+  for (; c + 32 <= kp; c += 32) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + c));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(a + c), _mm256_abs_epi8(v));
+  }
+  for (; c < kp; ++c) a[c] = uint8_t(q[c] < 0 ? -q[c] : q[c]);
+  return scale;
 }
 
 // Sum of the 8 int32 lanes of each of a0..a3, as [s0, s1, s2, s3].
@@ -123,7 +117,7 @@ void gemm(const gemm_args& g, int64_t block_begin, int64_t block_end) {
 }  // namespace
 
 const kernels& avx2_kernels() {
-  static const kernels k{"avx2", quantize, gemm};
+  static const kernels k{quantize, gemm};
   return k;
 }
 

@@ -72,7 +72,7 @@ void gemm(const gemm_args& g, int64_t block_begin, int64_t block_end) {
 }  // namespace
 
 const kernels& avx512bw_kernels() {
-  static const kernels k{"avx512bw", avx2_kernels().quantize, gemm};
+  static const kernels k{avx2_kernels().quantize, gemm};
   return k;
 }
 

@@ -8,19 +8,13 @@
 namespace corolla::packed {
 namespace {
 
-void quantize(const float* x, int64_t m, int64_t cols, int64_t kp, int8_t* q, uint8_t* a,
-              float* scale) {
-  for (int64_t i = 0; i < m; ++i) {
-    const float* xi = x + i * cols;
-    int8_t* qi = q + i * kp;
-    float amax = 0.0f;
-    for (int64_t c = 0; c < cols; ++c) amax = std::fmax(amax, std::fabs(xi[c]));
-    scale[i] = amax / 127.0f;
-    const float inverse = amax > 0.0f ? 1.0f / scale[i] : 0.0f;
-    for (int64_t c = 0; c < cols; ++c) qi[c] = int8_t(std::nearbyint(xi[c] * inverse));
-    for (int64_t c = cols; c < kp; ++c) qi[c] = 0;
-    for (int64_t c = 0; c < kp; ++c) a[i * kp + c] = uint8_t(qi[c] < 0 ? -qi[c] : qi[c]);
+float quantize(const float* x, int64_t cols, int64_t kp, int8_t* q, uint8_t* a) {
+  const float scale = quantize_row(q, x, cols);
+  for (int64_t c = cols; c < kp; ++c) q[c] = 0;
+  if (a) {
+    for (int64_t c = 0; c < kp; ++c) a[c] = uint8_t(q[c] < 0 ? -q[c] : q[c]);
   }
+  return scale;
 }
 
 void gemm(const gemm_args& g, int64_t block_begin, int64_t block_end) {
@@ -51,6 +45,15 @@ void gemm(const gemm_args& g, int64_t block_begin, int64_t block_end) {
 
 }  // namespace
 
+float quantize_row(int8_t* q, const float* x, int64_t n) {
+  float amax = 0.0f;
+  for (int64_t i = 0; i < n; ++i) amax = std::fmax(amax, std::fabs(x[i]));
+  const float scale = amax / 127.0f;
+  const float inverse = amax > 0.0f ? 1.0f / scale : 0.0f;
+  for (int64_t i = 0; i < n; ++i) q[i] = int8_t(std::nearbyint(x[i] * inverse));
+  return scale;
+}
+
 void pack(int8_t* out, const int8_t* w, int64_t rows, int64_t cols) {
   const int64_t kp = padded_cols(cols);
   const int64_t rp = padded_rows(rows);
@@ -65,7 +68,7 @@ void pack(int8_t* out, const int8_t* w, int64_t rows, int64_t cols) {
 }
 
 const kernels& portable_kernels() {
-  static const kernels k{"portable", quantize, gemm};
+  static const kernels k{quantize, gemm};
   return k;
 }
 

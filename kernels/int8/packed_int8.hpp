@@ -40,6 +40,11 @@ inline int64_t padded_cols(int64_t cols) {
 // Packs plain row-major int8 W [rows, cols] into `out` (padded_rows * padded_cols bytes).
 void pack(int8_t* out, const int8_t* w, int64_t rows, int64_t cols);
 
+// Symmetric quantisation of one row, the definition every path follows (weights use it
+// as it is; the kernels' vector quantisers give the same bytes): q = nearbyint(x / s)
+// with s = max|x| / 127 (0 for a zero row). Returns s.
+float quantize_row(int8_t* q, const float* x, int64_t n);
+
 struct gemm_args {
   const int8_t* xq;      // [m, kp] quantised activations
   const uint8_t* xa;     // [m, kp] |xq| (unused by the portable kernel)
@@ -53,11 +58,9 @@ struct gemm_args {
 };
 
 struct kernels {
-  const char* name;
-  // Rows [0, m) of x [m, cols] f32: q = nearbyint(x / s), s = max|x| / 127 (0 for a zero
-  // row), padded with zeros to kp; a = |q|.
-  void (*quantize)(const float* x, int64_t m, int64_t cols, int64_t kp, int8_t* q, uint8_t* a,
-                   float* scale);
+  // One activation row x [cols] as quantize_row does, padded with zeros to kp; a = |q|
+  // unless a is null (oneDNN's path needs no |q|). Returns the scale.
+  float (*quantize)(const float* x, int64_t cols, int64_t kp, int8_t* q, uint8_t* a);
   // out[i, r] for every row i and the rows r of blocks [block_begin, block_end).
   void (*gemm)(const gemm_args& args, int64_t block_begin, int64_t block_end);
 };
