@@ -118,14 +118,16 @@ caf::message answer(caf::blocking_actor* self, client_state& st, const generate_
                     const caf::actor& to) {
   generation_options opt = req.options;
   const chat_format format = st.model.chat();
-  const bool chat = req.chat && format != chat_format::plain;
+  const bool chat = req.tokens.empty() && req.chat && format != chat_format::plain;
   std::string prompt = req.prompt;
   if (chat) {
     st.conversation.push_back({"user", req.prompt});
     prompt = render_chat(format, st.conversation, /*add_generation_prompt=*/true);
     for (const std::string& s : chat_stop_strings(format)) opt.stop_strings.push_back(s);
   }
-  const auto tokens = st.model.tokenizer().encode(prompt, /*add_bos=*/true, /*parse_special=*/true);
+  const auto tokens = req.tokens.empty() ? st.model.tokenizer().encode(prompt, /*add_bos=*/true,
+                                                                       /*parse_special=*/true)
+                                         : req.tokens;
   std::string text;
   bool stopped = false;
   st.runner.reset_timing();

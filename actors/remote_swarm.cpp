@@ -39,6 +39,8 @@ result<remote_swarm> remote_swarm::join(caf::actor_system& system,
         join_swarm(system, swarm.table_, options.peers, options.peer_timeout * 4));
     swarm.joined_through_ = joined.through;
   }
+  swarm.codec_ = options.codec;
+  if (!options.wait_for_coverage) return swarm;
   caf::scoped_actor self{system};
   // Records arrive with the first gossip; the connections to their nodes a little later.
   const int64_t n_blocks = swarm.head_->config().n_blocks;

@@ -31,6 +31,10 @@ struct remote_swarm_options {
   std::chrono::milliseconds record_ttl{5000};
   std::chrono::milliseconds peer_timeout{1000};
   std::chrono::milliseconds wait_for_route{15000};  // until the swarm covers every block
+  // false: return once joined, covered or not (an HTTP gateway answers 503 meanwhile);
+  // sessions then use `codec`, which must be the swarm's.
+  bool wait_for_coverage = true;
+  tensor_codec codec = tensor_codec::f16;
   // The process's compute thread; made when null.
   std::shared_ptr<compute_executor> executor;
 };

@@ -123,6 +123,7 @@ server_record make_record(server_pointer self, const server_config& cfg) {
   r.port = cfg.port;
   r.model_id = cfg.model_id;
   r.sessions = int64_t(self->state.sessions.size());
+  for (const auto& [id, s] : self->state.sessions) r.kv_rows += s.length(cfg.model->config().dim);
   r.codec = uint8_t(cfg.codec.value_or(tensor_codec::f32));
   r.block_restarts = self->state.block_restarts;
   const double blocks = double(span_end(cfg) - span_start(cfg));

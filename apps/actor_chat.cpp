@@ -3,6 +3,8 @@
 // new user sees it work without a second machine or a model download: without
 // --model, the first run makes a demo model with the model maker. With --peer (or a
 // node's --config file) it joins a swarm of actor-node processes as a client.
+#include <signal.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -17,6 +19,7 @@
 #include "actors/remote_swarm.hpp"
 #include "apps/chat_repl.hpp"
 #include "apps/command_line.hpp"
+#include "apps/http_face.hpp"
 #include "apps/node_options.hpp"
 #include "apps/openmp_spin.hpp"
 #include "model/model_maker.hpp"
@@ -40,8 +43,32 @@ result<std::string> demo_model() {
   return path;
 }
 
-// Starts the client and runs the REPL until the user quits.
-int chat(caf::actor_system& system, const client_config& client_cfg, const repl_options& repl) {
+// --http: what to serve it on; the signals that end it, blocked before any thread starts.
+struct http_mode {
+  bool on = false;
+  http_settings settings;
+  sigset_t stop_signals;
+};
+
+// Serves the HTTP face until SIGINT or SIGTERM.
+int serve(caf::actor_system& system, const client_config& client_cfg, const repl_options& repl,
+          const http_mode& http, const std::string& model_path) {
+  auto gateway = start_http(system, http.settings, client_cfg, model_path, repl.generation);
+  if (!gateway.ok()) {
+    std::cerr << "actor-chat: " << gateway.error().message() << "\n";
+    return 1;
+  }
+  std::cout << "actor-chat: " << http_banner(**gateway) << std::endl;
+  int signal_number = 0;
+  sigwait(&http.stop_signals, &signal_number);
+  (*gateway)->stop();
+  return 0;
+}
+
+// Starts the client and runs the REPL until the user quits (or serves --http).
+int chat(caf::actor_system& system, const client_config& client_cfg, const repl_options& repl,
+         const http_mode& http, const std::string& model_path) {
+  if (http.on) return serve(system, client_cfg, repl, http, model_path);
   auto client = start_client(system, client_cfg);
   if (!client.ok()) {
     std::cerr << "actor-chat: " << client.error().message() << "\n";
@@ -85,7 +112,8 @@ result<peer_settings> read_peer_settings(const po::variables_map& vm) {
   return out;
 }
 
-int run_peer(const po::variables_map& vm, repl_options repl, int64_t context) {
+int run_peer(const po::variables_map& vm, repl_options repl, int64_t context,
+             const http_mode& http) {
   auto settings = read_peer_settings(vm);
   if (!settings.ok()) {
     std::cerr << "actor-chat: " << settings.error().message() << "\n";
@@ -109,7 +137,21 @@ int run_peer(const po::variables_map& vm, repl_options repl, int64_t context) {
   client_cfg.push = !vm.count("round-trips");
   if (!vm["codec"].defaulted())
     client_cfg.codec = *parse_tensor_codec(vm["codec"].as<std::string>());
-  return chat(system, client_cfg, repl);
+  return chat(system, client_cfg, repl, http, settings->swarm.model_path);
+}
+
+// Parses --http HOST:PORT (PORT 0: a free one).
+bool parse_http_address(const std::string& text, http_settings& out) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  const std::string port = text.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  const unsigned long value = std::stoul(port);
+  if (value > 65535) return false;
+  out.host = text.substr(0, colon);
+  out.port = uint16_t(value);
+  return true;
 }
 
 int run(int argc, char** argv) {
@@ -120,7 +162,17 @@ int run(int argc, char** argv) {
   repl_options repl;
   int64_t context = 0, kv_budget_mib = 1024;
   std::string codec_name = "f32";
+  std::string http_address;
+  http_mode http;
   opts.add_options()("help,h", "show this help")(
+      "http", po::value(&http_address),
+      "serve the OpenAI-compatible API, status page and metrics on HOST:PORT (PORT 0: a free "
+      "one) instead of the REPL")("http-api-key", po::value(&http.settings.api_key),
+                                  "require 'Authorization: Bearer KEY' on the API")(
+      "http-max-requests", po::value(&http.settings.max_requests)->default_value(16),
+      "generations at once; more are answered 503 with Retry-After")(
+      "http-kept-sessions", po::value(&http.settings.kept_sessions)->default_value(8),
+      "finished sessions kept so a conversation's next turn reuses their caches")(
       "local", "run the whole swarm in this process (the embedded default)")(
       "peer", po::value<std::vector<std::string>>()->composing(),
       "join a swarm of actor-node processes through HOST:PORT (repeatable)")(
@@ -166,7 +218,24 @@ int run(int argc, char** argv) {
     return 2;
   }
   repl.chat = !vm.count("raw");
-  if (peer) return run_peer(vm, repl, context);
+  if (vm.count("http")) {
+    if (!parse_http_address(http_address, http.settings)) {
+      std::cerr << "actor-chat: --http: '" << http_address
+                << "' is not HOST:PORT (PORT 0: a free one)\n";
+      return 2;
+    }
+    if (http.settings.max_requests < 1 || http.settings.kept_sessions < 0) {
+      std::cerr << "actor-chat: --http-max-requests must be >= 1 and --http-kept-sessions >= 0\n";
+      return 2;
+    }
+    http.on = true;
+    // Taken by sigwait in serve(); blocked before the actor system starts its threads.
+    sigemptyset(&http.stop_signals);
+    sigaddset(&http.stop_signals, SIGINT);
+    sigaddset(&http.stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &http.stop_signals, nullptr);
+  }
+  if (peer) return run_peer(vm, repl, context, http);
   // Every kernel of the process, making the demo model's included, runs on one thread
   // (actors/compute_executor.hpp says why).
   swarm_options.executor = std::make_shared<compute_executor>();
@@ -202,7 +271,7 @@ int run(int argc, char** argv) {
   client_cfg.max_tokens = context;
   client_cfg.push = !vm.count("round-trips");
   client_cfg.codec = *codec;
-  return chat(system, client_cfg, repl);
+  return chat(system, client_cfg, repl, http, swarm_options.model_path);
 }
 
 }  // namespace

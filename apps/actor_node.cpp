@@ -15,7 +15,9 @@
 
 #include "actors/compute_executor.hpp"
 #include "actors/node_network.hpp"
+#include "actors/remote_swarm.hpp"
 #include "actors/swarm_node.hpp"
+#include "apps/http_face.hpp"
 #include "apps/node_options.hpp"
 #include "apps/openmp_spin.hpp"
 #include "kernels/cpu_isa.hpp"
@@ -26,6 +28,67 @@ namespace {
 int fail(const std::string& text) {
   std::cerr << "actor-node: " << text << "\n";
   return 1;
+}
+
+http_settings http_of(const node_options& o) {
+  http_settings h;
+  h.host = o.http_host;
+  h.port = o.http_port;
+  h.api_key = o.http_api_key;
+  h.max_requests = o.http_max_requests;
+  h.kept_sessions = o.http_kept_sessions;
+  return h;
+}
+
+// The HTTP face on a swarm reached through `swarm` (joined, or this node's own table).
+result<std::unique_ptr<http_gateway>> serve_http(caf::actor_system& system, const node_options& o,
+                                                 const remote_swarm& swarm) {
+  client_config client = swarm.client_defaults();
+  client.push = true;
+  return start_http(system, http_of(o), client, o.model, generation_options{});
+}
+
+sigset_t blocked_stop_signals() {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  return stop_signals;
+}
+
+// span = none: no blocks, a client of the swarm serving the HTTP face until a signal.
+int run_gateway(const node_options& o, sigset_t stop_signals) {
+  node_config cfg;
+  enable_network(cfg, network_settings(o));
+  caf::actor_system system{cfg};
+  auto executor = std::make_shared<compute_executor>();
+  if (o.threads > 0) executor->run([&] { omp_set_num_threads(int(o.threads)); });
+  remote_swarm_options ro;
+  ro.peers = o.seeds;
+  ro.model_path = o.model;
+  ro.gossip_period = std::chrono::milliseconds(o.gossip_period_ms);
+  ro.record_ttl = std::chrono::milliseconds(o.record_ttl_ms);
+  ro.peer_timeout = std::chrono::milliseconds(o.heartbeat_timeout_ms);
+  ro.executor = executor;
+  ro.wait_for_coverage = false;
+  ro.codec = o.codec;
+  auto swarm = remote_swarm::join(system, ro);
+  if (!swarm.ok()) return fail(swarm.error().message());
+  auto gateway = serve_http(system, o, *swarm);
+  if (!gateway.ok()) return fail(gateway.error().message());
+  const std::string name = o.name.empty() ? "gateway" : o.name;
+  std::cout << name << ": a gateway (no blocks) joined the swarm through "
+            << swarm->joined_through() << "\n"
+            << name << ": " << http_banner(**gateway) << std::endl;
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  (*gateway)->stop();
+  swarm->stop();
+  executor->stop();
+  std::cout << name << ": stopped on " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
+            << std::endl;
+  return 0;
 }
 
 int run(int argc, char** argv) {
@@ -47,11 +110,8 @@ int run(int argc, char** argv) {
 
   // Signals are taken by sigwait below; blocked before any thread starts, so that no
   // other thread of the process is interrupted by them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  const sigset_t stop_signals = blocked_stop_signals();
+  if (o.gateway_only) return run_gateway(o, stop_signals);
 
   node_config cfg;
   enable_network(cfg, network_settings(o));
@@ -118,8 +178,27 @@ int run(int argc, char** argv) {
               << ")" << std::endl;
   }
 
+  std::unique_ptr<http_gateway> gateway;
+  remote_swarm head_side;  // the gateway's view of the swarm: this node's own table
+  if (!o.http.empty()) {
+    remote_swarm_options ro;
+    ro.table = node.routing_table();
+    ro.model_path = o.model;
+    ro.executor = executor;
+    ro.wait_for_coverage = false;
+    ro.codec = o.codec;
+    auto joined = remote_swarm::join(system, ro);
+    if (!joined.ok()) return fail(joined.error().message());
+    head_side = std::move(*joined);
+    auto served = serve_http(system, o, head_side);
+    if (!served.ok()) return fail(served.error().message());
+    gateway = std::move(*served);
+    std::cout << name << ": " << http_banner(*gateway) << std::endl;
+  }
+
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
+  if (gateway) gateway->stop();
   const int64_t open = node.drain();
   std::cout << name << ": draining on " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM") << " ("
             << open << " sessions open)" << std::endl;

@@ -81,11 +81,12 @@ status check(node_options& o, const origins& from) {
     return bad(from, "port", std::to_string(o.port) + " is not a port (0..65535)");
   }
   if (o.model.empty()) return bad(from, "model", "required: the GGUF file this node serves");
-  if (o.span != "auto") {
+  o.gateway_only = o.span == "none";
+  if (o.span != "auto" && !o.gateway_only) {
     const auto colon = o.span.find(':');
     if (colon == std::string::npos || !parse_int(o.span.substr(0, colon), o.span_start) ||
         !parse_int(o.span.substr(colon + 1), o.span_end)) {
-      return bad(from, "span", "'" + o.span + "' is neither 'auto' nor START:END");
+      return bad(from, "span", "'" + o.span + "' is not 'auto', 'none' or START:END");
     }
     if (o.span_start < 0 || o.span_start >= o.span_end) {
       return bad(from, "span", "'" + o.span + "' is empty or negative: need 0 <= START < END");
@@ -145,6 +146,24 @@ status check(node_options& o, const origins& from) {
     return bad(from, "max-moves-per-hour", "must be >= 0 (0: no limit)");
   if (o.balance_grace_ms < 0) return bad(from, "balance-grace-ms", "must be >= 0");
   if (!(o.network_mbps >= 0)) return bad(from, "network-mbps", "must be >= 0 (0: measured)");
+  if (!o.http.empty()) {
+    const auto colon = o.http.rfind(':');
+    int64_t port = -1;
+    if (colon == std::string::npos || colon == 0 || !parse_int(o.http.substr(colon + 1), port) ||
+        port < 0 || port > 65535) {
+      return bad(from, "http", "'" + o.http + "' is not HOST:PORT (PORT 0: a free one)");
+    }
+    o.http_host = o.http.substr(0, colon);
+    o.http_port = uint16_t(port);
+  }
+  if (o.gateway_only && o.http.empty()) {
+    return bad(from, "span", "none serves no blocks: give http = HOST:PORT for a gateway");
+  }
+  if (o.gateway_only && o.seeds.empty()) {
+    return bad(from, "seed", "span = none needs a seed: a gateway joins a swarm, it starts none");
+  }
+  if (o.http_max_requests < 1) return bad(from, "http-max-requests", "must be >= 1");
+  if (o.http_kept_sessions < 0) return bad(from, "http-kept-sessions", "must be >= 0");
   for (const std::string& seed : o.seeds) {
     std::string host;
     uint16_t port = 0;
@@ -223,7 +242,15 @@ po::options_description node_option_descriptions(node_options& o) {
     ("balance-grace-ms", po::value(&o.balance_grace_ms)->default_value(o.balance_grace_ms),
      "a moving server's sessions may finish this long before they are handed over")
     ("network-mbps", po::value(&o.network_mbps)->default_value(o.network_mbps),
-     "this node's link in megabits/s; 0: measured against its seed");
+     "this node's link in megabits/s; 0: measured against its seed")
+    ("http", po::value(&o.http)->default_value(o.http),
+     "serve the OpenAI-compatible API, status page and metrics on HOST:PORT; empty: off")
+    ("http-api-key", po::value(&o.http_api_key)->default_value(o.http_api_key),
+     "require 'Authorization: Bearer KEY' on the API; empty: no key")
+    ("http-max-requests", po::value(&o.http_max_requests)->default_value(o.http_max_requests),
+     "generations at once; more are answered 503 with Retry-After")
+    ("http-kept-sessions", po::value(&o.http_kept_sessions)->default_value(o.http_kept_sessions),
+     "finished sessions kept open so a conversation's next turn reuses their caches");
   // clang-format on
   return d;
 }

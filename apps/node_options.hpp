@@ -27,7 +27,7 @@ struct node_options {
   int64_t port = 0;                // 0: any free port
   std::vector<std::string> seeds;  // host:port of nodes to join through
   std::string model;
-  std::string span = "auto";               // "auto" or "START:END" (blocks [START, END))
+  std::string span = "auto";  // "auto", "START:END" (blocks [START, END)) or "none" (a gateway)
   int64_t span_start = -1, span_end = -1;  // from span; -1 for auto
   int64_t threads = 0;                     // 0: every core
   int64_t kv_budget_mib = 1024;
@@ -61,6 +61,14 @@ struct node_options {
   int64_t max_moves_per_hour = 2;   // per server, in any hour; 0: no limit
   int64_t balance_grace_ms = 5000;  // a moving server's sessions may finish this long
   double network_mbps = 0;          // the node's link; 0: measured against its seed
+  // The HTTP face (http/gateway.hpp): "" off, else HOST:PORT (PORT 0: a free one).
+  std::string http;
+  std::string http_host;  // from http
+  uint16_t http_port = 0;
+  std::string http_api_key;        // "": none
+  int64_t http_max_requests = 16;  // generations at once; more get 503
+  int64_t http_kept_sessions = 8;  // finished sessions kept for the next turn
+  bool gateway_only = false;       // span = none: no blocks, a client of the swarm
 };
 
 // The options, bound to `o`: what --help prints and what a config file may set.

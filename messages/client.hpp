@@ -48,10 +48,14 @@ struct generate_request {
   std::string prompt;  // the user's text (chat) or the text to continue (raw)
   bool chat = false;   // true: a turn of the conversation, in the model's template
   generation_options options;
+  // When not empty: the whole context, already tokenised (prompt and chat are unused).
+  // The HTTP face renders conversations itself and resends them whole every turn; the
+  // client's generator reuses what its caches already hold of them.
+  std::vector<int32_t> tokens;
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(prompt, chat, options);
+    ar(prompt, chat, options, tokens);
   }
 };
 

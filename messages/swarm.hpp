@@ -51,12 +51,14 @@ struct server_record {
   // there already, so that two servers do not move into the same gap.
   int64_t next_start = -1;
   int64_t next_end = -1;
+  int64_t kv_rows = 0;  // tokens held in its sessions' caches (each row spans its blocks)
 
   template <class Archive>
   void serialize(Archive& ar) {
     ar(server_id, text_field(name), protocol_version, start_block, end_block, state,
        compute_ms_per_block, rtt_ms, cache_bytes_free, version, text_field(host), port,
-       text_field(model_id), sessions, codec, block_restarts, throughput, next_start, next_end);
+       text_field(model_id), sessions, codec, block_restarts, throughput, next_start, next_end,
+       kv_rows);
   }
 };
 

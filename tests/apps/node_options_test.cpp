@@ -136,6 +136,10 @@ TEST(NodeOptions, TheShippedConfigFilesParse) {
   EXPECT_EQ(d.fault_block_crashes, b.fault_block_crashes);
   EXPECT_EQ(d.host_budget_mib, b.host_budget_mib);
   EXPECT_EQ(d.throughput_cache, b.throughput_cache);
+  EXPECT_EQ(d.http, b.http);
+  EXPECT_EQ(d.http_api_key, b.http_api_key);
+  EXPECT_EQ(d.http_max_requests, b.http_max_requests);
+  EXPECT_EQ(d.http_kept_sessions, b.http_kept_sessions);
 
   const std::vector<std::pair<std::string, std::pair<int64_t, int64_t>>> nodes{
       {"a", {0, 2}}, {"b", {2, 4}}, {"c", {4, 5}}};
