@@ -172,6 +172,9 @@ std::optional<api_error> read_options(const json& body, completion_request& req)
   if (n != 1) return bad_field("n", "must be 1: one choice per request");
   if (auto e = read_stop(body, o.stop_strings)) return e;
   if (auto e = read_bool(body, "stream", req.stream)) return e;
+  bool ignore_eos = !o.stop_at_eos;  // llama-server's extension: benchmarks run to max_tokens
+  if (auto e = read_bool(body, "ignore_eos", ignore_eos)) return e;
+  o.stop_at_eos = !ignore_eos;
   auto so = body.find("stream_options");
   if (so != body.end() && !so->is_null()) {
     if (!so->is_object()) return bad_field("stream_options", "must be an object");
