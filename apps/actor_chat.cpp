@@ -104,7 +104,8 @@ result<peer_settings> read_peer_settings(const po::variables_map& vm) {
   if (vm.count("peer")) out.swarm.peers = vm["peer"].as<std::vector<std::string>>();
   if (out.swarm.model_path.empty()) {
     return status::invalid_argument(
-        "--model: the swarm's model file is needed (the client computes the head)");
+        "--model: the swarm's model file, or its head (corolla gguf head MODEL -o FILE), is "
+        "needed: the client computes the head");
   }
   if (out.swarm.peers.empty()) {
     return status::invalid_argument("--peer: no node to join through (the config file gives none)");

@@ -17,6 +17,7 @@ const char kUsage[] =
     "usage: corolla <command> [args]\n"
     "  gguf info FILE                      a GGUF's architecture, hyper-parameters, tensors\n"
     "  gguf make (--preset NAME | --dim N ...) --type f32|q8_0 --seed N -o FILE\n"
+    "  gguf head MODEL -o FILE             the head a client of a swarm needs, without blocks\n"
     "                                      write a random Llama GGUF (the model maker)\n"
     "  generate --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--f32] ...\n"
     "                                      single-process generation\n"
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
     const std::vector<std::string> rest(args.begin() + 2, args.end());
     if (args[1] == "info") return corolla::run_gguf_info(rest, std::cout);
     if (args[1] == "make") return corolla::run_gguf_make(rest, std::cout);
+    if (args[1] == "head") return corolla::run_gguf_head(rest, std::cout);
   }
   if (!args.empty() && args[0] == "generate") {
     return corolla::run_generate({args.begin() + 1, args.end()}, std::cout);

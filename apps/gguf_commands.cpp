@@ -9,7 +9,9 @@
 #include "apps/command_line.hpp"
 #include "model/chat_template.hpp"
 #include "model/gguf_file.hpp"
+#include "model/head_file.hpp"
 #include "model/llama_config.hpp"
+#include "model/model_id.hpp"
 #include "model/model_maker.hpp"
 #include "model/tokenizer.hpp"
 
@@ -82,6 +84,10 @@ int run_gguf_info(const std::vector<std::string>& args, std::ostream& out) {
   auto arch = f.get_string("general.architecture");
   out << "architecture: " << (arch ? *arch : "(none: " + arch.error().message() + ")") << "\n";
   if (arch && *arch == "llama") print_llama(f, out);
+  if (is_head_file(f)) {
+    out << "head file of model " << model_fingerprint(f)
+        << ": embedding, final norm and LM head, no blocks (for a swarm's clients)\n";
+  }
 
   out << "metadata (" << f.metadata().size() << "):\n";
   size_t i = 0;
@@ -190,6 +196,43 @@ int run_gguf_make(const std::vector<std::string>& args, std::ostream& out) {
   out << "wrote " << output << ": llama, " << s.n_blocks << " blocks, dim " << s.dim << ", hidden "
       << s.hidden_dim << ", heads " << s.n_heads << "/" << s.n_kv_heads << ", " << type << ", seed "
       << seed << " (" << std::fixed << std::setprecision(2) << seconds << " s)\n";
+  return 0;
+}
+
+int run_gguf_head(const std::vector<std::string>& args, std::ostream& out) {
+  std::string model, output;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if ((args[i] == "-o" || args[i] == "--output") && i + 1 < args.size()) {
+      output = args[++i];
+    } else if (args[i] == "--help" || args[i] == "-h") {
+      out << "usage: corolla gguf head MODEL -o FILE\n"
+             "writes what a client of a swarm needs (token embedding, final norm, LM head,\n"
+             "tokenizer, chat template) with the whole model's fingerprint\n";
+      return 0;
+    } else if (model.empty() && args[i][0] != '-') {
+      model = args[i];
+    } else {
+      std::cerr << "corolla gguf head: unexpected argument '" << args[i] << "'\n";
+      return 2;
+    }
+  }
+  if (model.empty() || output.empty()) {
+    std::cerr << "usage: corolla gguf head MODEL -o FILE\n";
+    return 2;
+  }
+  if (status st = write_head_file(model, output); !st.ok()) {
+    std::cerr << "corolla gguf head: " << st.message() << "\n";
+    return 1;
+  }
+  auto whole = gguf_file::open(model);
+  auto head = gguf_file::open(output);
+  if (!whole.ok() || !head.ok()) {
+    std::cerr << "corolla gguf head: wrote " << output << " but can not reopen it\n";
+    return 1;
+  }
+  out << "wrote " << output << ": the head of " << model << " (model " << model_fingerprint(*head)
+      << "), " << human_bytes(head->file_size()) << " of " << human_bytes(whole->file_size())
+      << "\n";
   return 0;
 }
 

@@ -98,12 +98,26 @@ void gguf_writer::set(const std::string& key, gguf_value value) {
 
 status gguf_writer::add_tensor(const std::string& name, std::vector<int64_t> shape, ggml_type type,
                                row_source rows) {
-  for (const auto& t : tensors_) {
-    if (t.name == name) return status::invalid_argument("tensor '" + name + "' added twice");
-  }
   if (!is_writable_type(type)) {
     return status::not_supported("tensor '" + name + "': can not write " +
                                  ggml_type_name(uint32_t(type)));
+  }
+  return declare(name, std::move(shape), type, std::move(rows), nullptr, 0);
+}
+
+status gguf_writer::add_tensor_bytes(const std::string& name, std::vector<int64_t> shape,
+                                     ggml_type type, const uint8_t* data, uint64_t bytes) {
+  if (!ggml_type_info_of(uint32_t(type))) {
+    return status::not_supported("tensor '" + name + "': unknown type " +
+                                 std::to_string(uint32_t(type)));
+  }
+  return declare(name, std::move(shape), type, nullptr, data, bytes);
+}
+
+status gguf_writer::declare(const std::string& name, std::vector<int64_t> shape, ggml_type type,
+                            row_source rows, const uint8_t* raw, uint64_t raw_bytes) {
+  for (const auto& t : tensors_) {
+    if (t.name == name) return status::invalid_argument("tensor '" + name + "' added twice");
   }
   if (shape.empty() || shape.size() > 4) {
     return status::invalid_argument("tensor '" + name + "': 1 to 4 dimensions required");
@@ -119,8 +133,12 @@ status gguf_writer::add_tensor(const std::string& name, std::vector<int64_t> sha
                                     std::to_string(shape[0]) + " is not a multiple of the " +
                                     info.name + " block size " + std::to_string(info.block_size));
   }
-  tensor t{name, std::move(shape), type, std::move(rows)};
+  tensor t{name, std::move(shape), type, std::move(rows), raw};
   t.bytes = elements / uint64_t(info.block_size) * uint64_t(info.block_bytes);
+  if (raw != nullptr && raw_bytes != t.bytes) {
+    return status::invalid_argument("tensor '" + name + "': " + std::to_string(raw_bytes) +
+                                    " bytes given, its shape takes " + std::to_string(t.bytes));
+  }
   t.offset = data_bytes_;
   data_bytes_ = (t.offset + t.bytes + alignment_ - 1) / alignment_ * alignment_;
   tensors_.push_back(std::move(t));
@@ -159,6 +177,12 @@ status gguf_writer::write(std::ostream& out) const {
   for (const auto& t : tensors_) {
     pad_to(out, pos, alignment_);
     if (pos - data_start != t.offset) return status::io_error("tensor layout mismatch");
+    if (t.raw != nullptr) {
+      out.write(reinterpret_cast<const char*>(t.raw), std::streamsize(t.bytes));
+      pos += t.bytes;
+      if (!out) return status::io_error("write failed in tensor '" + t.name + "'");
+      continue;
+    }
     const int64_t n = t.shape[0];
     int64_t row_count = 1;
     for (size_t d = 1; d < t.shape.size(); ++d) row_count *= t.shape[d];

@@ -41,17 +41,27 @@ class gguf_writer {
   status add_tensor(const std::string& name, std::vector<int64_t> shape, ggml_type type,
                     row_source rows);
 
+  // Declares a tensor whose bytes are copied as they are (any type ggml_type_info_of
+  // knows; `data` must outlive the write): a head file keeps its model's exact
+  // embedding and LM head. Errors: as add_tensor's, and invalid_argument when `bytes` is
+  // not the shape's size in `type`.
+  status add_tensor_bytes(const std::string& name, std::vector<int64_t> shape, ggml_type type,
+                          const uint8_t* data, uint64_t bytes);
   // Writes the file. Errors: io_error naming the path.
   status write_file(const std::string& path) const;
   // Writes to a stream (tests, fuzz seeds). Errors: io_error when the stream fails.
   status write(std::ostream& out) const;
 
  private:
+  status declare(const std::string& name, std::vector<int64_t> shape, ggml_type type,
+                 row_source rows, const uint8_t* raw, uint64_t raw_bytes);
+
   struct tensor {
     std::string name;
     std::vector<int64_t> shape;
     ggml_type type;
     row_source rows;
+    const uint8_t* raw = nullptr;  // add_tensor_bytes: written as is
     uint64_t offset = 0;
     uint64_t bytes = 0;
   };

@@ -2,8 +2,9 @@
 
 #include <algorithm>
 #include <charconv>
-
 #include <vector>
+
+#include "model/head_file.hpp"
 
 namespace corolla {
 namespace {
@@ -127,6 +128,7 @@ status check_llama_tensors(const gguf_file& file, const llama_config& c) {
   if (file.find_tensor("output.weight")) {
     COROLLA_RETURN_IF_ERROR(check_tensor(file, "output.weight", {c.dim, c.vocab_size}));
   }
+  if (is_head_file(file)) return status();
   for (int64_t b = 0; b < c.n_blocks; ++b) {
     const std::pair<const char*, std::vector<int64_t>> expected[] = {
         {"attn_norm.weight", {c.dim}},

@@ -47,6 +47,7 @@ result<llama_config> read_llama_config(const gguf_file& file);
 // Checks that every tensor a Llama of `config` needs is present with its shape
 // (output.weight may be absent: the embedding is then tied) and of a type
 // Corolla can dequantise. Errors name the file and the tensor.
+// A head file (model/head_file.hpp) is checked for the head's tensors only.
 status check_llama_tensors(const gguf_file& file, const llama_config& config);
 
 // "blk.3.attn_q.weight" style names.

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "model/head_file.hpp"
+
 namespace corolla {
 
 result<llama_model> llama_model::load(const std::string& path, const model_options& options) {
@@ -18,6 +20,10 @@ result<llama_model> llama_model::load(const std::string& path, const model_optio
     return status::out_of_range(path + ": span [" + std::to_string(options.first_block) + ", " +
                                 std::to_string(end) + ") is outside the model's " +
                                 std::to_string(config.n_blocks) + " blocks");
+  }
+  if (end > options.first_block && is_head_file(*file)) {
+    return status::invalid_argument(path +
+                                    " is a head file (no blocks): a server needs the whole model");
   }
   m.first_block_ = options.first_block;
   for (int64_t b = options.first_block; b < end; ++b) {

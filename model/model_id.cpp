@@ -1,5 +1,7 @@
 #include "model/model_id.hpp"
 
+#include "model/head_file.hpp"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -18,6 +20,7 @@ uint64_t fnv1a(uint64_t hash, const uint8_t* data, size_t size) {
 }  // namespace
 
 std::string model_fingerprint(const gguf_file& file) {
+  if (auto head_of = file.get_string(head_of_key); head_of.ok()) return *head_of;
   // The header, metadata and tensor table are what precede the data section.
   uint64_t hash =
       fnv1a(fnv_offset, file.bytes(), size_t(std::min(file.data_offset(), file.file_size())));

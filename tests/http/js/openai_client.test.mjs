@@ -4,7 +4,7 @@
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
-import { app, start, stopAll, tempDir, makeModel, greedyText, threeNodeSwarm, metric, waitFor } from "./support.mjs";
+import { app, start, stopAll, tempDir, makeModel, greedyText, threeNodeSwarm, headOnlyGateway, metric, waitFor } from "./support.mjs";
 
 const dir = tempDir();
 const model = makeModel(dir);
@@ -91,8 +91,8 @@ test("models lists the one model the swarm serves", async () => {
   assert.equal(list.data[0].owned_by, "corolla");
 });
 
-test("a swarm of three actor-node processes gives the single-process text", async () => {
-  const url = await threeNodeSwarm(model);
+test("a swarm of three actor-node processes gives the single-process text, also through a gateway holding only the head", async () => {
+  const { url, seed } = await threeNodeSwarm(model);
   const c = client(url);
   const r = await c.completions.create({ model: "demo", prompt, max_tokens: 24, temperature: 0 });
   assert.equal(r.choices[0].text, reference);
@@ -102,4 +102,7 @@ test("a swarm of three actor-node processes gives the single-process text", asyn
   assert.equal(text, reference);
   const swarm = await (await fetch(url + "/api/swarm")).json();
   assert.deepEqual(swarm.servers.map((s) => s.name).sort(), ["a", "b", "c"]);
+  const gateway = await headOnlyGateway(model, seed);
+  const viaHead = await client(gateway).completions.create({ model: "demo", prompt, max_tokens: 24, temperature: 0 });
+  assert.equal(viaHead.choices[0].text, reference);
 });

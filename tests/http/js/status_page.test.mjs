@@ -11,7 +11,7 @@ const browserPath = process.env.CHROMIUM || "/usr/bin/chromium";
 after(stopAll);
 
 test("the status page shows the swarm and its chat box streams an answer", { skip: !existsSync(browserPath) && `no browser at ${browserPath}` }, async () => {
-  const url = await threeNodeSwarm(makeModel(tempDir(), 6));
+  const { url } = await threeNodeSwarm(makeModel(tempDir(), 6));
   const browser = await chromium.launch({ executablePath: browserPath, args: ["--no-sandbox", "--disable-gpu"] });
   try {
     const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });

@@ -74,6 +74,16 @@ export async function threeNodeSwarm(model) {
   await start(app("actor-node"), [...common, "--name", "c", "--span", "4:5", "--seed", seed], /joined the swarm/);
   const url = a.match[1];
   await waitFor(async () => (await fetch(url + "/health")).status === 200, "the swarm to cover the model");
+  return { url, seed };
+}
+
+// A gateway without blocks (span = none) that holds only the model's head file.
+export async function headOnlyGateway(model, seed) {
+  const head = model.replace(/\.gguf$/, "-head.gguf");
+  execFileSync(app("corolla"), ["gguf", "head", model, "-o", head]);
+  const g = await start(app("actor-node"), ["--model", head, "--span", "none", "--seed", seed, "--http", "127.0.0.1:0", "--name", "gw"], /serving the OpenAI API on (http:\/\/[0-9.:]+)/);
+  const url = g.match[1];
+  await waitFor(async () => (await fetch(url + "/health")).status === 200, "the gateway to see the swarm cover the model");
   return url;
 }
 
