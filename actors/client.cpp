@@ -94,11 +94,12 @@ class session_runner final : public block_runner {
 
 struct client_state {
   client_state(caf::blocking_actor* self, const client_config& cfg,
-               client_session_actor session_handle, int64_t context)
+               client_session_actor session_handle, int64_t context_tokens)
       : model(*cfg.head_model),
         session(std::move(session_handle)),
         runner(self, session, model.config().dim),
-        gen(model.head(), model.tokenizer(), runner, context, head_runner(cfg)) {}
+        gen(model.head(), model.tokenizer(), runner, context_tokens, head_runner(cfg)),
+        context(context_tokens) {}
 
   static logits_runner head_runner(const client_config& cfg) {
     if (!cfg.executor) return nullptr;
@@ -110,6 +111,7 @@ struct client_state {
   client_session_actor session;
   session_runner runner;
   generator gen;
+  int64_t context;
   std::vector<chat_message> conversation;
 };
 
@@ -119,15 +121,29 @@ caf::message answer(caf::blocking_actor* self, client_state& st, const generate_
   generation_options opt = req.options;
   const chat_format format = st.model.chat();
   const bool chat = req.tokens.empty() && req.chat && format != chat_format::plain;
-  std::string prompt = req.prompt;
+  const tokenizer& tok = st.model.tokenizer();
+  std::vector<int32_t> tokens = req.tokens;
+  int64_t dropped = 0;
   if (chat) {
     st.conversation.push_back({"user", req.prompt});
-    prompt = render_chat(format, st.conversation, /*add_generation_prompt=*/true);
     for (const std::string& s : chat_stop_strings(format)) opt.stop_strings.push_back(s);
+    // A conversation that outgrows the context loses its oldest messages (the system
+    // prompt stays), keeping room for an answer of up to half the context.
+    const int64_t room = std::min<int64_t>(opt.max_tokens, st.context / 2);
+    for (;;) {
+      std::vector<chat_message> messages;
+      if (!req.system.empty()) messages.push_back({"system", req.system});
+      messages.insert(messages.end(), st.conversation.begin(), st.conversation.end());
+      tokens = tok.encode(render_chat(format, messages, /*add_generation_prompt=*/true),
+                          /*add_bos=*/true, /*parse_special=*/true);
+      if (int64_t(tokens.size()) + room < st.context || st.conversation.size() <= 1) break;
+      const size_t drop = st.conversation.size() >= 3 ? 2 : 1;  // a user turn and its answer
+      st.conversation.erase(st.conversation.begin(), st.conversation.begin() + drop);
+      dropped += int64_t(drop);
+    }
+  } else if (tokens.empty()) {
+    tokens = tok.encode(req.prompt, /*add_bos=*/true, /*parse_special=*/true);
   }
-  const auto tokens = req.tokens.empty() ? st.model.tokenizer().encode(prompt, /*add_bos=*/true,
-                                                                       /*parse_special=*/true)
-                                         : req.tokens;
   std::string text;
   bool stopped = false;
   st.runner.reset_timing();
@@ -149,6 +165,7 @@ caf::message answer(caf::blocking_actor* self, client_state& st, const generate_
   reply.last_token = st.runner.last_token();
   reply.mean_token = st.runner.mean_token();
   reply.recoveries = st.runner.recoveries();
+  reply.dropped_messages = dropped;
   return caf::make_message(std::move(reply));
 }
 

@@ -123,7 +123,7 @@ result<swarm_node> swarm_node::start(caf::actor_system& system, const swarm_node
   auto port = publish_table(system, node.table_, o.host, o.port);
   if (!port) {
     return status::io_error("can not listen on " + o.host + ":" + std::to_string(o.port) + ": " +
-                            system.render(port.error()));
+                            describe(port.error()));
   }
   node.host_ = o.host;
   node.port_ = *port;

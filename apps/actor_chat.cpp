@@ -65,6 +65,18 @@ int serve(caf::actor_system& system, const client_config& client_cfg, const repl
   return 0;
 }
 
+// Where the REPL keeps its history across runs: $XDG_STATE_HOME/corolla, else
+// ~/.local/state/corolla.
+std::string history_path() {
+  const char* state = std::getenv("XDG_STATE_HOME");
+  const char* home = std::getenv("HOME");
+  if (state && *state) return (std::filesystem::path(state) / "corolla" / "chat_history").string();
+  if (home && *home) {
+    return (std::filesystem::path(home) / ".local" / "state" / "corolla" / "chat_history").string();
+  }
+  return "";
+}
+
 // Starts the client and runs the REPL until the user quits (or serves --http).
 int chat(caf::actor_system& system, const client_config& client_cfg, const repl_options& repl,
          const http_mode& http, const std::string& model_path) {
@@ -165,7 +177,7 @@ int run(int argc, char** argv) {
   std::string codec_name = "f32";
   std::string http_address;
   http_mode http;
-  opts.add_options()("help,h", "show this help")(
+  opts.add_options()("help,h", "show this help")("version,V", "print the version")(
       "http", po::value(&http_address),
       "serve the OpenAI-compatible API, status page and metrics on HOST:PORT (PORT 0: a free "
       "one) instead of the REPL")("http-api-key", po::value(&http.settings.api_key),
@@ -201,11 +213,17 @@ int run(int argc, char** argv) {
       "top-p", po::value(&repl.generation.sampling.top_p)->default_value(0.95f, "0.95"), "1 = off")(
       "min-p", po::value(&repl.generation.sampling.min_p)->default_value(0.05f, "0.05"), "0 = off")(
       "repeat-penalty",
-      po::value(&repl.generation.sampling.repeat_penalty)->default_value(1.0f, "1.0"), "1 = off")(
-      "seed", po::value(&repl.generation.sampling.seed)->default_value(0), "sampling seed")(
+      po::value(&repl.generation.sampling.repeat_penalty)->default_value(1.0f, "1.0"),
+      "1 = off")("seed", po::value(&repl.generation.sampling.seed)->default_value(0),
+                 "sampling seed (default: a fresh random one for every prompt)")(
+      "system", po::value(&repl.system), "the system prompt of a chat")(
       "stop", po::value(&repl.generation.stop_strings)->composing(), "stop string (repeatable)");
   po::variables_map vm;
   const std::vector<std::string> args(argv + 1, argv + argc);
+  if (wants_version(args)) {
+    std::cout << version_text("actor-chat") << "\n";
+    return 0;
+  }
   if (auto done = parse_command_line(opts, args, "actor-chat", std::cout, vm)) return *done;
   const bool peer = vm.count("peer") || vm.count("config");
   if (vm.count("local") == peer) {
@@ -219,6 +237,8 @@ int run(int argc, char** argv) {
     return 2;
   }
   repl.chat = !vm.count("raw");
+  repl.seed_given = !vm["seed"].defaulted();
+  repl.history_file = history_path();
   if (vm.count("http")) {
     if (!parse_http_address(http_address, http.settings)) {
       std::cerr << "actor-chat: --http: '" << http_address

@@ -17,6 +17,7 @@
 #include "actors/node_network.hpp"
 #include "actors/remote_swarm.hpp"
 #include "actors/swarm_node.hpp"
+#include "apps/command_line.hpp"
 #include "apps/http_face.hpp"
 #include "apps/node_options.hpp"
 #include "apps/openmp_spin.hpp"
@@ -93,6 +94,10 @@ int run_gateway(const node_options& o, sigset_t stop_signals) {
 
 int run(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
+  if (wants_version(args)) {
+    std::cout << version_text("actor-node") << "\n";
+    return 0;
+  }
   for (const std::string& a : args) {
     if (a == "--help" || a == "-h") {
       node_options defaults;

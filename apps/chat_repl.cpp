@@ -6,7 +6,9 @@
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <random>
 #include <sstream>
 
 #include <caf/actor_system.hpp>
@@ -18,9 +20,21 @@ namespace corolla {
 namespace {
 
 volatile std::sig_atomic_t interrupted = 0;
+volatile std::sig_atomic_t at_prompt = 0;
 
+// At the prompt Ctrl-C clears the line (readline's own signal handling is off, so this
+// is the handler; readline is not async-signal-safe, but it is waiting for input here,
+// as every readline program that clears the line this way assumes). During an answer it
+// only sets the flag the answer loop checks after every piece of text.
 void on_sigint(int) {
   interrupted = 1;
+  if (at_prompt) {
+    static const char newline = '\n';
+    (void)!write(STDOUT_FILENO, &newline, 1);
+    rl_replace_line("", 0);
+    rl_on_new_line();
+    rl_redisplay();
+  }
 }
 
 const char* help_text =
@@ -31,8 +45,11 @@ const char* help_text =
     "                        transfer time of every server\n"
     "  /route                the servers and blocks the session uses\n"
     "  /set NAME VALUE       temperature, top_k, top_p, min_p, repeat_penalty, max_tokens, seed\n"
+    "  /set                  the settings now\n"
+    "  /system [TEXT]        the system prompt (none: show it; '-' clears it)\n"
     "  /quit                 leave (also Ctrl-D)\n"
-    "Ctrl-C stops an answer.\n";
+    "A line ending in \\ continues on the next; \"\"\" opens and closes a block of lines.\n"
+    "Ctrl-C stops an answer; at the prompt it clears the line.\n";
 
 std::string format_ms(double ms) {
   char buf[32];
@@ -104,7 +121,21 @@ std::string set_option(repl_options& o, const std::string& name, const std::stri
   } catch (const std::exception&) {
     return "'" + value + "' is not a number";
   }
+  if (name == "seed") o.seed_given = true;
+  if (o.generation.max_tokens < 1) return "max_tokens must be >= 1";
+  if (status valid = o.generation.sampling.validate(); !valid.ok()) return valid.message();
   return "";
+}
+
+std::string settings_text(const repl_options& o) {
+  const sampling_params& s = o.generation.sampling;
+  std::ostringstream text;
+  text << "temperature " << s.temperature << ", top_k " << s.top_k << ", top_p " << s.top_p
+       << ", min_p " << s.min_p << ", repeat_penalty " << s.repeat_penalty << ", max_tokens "
+       << o.generation.max_tokens << ", seed "
+       << (o.seed_given ? std::to_string(s.seed) : "random per prompt") << "\n"
+       << "system prompt: " << (o.system.empty() ? "(none)" : o.system) << "\n";
+  return text.str();
 }
 
 class repl {
@@ -155,8 +186,25 @@ class repl {
               },
               [&](const caf::error& e) { std::cerr << "route: " << describe(e) << "\n"; });
     } else if (cmd == "/set") {
-      const std::string err = set_option(options_, name, value);
+      if (name.empty()) {
+        std::cerr << settings_text(options_);
+        return true;
+      }
+      repl_options changed = options_;
+      const std::string err = value.empty() ? "give a value: /set " + name + " VALUE"
+                                            : set_option(changed, name, value);
+      if (err.empty()) options_ = changed;
       std::cerr << (err.empty() ? name + " = " + value : "/set: " + err) << "\n";
+    } else if (cmd == "/system") {
+      std::string rest = text.size() > cmd.size() ? text.substr(cmd.size() + 1) : "";
+      if (rest.empty()) {
+        std::cerr << "system prompt: " << (options_.system.empty() ? "(none)" : options_.system)
+                  << "\n";
+      } else {
+        options_.system = rest == "-" ? "" : rest;
+        std::cerr << (options_.system.empty() ? "system prompt cleared" : "system prompt set")
+                  << "\n";
+      }
     } else {
       std::cerr << "unknown command " << cmd << " (see /help)\n";
     }
@@ -168,13 +216,21 @@ class repl {
     req.prompt = text;
     req.chat = options_.chat;
     req.options = options_.generation;
+    req.system = options_.system;
+    if (!options_.seed_given) req.options.sampling.seed = seeds_();
     interrupted = 0;
     self_->send(client_, req);
     bool done = false;
     bool answered = false;
     bool stop_sent = false;
     self_->receive_while([&] { return !done; })(
-        [&](const text_chunk& c) { out_ << c.text << std::flush; },
+        [&](const text_chunk& c) {
+          out_ << c.text << std::flush;
+          if (interrupted && !stop_sent) {
+            self_->send(client_, stop_atom::value);
+            stop_sent = true;
+          }
+        },
         [&](generate_reply& r) {
           last_ = std::move(r);
           ++answers_;
@@ -196,6 +252,10 @@ class repl {
             });
     out_ << (interactive_ ? "\n" : "\n\n") << std::flush;
     if (answered) {
+      if (last_.dropped_messages > 0) {
+        std::cerr << "(the conversation outgrew the context: its " << last_.dropped_messages
+                  << " oldest messages were dropped; /reset starts afresh)\n";
+      }
       print_recoveries(std::cerr, last_);
       std::cerr << summary(last_.stats) << "\n";
     }
@@ -207,6 +267,7 @@ class repl {
   std::ostream& out_;
   bool interactive_;
   generate_reply last_;
+  std::mt19937_64 seeds_{std::random_device{}()};
   int answers_ = 0;
   int failures_ = 0;
 };
@@ -220,15 +281,51 @@ int run_repl(caf::actor_system& system, const caf::actor& client, repl_options o
   action.sa_handler = on_sigint;
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
+  const std::string history = options.history_file;
   repl r(system, client, std::move(options), out, interactive);
   if (interactive) {
     std::cerr << "Type a prompt, /help for commands, Ctrl-D to leave.\n";
-    while (char* raw = readline("> ")) {
-      std::string text(raw);
-      std::free(raw);
-      if (!text.empty()) add_history(text.c_str());
-      if (!r.line(text)) break;
+    rl_catch_signals = 0;
+    if (!history.empty()) {
+      std::error_code ignored;
+      std::filesystem::create_directories(std::filesystem::path(history).parent_path(), ignored);
+      read_history(history.c_str());
     }
+    stifle_history(1000);
+    std::string text;
+    bool block = false;  // inside """ ... """
+    for (;;) {
+      at_prompt = 1;
+      char* raw = readline(text.empty() ? "> " : ". ");
+      at_prompt = 0;
+      if (raw == nullptr) break;
+      std::string line(raw);
+      std::free(raw);
+      if (interrupted && !block && text.empty()) interrupted = 0;
+      if (line == "\"\"\"" || (!block && text.empty() && line.rfind("\"\"\"", 0) == 0)) {
+        if (block) {
+          block = false;
+        } else {
+          block = true;
+          text = line.substr(3);
+          continue;
+        }
+      } else if (block) {
+        text += (text.empty() ? "" : "\n") + line;
+        continue;
+      } else if (!line.empty() && line.back() == '\\') {
+        line.pop_back();
+        text += line + "\n";
+        continue;
+      } else {
+        text += line;
+      }
+      if (!text.empty()) add_history(text.c_str());
+      const bool go_on = r.line(text);
+      text.clear();
+      if (!go_on) break;
+    }
+    if (!history.empty()) write_history(history.c_str());
     return 0;
   }
   std::string text;

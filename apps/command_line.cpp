@@ -1,6 +1,9 @@
 #include "apps/command_line.hpp"
 
+#include <algorithm>
 #include <iostream>
+
+#include "messages/protocol.hpp"
 
 namespace corolla {
 
@@ -21,6 +24,16 @@ std::optional<int> parse_command_line(const boost::program_options::options_desc
     return 0;
   }
   return std::nullopt;
+}
+
+std::string version_text(const std::string& program) {
+  return program + " " + COROLLA_VERSION + " (Corolla, protocol " +
+         std::to_string(protocol_version) + ")";
+}
+
+bool wants_version(const std::vector<std::string>& args) {
+  return std::any_of(args.begin(), args.end(),
+                     [](const std::string& a) { return a == "--version" || a == "-V"; });
 }
 
 }  // namespace corolla

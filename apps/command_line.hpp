@@ -19,4 +19,10 @@ std::optional<int> parse_command_line(const boost::program_options::options_desc
                                       const std::string& command, std::ostream& out,
                                       boost::program_options::variables_map& vm);
 
+// "actor-chat 0.1.0 (Corolla, protocol 3)": what --version prints on every program.
+std::string version_text(const std::string& program);
+
+// True when `args` ask for the version (--version or -V anywhere).
+bool wants_version(const std::vector<std::string>& args);
+
 }  // namespace corolla

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "apps/bench_command.hpp"
+#include "apps/command_line.hpp"
 #include "apps/generate_command.hpp"
 #include "apps/gguf_commands.hpp"
 #include "apps/openmp_spin.hpp"
@@ -32,6 +33,10 @@ const char kUsage[] =
 int main(int argc, char** argv) {
   corolla::limit_openmp_spinning(argv);
   const std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.size() == 1 && corolla::wants_version(args)) {
+    std::cout << corolla::version_text("corolla") << "\n";
+    return 0;
+  }
   if (args.size() >= 2 && args[0] == "gguf") {
     const std::vector<std::string> rest(args.begin() + 2, args.end());
     if (args[1] == "info") return corolla::run_gguf_info(rest, std::cout);

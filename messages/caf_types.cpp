@@ -2,6 +2,7 @@
 
 #include <caf/actor_system_config.hpp>
 #include <caf/message.hpp>
+#include <caf/sec.hpp>
 
 #include "messages/interfaces.hpp"
 #include "messages/register.hpp"
@@ -37,6 +38,29 @@ bool is_corolla_error(const caf::error& e) {
 
 std::string describe(const caf::error& e) {
   if (e.category() == error_category) return render_error(e.code(), e.category(), e.context());
+  // CAF's own errors print as tuples ("system_error(cannot_connect_to_node, (...))"); the
+  // ones users meet say what happened instead.
+  if (e.category() == caf::atom("system")) {
+    switch (static_cast<caf::sec>(e.code())) {
+      case caf::sec::cannot_connect_to_node:
+        return "nothing listens there (connection refused): is an actor-node running there?";
+      case caf::sec::cannot_open_port:
+        return "address already in use, or not an address of this machine";
+      case caf::sec::connection_timeout:
+        return "the connection timed out";
+      case caf::sec::request_timeout:
+        return "no answer in time";
+      case caf::sec::unexpected_response:
+      case caf::sec::unexpected_message:
+        return "the peer answered with a message this version does not expect";
+      case caf::sec::incompatible_versions:
+        return "the peer runs an incompatible CAF version";
+      case caf::sec::incompatible_application_ids:
+        return "the peer is not a Corolla node";
+      default:
+        break;
+    }
+  }
   return caf::to_string(e);
 }
 

@@ -52,10 +52,11 @@ struct generate_request {
   // The HTTP face renders conversations itself and resends them whole every turn; the
   // client's generator reuses what its caches already hold of them.
   std::vector<int32_t> tokens;
+  std::string system;  // chat: the system prompt heading the conversation ("" for none)
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(prompt, chat, options, tokens);
+    ar(prompt, chat, options, tokens, system);
   }
 };
 
@@ -111,10 +112,12 @@ struct generate_reply {
   std::vector<hop_timing> last_token;       // the last decode step, hop by hop
   std::vector<hop_timing> mean_token;       // averaged over the decode steps
   std::vector<recovery_report> recoveries;  // failovers during the answer, in order
+  // Chat: messages dropped from the conversation's start to fit it in the context.
+  int64_t dropped_messages = 0;
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(stats, last_token, mean_token, recoveries);
+    ar(stats, last_token, mean_token, recoveries, dropped_messages);
   }
 };
 
