@@ -33,8 +33,9 @@ caf::io::middleman_actor network_actor(caf::actor_system& system) {
 routing_table_actor spawn_network_table(caf::actor_system& system, const std::string& model_id,
                                         std::chrono::milliseconds gossip_period,
                                         std::chrono::milliseconds record_ttl,
-                                        std::chrono::milliseconds peer_timeout) {
+                                        std::chrono::milliseconds peer_timeout, head_offer head) {
   routing_table_config cfg;
+  cfg.head = std::move(head);
   cfg.model_id = model_id;
   cfg.network = network_actor(system);
   cfg.gossip_period = gossip_period;

@@ -15,6 +15,7 @@
 #include <caf/fwd.hpp>
 #include <caf/io/middleman_actor.hpp>
 
+#include "actors/head_transfer.hpp"
 #include "actors/node_config.hpp"
 #include "messages/interfaces.hpp"
 
@@ -38,11 +39,12 @@ void enable_network(node_config& cfg, const network_options& options);
 caf::io::middleman_actor network_actor(caf::actor_system& system);
 
 // A routing table for a process on the network: peers reached through network_actor,
-// a random choice of gossip partners.
+// a random choice of gossip partners; `head` is handed to clients without a model.
 routing_table_actor spawn_network_table(caf::actor_system& system, const std::string& model_id,
                                         std::chrono::milliseconds gossip_period,
                                         std::chrono::milliseconds record_ttl,
-                                        std::chrono::milliseconds peer_timeout);
+                                        std::chrono::milliseconds peer_timeout,
+                                        head_offer head = {});
 
 // Publishes `table` on host:port (port 0: one the system picks); returns the port.
 caf::expected<uint16_t> publish_table(caf::actor_system& system, const routing_table_actor& table,

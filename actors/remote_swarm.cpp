@@ -17,14 +17,23 @@ result<remote_swarm> remote_swarm::join(caf::actor_system& system,
                                         const remote_swarm_options& options) {
   remote_swarm swarm;
   swarm.executor_ = options.executor ? options.executor : std::make_shared<compute_executor>();
-  COROLLA_ASSIGN_OR_RETURN(const std::string model_id, model_fingerprint(options.model_path));
+  swarm.model_path_ = options.model_path;
+  if (swarm.model_path_.empty()) {
+    COROLLA_ASSIGN_OR_RETURN(
+        swarm.fetched_,
+        fetch_head(system, options.peers,
+                   options.head_cache.empty() ? default_head_cache() : options.head_cache,
+                   options.peer_timeout * 4));
+    swarm.model_path_ = swarm.fetched_.path;
+  }
+  COROLLA_ASSIGN_OR_RETURN(const std::string model_id, model_fingerprint(swarm.model_path_));
   model_options head_options;
   head_options.kind = options.kind;
   head_options.first_block = 0;
   head_options.end_block = 0;
   result<llama_model> loaded = status::internal("the head was not loaded");
   COROLLA_RETURN_IF_ERROR(
-      swarm.executor_->run([&] { loaded = llama_model::load(options.model_path, head_options); }));
+      swarm.executor_->run([&] { loaded = llama_model::load(swarm.model_path_, head_options); }));
   COROLLA_RETURN_IF_ERROR(loaded.error());
   swarm.head_ = std::make_shared<const llama_model>(std::move(*loaded));
 

@@ -15,6 +15,7 @@
 
 #include "actors/client.hpp"
 #include "actors/compute_executor.hpp"
+#include "actors/head_transfer.hpp"
 #include "messages/interfaces.hpp"
 #include "model/llama_model.hpp"
 
@@ -25,7 +26,10 @@ struct remote_swarm_options {
   // The replica of a node in this process (swarm_node::routing_table()): used instead of
   // joining through peers, and left running by stop.
   routing_table_actor table;
-  std::string model_path;  // the swarm's model file: the client computes its head
+  // The swarm's model file or its head file (the client computes the head); "": the
+  // head is fetched from a peer into head_cache (actors/head_transfer.hpp).
+  std::string model_path;
+  std::string head_cache;  // "": default_head_cache()
   precision kind = precision::int8;
   std::chrono::milliseconds gossip_period{500};
   std::chrono::milliseconds record_ttl{5000};
@@ -60,6 +64,9 @@ class remote_swarm {
   const std::shared_ptr<const llama_model>& head_model() const { return head_; }
   const routing_table_actor& routing_table() const { return table_; }
   const std::string& joined_through() const { return joined_through_; }
+  const std::string& model_path() const { return model_path_; }
+  // When the head came from a peer: where from, and whether the cache already had it.
+  const fetched_head& head_fetch() const { return fetched_; }
   tensor_codec codec() const { return codec_; }
   const std::shared_ptr<compute_executor>& executor() const { return executor_; }
 
@@ -69,6 +76,8 @@ class remote_swarm {
   std::shared_ptr<compute_executor> executor_;
   bool owns_table_ = false;
   std::string joined_through_;
+  std::string model_path_;
+  fetched_head fetched_;
   tensor_codec codec_ = tensor_codec::f32;
 };
 

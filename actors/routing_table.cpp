@@ -463,6 +463,14 @@ routing_table_actor::behavior_type routing_table_behavior(table_pointer self,
       },
       [](probe_atom, const std::string& payload) { return uint64_t(payload.size()); },
       [self, cfg](probe_atom, uint64_t bytes) { return measure_link(self, cfg, bytes); },
+      [cfg](head_atom, uint64_t offset, uint64_t length) -> caf::result<head_chunk> {
+        if (!cfg.head.any()) {
+          return make_error(errc::no_route, "this node offers no head file");
+        }
+        auto chunk = read_head_chunk(cfg.head, offset, length);
+        if (!chunk.ok()) return to_error(chunk.error());
+        return std::move(*chunk);
+      },
       [self](rehost_atom, int64_t start, int64_t end) {
         std::vector<std::pair<std::string, routing_table_actor>> peers;
         for (const auto& [address, p] : self->state.peers) {

@@ -10,6 +10,7 @@
 #include <caf/fwd.hpp>
 #include <caf/io/middleman_actor.hpp>
 
+#include "actors/head_transfer.hpp"
 #include "messages/interfaces.hpp"
 #include "model/status.hpp"
 
@@ -24,6 +25,7 @@ struct routing_table_config {
   std::chrono::milliseconds record_ttl{0};       // 0: records never expire
   std::chrono::milliseconds peer_timeout{2000};  // connect, gossip and ping requests
   uint64_t seed = 0;                             // the choice of gossip partner
+  head_offer head;  // the head file handed to clients without a model (none: refused)
 };
 
 routing_table_actor spawn_routing_table(caf::actor_system& system, routing_table_config cfg = {});

@@ -118,8 +118,15 @@ result<swarm_node> swarm_node::start(caf::actor_system& system, const swarm_node
   }
   const int64_t n_blocks = int64_t(block_bytes.size());
 
-  node.table_ =
-      spawn_network_table(system, node.model_id_, o.gossip_period, o.record_ttl, o.peer_timeout);
+  head_offer head;
+  if (o.head_cache != "none") {
+    auto prepared = prepare_head(o.model_path, node.model_id_,
+                                 o.head_cache.empty() ? default_head_cache() : o.head_cache);
+    if (!prepared.ok()) return prepared.error();
+    head = std::move(*prepared);
+  }
+  node.table_ = spawn_network_table(system, node.model_id_, o.gossip_period, o.record_ttl,
+                                    o.peer_timeout, std::move(head));
   auto port = publish_table(system, node.table_, o.host, o.port);
   if (!port) {
     return status::io_error("can not listen on " + o.host + ":" + std::to_string(o.port) + ": " +

@@ -60,6 +60,9 @@ struct swarm_node_options {
   // Where one block's measured speed is cached (model/block_throughput.hpp): "" the
   // default path, "none" measure at every start.
   std::string throughput_cache;
+  // Where the node keeps the head file it hands to clients without a model
+  // (actors/head_transfer.hpp): "" the default cache, "none" offers none.
+  std::string head_cache;
 };
 
 class swarm_node {

@@ -114,11 +114,6 @@ result<peer_settings> read_peer_settings(const po::variables_map& vm) {
   }
   if (vm.count("model")) out.swarm.model_path = vm["model"].as<std::string>();
   if (vm.count("peer")) out.swarm.peers = vm["peer"].as<std::vector<std::string>>();
-  if (out.swarm.model_path.empty()) {
-    return status::invalid_argument(
-        "--model: the swarm's model file, or its head (corolla gguf head MODEL -o FILE), is "
-        "needed: the client computes the head");
-  }
   if (out.swarm.peers.empty()) {
     return status::invalid_argument("--peer: no node to join through (the config file gives none)");
   }
@@ -141,16 +136,22 @@ int run_peer(const po::variables_map& vm, repl_options repl, int64_t context,
     return 1;
   }
   const llama_model& head = *swarm->head_model();
-  std::cerr << "joined the swarm through " << swarm->joined_through() << ": "
-            << settings->swarm.model_path << ", " << head.config().n_blocks << " blocks, dim "
-            << head.config().dim << ", codec " << to_string(swarm->codec()) << "; chat template "
-            << to_string(head.chat()) << "\n";
+  if (const fetched_head& f = swarm->head_fetch(); !f.path.empty()) {
+    std::cerr << (f.from_cache ? "the head of " + f.model_id + " from the cache: " + f.path
+                               : "fetched the head of " + f.model_id + " from " + f.peer + " (" +
+                                     std::to_string(f.bytes) + " bytes in " +
+                                     std::to_string(f.seconds) + " s) into " + f.path)
+              << "\n";
+  }
+  std::cerr << "joined the swarm through " << swarm->joined_through() << ": " << swarm->model_path()
+            << ", " << head.config().n_blocks << " blocks, dim " << head.config().dim << ", codec "
+            << to_string(swarm->codec()) << "; chat template " << to_string(head.chat()) << "\n";
   client_config client_cfg = swarm->client_defaults();
   client_cfg.max_tokens = context;
   client_cfg.push = !vm.count("round-trips");
   if (!vm["codec"].defaulted())
     client_cfg.codec = *parse_tensor_codec(vm["codec"].as<std::string>());
-  return chat(system, client_cfg, repl, http, settings->swarm.model_path);
+  return chat(system, client_cfg, repl, http, swarm->model_path());
 }
 
 // Parses --http HOST:PORT (PORT 0: a free one).
@@ -170,7 +171,7 @@ bool parse_http_address(const std::string& text, http_settings& out) {
 int run(int argc, char** argv) {
   po::options_description opts(
       "actor-chat --local [--model FILE] [--servers N]\n"
-      "actor-chat --peer HOST:PORT --model FILE | --config FILE");
+      "actor-chat --peer HOST:PORT [--model FILE] | --config FILE");
   local_swarm_options swarm_options;
   repl_options repl;
   int64_t context = 0, kv_budget_mib = 1024;
@@ -192,7 +193,8 @@ int run(int argc, char** argv) {
       "config", po::value<std::string>(),
       "a node's cluster config file: its model, address, seeds, heartbeats and TLS files")(
       "model,m", po::value(&swarm_options.model_path),
-      "GGUF file (default: a demo model, made on first run)")(
+      "GGUF file (--local default: a demo model, made on first run; --peer: the model or its "
+      "head file, default: the head fetched from the swarm and cached)")(
       "servers", po::value(&swarm_options.servers)->default_value(3),
       "servers splitting the blocks")("f32", "run the f32 reference kernels instead of int8")(
       "kv-budget-mib", po::value(&kv_budget_mib)->default_value(1024),

@@ -42,6 +42,7 @@ using host_atom = caf::atom_constant<caf::atom("host")>;
 using rehost_atom = caf::atom_constant<caf::atom("rehost")>;
 using move_atom = caf::atom_constant<caf::atom("move")>;
 using probe_atom = caf::atom_constant<caf::atom("probe")>;
+using head_atom = caf::atom_constant<caf::atom("head")>;
 
 // The messages that travel as cereal bytes, with their registered names.
 #define COROLLA_WIRE_MESSAGES(X) \
@@ -62,7 +63,8 @@ using probe_atom = caf::atom_constant<caf::atom("probe")>;
   X(hop_timing)                  \
   X(generate_reply)              \
   X(session_step)                \
-  X(session_step_result)
+  X(session_step_result)         \
+  X(head_chunk)
 
 template <class T>
 struct wire_message : std::false_type {};

@@ -89,7 +89,8 @@ using balancer_actor = caf::typed_actor<caf::replies_to<info_atom>::with<server_
 // with a span: asks it to host the span (refused without one); probe_atom with a payload:
 // answers its size; with a size: measures the link to a peer with a payload of that many
 // bytes (bytes per second; refused without a peer); rehost_atom: asks the
-// connected peers' nodes, one after another, until one hosts the span.
+// connected peers' nodes, one after another, until one hosts the span; head_atom with an
+// offset and a length: a piece of the node's head file (refused by a node without one).
 using routing_table_actor =
     caf::typed_actor<caf::reacts_to<announce_atom, server_record, server_actor>,
                      caf::replies_to<route_request>::with<std::vector<route_hop>>,
@@ -102,7 +103,8 @@ using routing_table_actor =
                      caf::replies_to<host_atom, int64_t, int64_t>::with<server_record>,
                      caf::replies_to<rehost_atom, int64_t, int64_t>::with<server_record>,
                      caf::replies_to<probe_atom, std::string>::with<uint64_t>,
-                     caf::replies_to<probe_atom, uint64_t>::with<double>>;
+                     caf::replies_to<probe_atom, uint64_t>::with<double>,
+                     caf::replies_to<head_atom, uint64_t, uint64_t>::with<head_chunk>>;
 
 // One generation's route and input caches (actors/client_session.cpp). open_atom
 // finds a route and opens it; route_atom describes it (compute/transfer fields zero);

@@ -87,4 +87,22 @@ struct gossip_digest {
   }
 };
 
+// A piece of a node's head file (model/head_file.hpp), for a client that has no model
+// file: `corolla gguf head` done by the node, fetched in chunks and checked whole.
+constexpr uint64_t max_head_chunk_bytes = uint64_t(1) << 20;
+
+struct head_chunk {
+  std::string model_id;  // the fingerprint the head file carries
+  uint64_t total_bytes = 0;
+  uint64_t checksum = 0;  // of the whole file (actors/head_transfer.hpp)
+  uint64_t offset = 0;
+  std::vector<uint8_t> data;  // [offset, offset + data.size())
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(text_field(model_id), total_bytes, checksum, offset,
+       bounded_list<max_head_chunk_bytes>(data));
+  }
+};
+
 }  // namespace corolla

@@ -4,6 +4,7 @@
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
+import { spawnSync } from "node:child_process";
 import { app, start, stopAll, tempDir, makeModel, greedyText, threeNodeSwarm, headOnlyGateway, metric, waitFor } from "./support.mjs";
 
 const dir = tempDir();
@@ -102,6 +103,14 @@ test("a swarm of three actor-node processes gives the single-process text, also 
   assert.equal(text, reference);
   const swarm = await (await fetch(url + "/api/swarm")).json();
   assert.deepEqual(swarm.servers.map((s) => s.name).sort(), ["a", "b", "c"]);
+  // actor-chat with no model file: the head comes from the swarm, then from the cache.
+  const env = { ...process.env, XDG_CACHE_HOME: dir + "/client-cache", XDG_STATE_HOME: dir + "/state" };
+  for (const expected of [/fetched the head of/, /the head of .* from the cache/]) {
+    const chat = spawnSync(app("actor-chat"), ["--peer", seed, "--temperature", "0", "-n", "24", "--raw"], { input: prompt + "\n", env, encoding: "utf8" });
+    assert.equal(chat.status, 0, chat.stderr);
+    assert.match(chat.stderr, expected);
+    assert.equal(chat.stdout, reference + "\n\n");
+  }
   const gateway = await headOnlyGateway(model, seed);
   const viaHead = await client(gateway).completions.create({ model: "demo", prompt, max_tokens: 24, temperature: 0 });
   assert.equal(viaHead.choices[0].text, reference);
