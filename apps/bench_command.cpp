@@ -88,9 +88,21 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out) {
     if (options.session_tokens.empty()) options.session_tokens = {64, 512, 2048};
     return run_recovery_bench(options, out);
   }
+  if (suite == "http") {
+    http_bench_options options;
+    po::options_description opts =
+        model_suite_options("corolla bench http [--model FILE]", options.model_path);
+    opts.add_options()("decode-tokens", po::value(&options.decode_tokens)->default_value(128),
+                       "greedy tokens per answer")(
+        "servers", po::value(&options.servers)->default_value(3), "servers splitting the blocks")(
+        "concurrent", po::value(&options.concurrent)->default_value(16),
+        "streams at once for the aggregate row");
+    if (auto done = parse_command_line(opts, rest, "corolla bench http", out, vm)) return *done;
+    return run_http_bench(options, out);
+  }
   std::cerr << "corolla bench: "
             << (suite.empty() ? "no suite given" : "unknown suite '" + suite + "'")
-            << "; suites: kernels, generate, sessions, swarm, recovery\n";
+            << "; suites: kernels, generate, sessions, swarm, recovery, http\n";
   return 2;
 }
 

@@ -35,6 +35,16 @@ struct session_bench_options {
 };
 int run_session_bench(const session_bench_options& options, std::ostream& out);
 
+// `corolla bench http`: the HTTP face beside the REPL's path in one process (one stream,
+// concurrent streams, a long conversation's second turn), and a client fetching the head.
+struct http_bench_options {
+  std::string model_path;  // empty: as generate_bench_options
+  int decode_tokens = 128;
+  int servers = 3;
+  int concurrent = 16;
+};
+int run_http_bench(const http_bench_options& options, std::ostream& out);
+
 // `corolla bench swarm`: the model split over 2 and 3 actor-node processes on this
 // machine, decode tokens/s with and without server-to-server push against the
 // single-process generator in the same run; one-way latency per hop of a 1-token
