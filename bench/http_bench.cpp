@@ -44,6 +44,7 @@ struct stream_timing {
   int pieces = 0;
   int64_t completion_tokens = 0;
   int64_t cached_tokens = 0;
+  std::string text;
   bool ok = false;
 };
 
@@ -69,7 +70,9 @@ stream_timing stream_completion(uint16_t port, const json& body) {
         t.cached_tokens = chunk["usage"]["prompt_tokens_details"]["cached_tokens"].get<int64_t>();
       }
       if (!chunk.contains("choices") || chunk["choices"].empty()) continue;
-      if (chunk["choices"][0]["text"].get<std::string>().empty()) continue;
+      const std::string piece = chunk["choices"][0]["text"].get<std::string>();
+      if (piece.empty()) continue;
+      t.text += piece;
       if (t.pieces++ == 0) t.first = now;
       t.last = now;
     }
@@ -78,6 +81,12 @@ stream_timing stream_completion(uint16_t port, const json& body) {
   t.sent = clock_type::now();
   auto res = client.send(req);
   t.ok = res && res->status == 200 && t.pieces > 0;
+  if (!t.ok) {
+    std::cerr << "a stream failed: "
+              << (res ? std::to_string(res->status) + " " + res->body + buffer
+                      : httplib::to_string(res.error()))
+              << "\n";
+  }
   return t;
 }
 
@@ -268,16 +277,8 @@ int run_http_bench(const http_bench_options& options, std::ostream& out) {
   }
   json first_turn = streamed(long_prompt, 32);
   const stream_timing t1 = stream_completion(port, first_turn);
-  httplib::Client plain("127.0.0.1", port);
-  auto whole = plain.Post(
-      "/v1/completions",
-      json{{"prompt", long_prompt}, {"max_tokens", 32}, {"temperature", 0}, {"ignore_eos", true}}
-          .dump(),
-      "application/json");
-  const std::string answer =
-      whole ? json::parse(whole->body)["choices"][0]["text"].get<std::string>() : "";
   const stream_timing t2 =
-      stream_completion(port, streamed(long_prompt + answer + "\nWhat did they see next?", 32));
+      stream_completion(port, streamed(long_prompt + t1.text + "\nWhat did they see next?", 32));
   const double ttft1 = seconds(t1.first - t1.sent) * 1000,
                ttft2 = seconds(t2.first - t2.sent) * 1000;
   std::snprintf(

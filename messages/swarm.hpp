@@ -96,12 +96,12 @@ struct head_chunk {
   uint64_t total_bytes = 0;
   uint64_t checksum = 0;  // of the whole file (actors/head_transfer.hpp)
   uint64_t offset = 0;
-  std::vector<uint8_t> data;  // [offset, offset + data.size())
+  std::string data;  // bytes [offset, offset + data.size()), one binary blob on the wire
 
   template <class Archive>
   void serialize(Archive& ar) {
     ar(text_field(model_id), total_bytes, checksum, offset,
-       bounded_list<max_head_chunk_bytes>(data));
+       bounded_text<max_head_chunk_bytes>{data});
   }
 };
 

@@ -37,7 +37,7 @@ TEST(HeadTransfer, OffersTheHeadInBoundedChunksThatRebuildIt) {
     auto c = read_head_chunk(*offer, at, 100000);
     ASSERT_TRUE(c.ok());
     ASSERT_LE(c->data.size(), 100000u);
-    rebuilt.append(c->data.begin(), c->data.end());
+    rebuilt += c->data;
     at += c->data.size();
   }
   EXPECT_EQ(rebuilt, testing::read_file(offer->path));
