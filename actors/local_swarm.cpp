@@ -86,6 +86,8 @@ result<local_swarm> local_swarm::start(caf::actor_system& system,
     cfg.kv_budget_bytes = options.kv_budget_bytes;
     cfg.routing_table = swarm.table_;
     cfg.executor = swarm.executor_;
+    // Sessions and KV rows change without an announcement; a status page reads them here.
+    cfg.announce_period = std::chrono::milliseconds(1000);
     if (i < options.faults.size()) cfg.faults = options.faults[i];
     swarm.servers_.push_back(spawn_server(system, std::move(cfg)));
   }
