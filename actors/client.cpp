@@ -45,9 +45,21 @@ class session_runner final : public block_runner {
               if (n == 1) record_decode(r.timing);
               for (recovery_report& rr : r.recoveries) recoveries_.push_back(std::move(rr));
             },
-            [&](caf::error& e) { result = status::io_error("swarm: " + describe(e)); });
+            [&](caf::error& e) {
+              result = status::io_error("swarm: " + describe(e));
+              session_failed_ = true;
+            });
     return result;
   }
+
+  // A session that failed a step (its route is gone, or it gave up rerouting) is
+  // replaced before the next answer: the swarm may have come back meanwhile.
+  bool session_failed() const { return session_failed_; }
+  void use_session(client_session_actor session) {
+    session_ = std::move(session);
+    session_failed_ = false;
+  }
+  void mark_failed() { session_failed_ = true; }
 
   void reset_timing() {
     last_.clear();
@@ -85,6 +97,7 @@ class session_runner final : public block_runner {
 
   caf::blocking_actor* self_;
   client_session_actor session_;
+  bool session_failed_ = false;
   int64_t dim_;
   std::vector<hop_timing> last_;
   std::vector<hop_timing> sum_;
@@ -208,6 +221,28 @@ void client_loop(caf::blocking_actor* self, client_config cfg) {
       [&](open_atom) { return ask_session(self, st.session, cfg.open_timeout * 2, open_atom{}); },
       [&](generate_request& req) {
         const auto to = caf::actor_cast<caf::actor>(self->current_sender());
+        if (st.runner.session_failed()) {
+          // A fresh session (and id: the old one's servers may still hold its caches).
+          sc.session_id = random_id();
+          sc.seed = sc.session_id;
+          client_session_actor fresh = spawn_client_session(self->system(), sc);
+          self->link_to(fresh);
+          caf::error opened;
+          self->request(fresh, cfg.open_timeout * 2, open_atom::value)
+              .receive([](const std::vector<hop_timing>&) {},
+                       [&](caf::error& e) { opened = std::move(e); });
+          self->unlink_from(st.session);
+          caf::anon_send(st.session, close_atom::value);
+          st.session = fresh;
+          st.runner.use_session(fresh);
+          st.gen.reset();
+          if (opened) {
+            st.runner.mark_failed();
+            self->send(
+                to, make_error(errc::no_route, "the swarm is not back yet: " + describe(opened)));
+            return;
+          }
+        }
         self->send(to, answer(self, st, req, to));
       },
       [&](reset_atom) {

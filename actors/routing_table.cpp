@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 
 #include <caf/actor_system.hpp>
 #include <caf/io/middleman.hpp>
@@ -43,6 +44,9 @@ struct routing_table_state {
   std::map<uint64_t, server_actor> handles;  // by server id, for every record held
   std::map<uint64_t, double> rtt_ms;         // measured by this process
   std::map<std::string, peer> peers;         // by announced "host:port"
+  // Addresses joined through: tried again while no peer is connected, so a process
+  // whose whole swarm went away finds it when it comes back.
+  std::set<std::string> seeds;
   std::minstd_rand rng;
   span_host_actor host;  // this node's room for more blocks, if it has any
   static inline const char* name = "routing_table";
@@ -234,6 +238,15 @@ void on_tick(table_pointer self, const routing_table_config& cfg) {
     gossip_with(self, cfg, connected[pick(self->state.rng)], nullptr);
   }
   ping_servers(self, cfg);
+  if (connected.empty()) {
+    for (const std::string& seed : self->state.seeds) {
+      auto p = self->state.peers.find(seed);
+      if (p == self->state.peers.end() ||
+          (!p->second.connecting && now - p->second.last_attempt > 2 * cfg.gossip_period)) {
+        connect_peer(self, cfg, seed, nullptr);
+      }
+    }
+  }
   // Peers announced in records but not connected: retry now and then.
   for (const auto& [id, r] : self->state.members.records()) {
     const std::string address = address_of(r);
@@ -427,6 +440,7 @@ routing_table_actor::behavior_type routing_table_behavior(table_pointer self,
       },
       [self, cfg](join_atom, const std::string& address) -> caf::result<uint64_t> {
         if (!cfg.network) return make_error(errc::no_route, "this routing table has no network");
+        self->state.seeds.insert(address);
         auto promise = self->make_response_promise<uint64_t>();
         connect_peer(self, cfg, address,
                      [self, cfg, promise](caf::expected<routing_table_actor> table) mutable {

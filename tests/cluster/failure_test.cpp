@@ -168,3 +168,45 @@ TEST_F(Failures, ANodeWhoseBlocksKeepCrashingHasItsSpanRehostedOnANodeWithRoom) 
 
 }  // namespace
 }  // namespace corolla
+
+namespace corolla::testing {
+namespace {
+
+// The REPL's case: every server gone, the answer fails; a node comes back on the seed's
+// address and the same client answers again, with the same tokens.
+TEST_F(Failures, AClientWhoseWholeSwarmDiedAnswersAgainWhenANodeComesBack) {
+  auto first = std::make_unique<node_process>(app_path("actor-node"), node_args("a", "0:5", {}));
+  ASSERT_TRUE(first->wait_for("serving blocks")) << first->output();
+  const std::string port = std::to_string(first->port());
+  remote_swarm& swarm = join(*first);
+  client_config c = failover_client(swarm, 601);
+  c.failover.attempts = 3;
+  c.failover.backoff_max = 200ms;
+  auto client = start_client(*system_, c);
+  ASSERT_TRUE(client.ok()) << client.error().message();
+  client_handle owner(*client);
+  const generate_request req = greedy("Once upon a time", 8);
+  const answer before = ask(*system_, *client, req);
+  ASSERT_TRUE(before.error.empty()) << before.error;
+  first->signal(SIGKILL);
+  first->wait_exit();
+  EXPECT_FALSE(ask(*system_, *client, req).error.empty());
+
+  std::vector<std::string> args = node_args("a-again", "0:5", {});
+  for (size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == "--port") args[i + 1] = port;
+  }
+  node_process again(app_path("actor-node"), args);
+  ASSERT_TRUE(again.wait_for("serving blocks")) << again.output();
+  answer back;
+  for (int i = 0; i < 50; ++i) {
+    back = ask(*system_, *client, req);
+    if (back.error.empty()) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_TRUE(back.error.empty()) << back.error;
+  EXPECT_EQ(back.text, before.text);
+}
+
+}  // namespace
+}  // namespace corolla::testing
