@@ -553,7 +553,7 @@ result<std::unique_ptr<http_gateway>> http_gateway::start(caf::actor_system& sys
   const size_t workers = g.options.max_requests + 8;  // room to answer 503s and status
   g.server.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
   g.server.set_payload_max_length(g.options.max_body_bytes);
-  g.server.set_read_timeout(std::chrono::seconds(30));
+  g.server.set_read_timeout(std::chrono::seconds(10));
   g.server.set_write_timeout(std::chrono::seconds(30));
   g.routes();
   const std::string& host = g.options.host;
