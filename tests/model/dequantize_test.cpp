@@ -119,9 +119,13 @@ TEST(Dequantize, Q6_KCombinesLowAndHighBits) {
 TEST(Dequantize, RefusesUnsupportedTypesAndPartialBlocks) {
   std::vector<float> out(256);
   const uint8_t zeros[512] = {};
-  const status q5k = dequantize_row(uint32_t(ggml_type::q5_k), zeros, out.data(), 256);
-  EXPECT_EQ(q5k.code(), status_code::not_supported);
-  EXPECT_NE(q5k.message().find("Q5_K"), std::string::npos) << q5k.message();
+  // The 1-3 bit IQ codebooks are known by name and refused; an unknown id too.
+  const status iq2 = dequantize_row(uint32_t(ggml_type::iq2_xxs), zeros, out.data(), 256);
+  EXPECT_EQ(iq2.code(), status_code::not_supported);
+  EXPECT_NE(iq2.message().find("IQ2_XXS"), std::string::npos) << iq2.message();
+  const status unknown = dequantize_row(99, zeros, out.data(), 256);
+  EXPECT_EQ(unknown.code(), status_code::not_supported);
+  EXPECT_NE(unknown.message().find("type 99"), std::string::npos) << unknown.message();
   EXPECT_EQ(dequantize_row(uint32_t(ggml_type::q8_0), zeros, out.data(), 33).code(),
             status_code::invalid_argument);
 }
