@@ -69,6 +69,17 @@ result<llama_config> read_llama_config(const gguf_file& file) {
     return status::not_supported(file.name() + ": architecture '" + *arch +
                                  "' is not supported (only 'llama' is)");
   }
+  // What Corolla's llama blocks do not compute is refused by name: running such a file
+  // would give wrong logits without a word.
+  if (auto experts = file.get_int("llama.expert_count"); experts.ok() && *experts > 0) {
+    return status::not_supported(file.name() + ": a mixture of experts (llama.expert_count = " +
+                                 std::to_string(*experts) + ", Mixtral style) is not supported");
+  }
+  if (auto scaling = file.get_string("llama.rope.scaling.type");
+      scaling.ok() && *scaling != "none") {
+    return status::not_supported(file.name() + ": RoPE scaling '" + *scaling +
+                                 "' (llama.rope.scaling.type) is not supported yet");
+  }
   llama_config c;
   COROLLA_RETURN_IF_ERROR(read_positive(file, "llama.block_count", c.n_blocks));
   COROLLA_RETURN_IF_ERROR(read_positive(file, "llama.embedding_length", c.dim));
@@ -128,8 +139,19 @@ status check_llama_tensors(const gguf_file& file, const llama_config& c) {
   if (file.find_tensor("output.weight")) {
     COROLLA_RETURN_IF_ERROR(check_tensor(file, "output.weight", {c.dim, c.vocab_size}));
   }
+  if (file.find_tensor("rope_freqs.weight")) {
+    return status::not_supported(file.name() +
+                                 ": rope_freqs.weight (Llama 3.1/3.2 RoPE scaling) is not "
+                                 "supported yet: positions would be computed without it");
+  }
   if (is_head_file(file)) return status();
   for (int64_t b = 0; b < c.n_blocks; ++b) {
+    for (const char* bias : {"attn_q.bias", "attn_k.bias", "attn_v.bias", "attn_output.bias"}) {
+      if (file.find_tensor(block_tensor_name(b, bias))) {
+        return status::not_supported(file.name() + ": " + block_tensor_name(b, bias) +
+                                     ": attention biases in a llama file are not supported");
+      }
+    }
     const std::pair<const char*, std::vector<int64_t>> expected[] = {
         {"attn_norm.weight", {c.dim}},
         {"attn_q.weight", {c.dim, c.dim}},

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <iterator>
 
 #include "model/pretokenizer.hpp"
 #include "model/unicode.hpp"
@@ -95,6 +96,14 @@ result<tokenizer> tokenizer::from_gguf(const gguf_file& file) {
       auto pre = file.get_string("tokenizer.ggml.pre");
       if (!pre) return pre.error();
       v.pre = *pre;
+      // Another family's regex splits text differently: refuse rather than guess.
+      static const char* const known[] = {"default", "llama-bpe", "llama3",
+                                          "gpt2",    "smollm",    "starcoder"};
+      if (std::find(std::begin(known), std::end(known), v.pre) == std::end(known)) {
+        return status::not_supported(file.name() + ": tokenizer.ggml.pre '" + v.pre +
+                                     "' is not supported (default, llama-bpe, llama3, gpt2, "
+                                     "smollm and starcoder are)");
+      }
     }
     v.add_space_prefix = false;
   } else {

@@ -2,6 +2,7 @@
 // offset, and the problem; none crashes, hangs or allocates what the file can not hold.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <sstream>
 
@@ -9,6 +10,7 @@
 #include "model/gguf_writer.hpp"
 #include "model/llama_config.hpp"
 #include "model/model_maker.hpp"
+#include "model/tokenizer.hpp"
 #include "tests/support/test_support.hpp"
 
 namespace corolla {
@@ -221,6 +223,74 @@ TEST(GgufValidation, MissingTensorOfAMadeModelIsNamed) {
   const status st = check_llama_tensors(*file, *config);
   EXPECT_EQ(st.code(), status_code::not_found);
   EXPECT_NE(st.message().find("blk.1.attn_norm.weight"), std::string::npos) << st.message();
+}
+
+// A model-maker file with `key` set (or, for a name ending in .weight/.bias, a tensor
+// of `shape` added): what Corolla's llama blocks do not compute must be refused by name.
+std::string variant(const std::string& name, const std::string& key, gguf_value value,
+                    std::vector<int64_t> shape = {}) {
+  maker_options m;
+  m.shape = *maker_preset("tiny");
+  m.shape.n_blocks = 1;
+  const std::string plain = testing::temp_path("variant-plain.gguf");
+  EXPECT_TRUE(make_model(m, plain).ok());
+  auto file = gguf_file::open(plain);
+  gguf_writer out;
+  for (const auto& [k, v] : file->metadata()) out.set(k, v);
+  std::vector<float> zeros(1024, 0.0f);
+  if (shape.empty()) {
+    out.set(key, std::move(value));
+  } else {
+    EXPECT_TRUE(out.add_tensor(key, shape, ggml_type::f32,
+                               [&](int64_t, float* row) { std::fill(row, row + shape[0], 0.0f); })
+                    .ok());
+  }
+  for (const gguf_tensor& t : file->tensors()) {
+    EXPECT_TRUE(out.add_tensor_bytes(t.name, t.shape, ggml_type(t.type), t.data, t.bytes).ok());
+  }
+  const std::string path = testing::temp_path(name);
+  EXPECT_TRUE(out.write_file(path).ok());
+  return path;
+}
+
+status load_check(const std::string& path) {
+  auto file = gguf_file::open(path);
+  if (!file.ok()) return file.error();
+  auto config = read_llama_config(*file);
+  if (!config.ok()) return config.error();
+  return check_llama_tensors(*file, *config);
+}
+
+void expect_refused(const status& st, std::initializer_list<const char*> words) {
+  EXPECT_EQ(st.code(), status_code::not_supported) << st.to_string();
+  for (const char* w : words) EXPECT_NE(st.message().find(w), std::string::npos) << st.message();
+}
+
+TEST(GgufValidation, WhatTheBlocksDoNotComputeIsRefusedByName) {
+  expect_refused(load_check(variant("moe.gguf", "llama.expert_count", gguf_value::u32(8))),
+                 {"mixture of experts", "llama.expert_count = 8"});
+  expect_refused(
+      load_check(variant("yarn.gguf", "llama.rope.scaling.type", gguf_value::of_string("yarn"))),
+      {"RoPE scaling 'yarn'"});
+  expect_refused(load_check(variant("freqs.gguf", "rope_freqs.weight", {}, {4})),
+                 {"rope_freqs.weight"});
+  const int64_t dim = maker_preset("tiny")->dim;
+  expect_refused(load_check(variant("bias.gguf", "blk.0.attn_q.bias", {}, {dim})),
+                 {"blk.0.attn_q.bias", "attention biases"});
+  EXPECT_TRUE(
+      load_check(variant("none.gguf", "llama.rope.scaling.type", gguf_value::of_string("none")))
+          .ok());
+}
+
+TEST(GgufValidation, AnUnknownPreTokenizerIsRefusedByName) {
+  if (!testing::shared_exists("models/rand-qwen2.gguf")) {
+    GTEST_SKIP() << "../shared/models/rand-qwen2.gguf absent";
+  }
+  auto file = gguf_file::open(testing::shared_path("models/rand-qwen2.gguf"));
+  ASSERT_TRUE(file.ok());
+  auto tok = tokenizer::from_gguf(*file);
+  ASSERT_FALSE(tok.ok());
+  expect_refused(tok.error(), {"tokenizer.ggml.pre 'qwen2'"});
 }
 
 TEST(GgufValidation, OpenNamesMissingAndEmptyFiles) {
