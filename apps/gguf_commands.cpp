@@ -65,6 +65,16 @@ void print_llama(const gguf_file& file, std::ostream& out) {
       << "\n";
 }
 
+// Whether the whole load path accepts the file: hyper-parameters, every tensor and its
+// type, the tokenizer. The first refusal is the reason.
+status runnable(const gguf_file& file) {
+  COROLLA_ASSIGN_OR_RETURN(const llama_config config, read_llama_config(file));
+  COROLLA_RETURN_IF_ERROR(check_llama_tensors(file, config));
+  COROLLA_ASSIGN_OR_RETURN(const tokenizer tok, tokenizer::from_gguf(file));
+  (void)tok;
+  return status();
+}
+
 }  // namespace
 
 int run_gguf_info(const std::vector<std::string>& args, std::ostream& out) {
@@ -88,6 +98,12 @@ int run_gguf_info(const std::vector<std::string>& args, std::ostream& out) {
     out << "head file of model " << model_fingerprint(f)
         << ": embedding, final norm and LM head, no blocks (for a swarm's clients)\n";
   }
+  const status verdict = runnable(f);
+  out << "verdict: "
+      << (verdict.ok() ? std::string(is_head_file(f) ? "Corolla's clients run this head file"
+                                                     : "Corolla runs this file")
+                       : "Corolla can not run this file: " + verdict.message())
+      << " (model " << model_fingerprint(f) << ")\n";
 
   out << "metadata (" << f.metadata().size() << "):\n";
   size_t i = 0;

@@ -38,6 +38,25 @@ TEST(CorollaCli, MakesAModelAndDescribesIt) {
   EXPECT_TRUE(contains(info.output, "tensors: complete")) << info.output;
   EXPECT_TRUE(contains(info.output, "tensors (39):")) << info.output;
   EXPECT_TRUE(contains(info.output, "blk.3.ffn_down.weight       Q8_0  [384, 128]")) << info.output;
+  EXPECT_TRUE(contains(info.output, "verdict: Corolla runs this file (model llama-4x128-"))
+      << info.output;
+  const std::string head = testing::temp_path("cli-tiny-head.gguf");
+  ASSERT_EQ(run("gguf head " + path + " -o " + head).exit_code, 0);
+  const auto head_info = run("gguf info " + head);
+  EXPECT_TRUE(contains(head_info.output, "verdict: Corolla's clients run this head file"))
+      << head_info.output;
+}
+
+// gguf info says why a file can not run: another family, an IQ codebook type.
+TEST(CorollaCli, InfoGivesTheVerdictOnFilesCorollaCanNotRun) {
+  if (!testing::shared_exists("models/rand-qwen2.gguf")) GTEST_SKIP() << "../shared is absent";
+  const auto qwen = run("gguf info " + testing::shared_path("models/rand-qwen2.gguf"));
+  ASSERT_EQ(qwen.exit_code, 0) << qwen.output;
+  EXPECT_TRUE(contains(qwen.output, "verdict: Corolla can not run this file:")) << qwen.output;
+  EXPECT_TRUE(contains(qwen.output, "architecture 'qwen2' is not supported")) << qwen.output;
+  const auto iq4 = run("gguf info " + testing::shared_path("models/rand-llama-spm256-IQ4_XS.gguf"));
+  EXPECT_TRUE(contains(iq4.output, "IQ4_XS")) << iq4.output;
+  EXPECT_TRUE(contains(iq4.output, "verdict: Corolla runs this file")) << iq4.output;
 }
 
 TEST(CorollaCli, DescribesStories260K) {
