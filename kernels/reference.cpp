@@ -43,13 +43,14 @@ void softmax(float* x, int64_t n) {
 }
 
 void rope(float* x, int64_t n, int64_t pos0, int64_t n_heads, int64_t head_dim, int64_t rope_dim,
-          float freq_base) {
+          float freq_base, const float* factors) {
   for (int64_t t = 0; t < n; ++t) {
     const double pos = double(pos0 + t);
     for (int64_t h = 0; h < n_heads; ++h) {
       float* xh = x + (t * n_heads + h) * head_dim;
       for (int64_t i = 0; i < rope_dim / 2; ++i) {
-        const double theta = pos * std::pow(double(freq_base), -2.0 * i / rope_dim);
+        const double theta = pos * std::pow(double(freq_base), -2.0 * i / rope_dim) /
+                             (factors ? double(factors[i]) : 1.0);
         const float c = float(std::cos(theta));
         const float s = float(std::sin(theta));
         const float x0 = xh[2 * i];

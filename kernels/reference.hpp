@@ -25,11 +25,13 @@ void softmax(float* x, int64_t n);
 // Rotates q or k [n, n_heads * head_dim] in place for positions pos0 .. pos0 + n - 1,
 // llama.cpp's LLAMA_ROPE_TYPE_NORM as it applies to GGUF's q/k layout (the converter
 // permuted the weights so that rotated pairs are adjacent):
-//   for i < rope_dim / 2: theta = pos * base^(-2i / rope_dim),
+//   for i < rope_dim / 2: theta = pos * base^(-2i / rope_dim) / factors[i],
 //   (x[2i], x[2i+1]) <- (x[2i] cos - x[2i+1] sin, x[2i] sin + x[2i+1] cos).
+// factors (rope_dim / 2 of them, or null for none) are RoPE scaling's per-pair divisors:
+// Llama 3.1's rope_freqs, or linear scaling's factor for every pair.
 // Dimensions from rope_dim to head_dim are left as they are.
 void rope(float* x, int64_t n, int64_t pos0, int64_t n_heads, int64_t head_dim, int64_t rope_dim,
-          float freq_base);
+          float freq_base, const float* factors = nullptr);
 
 // Causal grouped-query attention for n new tokens at positions pos0 .. pos0 + n - 1.
 // q [n, n_heads * head_dim]; k, v [pos0 + n, n_kv_heads * head_dim] hold every cached

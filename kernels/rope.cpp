@@ -6,14 +6,17 @@
 
 namespace corolla {
 
-rope_table make_rope_table(int64_t head_dim, int64_t rope_dim, float freq_base) {
+rope_table make_rope_table(int64_t head_dim, int64_t rope_dim, float freq_base,
+                           const std::vector<float>& factors) {
   COROLLA_ASSERT(rope_dim > 0 && rope_dim % 2 == 0 && rope_dim <= head_dim && head_dim <= 1024);
+  COROLLA_ASSERT(factors.empty() || int64_t(factors.size()) == rope_dim / 2);
   rope_table table;
   table.head_dim = head_dim;
   table.rope_dim = rope_dim;
   table.inv_freq.resize(rope_dim / 2);
   for (int64_t i = 0; i < rope_dim / 2; ++i) {
-    table.inv_freq[i] = std::pow(double(freq_base), -2.0 * i / rope_dim);
+    table.inv_freq[i] = std::pow(double(freq_base), -2.0 * i / rope_dim) /
+                        (factors.empty() ? 1.0 : double(factors[size_t(i)]));
   }
   return table;
 }

@@ -19,8 +19,10 @@ struct rope_table {
   std::vector<double> inv_freq;  // [rope_dim / 2], double so theta matches ref::rope
 };
 
-// REQUIRES: rope_dim even, 0 < rope_dim <= head_dim <= 1024.
-rope_table make_rope_table(int64_t head_dim, int64_t rope_dim, float freq_base);
+// factors: empty, or rope_dim / 2 per-pair divisors of the frequencies (RoPE scaling, as
+// ref::rope takes them). REQUIRES: rope_dim even, 0 < rope_dim <= head_dim <= 1024.
+rope_table make_rope_table(int64_t head_dim, int64_t rope_dim, float freq_base,
+                           const std::vector<float>& factors = {});
 
 void rope(float* x, int64_t n, int64_t pos0, int64_t n_heads, const rope_table& table);
 

@@ -66,9 +66,10 @@ void block_forward_batch(const block_weights& w, const std::vector<sequence_step
       rope(q, s.n, s.pos, c.n_heads, w.rope);
       rope(cache.keys(s.pos), s.n, s.pos, c.n_kv_heads, w.rope);
     } else {
-      ref::rope(q, s.n, s.pos, c.n_heads, c.head_dim(), c.rope_dim, c.rope_freq_base);
+      const float* factors = c.rope_freq_factors.empty() ? nullptr : c.rope_freq_factors.data();
+      ref::rope(q, s.n, s.pos, c.n_heads, c.head_dim(), c.rope_dim, c.rope_freq_base, factors);
       ref::rope(cache.keys(s.pos), s.n, s.pos, c.n_kv_heads, c.head_dim(), c.rope_dim,
-                c.rope_freq_base);
+                c.rope_freq_base, factors);
     }
     // causal attention over the session's whole cache
     float* att = ws.att.data() + row * dim;

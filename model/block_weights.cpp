@@ -92,7 +92,8 @@ result<block_weights> load_block_weights(const gguf_file& file, const llama_conf
     return status::corruption(file.name() + ": block " + std::to_string(index) +
                               " has projections of the wrong size for its config");
   }
-  b.rope = make_rope_table(config.head_dim(), config.rope_dim, config.rope_freq_base);
+  b.rope = make_rope_table(config.head_dim(), config.rope_dim, config.rope_freq_base,
+                           config.rope_freq_factors);
   return b;
 }
 

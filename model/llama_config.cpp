@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <vector>
 
 #include "model/head_file.hpp"
@@ -62,6 +63,42 @@ std::vector<int64_t> block_file_bytes(const gguf_file& file, const llama_config&
   return bytes;
 }
 
+namespace {
+
+// RoPE scaling as llama.cpp applies it: Llama 3.1's rope_freqs.weight divides each pair's
+// frequency; linear scaling (rope.scaling.factor F) divides every frequency by F.
+status read_rope_scaling(const gguf_file& file, const std::string& scaling, llama_config& c) {
+  const int64_t pairs = c.rope_dim / 2;
+  if (const gguf_tensor* t = file.find_tensor("rope_freqs.weight")) {
+    if (t->type != uint32_t(ggml_type::f32) || t->elements != pairs) {
+      return status::corruption(file.name() + ": rope_freqs.weight must be " +
+                                std::to_string(pairs) + " F32 values, is " +
+                                ggml_type_name(t->type) + " " + t->shape_string());
+    }
+    c.rope_freq_factors.resize(size_t(pairs));
+    std::memcpy(c.rope_freq_factors.data(), t->data, size_t(pairs) * sizeof(float));
+    for (float f : c.rope_freq_factors) {
+      if (!(f > 0 && f < 1e6f)) {
+        return status::corruption(file.name() + ": rope_freqs.weight holds " + std::to_string(f) +
+                                  ": factors must be positive");
+      }
+    }
+  }
+  if (scaling == "linear") {
+    auto factor = file.get_float("llama.rope.scaling.factor");
+    if (!factor) return factor.error();
+    if (!(*factor >= 1 && *factor < 1e6)) {
+      return status::corruption(file.name() + ": llama.rope.scaling.factor " +
+                                std::to_string(*factor) + " must be >= 1");
+    }
+    if (c.rope_freq_factors.empty()) c.rope_freq_factors.assign(size_t(pairs), 1.0f);
+    for (float& f : c.rope_freq_factors) f *= float(*factor);
+  }
+  return status();
+}
+
+}  // namespace
+
 result<llama_config> read_llama_config(const gguf_file& file) {
   auto arch = file.get_string("general.architecture");
   if (!arch) return arch.error();
@@ -75,10 +112,12 @@ result<llama_config> read_llama_config(const gguf_file& file) {
     return status::not_supported(file.name() + ": a mixture of experts (llama.expert_count = " +
                                  std::to_string(*experts) + ", Mixtral style) is not supported");
   }
-  if (auto scaling = file.get_string("llama.rope.scaling.type");
-      scaling.ok() && *scaling != "none") {
-    return status::not_supported(file.name() + ": RoPE scaling '" + *scaling +
-                                 "' (llama.rope.scaling.type) is not supported yet");
+  std::string scaling = "none";
+  if (auto type = file.get_string("llama.rope.scaling.type"); type.ok()) scaling = *type;
+  if (scaling != "none" && scaling != "linear") {
+    return status::not_supported(file.name() + ": RoPE scaling '" + scaling +
+                                 "' (llama.rope.scaling.type) is not supported (none and linear "
+                                 "are, and Llama 3.1's rope_freqs.weight)");
   }
   llama_config c;
   COROLLA_RETURN_IF_ERROR(read_positive(file, "llama.block_count", c.n_blocks));
@@ -111,6 +150,7 @@ result<llama_config> read_llama_config(const gguf_file& file) {
       return status::corruption(file.name() + ": llama.rope.freq_base must be positive");
     c.rope_freq_base = float(*base);
   }
+  COROLLA_RETURN_IF_ERROR(read_rope_scaling(file, scaling, c));
   auto eps = file.get_float("llama.attention.layer_norm_rms_epsilon");
   if (!eps) return eps.error();
   if (!(*eps > 0 && *eps < 1)) {
@@ -138,11 +178,6 @@ status check_llama_tensors(const gguf_file& file, const llama_config& c) {
   COROLLA_RETURN_IF_ERROR(check_tensor(file, "output_norm.weight", {c.dim}));
   if (file.find_tensor("output.weight")) {
     COROLLA_RETURN_IF_ERROR(check_tensor(file, "output.weight", {c.dim, c.vocab_size}));
-  }
-  if (file.find_tensor("rope_freqs.weight")) {
-    return status::not_supported(file.name() +
-                                 ": rope_freqs.weight (Llama 3.1/3.2 RoPE scaling) is not "
-                                 "supported yet: positions would be computed without it");
   }
   if (is_head_file(file)) return status();
   for (int64_t b = 0; b < c.n_blocks; ++b) {

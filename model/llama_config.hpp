@@ -26,6 +26,9 @@ struct llama_config {
   int64_t n_kv_heads = 0;  // key/value heads (grouped-query attention when < n_heads)
   int64_t rope_dim = 0;    // rotated dimensions per head
   float rope_freq_base = 10000.0f;
+  // RoPE scaling: per-pair divisors of the frequencies ([rope_dim / 2]), from Llama 3.1's
+  // rope_freqs.weight and/or linear scaling's factor; empty for none.
+  std::vector<float> rope_freq_factors;
   float rms_eps = 1e-5f;
   int64_t context_length = 2048;  // tokens
   int64_t vocab_size = 0;

@@ -272,8 +272,10 @@ TEST(GgufValidation, WhatTheBlocksDoNotComputeIsRefusedByName) {
   expect_refused(
       load_check(variant("yarn.gguf", "llama.rope.scaling.type", gguf_value::of_string("yarn"))),
       {"RoPE scaling 'yarn'"});
-  expect_refused(load_check(variant("freqs.gguf", "rope_freqs.weight", {}, {4})),
-                 {"rope_freqs.weight"});
+  const status freqs = load_check(variant("freqs.gguf", "rope_freqs.weight", {}, {4}));
+  EXPECT_EQ(freqs.code(), status_code::corruption) << freqs.message();
+  EXPECT_NE(freqs.message().find("rope_freqs.weight must be 16 F32 values"), std::string::npos)
+      << freqs.message();
   const int64_t dim = maker_preset("tiny")->dim;
   expect_refused(load_check(variant("bias.gguf", "blk.0.attn_q.bias", {}, {dim})),
                  {"blk.0.attn_q.bias", "attention biases"});

@@ -1,6 +1,7 @@
 // Every quantisation type llama-quantize writes for Llama models (except the 1-3 bit IQ
 // codebooks) against llama.cpp's own outputs on one random-weight model quantised twelve
-// ways (../shared/golden/rand-llama-spm256-<TYPE>, see its README):
+// ways (../shared/golden/rand-llama-spm256-<TYPE>, see its README), and the llama-family
+// random models of other shapes (rand-llama3):
 //  - dequantised tensors bit for bit equal to ggml's to_float;
 //  - the f32 path (dequantise, then f32) teacher-forced against llama.cpp's logits for the
 //    file's f32 twin;
@@ -44,7 +45,7 @@ std::vector<int32_t> ids_after(const std::string& text, const std::string& key) 
 class QuantGolden : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    name_ = "rand-llama-spm256-" + GetParam();
+    name_ = GetParam().find("rand-") == 0 ? GetParam() : "rand-llama-spm256-" + GetParam();
     if (!testing::shared_exists("models/" + name_ + ".gguf") ||
         !testing::shared_exists("golden/" + name_ + "/greedy-1.txt")) {
       GTEST_SKIP() << "../shared/models/" << name_ << ".gguf or its golden outputs absent";
@@ -88,6 +89,9 @@ class QuantGolden : public ::testing::TestWithParam<std::string> {
 TEST_P(QuantGolden, DequantisedTensorsEqualGgmls) {
   auto file = gguf_file::open(model_path());
   ASSERT_TRUE(file.ok()) << file.error().message();
+  if (!testing::shared_exists("golden/" + name_ + "/dequant-blk.0.ffn_down.weight.f32")) {
+    GTEST_SKIP() << name_ << " is stored in F32: nothing to dequantise";
+  }
   std::vector<std::string> tensors{"blk.0.ffn_down.weight"};
   if (GetParam() == "Q3_K_M") tensors.push_back("blk.0.ffn_gate.weight");
   for (const std::string& name : tensors) {
@@ -110,7 +114,11 @@ TEST_P(QuantGolden, DequantisedTensorsEqualGgmls) {
 TEST_P(QuantGolden, F32PathMatchesLlamaCppOnTheF32Twin) {
   std::vector<int32_t> ids;
   const std::vector<float> ours = teacher_forced(precision::f32, ids);
-  const std::vector<float> twin = floats_of(golden("greedy-1.f32twin.logits.f32"));
+  // A quantised file's f32 twin is its dequantised weights stored as F32; an F32 file is
+  // its own.
+  const bool quantised = testing::shared_exists("golden/" + name_ + "/greedy-1.f32twin.logits.f32");
+  const std::vector<float> twin =
+      floats_of(golden(quantised ? "greedy-1.f32twin.logits.f32" : "greedy-1.logits.f32"));
   ASSERT_EQ(ours.size(), twin.size());
   double worst = 0;
   for (size_t i = 0; i < ours.size(); ++i)
@@ -144,6 +152,15 @@ INSTANTIATE_TEST_SUITE_P(EveryType, QuantGolden,
                          ::testing::Values("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K_M",
                                            "Q4_K_M", "Q5_K_M", "Q6_K", "IQ4_NL", "IQ4_XS"),
                          [](const auto& test) { return test.param; });
+
+// Families (their own shapes and features, F32 weights): rand-llama3 has GQA, Llama 3.1's
+// rope_freqs.weight, a tied output and a byte-level BPE vocabulary.
+INSTANTIATE_TEST_SUITE_P(Families, QuantGolden, ::testing::Values("rand-llama3"),
+                         [](const auto& test) {
+                           std::string name = test.param;
+                           for (char& ch : name) ch = ch == '-' ? '_' : ch;
+                           return name;
+                         });
 
 }  // namespace
 }  // namespace corolla
