@@ -196,6 +196,28 @@ caf::result<std::vector<hop_timing>> ask_session(caf::blocking_actor* self,
   return route;
 }
 
+// Swaps the failed session for a fresh one (and id: the old one's servers may still hold
+// its caches) and opens it; the error when it can not be opened (it is then retried
+// before the next answer).
+caf::error replace_session(caf::blocking_actor* self, client_state& st, client_session_config& sc,
+                           std::chrono::milliseconds timeout) {
+  sc.session_id = random_id();
+  sc.seed = sc.session_id;
+  client_session_actor fresh = spawn_client_session(self->system(), sc);
+  self->link_to(fresh);
+  self->unlink_from(st.session);
+  caf::anon_send(st.session, close_atom::value);
+  st.session = fresh;
+  st.runner.use_session(fresh);
+  st.gen.reset();
+  caf::error opened;
+  self->request(fresh, timeout, open_atom::value)
+      .receive([](const std::vector<hop_timing>&) {},
+               [&](caf::error& e) { opened = std::move(e); });
+  if (opened) st.runner.mark_failed();
+  return opened;
+}
+
 void client_loop(caf::blocking_actor* self, client_config cfg) {
   const llama_config& c = cfg.head_model->config();
   const int64_t context =
@@ -222,24 +244,8 @@ void client_loop(caf::blocking_actor* self, client_config cfg) {
       [&](generate_request& req) {
         const auto to = caf::actor_cast<caf::actor>(self->current_sender());
         if (st.runner.session_failed()) {
-          // A fresh session (and id: the old one's servers may still hold its caches).
-          sc.session_id = random_id();
-          sc.seed = sc.session_id;
-          client_session_actor fresh = spawn_client_session(self->system(), sc);
-          self->link_to(fresh);
-          caf::error opened;
-          self->request(fresh, cfg.open_timeout * 2, open_atom::value)
-              .receive([](const std::vector<hop_timing>&) {},
-                       [&](caf::error& e) { opened = std::move(e); });
-          self->unlink_from(st.session);
-          caf::anon_send(st.session, close_atom::value);
-          st.session = fresh;
-          st.runner.use_session(fresh);
-          st.gen.reset();
-          if (opened) {
-            st.runner.mark_failed();
-            self->send(
-                to, make_error(errc::no_route, "the swarm is not back yet: " + describe(opened)));
+          if (caf::error e = replace_session(self, st, sc, cfg.open_timeout * 2)) {
+            self->send(to, make_error(errc::no_route, "the swarm is not back yet: " + describe(e)));
             return;
           }
         }

@@ -157,7 +157,17 @@ result<head_offer> prepare_head(const std::string& model_path, const std::string
   std::error_code ec;
   offer.bytes = fs::file_size(offer.path, ec);
   if (ec) return status::io_error("can not read " + offer.path + ": " + ec.message());
+  // The checksum reads the whole head (gigabytes for a large model): it is kept beside the
+  // file, "<bytes> <checksum>", so a node's later starts read a line instead.
+  const std::string sum_path = offer.path + ".sum";
+  uint64_t bytes = 0, checksum = 0;
+  std::ifstream sum_in(sum_path);
+  if (sum_in >> bytes >> checksum && bytes == offer.bytes) {
+    offer.checksum = checksum;
+    return offer;
+  }
   COROLLA_ASSIGN_OR_RETURN(offer.checksum, head_checksum(offer.path));
+  std::ofstream(sum_path) << offer.bytes << " " << offer.checksum << "\n";
   return offer;
 }
 

@@ -154,20 +154,6 @@ int run_peer(const po::variables_map& vm, repl_options repl, int64_t context,
   return chat(system, client_cfg, repl, http, swarm->model_path());
 }
 
-// Parses --http HOST:PORT (PORT 0: a free one).
-bool parse_http_address(const std::string& text, http_settings& out) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) return false;
-  const std::string port = text.substr(colon + 1);
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
-    return false;
-  const unsigned long value = std::stoul(port);
-  if (value > 65535) return false;
-  out.host = text.substr(0, colon);
-  out.port = uint16_t(value);
-  return true;
-}
-
 int run(int argc, char** argv) {
   po::options_description opts(
       "actor-chat --local [--model FILE] [--servers N]\n"

@@ -49,6 +49,21 @@ result<std::unique_ptr<http_gateway>> serve_http(caf::actor_system& system, cons
   return start_http(system, http_of(o), client, o.model, generation_options{});
 }
 
+// The HTTP face's view of the swarm: the head of o.model, the swarm's codec, no waiting for
+// coverage (/health answers 503 meanwhile); the caller adds the table or the seeds.
+remote_swarm_options head_side_options(const node_options& o,
+                                       std::shared_ptr<compute_executor> executor) {
+  remote_swarm_options ro;
+  ro.model_path = o.model;
+  ro.gossip_period = std::chrono::milliseconds(o.gossip_period_ms);
+  ro.record_ttl = std::chrono::milliseconds(o.record_ttl_ms);
+  ro.peer_timeout = std::chrono::milliseconds(o.heartbeat_timeout_ms);
+  ro.executor = std::move(executor);
+  ro.wait_for_coverage = false;
+  ro.codec = o.codec;
+  return ro;
+}
+
 sigset_t blocked_stop_signals() {
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -65,15 +80,8 @@ int run_gateway(const node_options& o, sigset_t stop_signals) {
   caf::actor_system system{cfg};
   auto executor = std::make_shared<compute_executor>();
   if (o.threads > 0) executor->run([&] { omp_set_num_threads(int(o.threads)); });
-  remote_swarm_options ro;
+  remote_swarm_options ro = head_side_options(o, executor);
   ro.peers = o.seeds;
-  ro.model_path = o.model;
-  ro.gossip_period = std::chrono::milliseconds(o.gossip_period_ms);
-  ro.record_ttl = std::chrono::milliseconds(o.record_ttl_ms);
-  ro.peer_timeout = std::chrono::milliseconds(o.heartbeat_timeout_ms);
-  ro.executor = executor;
-  ro.wait_for_coverage = false;
-  ro.codec = o.codec;
   auto swarm = remote_swarm::join(system, ro);
   if (!swarm.ok()) return fail(swarm.error().message());
   auto gateway = serve_http(system, o, *swarm);
@@ -186,12 +194,8 @@ int run(int argc, char** argv) {
   std::unique_ptr<http_gateway> gateway;
   remote_swarm head_side;  // the gateway's view of the swarm: this node's own table
   if (!o.http.empty()) {
-    remote_swarm_options ro;
+    remote_swarm_options ro = head_side_options(o, executor);
     ro.table = node.routing_table();
-    ro.model_path = o.model;
-    ro.executor = executor;
-    ro.wait_for_coverage = false;
-    ro.codec = o.codec;
     auto joined = remote_swarm::join(system, ro);
     if (!joined.ok()) return fail(joined.error().message());
     head_side = std::move(*joined);

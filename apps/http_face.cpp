@@ -24,6 +24,19 @@ result<std::unique_ptr<http_gateway>> start_http(caf::actor_system& system,
   return http_gateway::start(system, std::move(g));
 }
 
+bool parse_http_address(const std::string& text, http_settings& out) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  const std::string port = text.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  const unsigned long value = std::stoul(port);
+  if (value > 65535) return false;
+  out.host = text.substr(0, colon);
+  out.port = uint16_t(value);
+  return true;
+}
+
 std::string http_banner(const http_gateway& gateway) {
   return "serving the OpenAI API on " + gateway.url() + " (status page /, metrics /metrics)";
 }

@@ -21,6 +21,10 @@ struct http_settings {
   int64_t kept_sessions = 8;
 };
 
+// Parses "HOST:PORT" (PORT 0: a free one) into out.host and out.port; false when it is not
+// that (the --http flag of actor-chat, the http key of actor-node).
+bool parse_http_address(const std::string& text, http_settings& out);
+
 // Serves the API for the swarm `client` reaches. Errors: the model file's, the gateway's.
 result<std::unique_ptr<http_gateway>> start_http(caf::actor_system& system,
                                                  const http_settings& settings,

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "actors/routing_table.hpp"
+#include "apps/http_face.hpp"
 
 namespace corolla {
 namespace po = boost::program_options;
@@ -147,14 +148,12 @@ status check(node_options& o, const origins& from) {
   if (o.balance_grace_ms < 0) return bad(from, "balance-grace-ms", "must be >= 0");
   if (!(o.network_mbps >= 0)) return bad(from, "network-mbps", "must be >= 0 (0: measured)");
   if (!o.http.empty()) {
-    const auto colon = o.http.rfind(':');
-    int64_t port = -1;
-    if (colon == std::string::npos || colon == 0 || !parse_int(o.http.substr(colon + 1), port) ||
-        port < 0 || port > 65535) {
+    http_settings address;
+    if (!parse_http_address(o.http, address)) {
       return bad(from, "http", "'" + o.http + "' is not HOST:PORT (PORT 0: a free one)");
     }
-    o.http_host = o.http.substr(0, colon);
-    o.http_port = uint16_t(port);
+    o.http_host = address.host;
+    o.http_port = address.port;
   }
   if (o.gateway_only && o.http.empty()) {
     return bad(from, "span", "none serves no blocks: give http = HOST:PORT for a gateway");

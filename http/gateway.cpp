@@ -89,7 +89,6 @@ struct http_gateway::impl {
   gateway_options options;
   std::shared_ptr<const llama_model> model;
   int64_t context = 0;
-  std::string model_id;
   httplib::Server server;
   std::thread listener;
   std::thread poller;
@@ -114,7 +113,6 @@ struct http_gateway::impl {
     context = options.client.max_tokens > 0 ? options.client.max_tokens
                                             : std::min<int64_t>(c.context_length, 4096);
     options.client.max_tokens = context;
-    model_id = options.model_id;
   }
 
   // --- the swarm ---------------------------------------------------------------------
@@ -130,13 +128,13 @@ struct http_gateway::impl {
             [](const caf::error&) {});
   }
 
+  // start() polls once before serving; from then on every kPollPeriod.
   void poll_loop() {
     std::unique_lock<std::mutex> lock(mu);
-    while (!stopping) {
+    while (!stopping_cv.wait_for(lock, kPollPeriod, [&] { return stopping; })) {
       lock.unlock();
       poll_once();
       lock.lock();
-      stopping_cv.wait_for(lock, kPollPeriod, [&] { return stopping; });
     }
   }
 
@@ -445,7 +443,7 @@ struct http_gateway::impl {
                                        {"created", 0},
                                        {"owned_by", "corolla"},
                                        {"meta",
-                                        {{"fingerprint", model_id},
+                                        {{"fingerprint", options.model_id},
                                          {"n_blocks", c.n_blocks},
                                          {"dim", c.dim},
                                          {"n_vocab", c.vocab_size},
@@ -454,7 +452,7 @@ struct http_gateway::impl {
   }
 
   json status_json() {
-    poll_once();
+    poll_once();  // a page or scraper sees the table as it is now, not up to a poll period old
     std::lock_guard<std::mutex> lock(mu);
     json out = view.to_json();
     out["model_name"] = options.model_name;
