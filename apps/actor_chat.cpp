@@ -29,6 +29,14 @@ namespace po = boost::program_options;
 namespace corolla {
 namespace {
 
+// The model's chat template as the banner shows it; an unrecognised one is said aloud,
+// since the chat then runs as plain completion.
+std::string chat_template_label(const llama_model& model) {
+  if (model.chat_template_recognised()) return to_string(model.chat());
+  return "not recognised (the file's tokenizer.chat_template is none of llama2, llama3, chatml, "
+         "zephyr, mistral, phi3, gemma): chatting as plain completion";
+}
+
 // The demo model, made on first use: stories260K's shape, seeded random weights.
 result<std::string> demo_model() {
   const char* cache = std::getenv("XDG_CACHE_HOME");
@@ -145,7 +153,7 @@ int run_peer(const po::variables_map& vm, repl_options repl, int64_t context,
   }
   std::cerr << "joined the swarm through " << swarm->joined_through() << ": " << swarm->model_path()
             << ", " << head.config().n_blocks << " blocks, dim " << head.config().dim << ", codec "
-            << to_string(swarm->codec()) << "; chat template " << to_string(head.chat()) << "\n";
+            << to_string(swarm->codec()) << "; chat template " << chat_template_label(head) << "\n";
   client_config client_cfg = swarm->client_defaults();
   client_cfg.max_tokens = context;
   client_cfg.push = !vm.count("round-trips");
@@ -271,7 +279,7 @@ int run(int argc, char** argv) {
   const llama_model& head = *swarm->head_model();
   std::cerr << swarm_options.model_path << ": " << head.config().n_blocks << " blocks, dim "
             << head.config().dim << ", " << to_string(swarm_options.kind) << "; chat template "
-            << to_string(head.chat()) << "\n";
+            << chat_template_label(head) << "\n";
   for (size_t i = 0; i < swarm->spans().size(); ++i) {
     std::cerr << "server-" << i + 1 << ": blocks [" << swarm->spans()[i].first << ", "
               << swarm->spans()[i].second << ")\n";

@@ -44,7 +44,21 @@ void print_llama(const gguf_file& file, std::ostream& out) {
       << "  blocks " << c.n_blocks << ", dim " << c.dim << ", hidden " << c.hidden_dim << ", heads "
       << c.n_heads << " (kv " << c.n_kv_heads << ", head dim " << c.head_dim() << ")\n"
       << "  rope dims " << c.rope_dim << ", rope base " << c.rope_freq_base << ", rms eps "
-      << c.rms_eps << ", context " << c.context_length << ", vocab " << c.vocab_size << "\n";
+      << c.rms_eps << ", context " << c.context_length << ", vocab " << c.vocab_size << "\n"
+      << "  " << to_string(c.arch) << ": " << (c.rope_neox ? "NEOX" : "adjacent-pair") << " RoPE"
+      << (c.rope_freq_factors.empty() ? "" : " with scaling")
+      << (c.activation == ffn_activation::gelu ? ", GeGLU" : ", SwiGLU")
+      << (c.qk_norm ? ", q/k norms" : "") << (c.post_norms ? ", post-norms" : "");
+  if (c.sliding_window > 0) {
+    out << ", sliding window " << c.sliding_window
+        << (c.sliding_period == 0 ? " on every layer"
+                                  : " on " + std::to_string(c.sliding_period - 1) + " of every " +
+                                        std::to_string(c.sliding_period) + " layers");
+  }
+  if (c.attention_softcap > 0) out << ", attention soft-cap " << c.attention_softcap;
+  if (c.logit_softcap > 0) out << ", logit soft-cap " << c.logit_softcap;
+  if (c.embedding_scale != 1) out << ", embedding x" << c.embedding_scale;
+  out << (ties_output(file, c) ? ", tied output" : "") << "\n";
   const status tensors = check_llama_tensors(file, c);
   out << "  tensors: " << (tensors.ok() ? "complete" : tensors.message()) << "\n";
 
@@ -60,8 +74,11 @@ void print_llama(const gguf_file& file, std::ostream& out) {
   if (v.kind == tokenizer_kind::bpe) out << ", " << v.merges.size() << " merges, pre " << v.pre;
   const gguf_value* tmpl = file.find("tokenizer.chat_template");
   const std::string source = tmpl && tmpl->as_string() ? *tmpl->as_string() : "";
+  const auto format = recognise_chat_template(source);
   out << ", chat template "
-      << (source.empty() ? "none (plain completion)" : to_string(detect_chat_format(source)))
+      << (source.empty() ? "none (plain completion)"
+          : format       ? to_string(*format)
+                         : "not recognised (chat runs as plain completion)")
       << "\n";
 }
 
@@ -93,7 +110,7 @@ int run_gguf_info(const std::vector<std::string>& args, std::ostream& out) {
       << f.data_offset() << "\n";
   auto arch = f.get_string("general.architecture");
   out << "architecture: " << (arch ? *arch : "(none: " + arch.error().message() + ")") << "\n";
-  if (arch && *arch == "llama") print_llama(f, out);
+  if (arch) print_llama(f, out);
   if (is_head_file(f)) {
     out << "head file of model " << model_fingerprint(f)
         << ": embedding, final norm and LM head, no blocks (for a swarm's clients)\n";

@@ -2,8 +2,9 @@
 //
 // Shapes: q, out [n, n_heads * head_dim]; k, v [pos0 + n, n_kv_heads * head_dim] hold
 // every cached position, the n new ones included (the caller appends them first).
-// Token t sits at position pos0 + t and attends to positions 0 .. pos0 + t; query head
-// h reads kv head h / (n_heads / n_kv_heads). See ref::attention for the maths.
+// Token t sits at position pos0 + t and attends to positions 0 .. pos0 + t (the last
+// `window` of them on a sliding-window layer); query head h reads kv head
+// h / (n_heads / n_kv_heads). See ref::attention for the maths (scale, soft-cap).
 //
 // The fast twin is tiled like flash attention (kernels/f32/f32_ops.cpp): tasks of one
 // KV head and up to 16 new tokens run in parallel, each walking the cache in tiles of 16
@@ -15,6 +16,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/attention_params.hpp"
+
 namespace corolla {
 
 struct attention_workspace {
@@ -23,6 +26,6 @@ struct attention_workspace {
 
 // REQUIRES: n_heads % n_kv_heads == 0; out does not overlap q, k or v.
 void attention(float* out, const float* q, const float* k, const float* v, int64_t n, int64_t pos0,
-               int64_t n_heads, int64_t n_kv_heads, int64_t head_dim, attention_workspace& ws);
+               const attention_params& p, attention_workspace& ws);
 
 }  // namespace corolla

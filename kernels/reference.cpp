@@ -43,47 +43,54 @@ void softmax(float* x, int64_t n) {
 }
 
 void rope(float* x, int64_t n, int64_t pos0, int64_t n_heads, int64_t head_dim, int64_t rope_dim,
-          float freq_base, const float* factors) {
+          float freq_base, const float* factors, bool neox) {
+  const int64_t pairs = rope_dim / 2;
   for (int64_t t = 0; t < n; ++t) {
     const double pos = double(pos0 + t);
     for (int64_t h = 0; h < n_heads; ++h) {
       float* xh = x + (t * n_heads + h) * head_dim;
-      for (int64_t i = 0; i < rope_dim / 2; ++i) {
+      for (int64_t i = 0; i < pairs; ++i) {
         const double theta = pos * std::pow(double(freq_base), -2.0 * i / rope_dim) /
                              (factors ? double(factors[i]) : 1.0);
         const float c = float(std::cos(theta));
         const float s = float(std::sin(theta));
-        const float x0 = xh[2 * i];
-        const float x1 = xh[2 * i + 1];
-        xh[2 * i] = x0 * c - x1 * s;
-        xh[2 * i + 1] = x0 * s + x1 * c;
+        float& a = neox ? xh[i] : xh[2 * i];
+        float& b = neox ? xh[i + pairs] : xh[2 * i + 1];
+        const float x0 = a;
+        const float x1 = b;
+        a = x0 * c - x1 * s;
+        b = x0 * s + x1 * c;
       }
     }
   }
 }
 
 void attention(float* out, const float* q, const float* k, const float* v, int64_t n, int64_t pos0,
-               int64_t n_heads, int64_t n_kv_heads, int64_t head_dim) {
-  const int64_t dim = n_heads * head_dim;
-  const int64_t kv_dim = n_kv_heads * head_dim;
-  const int64_t group = n_heads / n_kv_heads;
-  const float scale = 1.0f / std::sqrt(float(head_dim));
+               const attention_params& a) {
+  const int64_t head_dim = a.head_dim;
+  const int64_t dim = a.n_heads * head_dim;
+  const int64_t kv_dim = a.n_kv_heads * head_dim;
+  const int64_t group = a.n_heads / a.n_kv_heads;
   std::vector<float> scores(pos0 + n);
   for (int64_t t = 0; t < n; ++t) {
-    const int64_t len = pos0 + t + 1;  // causal: positions 0 .. pos0 + t
-    for (int64_t h = 0; h < n_heads; ++h) {
+    const int64_t i = pos0 + t;
+    // causal, and inside the window: positions first .. i
+    const int64_t first = a.window > 0 && i - a.window + 1 > 0 ? i - a.window + 1 : 0;
+    const int64_t len = i + 1 - first;
+    for (int64_t h = 0; h < a.n_heads; ++h) {
       const float* qh = q + t * dim + h * head_dim;
       const int64_t kv_offset = (h / group) * head_dim;
-      // attention scores: q . k / sqrt(head_dim)
       for (int64_t p = 0; p < len; ++p) {
-        scores[p] = dot(qh, k + p * kv_dim + kv_offset, head_dim) * scale;
+        float s = dot(qh, k + (first + p) * kv_dim + kv_offset, head_dim) * a.scale;
+        if (a.softcap > 0) s = a.softcap * std::tanh(s / a.softcap);
+        scores[p] = s;
       }
       softmax(scores.data(), len);
       // weighted sum of the values
       float* oh = out + t * dim + h * head_dim;
       for (int64_t d = 0; d < head_dim; ++d) oh[d] = 0.0f;
       for (int64_t p = 0; p < len; ++p) {
-        const float* vp = v + p * kv_dim + kv_offset;
+        const float* vp = v + (first + p) * kv_dim + kv_offset;
         for (int64_t d = 0; d < head_dim; ++d) oh[d] += scores[p] * vp[d];
       }
     }

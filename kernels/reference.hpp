@@ -10,6 +10,8 @@
 
 #include <cstdint>
 
+#include "kernels/attention_params.hpp"
+
 namespace corolla::ref {
 
 // out [m, rows] = x [m, cols] W^T, W [rows, cols].
@@ -22,23 +24,26 @@ void rmsnorm(float* out, const float* x, const float* weight, int64_t rows, int6
 // x[0, n) <- exp(x - max) / sum(exp(x - max)).
 void softmax(float* x, int64_t n);
 
-// Rotates q or k [n, n_heads * head_dim] in place for positions pos0 .. pos0 + n - 1,
-// llama.cpp's LLAMA_ROPE_TYPE_NORM as it applies to GGUF's q/k layout (the converter
-// permuted the weights so that rotated pairs are adjacent):
-//   for i < rope_dim / 2: theta = pos * base^(-2i / rope_dim) / factors[i],
-//   (x[2i], x[2i+1]) <- (x[2i] cos - x[2i+1] sin, x[2i] sin + x[2i+1] cos).
+// Rotates q or k [n, n_heads * head_dim] in place for positions pos0 .. pos0 + n - 1.
+// Pair i < rope_dim / 2 of a head turns by theta = pos * base^(-2i / rope_dim) / factors[i]:
+//   (a, b) <- (a cos - b sin, a sin + b cos)
+// where (a, b) = (x[2i], x[2i+1]) for llama.cpp's LLAMA_ROPE_TYPE_NORM (GGUF's `llama`
+// q/k layout: the converter permuted the weights so that rotated pairs are adjacent), or
+// (x[i], x[i + rope_dim/2]) for NEOX (qwen2, qwen3, phi3, gemma2/3).
 // factors (rope_dim / 2 of them, or null for none) are RoPE scaling's per-pair divisors:
 // Llama 3.1's rope_freqs, or linear scaling's factor for every pair.
 // Dimensions from rope_dim to head_dim are left as they are.
 void rope(float* x, int64_t n, int64_t pos0, int64_t n_heads, int64_t head_dim, int64_t rope_dim,
-          float freq_base, const float* factors = nullptr);
+          float freq_base, const float* factors, bool neox);
 
 // Causal grouped-query attention for n new tokens at positions pos0 .. pos0 + n - 1.
 // q [n, n_heads * head_dim]; k, v [pos0 + n, n_kv_heads * head_dim] hold every cached
 // position including the new ones; query head h reads kv head h / (n_heads / n_kv_heads).
-// out [n, n_heads * head_dim] = softmax(q k^T / sqrt(head_dim)) v over positions <= own.
+// out [n, n_heads * head_dim] = softmax(cap(scale * q k^T)) v over the positions a query
+// sees: j <= i, and i - j < window when window > 0 (sliding-window layers); cap(s) =
+// softcap * tanh(s / softcap) when softcap > 0 (Gemma 2), else s.
 void attention(float* out, const float* q, const float* k, const float* v, int64_t n, int64_t pos0,
-               int64_t n_heads, int64_t n_kv_heads, int64_t head_dim);
+               const attention_params& p);
 
 // out [n, hidden] = silu(gate) * up, where gate_up [n, 2 * hidden] holds each token's
 // gate then up projection; silu(g) = g / (1 + exp(-g)).

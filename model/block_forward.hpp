@@ -1,7 +1,10 @@
 // block_forward: one transformer block over n tokens at explicit positions.
 //
-//   x += wo . attention(rope(q), rope(k), v)   with q, k, v = qkv . rmsnorm(x)
-//   x += down . swiglu(gate_up . rmsnorm(x))
+//   x += post_norm(wo . attention(rope(qk_norm(q)), rope(qk_norm(k)), v))
+//        with q, k, v = qkv . rmsnorm(x) + bias
+//   x += post_norm(down . act(gate_up . rmsnorm(x)))     act = swiglu or geglu
+// where the biases, the q/k norms and the post-norms are there only for the families that
+// have them (block_weights), and attention is the layer's (window, soft-cap, scale).
 // The new keys and values are appended to the session's kv_cache at [pos, pos + n)
 // (kv_cache's invariant 2: pos <= length, truncating first when pos < length).
 // n > 1 is a prefill (or a replay); n == 1 is a decode step.
@@ -30,9 +33,9 @@ namespace corolla {
 
 struct block_workspace {
   std::vector<float> xb;       // [n, dim]           normed input
-  std::vector<float> qkv;      // [n, dim + 2 kv_dim]
-  std::vector<float> q;        // [n, dim]           queries after RoPE
-  std::vector<float> att;      // [n, dim]           attention output
+  std::vector<float> qkv;      // [n, q_dim + 2 kv_dim]
+  std::vector<float> q;        // [n, q_dim]         queries after RoPE
+  std::vector<float> att;      // [n, q_dim]         attention output
   std::vector<float> out;      // [n, dim]           projection back to the residual
   std::vector<float> gate_up;  // [n, 2 hidden]
   std::vector<float> hidden;   // [n, hidden]

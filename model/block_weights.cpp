@@ -8,7 +8,9 @@ namespace corolla {
 
 size_t block_weights::bytes() const {
   return qkv.bytes() + wo.bytes() + gate_up.bytes() + down.bytes() +
-         (attn_norm.size() + ffn_norm.size()) * sizeof(float);
+         (attn_norm.size() + ffn_norm.size() + qkv_bias.size() + wo_bias.size() + q_norm.size() +
+          k_norm.size() + post_attn_norm.size() + post_ffn_norm.size()) *
+             sizeof(float);
 }
 
 result<std::vector<float>> load_vector(const gguf_file& file, const std::string& name,
@@ -73,27 +75,63 @@ result<block_weights> load_block_weights(const gguf_file& file, const llama_conf
   b.index = index;
   b.kind = kind;
 
-  COROLLA_ASSIGN_OR_RETURN(b.attn_norm, load_vector(file, name("attn_norm.weight"), config.dim));
-  COROLLA_ASSIGN_OR_RETURN(b.ffn_norm, load_vector(file, name("ffn_norm.weight"), config.dim));
+  const llama_config& c = config;
+  const bool fused = c.arch == model_arch::phi3;
+  COROLLA_ASSIGN_OR_RETURN(b.attn_norm, load_vector(file, name("attn_norm.weight"), c.dim));
+  COROLLA_ASSIGN_OR_RETURN(b.ffn_norm, load_vector(file, name("ffn_norm.weight"), c.dim));
   COROLLA_ASSIGN_OR_RETURN(
       b.qkv,
-      load_stacked(file, {name("attn_q.weight"), name("attn_k.weight"), name("attn_v.weight")},
-                   config.dim, kind));
-  COROLLA_ASSIGN_OR_RETURN(b.wo,
-                           load_stacked(file, {name("attn_output.weight")}, config.dim, kind));
+      load_stacked(file,
+                   fused ? std::vector<std::string>{name("attn_qkv.weight")}
+                         : std::vector<std::string>{name("attn_q.weight"), name("attn_k.weight"),
+                                                    name("attn_v.weight")},
+                   c.dim, kind));
+  COROLLA_ASSIGN_OR_RETURN(b.wo, load_stacked(file, {name("attn_output.weight")}, c.q_dim(), kind));
   COROLLA_ASSIGN_OR_RETURN(
       b.gate_up,
-      load_stacked(file, {name("ffn_gate.weight"), name("ffn_up.weight")}, config.dim, kind));
+      load_stacked(file,
+                   fused ? std::vector<std::string>{name("ffn_up.weight")}
+                         : std::vector<std::string>{name("ffn_gate.weight"), name("ffn_up.weight")},
+                   c.dim, kind));
   COROLLA_ASSIGN_OR_RETURN(b.down,
-                           load_stacked(file, {name("ffn_down.weight")}, config.hidden_dim, kind));
+                           load_stacked(file, {name("ffn_down.weight")}, c.hidden_dim, kind));
 
-  if (b.qkv.rows() != config.dim + 2 * config.kv_dim() || b.wo.rows() != config.dim ||
-      b.gate_up.rows() != 2 * config.hidden_dim || b.down.rows() != config.dim) {
+  if (file.find_tensor(name("attn_q.bias"))) {
+    for (const auto& [suffix, length] : {std::pair{"attn_q.bias", c.q_dim()},
+                                         {"attn_k.bias", c.kv_dim()},
+                                         {"attn_v.bias", c.kv_dim()}}) {
+      COROLLA_ASSIGN_OR_RETURN(const std::vector<float> part,
+                               load_vector(file, name(suffix), length));
+      b.qkv_bias.insert(b.qkv_bias.end(), part.begin(), part.end());
+    }
+  }
+  if (file.find_tensor(name("attn_output.bias"))) {
+    COROLLA_ASSIGN_OR_RETURN(b.wo_bias, load_vector(file, name("attn_output.bias"), c.dim));
+  }
+  if (c.qk_norm) {
+    COROLLA_ASSIGN_OR_RETURN(b.q_norm, load_vector(file, name("attn_q_norm.weight"), c.head_dim()));
+    COROLLA_ASSIGN_OR_RETURN(b.k_norm, load_vector(file, name("attn_k_norm.weight"), c.head_dim()));
+  }
+  if (c.post_norms) {
+    COROLLA_ASSIGN_OR_RETURN(b.post_attn_norm,
+                             load_vector(file, name("post_attention_norm.weight"), c.dim));
+    COROLLA_ASSIGN_OR_RETURN(b.post_ffn_norm,
+                             load_vector(file, name("post_ffw_norm.weight"), c.dim));
+  }
+
+  if (b.qkv.rows() != c.q_dim() + 2 * c.kv_dim() || b.wo.rows() != c.dim ||
+      b.gate_up.rows() != 2 * c.hidden_dim || b.down.rows() != c.dim) {
     return status::corruption(file.name() + ": block " + std::to_string(index) +
                               " has projections of the wrong size for its config");
   }
-  b.rope = make_rope_table(config.head_dim(), config.rope_dim, config.rope_freq_base,
-                           config.rope_freq_factors);
+  const bool sliding = c.is_sliding(index);
+  b.attention =
+      attention_params{c.n_heads,       c.n_kv_heads,        c.head_dim(),
+                       c.score_scale(), c.attention_softcap, sliding ? c.sliding_window : 0};
+  const bool own_rope = sliding && c.rope_freq_base_sliding > 0;
+  b.rope_base = own_rope ? c.rope_freq_base_sliding : c.rope_freq_base;
+  if (!own_rope) b.rope_factors = c.rope_freq_factors;
+  b.rope = make_rope_table(c.head_dim(), c.rope_dim, b.rope_base, b.rope_factors, c.rope_neox);
   return b;
 }
 

@@ -1,19 +1,24 @@
 // block_weights: one transformer block's weights, converted at load from whatever
-// type the GGUF holds (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K) into int8 per output
+// type the GGUF holds (model/ggml_type.hpp's dequantisable types) into int8 per output
 // channel, or into f32 for the reference path.
 //
 // Projections that read the same input are fused into one matrix, so each step makes
 // one matmul call (and oneDNN reads one weight stream) where llama.cpp makes two or three:
-//   qkv     [dim + 2 kv_dim, dim]   rows: attn_q, then attn_k, then attn_v
-//   wo      [dim, dim]              attn_output
-//   gate_up [2 hidden, dim]         rows: ffn_gate, then ffn_up (swiglu's layout)
-//   down    [dim, hidden]           ffn_down
-// Norm weights stay f32. Immutable after load; shared by the threads that run it.
+//   qkv     [q_dim + 2 kv_dim, dim]  rows: attn_q, then attn_k, then attn_v (phi3's
+//                                    attn_qkv already is this)
+//   wo      [dim, q_dim]             attn_output
+//   gate_up [2 hidden, dim]          rows: ffn_gate, then ffn_up (phi3's fused ffn_up
+//                                    already is this)
+//   down    [dim, hidden]            ffn_down
+// Norm weights and biases stay f32; the ones a family does not have are empty. The
+// layer's own attention (window, soft-cap) and rotation (base, scaling) are resolved
+// here from the config. Immutable after load; shared by the threads that run it.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "kernels/attention_params.hpp"
 #include "kernels/rope.hpp"
 #include "model/gguf_file.hpp"
 #include "model/linear.hpp"
@@ -29,7 +34,15 @@ struct block_weights {
   std::vector<float> attn_norm;  // [dim]
   std::vector<float> ffn_norm;   // [dim]
   linear qkv, wo, gate_up, down;
-  rope_table rope;  // the model's rotary frequencies, shared by all blocks
+  std::vector<float> qkv_bias;        // [q_dim + 2 kv_dim] (qwen2), or empty
+  std::vector<float> wo_bias;         // [dim], or empty
+  std::vector<float> q_norm, k_norm;  // [head_dim] each (qwen3, gemma3), or empty
+  std::vector<float> post_attn_norm;  // [dim] (gemma), or empty
+  std::vector<float> post_ffn_norm;   // [dim] (gemma), or empty
+  attention_params attention;         // this layer's
+  float rope_base = 0;                // this layer's frequency base ...
+  std::vector<float> rope_factors;    // ... and scaling (ref::rope's factors), or empty
+  rope_table rope;                    // the same, precomputed for the fast path
 
   size_t bytes() const;  // resident bytes of the converted weights
 };

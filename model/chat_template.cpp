@@ -54,18 +54,29 @@ const char* to_string(chat_format f) {
       return "zephyr";
     case chat_format::mistral:
       return "mistral";
+    case chat_format::phi3:
+      return "phi3";
+    case chat_format::gemma:
+      return "gemma";
   }
   return "plain";
 }
 
-chat_format detect_chat_format(const std::string& t) {
+std::optional<chat_format> recognise_chat_template(const std::string& t) {
+  if (t.empty()) return chat_format::plain;
   if (contains(t, "<|start_header_id|>")) return chat_format::llama3;
   if (contains(t, "<|im_start|>")) return chat_format::chatml;
+  if (contains(t, "<start_of_turn>")) return chat_format::gemma;
+  if (contains(t, "<|assistant|>") && contains(t, "<|end|>")) return chat_format::phi3;
   if (contains(t, "<|user|>") || contains(t, "<|assistant|>")) return chat_format::zephyr;
   if (contains(t, "[INST]")) {
     return contains(t, "<<SYS>>") ? chat_format::llama2 : chat_format::mistral;
   }
-  return chat_format::plain;
+  return std::nullopt;
+}
+
+chat_format detect_chat_format(const std::string& t) {
+  return recognise_chat_template(t).value_or(chat_format::plain);
 }
 
 std::string render_chat(chat_format format, const std::vector<chat_message>& messages,
@@ -90,6 +101,29 @@ std::string render_chat(chat_format format, const std::vector<chat_message>& mes
       for (const auto& m : messages) out += "<|" + m.role + "|>\n" + m.content + "</s>\n";
       if (add_generation_prompt) out += "<|assistant|>\n";
       return out;
+    case chat_format::phi3:
+      for (const auto& m : messages) out += "<|" + m.role + "|>\n" + m.content + "<|end|>\n";
+      if (add_generation_prompt) out += "<|assistant|>\n";
+      return out;
+    case chat_format::gemma: {
+      // Gemma has no system role: its text opens the first user turn.
+      std::string system;
+      for (const auto& m : messages) {
+        if (m.role == "system") {
+          system = m.content;
+          continue;
+        }
+        std::string content = m.content;
+        if (m.role == "user" && !system.empty()) {
+          content = system + "\n\n" + content;
+          system.clear();
+        }
+        out += "<start_of_turn>" + std::string(m.role == "assistant" ? "model" : m.role) + "\n" +
+               content + "<end_of_turn>\n";
+      }
+      if (add_generation_prompt) out += "<start_of_turn>model\n";
+      return out;
+    }
     case chat_format::plain:
       for (size_t i = 0; i < messages.size(); ++i) {
         out += (i ? "\n" : "") + messages[i].content;
@@ -110,6 +144,10 @@ std::vector<std::string> chat_stop_strings(chat_format format) {
       return {"<|im_end|>", "<|im_start|>"};
     case chat_format::zephyr:
       return {"</s>", "<|user|>"};
+    case chat_format::phi3:
+      return {"<|end|>", "<|user|>"};
+    case chat_format::gemma:
+      return {"<end_of_turn>", "<start_of_turn>"};
     case chat_format::plain:
       return {};
   }

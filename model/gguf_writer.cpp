@@ -1,5 +1,7 @@
 #include "model/gguf_writer.hpp"
 
+#include <algorithm>
+
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -94,6 +96,12 @@ void gguf_writer::set(const std::string& key, gguf_value value) {
     }
   }
   metadata_.emplace_back(key, std::move(value));
+}
+
+void gguf_writer::erase(const std::string& key) {
+  metadata_.erase(std::remove_if(metadata_.begin(), metadata_.end(),
+                                 [&](const auto& entry) { return entry.first == key; }),
+                  metadata_.end());
 }
 
 status gguf_writer::add_tensor(const std::string& name, std::vector<int64_t> shape, ggml_type type,

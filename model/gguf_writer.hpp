@@ -34,6 +34,8 @@ class gguf_writer {
 
   // Sets `key`, replacing an earlier value but keeping its position.
   void set(const std::string& key, gguf_value value);
+  // Removes `key` if it is set.
+  void erase(const std::string& key);
 
   // Declares a tensor. Errors: invalid_argument for a repeated name, an empty or
   // non-positive shape, more than 4 dimensions, or a row length that is not a

@@ -1,5 +1,7 @@
 #include "model/head.hpp"
 
+#include <cmath>
+
 #include "kernels/reference.hpp"
 #include "kernels/rmsnorm.hpp"
 #include "model/block_weights.hpp"
@@ -23,8 +25,8 @@ result<head> head::load(std::shared_ptr<const gguf_file> file, const llama_confi
                               std::to_string(config.vocab_size) + "]");
   }
   COROLLA_ASSIGN_OR_RETURN(h.final_norm_, load_vector(*file, "output_norm.weight", config.dim));
-  // Llama 3.2 and small models tie the LM head to the embedding.
-  const char* lm_name = file->find_tensor("output.weight") ? "output.weight" : "token_embd.weight";
+  // Llama 3.2, Gemma and small models tie the LM head to the embedding.
+  const char* lm_name = ties_output(*file, config) ? "token_embd.weight" : "output.weight";
   COROLLA_ASSIGN_OR_RETURN(h.lm_head_, load_stacked(*file, {lm_name}, config.dim, kind));
   if (h.lm_head_.rows() != config.vocab_size) {
     return status::corruption(
@@ -44,7 +46,11 @@ status head::embed(const int32_t* tokens, int64_t n, float* x) const {
     }
   }
   for (int64_t i = 0; i < n; ++i) {
-    COROLLA_RETURN_IF_ERROR(dequantize_tensor_row(*embedding_, tokens[i], x + i * config_.dim));
+    float* row = x + i * config_.dim;
+    COROLLA_RETURN_IF_ERROR(dequantize_tensor_row(*embedding_, tokens[i], row));
+    if (config_.embedding_scale != 1) {
+      for (int64_t j = 0; j < config_.dim; ++j) row[j] *= config_.embedding_scale;
+    }
   }
   return status();
 }
@@ -59,6 +65,10 @@ void head::logits(const float* x, int64_t n, float* logits, head_workspace& ws) 
     ref::rmsnorm(ws.normed.data(), x, final_norm_.data(), n, dim, config_.rms_eps);
   }
   lm_head_.forward(logits, ws.normed.data(), n, ws.matmul);
+  if (const float cap = config_.logit_softcap; cap > 0) {
+    for (int64_t i = 0; i < n * config_.vocab_size; ++i)
+      logits[i] = cap * std::tanh(logits[i] / cap);
+  }
 }
 
 }  // namespace corolla

@@ -4,7 +4,8 @@
 // Embedding rows are dequantised on demand from the mapped GGUF in whatever type it
 // stores them (the table is vocab x dim; a client needs a few rows per step), so the
 // head keeps the file open. The LM head (output.weight, or the embedding when the
-// model ties them) is converted like a block's matrices: int8 or f32.
+// model ties them) is converted like a block's matrices: int8 or f32. Gemma's embedding
+// scale and final soft-cap are applied here (llama_config).
 // Shapes: x [n, dim], logits [n, vocab]. Immutable after load; logits() may run from
 // several threads, each with its own workspace.
 #pragma once

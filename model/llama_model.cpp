@@ -34,7 +34,9 @@ result<llama_model> llama_model::load(const std::string& path, const model_optio
     COROLLA_ASSIGN_OR_RETURN(m.tokenizer_, tokenizer::from_gguf(*file));
     COROLLA_ASSIGN_OR_RETURN(m.head_, head::load(file, config, options.kind));
     if (auto source = file->get_string("tokenizer.chat_template"); source.ok()) {
-      m.chat_format_ = detect_chat_format(*source);
+      const auto format = recognise_chat_template(*source);
+      m.chat_format_ = format.value_or(chat_format::plain);
+      m.chat_template_recognised_ = format.has_value();
     }
   }
   file->release_pages();

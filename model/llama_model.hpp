@@ -48,6 +48,9 @@ class llama_model {
   bool has_head() const { return head_.has_value(); }
   // The file's chat template (plain for a base model, or one without a template).
   chat_format chat() const { return chat_format_; }
+  // False when the file has a chat template Corolla does not recognise (chat() is then
+  // plain: callers say so).
+  bool chat_template_recognised() const { return chat_template_recognised_; }
 
   size_t weight_bytes() const;  // converted blocks plus LM head
   double load_seconds() const { return load_seconds_; }
@@ -59,6 +62,7 @@ class llama_model {
   std::optional<class head> head_;
   std::optional<class tokenizer> tokenizer_;
   chat_format chat_format_ = chat_format::plain;
+  bool chat_template_recognised_ = true;
   double load_seconds_ = 0;
 };
 

@@ -43,7 +43,7 @@ size_t trailing_space(const text_view& t, size_t i) {
   return j - i;
 }
 
-size_t match_llama3(const text_view& t, size_t i) {
+size_t match_llama3(const text_view& t, size_t i, size_t max_digits) {
   if (size_t n = contraction(t, i, /*any_case=*/true)) return n;
   // [^\r\n\p{L}\p{N}]?\p{L}+
   {
@@ -54,10 +54,10 @@ size_t match_llama3(const text_view& t, size_t i) {
       return j - i;
     }
   }
-  // \p{N}{1,3}
+  // \p{N}{1,3} (llama3) or \p{N} (qwen2)
   if (t.number(i)) {
     size_t j = i;
-    while (j - i < 3 && t.number(j)) ++j;
+    while (j - i < max_digits && t.number(j)) ++j;
     return j - i;
   }
   // ' ?[^\s\p{L}\p{N}]+[\r\n]*'
@@ -101,7 +101,67 @@ size_t match_gpt2(const text_view& t, size_t i) {
   return trailing_space(t, i);
 }
 
+struct named_choice {
+  const char* name;
+  pretokenizer_choice choice;
+};
+constexpr named_choice kNamed[] = {
+    {"llama3", {pretokenizer::llama3, true}},
+    {"llama-v3", {pretokenizer::llama3, true}},
+    {"llama-bpe", {pretokenizer::llama3, true}},
+    {"falcon3", {pretokenizer::llama3, true}},
+    {"dbrx", {pretokenizer::llama3, false}},
+    {"smaug-bpe", {pretokenizer::llama3, false}},
+    {"chatglm-bpe", {pretokenizer::llama3, false}},
+    {"qwen2", {pretokenizer::qwen2, false}},
+    {"deepseek-r1-qwen", {pretokenizer::qwen2, false}},
+    {"stablelm2", {pretokenizer::qwen2, false}},
+    {"megrez", {pretokenizer::qwen2, false}},
+    {"gpt-2", {pretokenizer::gpt2, false}},
+    {"gpt2", {pretokenizer::gpt2, false}},
+    {"phi-2", {pretokenizer::gpt2, false}},
+    {"mpt", {pretokenizer::gpt2, false}},
+    {"olmo", {pretokenizer::gpt2, false}},
+    {"jais", {pretokenizer::gpt2, false}},
+    {"roberta-bpe", {pretokenizer::gpt2, false}},
+    {"starcoder", {pretokenizer::digits_then_gpt2, false}},
+    {"smollm", {pretokenizer::digits_then_gpt2, false}},
+    {"refact", {pretokenizer::digits_then_gpt2, false}},
+    {"command-r", {pretokenizer::digits_then_gpt2, false}},
+    {"codeshell", {pretokenizer::digits_then_gpt2, false}},
+    {"exaone", {pretokenizer::digits_then_gpt2, false}},
+    {"minerva-7b", {pretokenizer::digits_then_gpt2, false}},
+};
+
+// Splits t[begin, end) with `match` (which sees only that range) into `pieces`.
+template <typename Match>
+void split(const text_view& t, std::string_view text, size_t begin, size_t end, Match match,
+           std::vector<std::string>& pieces) {
+  text_view part;
+  part.cps.assign(t.cps.begin() + ptrdiff_t(begin), t.cps.begin() + ptrdiff_t(end));
+  for (size_t i = 0; i < part.cps.size();) {
+    size_t n = match(part, i);
+    if (n == 0) n = 1;  // unreachable with these expressions; guarantees progress
+    pieces.emplace_back(
+        text.substr(t.offsets[begin + i], t.offsets[begin + i + n] - t.offsets[begin + i]));
+    i += n;
+  }
+}
+
 }  // namespace
+
+std::optional<pretokenizer_choice> pretokenizer_named(std::string_view name) {
+  for (const named_choice& n : kNamed) {
+    if (name == n.name) return n.choice;
+  }
+  return std::nullopt;
+}
+
+std::string known_pretokenizers() {
+  std::string out;
+  for (const named_choice& n : kNamed) out += (out.empty() ? "" : ", ") + std::string(n.name);
+  return out;
+}
 
 std::vector<std::string> pretokenize(std::string_view text, pretokenizer kind) {
   text_view t;
@@ -114,11 +174,36 @@ std::vector<std::string> pretokenize(std::string_view text, pretokenizer kind) {
   t.offsets.push_back(text.size());
 
   std::vector<std::string> pieces;
-  for (size_t i = 0; i < t.cps.size();) {
-    size_t n = kind == pretokenizer::llama3 ? match_llama3(t, i) : match_gpt2(t, i);
-    if (n == 0) n = 1;  // unreachable with these expressions; guarantees progress
-    pieces.emplace_back(text.substr(t.offsets[i], t.offsets[i + n] - t.offsets[i]));
-    i += n;
+  switch (kind) {
+    case pretokenizer::llama3:
+      split(
+          t, text, 0, t.cps.size(),
+          [](const text_view& v, size_t i) { return match_llama3(v, i, 3); }, pieces);
+      break;
+    case pretokenizer::qwen2:
+      split(
+          t, text, 0, t.cps.size(),
+          [](const text_view& v, size_t i) { return match_llama3(v, i, 1); }, pieces);
+      break;
+    case pretokenizer::gpt2:
+      split(t, text, 0, t.cps.size(), match_gpt2, pieces);
+      break;
+    case pretokenizer::digits_then_gpt2:
+      for (size_t i = 0; i < t.cps.size();) {
+        size_t j = i;
+        if (t.number(i)) {
+          ++j;
+        } else {
+          while (j < t.cps.size() && !t.number(j)) ++j;
+        }
+        if (t.number(i)) {
+          pieces.emplace_back(text.substr(t.offsets[i], t.offsets[j] - t.offsets[i]));
+        } else {
+          split(t, text, i, j, match_gpt2, pieces);
+        }
+        i = j;
+      }
+      break;
   }
   return pieces;
 }

@@ -1,6 +1,7 @@
 #include "model/tokenizer.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <iterator>
 
@@ -92,18 +93,20 @@ result<tokenizer> tokenizer::from_gguf(const gguf_file& file) {
     auto merges = file.get_array("tokenizer.ggml.merges", gguf_type::string);
     if (!merges) return merges.error();
     for (const auto& m : **merges) v.merges.push_back(*m.as_string());
-    if (file.find("tokenizer.ggml.pre")) {
-      auto pre = file.get_string("tokenizer.ggml.pre");
-      if (!pre) return pre.error();
-      v.pre = *pre;
-      // Another family's regex splits text differently: refuse rather than guess.
-      static const char* const known[] = {"default", "llama-bpe", "llama3",
-                                          "gpt2",    "smollm",    "starcoder"};
-      if (std::find(std::begin(known), std::end(known), v.pre) == std::end(known)) {
-        return status::not_supported(file.name() + ": tokenizer.ggml.pre '" + v.pre +
-                                     "' is not supported (default, llama-bpe, llama3, gpt2, "
-                                     "smollm and starcoder are)");
-      }
+    // Another family's expression splits text differently: refuse rather than guess.
+    if (!file.find("tokenizer.ggml.pre")) {
+      return status::not_supported(
+          file.name() +
+          ": tokenizer.ggml.pre is missing, so the BPE pre-tokenizer is unknown (llama.cpp "
+          "guesses and warns that quality degrades; convert the model again with a current "
+          "llama.cpp)");
+    }
+    auto pre = file.get_string("tokenizer.ggml.pre");
+    if (!pre) return pre.error();
+    v.pre = *pre;
+    if (!pretokenizer_named(v.pre)) {
+      return status::not_supported(file.name() + ": tokenizer.ggml.pre '" + v.pre +
+                                   "' is not supported (" + known_pretokenizers() + " are)");
     }
     v.add_space_prefix = false;
   } else {
@@ -115,6 +118,14 @@ result<tokenizer> tokenizer::from_gguf(const gguf_file& file) {
   COROLLA_RETURN_IF_ERROR(read_token_id(file, "tokenizer.ggml.eos_token_id", n, v.eos));
   COROLLA_RETURN_IF_ERROR(read_token_id(file, "tokenizer.ggml.unknown_token_id", n, v.unk));
   COROLLA_RETURN_IF_ERROR(read_token_id(file, "tokenizer.ggml.eot_token_id", n, v.eot));
+  // As llama.cpp decides it: by general.name; Corolla by the architecture as well.
+  std::string name;
+  if (auto general = file.get_string("general.name"); general.ok()) name = *general;
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char ch) { return char(std::tolower(ch)); });
+  auto arch = file.get_string("general.architecture");
+  v.specials_rstrip = name.find("phi-3") != std::string::npos ||
+                      name.find("phi3") != std::string::npos || (arch.ok() && *arch == "phi3");
   v.add_bos = v.bos >= 0;
   COROLLA_RETURN_IF_ERROR(read_flag(file, "tokenizer.ggml.add_bos_token", v.add_bos));
   COROLLA_RETURN_IF_ERROR(read_flag(file, "tokenizer.ggml.add_space_prefix", v.add_space_prefix));
@@ -156,13 +167,24 @@ result<tokenizer> tokenizer::from_vocabulary(vocabulary v) {
     if (v.tokens[i].empty()) continue;
     if (type == token_type::control || type == token_type::user_defined ||
         type == token_type::unknown) {
-      t.specials_.push_back({v.tokens[i], int32_t(i), type == token_type::user_defined});
+      const std::string& text = v.tokens[i];
+      const bool rstrip =
+          (v.specials_rstrip && text != "<unk>" && text != "<s>" && text != "<|endoftext|>");
+      t.specials_.push_back({text, int32_t(i), type == token_type::user_defined, rstrip});
     }
   }
   std::stable_sort(t.specials_.begin(), t.specials_.end(), [](const special& a, const special& b) {
     return a.text.size() > b.text.size();
   });
-  t.llama3_pre_ = !(v.pre == "gpt2" || v.pre == "smollm" || v.pre == "starcoder");
+  if (v.kind == tokenizer_kind::bpe) {
+    const auto choice = pretokenizer_named(v.pre);
+    if (!choice) {
+      return status::not_supported("BPE pre-tokenizer '" + v.pre + "' is not supported (" +
+                                   known_pretokenizers() + " are)");
+    }
+    t.pre_kind_ = choice->kind;
+    t.ignore_merges_ = choice->ignore_merges;
+  }
   t.vocab_ = std::move(v);
   return t;
 }
@@ -208,6 +230,9 @@ std::vector<int32_t> tokenizer::encode(std::string_view text, bool add_bos,
     out.push_back(hit->id);
     prev_special = true;
     i += hit->text.size();
+    if (hit->rstrip) {
+      while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    }
     start = i;
   }
   if (start < text.size()) encode_text(text.substr(start), prev_special, out);
@@ -222,8 +247,7 @@ void tokenizer::encode_text(std::string_view text, bool after_special,
     encode_spm(replace_all(escaped, " ", kSentencePieceSpace), out);
     return;
   }
-  const auto kind = llama3_pre_ ? pretokenizer::llama3 : pretokenizer::gpt2;
-  for (const std::string& word : pretokenize(text, kind)) {
+  for (const std::string& word : pretokenize(text, pre_kind_)) {
     encode_bpe_word(bytes_to_byte_level(word), out);
   }
 }

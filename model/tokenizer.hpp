@@ -5,10 +5,11 @@
 //    when add_space_prefix (default on), UTF-8 characters merge pairwise by the
 //    highest score (ties: leftmost), and pieces without a token fall back to
 //    <0xNN> byte tokens (llama.cpp's llm_tokenizer_spm).
-//  - "gpt2": byte-level BPE (Llama 3, SmolLM). Text is split by the pre-tokenizer
-//    named in tokenizer.ggml.pre (Llama 3's regex, or GPT-2's), each piece's bytes
-//    are mapped to printable code points, and pairs merge by merge rank (lowest
-//    first, ties leftmost); with Llama 3, a piece that is itself a token is kept whole.
+//  - "gpt2": byte-level BPE (Llama 3, Qwen2, SmolLM). Text is split by the
+//    pre-tokenizer named in tokenizer.ggml.pre (pretokenizer.hpp; a missing or unknown
+//    name is refused), each piece's bytes are mapped to printable code points, and
+//    pairs merge by merge rank (lowest first, ties leftmost); with Llama 3, a piece
+//    that is itself a token is kept whole.
 // Special tokens (control and user-defined types) are recognised in the text
 // when parse_special is set; user-defined ones always.
 // Invariants: every id returned by encode() is in [0, size()); decode() of any
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "model/gguf_file.hpp"
+#include "model/pretokenizer.hpp"
 #include "model/status.hpp"
 
 namespace corolla {
@@ -50,10 +52,14 @@ struct vocabulary {
   std::vector<float> scores;  // spm merge priority (higher merges first)
   std::vector<token_type> types;
   std::vector<std::string> merges;  // bpe: "left right", rank = index
-  std::string pre = "default";      // bpe pre-tokenizer name (tokenizer.ggml.pre)
+  std::string pre = "llama-bpe";    // bpe pre-tokenizer name (tokenizer.ggml.pre)
   int32_t bos = -1, eos = -1, unk = -1, eot = -1;
   bool add_bos = true;
   bool add_space_prefix = true;
+  // Special tokens swallow the white space after them (Phi-3's tokenizer.json says
+  // rstrip for its added tokens; llama.cpp sets it by model name), except <unk>, <s>
+  // and <|endoftext|>.
+  bool specials_rstrip = false;
 };
 
 class tokenizer {
@@ -104,9 +110,11 @@ class tokenizer {
     std::string text;
     int32_t id;
     bool always;  // user-defined: split even without parse_special
+    bool rstrip;  // white space after it is dropped
   };
   std::vector<special> specials_;
-  bool llama3_pre_ = true;
+  pretokenizer pre_kind_ = pretokenizer::llama3;  // bpe
+  bool ignore_merges_ = true;                     // bpe: whole-token pre-tokens skip merges
 };
 
 // Turns a stream of token ids into displayable text without ever emitting half a

@@ -109,7 +109,7 @@ void tokenizer::encode_spm(std::string_view text, std::vector<int32_t>& out) con
 }
 
 void tokenizer::encode_bpe_word(const std::string& word, std::vector<int32_t>& out) const {
-  if (llama3_pre_) {  // Llama 3 sets ignore_merges: a word that is a token stays whole
+  if (ignore_merges_) {  // Llama 3 sets ignore_merges: a word that is a token stays whole
     if (const int32_t id = find(word); id >= 0) {
       out.push_back(id);
       return;

@@ -51,13 +51,14 @@ void swiglu(float* out, const float* gate_up, int64_t n, int64_t hidden) {
 }
 
 void attention(float* out, const float* q, const float* k, const float* v, int64_t n, int64_t pos0,
-               int64_t n_heads, int64_t n_kv_heads, int64_t head_dim, attention_workspace& ws) {
-  COROLLA_ASSERT(n > 0 && pos0 >= 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0);
+               const attention_params& p, attention_workspace& ws) {
+  COROLLA_ASSERT(n > 0 && pos0 >= 0 && p.n_kv_heads > 0 && p.n_heads % p.n_kv_heads == 0 &&
+                 p.window >= 0);
   const size_t needed = size_t(omp_get_max_threads()) *
-                        size_t(f32::attention_scratch_floats(n_heads, n_kv_heads, head_dim));
+                        size_t(f32::attention_scratch_floats(p.n_heads, p.n_kv_heads, p.head_dim));
   if (ws.scratch.size() < needed) ws.scratch.resize(needed);
-  f32::process_ops().attention(
-      {out, q, k, v, n, pos0, n_heads, n_kv_heads, head_dim, ws.scratch.data()});
+  f32::process_ops().attention({out, q, k, v, n, pos0, p.n_heads, p.n_kv_heads, p.head_dim, p.scale,
+                                p.softcap, p.window, ws.scratch.data()});
 }
 
 }  // namespace corolla

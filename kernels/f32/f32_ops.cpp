@@ -59,32 +59,34 @@ void swiglu(float* out, const float* gate_up, int64_t n, int64_t hidden) {
   }
 }
 
-// One query against positions [p0, p0 + valid) of a tile whose keys are kt [head_dim,
-// kPosTile]: updates the query's running max m, sum l and output o [head_dim].
+// One query against positions [p0 + first, p0 + valid) of a tile whose keys are kt
+// [head_dim, kPosTile] (first > 0 where a sliding window starts inside the tile):
+// updates the query's running max m, sum l and output o [head_dim].
 inline void attend_tile(const float* qh, const float* kt, const float* v, int64_t kv_dim,
-                        int64_t head_dim, int64_t valid, float scale, float& m, float& l,
-                        float* o) {
+                        int64_t head_dim, int64_t first, int64_t valid, float scale, float softcap,
+                        float& m, float& l, float* o) {
   float s[kPosTile] = {};
   for (int64_t d = 0; d < head_dim; ++d) {
     const float qd = qh[d];
     const float* kd = kt + d * kPosTile;
     for (int64_t i = 0; i < kPosTile; ++i) s[i] = std::fma(qd, kd[i], s[i]);
   }
-  float tile_max = m;
-  for (int64_t i = 0; i < valid; ++i) {
-    s[i] *= scale;
-    tile_max = s[i] > tile_max ? s[i] : tile_max;
+  for (int64_t i = first; i < valid; ++i) s[i] *= scale;
+  if (softcap > 0) {
+    for (int64_t i = first; i < valid; ++i) s[i] = softcap * std::tanh(s[i] / softcap);
   }
+  float tile_max = m;
+  for (int64_t i = first; i < valid; ++i) tile_max = s[i] > tile_max ? s[i] : tile_max;
   const float alpha = exp_approx(m - tile_max);  // rescales what came before
   m = tile_max;
   float sum = 0.0f;
-  for (int64_t i = 0; i < valid; ++i) {
+  for (int64_t i = first; i < valid; ++i) {
     s[i] = exp_approx(s[i] - tile_max);
     sum += s[i];
   }
   l = l * alpha + sum;
   for (int64_t d = 0; d < head_dim; ++d) o[d] *= alpha;
-  for (int64_t i = 0; i < valid; ++i) {
+  for (int64_t i = first; i < valid; ++i) {
     const float* vp = v + i * kv_dim;
     const float p = s[i];
     for (int64_t d = 0; d < head_dim; ++d) o[d] = std::fma(p, vp[d], o[d]);
@@ -96,7 +98,6 @@ void attention(const attention_args& a) {
   const int64_t group = a.n_heads / a.n_kv_heads;
   const int64_t dim = a.n_heads * head_dim;
   const int64_t kv_dim = a.n_kv_heads * head_dim;
-  const float scale = 1.0f / std::sqrt(float(head_dim));
   const int64_t token_blocks = (a.n + kTokenBlock - 1) / kTokenBlock;
   const int64_t tasks = token_blocks * a.n_kv_heads;
   const int64_t per_thread = attention_scratch_floats(a.n_heads, a.n_kv_heads, head_dim);
@@ -119,7 +120,12 @@ void attention(const attention_args& a) {
       for (int64_t d = 0; d < head_dim; ++d) o[j * head_dim + d] = 0.0f;
     }
     const int64_t max_len = a.pos0 + t1;
-    for (int64_t p0 = 0; p0 < max_len; p0 += kPosTile) {
+    // The first position any of the block's tokens sees, rounded down to a whole tile.
+    const auto first_seen = [&](int64_t t) {
+      const int64_t i = a.pos0 + t;
+      return a.window > 0 && i - a.window + 1 > 0 ? i - a.window + 1 : 0;
+    };
+    for (int64_t p0 = first_seen(t0) / kPosTile * kPosTile; p0 < max_len; p0 += kPosTile) {
       const int64_t pn = max_len - p0 < kPosTile ? max_len - p0 : kPosTile;
       const float* kp = a.k + p0 * kv_dim + kh * head_dim;
       for (int64_t d = 0; d < head_dim; ++d) {
@@ -132,10 +138,13 @@ void attention(const attention_args& a) {
         const int64_t len = a.pos0 + t + 1;
         if (len <= p0) continue;
         const int64_t valid = len - p0 < pn ? len - p0 : pn;
+        const int64_t first = first_seen(t) > p0 ? first_seen(t) - p0 : 0;
+        if (first >= valid) continue;
         for (int64_t g = 0; g < group; ++g) {
           const int64_t j = (t - t0) * group + g;
           const float* qh = a.q + t * dim + (kh * group + g) * head_dim;
-          attend_tile(qh, kt, vp, kv_dim, head_dim, valid, scale, m[j], l[j], o + j * head_dim);
+          attend_tile(qh, kt, vp, kv_dim, head_dim, first, valid, a.scale, a.softcap, m[j], l[j],
+                      o + j * head_dim);
         }
       }
     }

@@ -30,6 +30,8 @@ struct attention_args {
   const float* k;
   const float* v;
   int64_t n, pos0, n_heads, n_kv_heads, head_dim;
+  float scale, softcap;  // attention_params's
+  int64_t window;
   float* scratch;  // attention_scratch_floats(...) for each thread of the OpenMP team
 };
 

@@ -47,13 +47,21 @@ TEST(CorollaCli, MakesAModelAndDescribesIt) {
       << head_info.output;
 }
 
-// gguf info says why a file can not run: another family, an IQ codebook type.
+// gguf info gives its verdict: a Qwen2 file runs, the same as a mixture of experts does
+// not, an IQ4 type does.
 TEST(CorollaCli, InfoGivesTheVerdictOnFilesCorollaCanNotRun) {
   if (!testing::shared_exists("models/rand-qwen2.gguf")) GTEST_SKIP() << "../shared is absent";
   const auto qwen = run("gguf info " + testing::shared_path("models/rand-qwen2.gguf"));
   ASSERT_EQ(qwen.exit_code, 0) << qwen.output;
-  EXPECT_TRUE(contains(qwen.output, "verdict: Corolla can not run this file:")) << qwen.output;
-  EXPECT_TRUE(contains(qwen.output, "architecture 'qwen2' is not supported")) << qwen.output;
+  EXPECT_TRUE(contains(qwen.output, "verdict: Corolla runs this file")) << qwen.output;
+  EXPECT_TRUE(contains(qwen.output, "qwen2: NEOX RoPE, SwiGLU")) << qwen.output;
+  // The same file as a mixture of experts.
+  const std::string moe_path = testing::rewrite_gguf(
+      testing::shared_path("models/rand-qwen2.gguf"), "cli-moe.gguf",
+      [](gguf_writer& out) { out.set("qwen2.expert_count", gguf_value::u32(4)); });
+  const auto moe = run("gguf info " + moe_path);
+  EXPECT_TRUE(contains(moe.output, "verdict: Corolla can not run this file:")) << moe.output;
+  EXPECT_TRUE(contains(moe.output, "a mixture of experts (qwen2.expert_count = 4")) << moe.output;
   const auto iq4 = run("gguf info " + testing::shared_path("models/rand-llama-spm256-IQ4_XS.gguf"));
   EXPECT_TRUE(contains(iq4.output, "IQ4_XS")) << iq4.output;
   EXPECT_TRUE(contains(iq4.output, "verdict: Corolla runs this file")) << iq4.output;

@@ -5,6 +5,8 @@
 #include <cmath>
 
 #include "kernels/attention.hpp"
+#include "kernels/geglu.hpp"
+#include "kernels/half.hpp"
 #include "kernels/reference.hpp"
 #include "kernels/rmsnorm.hpp"
 #include "kernels/rope.hpp"
@@ -82,26 +84,40 @@ TEST_F(Ops, SoftmaxMatchesReferenceAndSumsToOne) {
 TEST_F(Ops, RopeMatchesReferenceAtFarPositions) {
   SCOPED_TRACE("seed " + std::to_string(seed_));
   const int64_t n_heads = 5, head_dim = 12;
-  for (int64_t rope_dim : {12, 8}) {
-    for (int64_t pos0 : {0, 3, 4000}) {
-      const int64_t n = 4;
-      auto fast = random(n * n_heads * head_dim);
-      auto ref = fast;
-      rope(fast.data(), n, pos0, n_heads, make_rope_table(head_dim, rope_dim, 10000.0f));
-      ref::rope(ref.data(), n, pos0, n_heads, head_dim, rope_dim, 10000.0f);
-      // Both compute theta in double from the same pow; cos/sin then round to f32:
-      // the outputs differ by f32 rounding of two products and a sum (~3 ulp).
-      expect_close(fast, ref, 1e-6, 1e-6);
+  for (bool neox : {false, true}) {
+    for (int64_t rope_dim : {12, 8}) {
+      for (int64_t pos0 : {0, 3, 4000}) {
+        const int64_t n = 4;
+        auto fast = random(n * n_heads * head_dim);
+        auto ref = fast;
+        rope(fast.data(), n, pos0, n_heads,
+             make_rope_table(head_dim, rope_dim, 10000.0f, {}, neox));
+        ref::rope(ref.data(), n, pos0, n_heads, head_dim, rope_dim, 10000.0f, nullptr, neox);
+        // Both compute theta in double from the same pow; cos/sin then round to f32:
+        // the outputs differ by f32 rounding of two products and a sum (~3 ulp).
+        expect_close(fast, ref, 1e-6, 1e-6);
+      }
     }
   }
 }
 
 TEST_F(Ops, RopeRotatesAdjacentPairsAndKeepsTheRest) {
   std::vector<float> x = {1, 0, 1, 0, 7, 9};  // one head, head_dim 6, rope_dim 4
-  rope(x.data(), 1, /*pos0=*/1, /*n_heads=*/1, make_rope_table(6, 4, 10000.0f));
+  rope(x.data(), 1, /*pos0=*/1, /*n_heads=*/1, make_rope_table(6, 4, 10000.0f, {}, false));
   EXPECT_NEAR(x[0], std::cos(1.0), 1e-6);
   EXPECT_NEAR(x[1], std::sin(1.0), 1e-6);
   EXPECT_NEAR(x[2], std::cos(0.01), 1e-6);  // theta = 1 * 10000^(-2/4)
+  EXPECT_NEAR(x[3], std::sin(0.01), 1e-6);
+  EXPECT_EQ(x[4], 7.0f);
+  EXPECT_EQ(x[5], 9.0f);
+}
+
+TEST_F(Ops, NeoxRopePairsTheHalvesOfTheRotatedPart) {
+  std::vector<float> x = {1, 1, 0, 0, 7, 9};  // pairs (0, 2) and (1, 3); 4 and 5 stay
+  rope(x.data(), 1, /*pos0=*/1, /*n_heads=*/1, make_rope_table(6, 4, 10000.0f, {}, true));
+  EXPECT_NEAR(x[0], std::cos(1.0), 1e-6);
+  EXPECT_NEAR(x[2], std::sin(1.0), 1e-6);
+  EXPECT_NEAR(x[1], std::cos(0.01), 1e-6);
   EXPECT_NEAR(x[3], std::sin(0.01), 1e-6);
   EXPECT_EQ(x[4], 7.0f);
   EXPECT_EQ(x[5], 9.0f);
@@ -111,19 +127,26 @@ TEST_F(Ops, AttentionMatchesReferenceWithGroupedHeads) {
   SCOPED_TRACE("seed " + std::to_string(seed_));
   struct config {
     int64_t n, pos0, n_heads, n_kv_heads, head_dim;
+    float softcap = 0;
+    int64_t window = 0;
   };
   attention_workspace ws;
+  // Windows that start inside a tile, cover exactly one, or exceed the context; a
+  // soft-cap small enough to bend the scores.
   for (const config& c : {config{1, 0, 4, 4, 8}, config{1, 37, 8, 2, 12}, config{6, 0, 8, 4, 8},
-                          config{5, 11, 6, 3, 64}, config{1, 300, 32, 4, 64}}) {
+                          config{5, 11, 6, 3, 64}, config{1, 300, 32, 4, 64},
+                          config{40, 3, 4, 2, 16, 0, 5}, config{1, 70, 4, 1, 8, 0, 16},
+                          config{20, 50, 2, 1, 48, 1.5f, 16}, config{3, 4, 4, 2, 8, 0.5f, 1000}}) {
     const int64_t context = c.pos0 + c.n;
     const auto q = random(c.n * c.n_heads * c.head_dim);
     const auto k = random(context * c.n_kv_heads * c.head_dim);
     const auto v = random(context * c.n_kv_heads * c.head_dim);
     std::vector<float> fast(q.size()), ref(q.size());
-    attention(fast.data(), q.data(), k.data(), v.data(), c.n, c.pos0, c.n_heads, c.n_kv_heads,
-              c.head_dim, ws);
-    ref::attention(ref.data(), q.data(), k.data(), v.data(), c.n, c.pos0, c.n_heads, c.n_kv_heads,
-                   c.head_dim);
+    const attention_params p{c.n_heads,  c.n_kv_heads,
+                             c.head_dim, 1.0f / std::sqrt(float(c.head_dim)),
+                             c.softcap,  c.window};
+    attention(fast.data(), q.data(), k.data(), v.data(), c.n, c.pos0, p, ws);
+    ref::attention(ref.data(), q.data(), k.data(), v.data(), c.n, c.pos0, p);
     // Same dot products; the softmax weights differ by <= ~1e-6 relative (see the
     // softmax test) and the outputs are weighted means of values in [-2, 2].
     expect_close(fast, ref, 1e-5, 1e-5);
@@ -138,11 +161,46 @@ TEST_F(Ops, AttentionIsCausal) {
   auto v = random(n * heads * head_dim);
   attention_workspace ws;
   std::vector<float> before(q.size()), after(q.size());
-  attention(before.data(), q.data(), k.data(), v.data(), n, 0, heads, heads, head_dim, ws);
+  const attention_params p{heads, heads, head_dim, 0.5f};
+  attention(before.data(), q.data(), k.data(), v.data(), n, 0, p, ws);
   for (int64_t d = 0; d < heads * head_dim; ++d) v[(n - 1) * heads * head_dim + d] += 5.0f;
-  attention(after.data(), q.data(), k.data(), v.data(), n, 0, heads, heads, head_dim, ws);
+  attention(after.data(), q.data(), k.data(), v.data(), n, 0, p, ws);
   for (int64_t i = 0; i < (n - 1) * heads * head_dim; ++i) EXPECT_EQ(before[i], after[i]);
   EXPECT_NE(before.back(), after.back());
+}
+
+TEST_F(Ops, SlidingWindowHidesKeysOlderThanTheWindow) {
+  // With window 3, the token at position 9 sees positions 7, 8, 9: changing position 6
+  // must not change its output, changing position 7 must.
+  const int64_t n = 10, heads = 1, head_dim = 4;
+  const auto q = random(n * heads * head_dim);
+  const auto k = random(n * heads * head_dim);
+  auto v = random(n * heads * head_dim);
+  attention_workspace ws;
+  const attention_params p{heads, heads, head_dim, 0.5f, 0.0f, 3};
+  std::vector<float> before(q.size()), after(q.size());
+  attention(before.data(), q.data(), k.data(), v.data(), n, 0, p, ws);
+  for (int64_t d = 0; d < head_dim; ++d) v[6 * head_dim + d] += 5.0f;
+  attention(after.data(), q.data(), k.data(), v.data(), n, 0, p, ws);
+  for (int64_t d = 0; d < head_dim; ++d)
+    EXPECT_EQ(before[9 * head_dim + d], after[9 * head_dim + d]);
+  for (int64_t d = 0; d < head_dim; ++d) v[7 * head_dim + d] += 5.0f;
+  attention(after.data(), q.data(), k.data(), v.data(), n, 0, p, ws);
+  EXPECT_NE(before[9 * head_dim], after[9 * head_dim]);
+}
+
+TEST_F(Ops, GeluIsLlamaCppsFp16Table) {
+  // Hand-worked: gelu(1) = 0.841192 in f32; the table rounds input and output to fp16
+  // (0.8413 is fp16's nearest of 0.841192); beyond +-10 it is x or 0.
+  EXPECT_EQ(gelu(1.0f), f16_to_f32(f32_to_f16(0.841192f)));
+  EXPECT_EQ(gelu(12.5f), 12.5f);
+  EXPECT_EQ(gelu(-10.0f), 0.0f);
+  EXPECT_NEAR(gelu(-1.0f), -0.158808f, 2e-4);
+  const std::vector<float> gate_up = {1.0f, -1.0f, 2.0f, 3.0f};  // hidden 2
+  std::vector<float> out(2);
+  geglu(out.data(), gate_up.data(), 1, 2);
+  EXPECT_EQ(out[0], gelu(1.0f) * 2.0f);
+  EXPECT_EQ(out[1], gelu(-1.0f) * 3.0f);
 }
 
 TEST_F(Ops, SwigluMatchesReference) {

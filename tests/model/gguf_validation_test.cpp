@@ -234,23 +234,15 @@ std::string variant(const std::string& name, const std::string& key, gguf_value 
   m.shape.n_blocks = 1;
   const std::string plain = testing::temp_path("variant-plain.gguf");
   EXPECT_TRUE(make_model(m, plain).ok());
-  auto file = gguf_file::open(plain);
-  gguf_writer out;
-  for (const auto& [k, v] : file->metadata()) out.set(k, v);
-  std::vector<float> zeros(1024, 0.0f);
-  if (shape.empty()) {
-    out.set(key, std::move(value));
-  } else {
+  return testing::rewrite_gguf(plain, name, [&](gguf_writer& out) {
+    if (shape.empty()) {
+      out.set(key, std::move(value));
+      return;
+    }
     EXPECT_TRUE(out.add_tensor(key, shape, ggml_type::f32,
                                [&](int64_t, float* row) { std::fill(row, row + shape[0], 0.0f); })
                     .ok());
-  }
-  for (const gguf_tensor& t : file->tensors()) {
-    EXPECT_TRUE(out.add_tensor_bytes(t.name, t.shape, ggml_type(t.type), t.data, t.bytes).ok());
-  }
-  const std::string path = testing::temp_path(name);
-  EXPECT_TRUE(out.write_file(path).ok());
-  return path;
+  });
 }
 
 status load_check(const std::string& path) {
@@ -277,22 +269,53 @@ TEST(GgufValidation, WhatTheBlocksDoNotComputeIsRefusedByName) {
   EXPECT_NE(freqs.message().find("rope_freqs.weight must be 16 F32 values"), std::string::npos)
       << freqs.message();
   const int64_t dim = maker_preset("tiny")->dim;
-  expect_refused(load_check(variant("bias.gguf", "blk.0.attn_q.bias", {}, {dim})),
-                 {"blk.0.attn_q.bias", "attention biases"});
+  // Biases are computed (qwen2 has them; llama.cpp adds them to llama files too), but
+  // must have their projection's shape.
+  EXPECT_TRUE(load_check(variant("bias.gguf", "blk.0.attn_q.bias", {}, {dim})).ok());
+  const status bias = load_check(variant("bias-short.gguf", "blk.0.attn_q.bias", {}, {dim / 2}));
+  EXPECT_EQ(bias.code(), status_code::corruption) << bias.message();
+  EXPECT_NE(bias.message().find("blk.0.attn_q.bias"), std::string::npos) << bias.message();
+  expect_refused(load_check(variant("qwen2moe.gguf", "general.architecture",
+                                    gguf_value::of_string("qwen2moe"))),
+                 {"'qwen2moe' is a mixture of experts"});
+  expect_refused(
+      load_check(variant("mamba.gguf", "general.architecture", gguf_value::of_string("mamba"))),
+      {"architecture 'mamba' is not supported", "qwen2"});
   EXPECT_TRUE(
       load_check(variant("none.gguf", "llama.rope.scaling.type", gguf_value::of_string("none")))
           .ok());
 }
 
-TEST(GgufValidation, AnUnknownPreTokenizerIsRefusedByName) {
+// rand-qwen2 with tokenizer.ggml.pre set to `pre`, or without the key when empty.
+std::string with_pre(const std::string& name, const std::string& pre) {
+  return testing::rewrite_gguf(testing::shared_path("models/rand-qwen2.gguf"), name,
+                               [&](gguf_writer& out) {
+                                 out.erase("tokenizer.ggml.pre");
+                                 if (!pre.empty()) {
+                                   out.set("tokenizer.ggml.pre", gguf_value::of_string(pre));
+                                 }
+                               });
+}
+
+status tokenizer_check(const std::string& path) {
+  auto file = gguf_file::open(path);
+  if (!file.ok()) return file.error();
+  auto tok = tokenizer::from_gguf(*file);
+  return tok.ok() ? status() : tok.error();
+}
+
+TEST(GgufValidation, AnUnknownOrMissingPreTokenizerIsRefusedByName) {
   if (!testing::shared_exists("models/rand-qwen2.gguf")) {
     GTEST_SKIP() << "../shared/models/rand-qwen2.gguf absent";
   }
-  auto file = gguf_file::open(testing::shared_path("models/rand-qwen2.gguf"));
-  ASSERT_TRUE(file.ok());
-  auto tok = tokenizer::from_gguf(*file);
-  ASSERT_FALSE(tok.ok());
-  expect_refused(tok.error(), {"tokenizer.ggml.pre 'qwen2'"});
+  expect_refused(tokenizer_check(with_pre("pre-tekken.gguf", "tekken")),
+                 {"tokenizer.ggml.pre 'tekken'", "llama-bpe", "qwen2", "deepseek-r1-qwen"});
+  expect_refused(tokenizer_check(with_pre("pre-missing.gguf", "")),
+                 {"tokenizer.ggml.pre is missing"});
+  for (const char* known : {"qwen2", "deepseek-r1-qwen", "llama-bpe", "smollm", "gpt-2"}) {
+    EXPECT_TRUE(tokenizer_check(with_pre(std::string("pre-") + known + ".gguf", known)).ok())
+        << known;
+  }
 }
 
 TEST(GgufValidation, OpenNamesMissingAndEmptyFiles) {

@@ -1,5 +1,9 @@
 #include "tests/support/test_support.hpp"
 
+#include "model/gguf_file.hpp"
+
+#include <gtest/gtest.h>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -79,6 +83,27 @@ command_result run_command(const std::string& command) {
 
 std::string app_path(const std::string& name) {
   return std::string(COROLLA_BINARY_DIR) + "/apps/" + name;
+}
+
+std::string rewrite_gguf(const std::string& source, const std::string& name,
+                         const std::function<void(gguf_writer&)>& edit) {
+  auto file = gguf_file::open(source);
+  EXPECT_TRUE(file.ok()) << source;
+  gguf_writer out;
+  if (!file.ok()) return "";
+  for (const auto& [key, value] : file->metadata()) out.set(key, value);
+  edit(out);
+  for (const gguf_tensor& t : file->tensors()) {
+    EXPECT_TRUE(out.add_tensor_bytes(t.name, t.shape, ggml_type(t.type), t.data, t.bytes).ok());
+  }
+  const std::string path = temp_path(name);
+  EXPECT_TRUE(out.write_file(path).ok());
+  return path;
+}
+
+std::string param_name(std::string param) {
+  for (char& ch : param) ch = ch == '-' ? '_' : ch;
+  return param;
 }
 
 }  // namespace corolla::testing

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
+
+#include "model/gguf_writer.hpp"
 
 namespace corolla::testing {
 
@@ -36,5 +39,13 @@ command_result run_command(const std::string& command);
 // The path of a program this build made under apps/ ("corolla", "actor-chat").
 std::string app_path(const std::string& name);
 void write_file(const std::string& path, const std::string& bytes);
+
+// A copy of the GGUF at `source` as temp_path(name), its metadata changed by `edit`
+// first (which may set and erase keys, and add tensors); the tensors copied byte for byte.
+std::string rewrite_gguf(const std::string& source, const std::string& name,
+                         const std::function<void(gguf_writer&)>& edit);
+
+// A parameter such as "rand-qwen2" as a gtest name ("rand_qwen2").
+std::string param_name(std::string param);
 
 }  // namespace corolla::testing
