@@ -153,8 +153,10 @@ int run_gguf_info(const std::vector<std::string>& args, std::ostream& out) {
 
 int run_gguf_make(const std::vector<std::string>& args, std::ostream& out) {
   po::options_description opts(
-      "corolla gguf make (--preset NAME | --dim N ...) --type f32|q8_0 --seed N -o FILE");
-  std::string preset, type = "f32", output, vocab_from, name;
+      "corolla gguf make (--preset NAME | --dim N ...) [--arch NAME] --type f32|q8_0 --seed N "
+      "-o FILE");
+  std::string preset, type = "f32", output, vocab_from, name, arch_name = "llama";
+  int64_t head_dim = 0, window = -1;
   uint64_t seed = 1;
   int64_t dim = 0, hidden = 0, layers = 0, heads = 0, kv_heads = 0, vocab = 0, context = 0;
   float rope_base = 0;
@@ -170,6 +172,11 @@ int run_gguf_make(const std::vector<std::string>& args, std::ostream& out) {
       "vocab", po::value(&vocab), "vocabulary size (synthetic vocabulary)")(
       "context", po::value(&context), "context length in tokens (default 2048)")(
       "rope-base", po::value(&rope_base), "RoPE frequency base (default 10000)")(
+      "arch", po::value(&arch_name),
+      "architecture: llama, qwen2, qwen3, phi3, gemma2, gemma3 (default llama)")(
+      "head-dim", po::value(&head_dim), "per-head dimension, when not dim / heads (Gemma, Qwen3)")(
+      "sliding-window", po::value(&window),
+      "keys a sliding layer sees (default: the family's; 0 = none)")(
       "type", po::value(&type), "weight type: f32, f16 or q8_0")(
       "seed", po::value(&seed), "random seed (same seed, same bytes)")(
       "vocab-from", po::value(&vocab_from), "copy the tokenizer of this GGUF")(
@@ -207,7 +214,17 @@ int run_gguf_make(const std::vector<std::string>& args, std::ostream& out) {
   if (vocab) s.vocab_size = vocab;
   if (context) s.context_length = context;
   if (rope_base > 0) s.rope_freq_base = rope_base;
-  if (s.n_heads > 0) s.rope_dim = s.dim / s.n_heads;
+  const auto arch = model_arch_named(arch_name);
+  if (!arch) {
+    std::cerr << "corolla gguf make: --arch '" << arch_name
+              << "' is not one of llama, qwen2, qwen3, phi3, gemma2, gemma3\n";
+    return 2;
+  }
+  s.arch = *arch;
+  s.key_length = head_dim;
+  set_family_defaults(s);
+  if (window >= 0) s.sliding_window = window;
+  if (s.n_heads > 0 && (s.key_length > 0 || s.dim % s.n_heads == 0)) s.rope_dim = s.head_dim();
 
   const auto t = ggml_type_from_name(type);
   if (!t || (*t != ggml_type::f32 && *t != ggml_type::f16 && *t != ggml_type::q8_0)) {
@@ -226,9 +243,10 @@ int run_gguf_make(const std::vector<std::string>& args, std::ostream& out) {
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  out << "wrote " << output << ": llama, " << s.n_blocks << " blocks, dim " << s.dim << ", hidden "
-      << s.hidden_dim << ", heads " << s.n_heads << "/" << s.n_kv_heads << ", " << type << ", seed "
-      << seed << " (" << std::fixed << std::setprecision(2) << seconds << " s)\n";
+  out << "wrote " << output << ": " << to_string(s.arch) << ", " << s.n_blocks << " blocks, dim "
+      << s.dim << ", hidden " << s.hidden_dim << ", heads " << s.n_heads << "/" << s.n_kv_heads
+      << ", " << type << ", seed " << seed << " (" << std::fixed << std::setprecision(2) << seconds
+      << " s)\n";
   return 0;
 }
 

@@ -150,21 +150,13 @@ status read_rope_scaling(const gguf_file& file, const keys& k, const std::string
   return status();
 }
 
-// What a family changes besides the common keys.
-status read_family(const gguf_file& file, const keys& k, llama_config& c) {
+// The keys a family may set beyond the common ones (set_family_defaults gave the rest).
+status read_family_keys(const gguf_file& file, const keys& k, llama_config& c) {
   switch (c.arch) {
-    case model_arch::llama:
-      // Mistral 7B v0.1 style: a window on every layer, when the file declares one.
-      return k.optional_count("attention.sliding_window", c.sliding_window);
     case model_arch::qwen2:
-      c.rope_neox = true;
-      return status();
     case model_arch::qwen3:
-      c.rope_neox = true;
-      c.qk_norm = true;
       return status();
     case model_arch::phi3:
-      c.rope_neox = true;
       for (const char* name : {"rope_factors_long.weight", "rope_factors_short.weight"}) {
         if (file.find_tensor(name)) {
           return status::not_supported(file.name() + ": " + name +
@@ -172,42 +164,60 @@ status read_family(const gguf_file& file, const keys& k, llama_config& c) {
                                        "supported");
         }
       }
-      return k.optional_count("attention.sliding_window", c.sliding_window);
+      break;
     case model_arch::gemma2:
-    case model_arch::gemma3: {
-      const bool two = c.arch == model_arch::gemma2;
-      c.rope_neox = true;
-      c.activation = ffn_activation::gelu;
-      c.post_norms = true;
-      c.qk_norm = !two;
-      c.embedding_scale = std::sqrt(float(c.dim));
-      // Gemma's 27B models scale scores by their query_pre_attn_scalar, dim / n_heads
-      // (llama.cpp picks it by layer count too); the others by the head dimension.
-      if (c.n_blocks == (two ? 46 : 62))
-        c.attention_scale = 1.0f / std::sqrt(float(c.dim / c.n_heads));
-      c.sliding_period = two ? 2 : 6;
-      if (two) {
-        c.attention_softcap = 50;
-        c.logit_softcap = 30;
-        c.sliding_window = 4096;
-        COROLLA_RETURN_IF_ERROR(
-            k.optional_float("attn_logit_softcapping", 0, 1e9, c.attention_softcap));
-        COROLLA_RETURN_IF_ERROR(
-            k.optional_float("final_logit_softcapping", 0, 1e9, c.logit_softcap));
-      } else {
-        c.rope_freq_base_sliding = 10000.0f;
-        if (!k.has("attention.sliding_window")) {
-          return status::not_found(file.name() + ": metadata key '" +
-                                   k.name("attention.sliding_window") + "' is missing");
-        }
+      COROLLA_RETURN_IF_ERROR(
+          k.optional_float("attn_logit_softcapping", 0, 1e9, c.attention_softcap));
+      COROLLA_RETURN_IF_ERROR(k.optional_float("final_logit_softcapping", 0, 1e9, c.logit_softcap));
+      break;
+    case model_arch::gemma3:
+      if (!k.has("attention.sliding_window")) {
+        return status::not_found(file.name() + ": metadata key '" +
+                                 k.name("attention.sliding_window") + "' is missing");
       }
-      return k.optional_count("attention.sliding_window", c.sliding_window);
-    }
+      break;
+    case model_arch::llama:  // Mistral 7B v0.1 style: a window on every layer, if declared
+      break;
   }
-  return status();
+  return k.optional_count("attention.sliding_window", c.sliding_window);
 }
 
 }  // namespace
+
+void set_family_defaults(llama_config& c) {
+  const bool gemma = c.arch == model_arch::gemma2 || c.arch == model_arch::gemma3;
+  c.rope_neox = c.arch != model_arch::llama;
+  c.qk_norm = c.arch == model_arch::qwen3 || c.arch == model_arch::gemma3;
+  c.post_norms = gemma;
+  c.activation = gemma ? ffn_activation::gelu : ffn_activation::silu;
+  c.embedding_scale = gemma ? std::sqrt(float(c.dim)) : 1.0f;
+  c.attention_softcap = c.logit_softcap = 0;
+  c.attention_scale = 0;
+  c.sliding_period = 0;
+  c.rope_freq_base_sliding = 0;
+  if (c.arch == model_arch::gemma2) {
+    c.attention_softcap = 50;
+    c.logit_softcap = 30;
+    c.sliding_window = 4096;
+    c.sliding_period = 2;
+  } else if (c.arch == model_arch::gemma3) {
+    c.sliding_window = 1024;
+    c.sliding_period = 6;
+    c.rope_freq_base_sliding = 10000.0f;
+  }
+  // Gemma's 27B models scale scores by their query_pre_attn_scalar, dim / n_heads
+  // (llama.cpp picks it by layer count too); the others by the head dimension.
+  if (gemma && c.n_heads > 0 && c.n_blocks == (c.arch == model_arch::gemma2 ? 46 : 62)) {
+    c.attention_scale = 1.0f / std::sqrt(float(c.dim / c.n_heads));
+  }
+}
+
+std::optional<model_arch> model_arch_named(const std::string& name) {
+  for (const family& f : kFamilies) {
+    if (name == f.name) return f.arch;
+  }
+  return std::nullopt;
+}
 
 const char* to_string(model_arch arch) {
   for (const family& f : kFamilies) {
@@ -298,7 +308,8 @@ result<llama_config> read_llama_config(const gguf_file& file) {
     if (c.vocab_size == 0)
       return status::corruption(file.name() + ": tokenizer.ggml.tokens is empty");
   }
-  COROLLA_RETURN_IF_ERROR(read_family(file, k, c));
+  set_family_defaults(c);
+  COROLLA_RETURN_IF_ERROR(read_family_keys(file, k, c));
   return c;
 }
 

@@ -15,6 +15,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,7 @@ namespace corolla {
 enum class model_arch { llama, qwen2, qwen3, phi3, gemma2, gemma3 };
 
 const char* to_string(model_arch arch);
+std::optional<model_arch> model_arch_named(const std::string& name);
 
 enum class ffn_activation { silu, gelu };  // SwiGLU (Llama) or GeGLU (Gemma)
 
@@ -79,6 +81,11 @@ struct llama_config {
     return 2 * dim * q_dim() + 2 * dim * kv_dim() + 3 * dim * hidden_dim + 2 * dim;
   }
 };
+
+// Sets what c.arch implies (RoPE pairing, activation, norms, embedding scale, Gemma's
+// soft-caps, window and its layers) to the family's values, as read_llama_config does
+// before the keys that may override them; the model maker starts from the same.
+void set_family_defaults(llama_config& c);
 
 // Reads the hyper-parameters. Errors: not_supported naming the architecture or the
 // feature Corolla does not run; not_found naming a missing required key; corruption when a

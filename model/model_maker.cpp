@@ -127,7 +127,7 @@ status check_shape(const llama_config& s) {
   COROLLA_RETURN_IF_ERROR(positive(s.n_heads, "heads"));
   COROLLA_RETURN_IF_ERROR(positive(s.n_kv_heads, "kv-heads"));
   COROLLA_RETURN_IF_ERROR(positive(s.context_length, "context"));
-  if (s.dim % s.n_heads != 0) {
+  if (s.key_length == 0 && s.dim % s.n_heads != 0) {
     return status::invalid_argument("dim " + std::to_string(s.dim) +
                                     " is not a multiple of heads " + std::to_string(s.n_heads));
   }
@@ -233,7 +233,7 @@ status make_model(const maker_options& options, const std::string& path) {
   }
 
   gguf_writer w;
-  w.set("general.architecture", gguf_value::str("llama"));
+  w.set("general.architecture", gguf_value::str(to_string(shape.arch)));
   w.set("general.name", gguf_value::str(options.name));
   const uint32_t file_type = options.type == ggml_type::q8_0  ? 7
                              : options.type == ggml_type::f16 ? 1
@@ -273,54 +273,67 @@ status make_model(const maker_options& options, const std::string& path) {
   }
   if (shape.vocab_size <= 0) return status::invalid_argument("vocab must be positive");
 
-  w.set("llama.context_length", gguf_value::u32(uint32_t(shape.context_length)));
-  w.set("llama.embedding_length", gguf_value::u32(uint32_t(shape.dim)));
-  w.set("llama.block_count", gguf_value::u32(uint32_t(shape.n_blocks)));
-  w.set("llama.feed_forward_length", gguf_value::u32(uint32_t(shape.hidden_dim)));
-  w.set("llama.rope.dimension_count", gguf_value::u32(uint32_t(shape.head_dim())));
-  w.set("llama.attention.head_count", gguf_value::u32(uint32_t(shape.n_heads)));
-  w.set("llama.attention.head_count_kv", gguf_value::u32(uint32_t(shape.n_kv_heads)));
-  w.set("llama.attention.layer_norm_rms_epsilon", gguf_value::f32(shape.rms_eps));
-  w.set("llama.rope.freq_base", gguf_value::f32(shape.rope_freq_base));
+  const std::string arch = to_string(shape.arch);
+  auto key = [&](const char* name) { return arch + "." + name; };
+  w.set(key("context_length"), gguf_value::u32(uint32_t(shape.context_length)));
+  w.set(key("embedding_length"), gguf_value::u32(uint32_t(shape.dim)));
+  w.set(key("block_count"), gguf_value::u32(uint32_t(shape.n_blocks)));
+  w.set(key("feed_forward_length"), gguf_value::u32(uint32_t(shape.hidden_dim)));
+  w.set(key("rope.dimension_count"), gguf_value::u32(uint32_t(shape.head_dim())));
+  w.set(key("attention.head_count"), gguf_value::u32(uint32_t(shape.n_heads)));
+  w.set(key("attention.head_count_kv"), gguf_value::u32(uint32_t(shape.n_kv_heads)));
+  if (shape.key_length > 0) {
+    w.set(key("attention.key_length"), gguf_value::u32(uint32_t(shape.key_length)));
+    w.set(key("attention.value_length"), gguf_value::u32(uint32_t(shape.key_length)));
+  }
+  w.set(key("attention.layer_norm_rms_epsilon"), gguf_value::f32(shape.rms_eps));
+  w.set(key("rope.freq_base"), gguf_value::f32(shape.rope_freq_base));
+  if (shape.sliding_window > 0) {
+    w.set(key("attention.sliding_window"), gguf_value::u32(uint32_t(shape.sliding_window)));
+  }
+  if (shape.arch == model_arch::gemma2) {
+    w.set(key("attn_logit_softcapping"), gguf_value::f32(shape.attention_softcap));
+    w.set(key("final_logit_softcapping"), gguf_value::f32(shape.logit_softcap));
+  }
 
   const uint64_t seed = options.seed;
   auto matrix = [&](const std::string& name, int64_t cols, int64_t rows) {
     const ggml_type type = cols % 32 == 0 ? options.type : ggml_type::f32;
-    const uint64_t key = hash_name(name, seed);
+    const uint64_t key_of_name = hash_name(name, seed);
     const float scale = float(std::sqrt(3.0 / double(cols)));  // uniform: std = 1/sqrt(cols)
-    return w.add_tensor(name, {cols, rows}, type, [key, cols, scale](int64_t r, float* out) {
-      const uint64_t base = uint64_t(r) * uint64_t(cols);
-      for (int64_t i = 0; i < cols; ++i) out[i] = scale * uniform_pm1(key, base + uint64_t(i));
-    });
+    return w.add_tensor(name, {cols, rows}, type,
+                        [key_of_name, cols, scale](int64_t r, float* out) {
+                          const uint64_t base = uint64_t(r) * uint64_t(cols);
+                          for (int64_t i = 0; i < cols; ++i)
+                            out[i] = scale * uniform_pm1(key_of_name, base + uint64_t(i));
+                        });
   };
-  auto norm = [&](const std::string& name) {
-    const uint64_t key = hash_name(name, seed);
-    const int64_t n = shape.dim;
-    return w.add_tensor(name, {n}, ggml_type::f32, [key, n](int64_t, float* out) {
-      for (int64_t i = 0; i < n; ++i) out[i] = 1.0f + 0.1f * uniform_pm1(key, uint64_t(i));
+  // Norm weights 1 +- 0.1; biases +- 0.1.
+  auto vector = [&](const std::string& name, int64_t n, float centre) {
+    const uint64_t key_of_name = hash_name(name, seed);
+    return w.add_tensor(name, {n}, ggml_type::f32, [key_of_name, n, centre](int64_t, float* out) {
+      for (int64_t i = 0; i < n; ++i)
+        out[i] = centre + 0.1f * uniform_pm1(key_of_name, uint64_t(i));
     });
   };
 
   COROLLA_RETURN_IF_ERROR(matrix("token_embd.weight", shape.dim, shape.vocab_size));
+  const std::vector<block_tensor> tensors = block_tensors(shape);
   for (int64_t b = 0; b < shape.n_blocks; ++b) {
-    COROLLA_RETURN_IF_ERROR(norm(block_tensor_name(b, "attn_norm.weight")));
-    COROLLA_RETURN_IF_ERROR(matrix(block_tensor_name(b, "attn_q.weight"), shape.dim, shape.dim));
-    COROLLA_RETURN_IF_ERROR(
-        matrix(block_tensor_name(b, "attn_k.weight"), shape.dim, shape.kv_dim()));
-    COROLLA_RETURN_IF_ERROR(
-        matrix(block_tensor_name(b, "attn_v.weight"), shape.dim, shape.kv_dim()));
-    COROLLA_RETURN_IF_ERROR(
-        matrix(block_tensor_name(b, "attn_output.weight"), shape.dim, shape.dim));
-    COROLLA_RETURN_IF_ERROR(norm(block_tensor_name(b, "ffn_norm.weight")));
-    COROLLA_RETURN_IF_ERROR(
-        matrix(block_tensor_name(b, "ffn_gate.weight"), shape.dim, shape.hidden_dim));
-    COROLLA_RETURN_IF_ERROR(
-        matrix(block_tensor_name(b, "ffn_down.weight"), shape.hidden_dim, shape.dim));
-    COROLLA_RETURN_IF_ERROR(
-        matrix(block_tensor_name(b, "ffn_up.weight"), shape.dim, shape.hidden_dim));
+    for (const block_tensor& t : tensors) {
+      if (!t.required) continue;
+      const std::string name = block_tensor_name(b, t.suffix);
+      if (t.shape.size() == 2) {
+        COROLLA_RETURN_IF_ERROR(matrix(name, t.shape[0], t.shape[1]));
+      } else {
+        const bool bias = name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
+        COROLLA_RETURN_IF_ERROR(vector(name, t.shape[0], bias ? 0.0f : 1.0f));
+      }
+    }
   }
-  COROLLA_RETURN_IF_ERROR(norm("output_norm.weight"));
-  COROLLA_RETURN_IF_ERROR(matrix("output.weight", shape.dim, shape.vocab_size));
+  COROLLA_RETURN_IF_ERROR(vector("output_norm.weight", shape.dim, 1.0f));
+  const bool tied = shape.arch == model_arch::gemma2 || shape.arch == model_arch::gemma3;
+  if (!tied) COROLLA_RETURN_IF_ERROR(matrix("output.weight", shape.dim, shape.vocab_size));
   return w.write_file(path);
 }
 
