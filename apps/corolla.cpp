@@ -10,6 +10,7 @@
 #include "apps/gguf_commands.hpp"
 #include "apps/openmp_spin.hpp"
 #include "apps/plan_command.hpp"
+#include "apps/quality_commands.hpp"
 #include "apps/sim_command.hpp"
 
 namespace {
@@ -17,11 +18,15 @@ namespace {
 const char kUsage[] =
     "usage: corolla <command> [args]\n"
     "  gguf info FILE                      a GGUF's architecture, hyper-parameters, tensors\n"
-    "  gguf make (--preset NAME | --dim N ...) --type f32|q8_0 --seed N -o FILE\n"
+    "  gguf make (--preset NAME | --dim N ...) [--arch NAME] --type f32|q8_0 --seed N -o FILE\n"
+    "                                      write a random GGUF of a family (the model maker)\n"
     "  gguf head MODEL -o FILE             the head a client of a swarm needs, without blocks\n"
-    "                                      write a random Llama GGUF (the model maker)\n"
     "  generate --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--f32] ...\n"
-    "                                      single-process generation\n"
+    "                                      single-process generation (--json: one object)\n"
+    "  score --model FILE --tokens \"ID ...\" --logits OUT [--against FILE] [--f32]\n"
+    "                                      teacher-forced logits, compared with a reference\n"
+    "  perplexity --model FILE --file TEXT [--context N] [--f32]\n"
+    "                                      perplexity of a text, as llama-perplexity\n"
     "  bench kernels|generate|sessions|swarm|recovery   benchmarks that print a table\n"
     "  plan (--model FILE | --blocks N --block-mib M) --node NAME,MEMORY_MIB,THROUGHPUT ...\n"
     "                                      the spans that make the fastest swarm\n"
@@ -45,6 +50,12 @@ int main(int argc, char** argv) {
   }
   if (!args.empty() && args[0] == "generate") {
     return corolla::run_generate({args.begin() + 1, args.end()}, std::cout);
+  }
+  if (!args.empty() && args[0] == "score") {
+    return corolla::run_score({args.begin() + 1, args.end()}, std::cout);
+  }
+  if (!args.empty() && args[0] == "perplexity") {
+    return corolla::run_perplexity({args.begin() + 1, args.end()}, std::cout);
   }
   if (!args.empty() && args[0] == "bench") {
     return corolla::run_bench({args.begin() + 1, args.end()}, std::cout);

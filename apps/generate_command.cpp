@@ -5,6 +5,7 @@
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "apps/command_line.hpp"
 #include "bench/process_stats.hpp"
@@ -35,7 +36,8 @@ int run_generate(const std::vector<std::string>& args, std::ostream& out) {
       "stop", po::value(&gen.stop_strings)->composing(), "stop string (repeatable)")(
       "f32", "run the f32 reference kernels instead of int8")(
       "threads,t", po::value(&threads), "OpenMP threads (default: all cores)")(
-      "context,c", po::value(&context), "KV cache tokens (default: the model's, at most 4096)");
+      "context,c", po::value(&context), "KV cache tokens (default: the model's, at most 4096)")(
+      "json", "print one JSON object (prompt ids, generated ids, text, stats) instead of text");
   po::variables_map vm;
   if (auto done = parse_command_line(opts, args, "corolla generate", out, vm)) return *done;
   if (model_path.empty() || prompt.empty()) {
@@ -57,15 +59,42 @@ int run_generate(const std::vector<std::string>& args, std::ostream& out) {
   generator g(model->head(), model->tokenizer(), blocks, max_context);
   const auto tokens = model->tokenizer().encode(prompt, /*add_bos=*/true, /*parse_special=*/true);
 
-  out << prompt << std::flush;
-  auto stats = g.generate(tokens, gen, [&](const std::string& text) {
-    out << text << std::flush;
+  const bool json = vm.count("json") > 0;
+  std::string text;
+  if (!json) out << prompt << std::flush;
+  auto stats = g.generate(tokens, gen, [&](const std::string& piece) {
+    text += piece;
+    if (!json) out << piece << std::flush;
     return true;
   });
-  out << std::endl;
+  if (!json) out << std::endl;
   if (!stats.ok()) {
     std::cerr << "corolla generate: " << stats.error().message() << "\n";
     return 1;
+  }
+  const std::string kernels =
+      options.kind == precision::f32 ? "f32 reference" : int8_path_summary();
+  if (json) {
+    // Invalid UTF-8 (a piece of a character, from random weights) must not abort the dump.
+    const nlohmann::json report = {
+        {"model", model_path},
+        {"prompt", prompt},
+        {"prompt_ids", tokens},
+        {"generated_ids", stats->tokens},
+        {"text", text},
+        {"stop", to_string(stats->reason)},
+        {"stats",
+         {{"prompt_tokens", stats->prompt_tokens},
+          {"prompt_ms", stats->prompt_ms},
+          {"prompt_tokens_per_second", stats->prompt_tokens_per_second()},
+          {"generated_tokens", stats->generated_tokens()},
+          {"decode_tokens_per_second", stats->decode_tokens_per_second()},
+          {"load_seconds", model->load_seconds()},
+          {"precision", to_string(options.kind)},
+          {"kernels", kernels},
+          {"threads", omp_get_max_threads()}}}};
+    out << report.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return 0;
   }
   std::fprintf(stderr,
                "prompt %lld tokens in %.1f ms (%.1f tokens/s) | generated %lld tokens "
@@ -75,8 +104,7 @@ int run_generate(const std::vector<std::string>& args, std::ostream& out) {
                (long long)stats->generated_tokens(), stats->decode_tokens_per_second(),
                1000.0 / stats->decode_tokens_per_second(), to_string(stats->reason),
                to_string(options.kind), model->load_seconds(), double(peak_rss_bytes()) / (1 << 20),
-               options.kind == precision::f32 ? "f32 reference" : int8_path_summary().c_str(),
-               omp_get_max_threads());
+               kernels.c_str(), omp_get_max_threads());
   return 0;
 }
 

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "tests/support/test_support.hpp"
 
 namespace corolla {
@@ -173,6 +175,91 @@ TEST(CorollaCli, SimulatesBalancingDeterministicallyAndWritesCsv) {
   EXPECT_EQ(samples.rfind("hours,servers,none,new_only,full,upper_bound\n", 0), 0u);
   EXPECT_EQ(std::count(samples.begin(), samples.end(), '\n'), 1 + 181);  // a sample a minute
   expect_refusal("sim --servers 0", 2, "servers >= 1");
+}
+
+// generate --json gives the ids; score's teacher-forced logits pick the same greedy ids
+// (two tools, one model, no shared code between them but the model).
+TEST(CorollaCli, GenerateJsonAndScoreAgreeOnTheGreedyIds) {
+  const std::string path = testing::temp_path("cli-qwen2.gguf");
+  ASSERT_EQ(run("gguf make --preset tiny --arch qwen2 --type q8_0 --seed 4 -o " + path).exit_code,
+            0);
+  const auto generated =
+      testing::run_command(testing::app_path("corolla") + " generate --model " + path +
+                           " --prompt 'Once upon a time' --temperature 0 --max-tokens 12 --json");
+  ASSERT_EQ(generated.exit_code, 0) << generated.output;
+  const auto report = nlohmann::json::parse(generated.output);
+  const auto prompt = report.at("prompt_ids").get<std::vector<int32_t>>();
+  const auto ids = report.at("generated_ids").get<std::vector<int32_t>>();
+  ASSERT_EQ(ids.size(), 12u);
+  EXPECT_EQ(report.at("stats").at("generated_tokens"), 12);
+  EXPECT_EQ(report.at("stop"), "max tokens");
+
+  std::string tokens;
+  for (int32_t id : prompt) tokens += std::to_string(id) + " ";
+  for (size_t i = 0; i + 1 < ids.size(); ++i) tokens += std::to_string(ids[i]) + " ";
+  const std::string logits = testing::temp_path("cli-qwen2.logits.f32");
+  const auto scored =
+      run("score --model " + path + " --tokens '" + tokens + "' --logits " + logits);
+  ASSERT_EQ(scored.exit_code, 0) << scored.output;
+  const std::string bytes = testing::read_file(logits);
+  const size_t rows = prompt.size() + ids.size() - 1, vocab = 512;
+  ASSERT_EQ(bytes.size(), rows * vocab * sizeof(float));
+  const float* values = reinterpret_cast<const float*>(bytes.data());
+  for (size_t s = 0; s < ids.size(); ++s) {
+    const float* row = values + (prompt.size() - 1 + s) * vocab;
+    EXPECT_EQ(std::max_element(row, row + vocab) - row, ids[s]) << "step " << s;
+  }
+  // Its own logits as the reference: identical.
+  const auto again =
+      run("score --model " + path + " --tokens '" + tokens + "' --against " + logits);
+  EXPECT_TRUE(contains(again.output, "max |difference| 0, top-1 equal on " + std::to_string(rows) +
+                                         " of " + std::to_string(rows)))
+      << again.output;
+  expect_refusal("score --model " + path + " --tokens '1 x 3' --logits " + logits, 2,
+                 "'x' is not a token id");
+  expect_refusal("score --model " + path + " --tokens '1 99999' --logits " + logits, 1,
+                 "token id 99999 is outside the vocabulary");
+}
+
+TEST(CorollaCli, ScoreMatchesLlamaCppsGoldenLogits) {
+  if (!testing::shared_exists("golden/rand-qwen2/greedy-1.txt"))
+    GTEST_SKIP() << "../shared is absent";
+  const std::string golden =
+      testing::read_file(testing::shared_path("golden/rand-qwen2/greedy-1.txt"));
+  auto ids_after = [&](const std::string& key) {
+    const size_t at = golden.find(key) + key.size();
+    return golden.substr(at, golden.find('\n', at) - at);
+  };
+  std::string generated = ids_after("generated_ids:");
+  generated = generated.substr(0, generated.find_last_of(' '));  // the last id is not fed
+  const auto r =
+      run("score --f32 --model " + testing::shared_path("models/rand-qwen2.gguf") + " --tokens '" +
+          ids_after("prompt_tokens:") + " " + generated + "' --against " +
+          testing::shared_path("golden/rand-qwen2/greedy-1.logits.f32"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "top-1 equal on 32 of 32")) << r.output;
+  const double worst = std::stod(r.output.substr(r.output.find("max |difference| ") + 17));
+  EXPECT_LT(worst, 1e-3) << r.output;
+}
+
+TEST(CorollaCli, PerplexityOfAStoryIsBetweenOneAndTheVocabulary) {
+  const std::string path = testing::temp_path("cli-ppl.gguf");
+  ASSERT_EQ(run("gguf make --preset tiny --type q8_0 --seed 5 -o " + path).exit_code, 0);
+  const std::string text = testing::temp_path("story.txt");
+  std::string story;
+  for (int i = 0; i < 10; ++i) story += "Once upon a time there was a little girl named Lily. ";
+  testing::write_file(text, story);
+  for (const char* kind : {"", " --f32"}) {
+    const auto r = run("perplexity --model " + path + " --file " + text + " --context 64" + kind);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    ASSERT_TRUE(contains(r.output, "Final estimate: PPL = ")) << r.output;
+    const double ppl = std::stod(r.output.substr(r.output.find("PPL = ") + 6));
+    // Random weights: near-uniform over the 512 tokens, never below 1.
+    EXPECT_GT(ppl, 1.0) << r.output;
+    EXPECT_LT(ppl, 5000.0) << r.output;
+  }
+  expect_refusal("perplexity --model " + path + " --file " + testing::temp_path("none.txt"), 1,
+                 "can not read");
 }
 
 }  // namespace

@@ -136,6 +136,15 @@ class Cluster : public ::testing::Test {
     return names;
   }
 
+  // A fresh client of `swarm` asked for `req` (greedy): its answer, which the caller
+  // compares with single_process_tokens.
+  answer ask_new_client(remote_swarm& swarm, const generate_request& req) {
+    auto client = start_client(*system_, swarm.client_defaults());
+    if (!client.ok()) return answer{"", {}, client.error().message()};
+    client_handle owner(*client);
+    return ask(*system_, *client, req);
+  }
+
   // Asks `client` for `req`; after `after_chunks` pieces of text, runs `fault`.
   answer ask_with_fault(const caf::actor& client, const generate_request& req, int after_chunks,
                         const std::function<void()>& fault) {

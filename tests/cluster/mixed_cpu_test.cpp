@@ -68,10 +68,7 @@ TEST_F(MixedCpus, ThreeNodesOnThreeKernelPathsGenerateTheSingleProcessTokens) {
   ASSERT_TRUE(wait_for_servers(swarm, 3));
   const generate_request req = testing::greedy("Once upon a time", 32);
   const auto expected = testing::single_process_tokens(wide_, precision::int8, req);
-  auto client = start_client(*system_, swarm.client_defaults());
-  ASSERT_TRUE(client.ok()) << client.error().message();
-  client_handle owner(*client);
-  const testing::answer got = testing::ask(*system_, *client, req);
+  const testing::answer got = ask_new_client(swarm, req);
   ASSERT_EQ(got.error, "");
   EXPECT_EQ(got.reply.stats.tokens, expected);
 }

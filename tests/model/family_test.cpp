@@ -36,11 +36,7 @@ std::string made(const std::string& arch, ggml_type type, uint64_t seed, int64_t
 }
 
 llama_model load(const std::string& path, precision kind) {
-  model_options options;
-  options.kind = kind;
-  auto m = llama_model::load(path, options);
-  EXPECT_TRUE(m.ok()) << m.error().to_string();
-  return std::move(*m);
+  return testing::load_model(path, kind);
 }
 
 // Logits [ids, vocab] of the whole sequence as one prefill.

@@ -29,11 +29,7 @@ std::string maker_model(ggml_type type, uint64_t seed) {
 }
 
 llama_model load(const std::string& path, precision kind) {
-  model_options options;
-  options.kind = kind;
-  auto m = llama_model::load(path, options);
-  EXPECT_TRUE(m.ok()) << m.error().to_string();
-  return std::move(*m);
+  return testing::load_model(path, kind);
 }
 
 std::vector<float> embed(const llama_model& m, const std::vector<int32_t>& ids) {

@@ -101,6 +101,14 @@ std::string rewrite_gguf(const std::string& source, const std::string& name,
   return path;
 }
 
+llama_model load_model(const std::string& path, precision kind) {
+  model_options options;
+  options.kind = kind;
+  auto m = llama_model::load(path, options);
+  EXPECT_TRUE(m.ok()) << m.error().to_string();
+  return std::move(*m);
+}
+
 std::string param_name(std::string param) {
   for (char& ch : param) ch = ch == '-' ? '_' : ch;
   return param;

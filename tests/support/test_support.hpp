@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "model/gguf_writer.hpp"
+#include "model/llama_model.hpp"
 
 namespace corolla::testing {
 
@@ -44,6 +45,9 @@ void write_file(const std::string& path, const std::string& bytes);
 // first (which may set and erase keys, and add tensors); the tensors copied byte for byte.
 std::string rewrite_gguf(const std::string& source, const std::string& name,
                          const std::function<void(gguf_writer&)>& edit);
+
+// The model at `path` loaded whole in `kind` (a failure is a test failure).
+llama_model load_model(const std::string& path, precision kind);
 
 // A parameter such as "rand-qwen2" as a gtest name ("rand_qwen2").
 std::string param_name(std::string param);
