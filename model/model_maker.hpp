@@ -1,5 +1,8 @@
-// The model maker: writes a valid Llama GGUF of any shape with seeded random
-// weights, for demos, tests and benchmarks on machines that can not download one.
+// The model maker: writes a valid GGUF of any shape and family (shape.arch: llama,
+// qwen2, qwen3, phi3, gemma2, gemma3) with seeded random weights, for demos, tests and
+// benchmarks on machines that can not download one. Each block's tensors are those
+// block_tensors(shape) lists, the table the loader checks a file against; the shape's
+// family fields are set_family_defaults' plus what the caller changed (window, head dim).
 //
 // Weights are uniform with standard deviation 1/sqrt(row length) (norm weights
 // 1 ± 0.1), drawn from a counter-based generator keyed by (seed, tensor name, index),
@@ -23,7 +26,7 @@
 namespace corolla {
 
 struct maker_options {
-  llama_config shape;  // n_blocks, dim, hidden_dim, heads, kv heads, vocab, context, rope base
+  llama_config shape;  // arch, n_blocks, dim, hidden_dim, heads, kv heads, vocab, context, ...
   ggml_type type = ggml_type::f32;  // of the 2-D weights: f32, f16 or q8_0
   uint64_t seed = 1;
   std::string vocab_from;  // a GGUF whose tokenizer to copy; empty for synthetic
