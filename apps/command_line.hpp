@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <cstdint>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -18,6 +19,10 @@ std::optional<int> parse_command_line(const boost::program_options::options_desc
                                       const std::vector<std::string>& args,
                                       const std::string& command, std::ostream& out,
                                       boost::program_options::variables_map& vm);
+
+// The most OpenMP threads a program accepts: far beyond any CPU these run on, and below
+// what makes libgomp fail (100000 threads crash it; each also gets kernel scratch).
+constexpr int64_t kMaxThreads = 1024;
 
 // "actor-chat 0.1.0 (Corolla, protocol 3)": what --version prints on every program.
 std::string version_text(const std::string& program);

@@ -1,5 +1,7 @@
 #include "apps/node_options.hpp"
 
+#include "apps/command_line.hpp"
+
 #include <charconv>
 #include <fstream>
 #include <map>
@@ -93,7 +95,11 @@ status check(node_options& o, const origins& from) {
       return bad(from, "span", "'" + o.span + "' is empty or negative: need 0 <= START < END");
     }
   }
-  if (o.threads < 0) return bad(from, "threads", "must be >= 0 (0 = every core)");
+  if (o.threads < 0 || o.threads > kMaxThreads) {
+    return bad(
+        from, "threads",
+        std::to_string(o.threads) + " is outside 0 (every core) .. " + std::to_string(kMaxThreads));
+  }
   if (o.kv_budget_mib < 1) return bad(from, "kv-budget-mib", "must be >= 1");
   if (o.heartbeat_interval_ms < 1) return bad(from, "heartbeat-interval-ms", "must be >= 1");
   if (o.heartbeat_timeout_ms <= o.heartbeat_interval_ms) {

@@ -83,6 +83,11 @@ int run_score(const std::vector<std::string>& args, std::ostream& out) {
     }
     ids.push_back(int32_t(id));
   }
+  if (threads < 0 || threads > kMaxThreads) {
+    std::cerr << "corolla score: --threads " << threads << " is outside 0 (every core) .. "
+              << kMaxThreads << "\n";
+    return 2;
+  }
   if (threads > 0) omp_set_num_threads(threads);
   auto model = load(model_path, vm.count("f32") > 0);
   if (!model.ok()) {
@@ -160,6 +165,11 @@ int run_perplexity(const std::vector<std::string>& args, std::ostream& out) {
     return 1;
   }
   const std::string text((std::istreambuf_iterator<char>(file)), {});
+  if (threads < 0 || threads > kMaxThreads) {
+    std::cerr << "corolla perplexity: --threads " << threads << " is outside 0 (every core) .. "
+              << kMaxThreads << "\n";
+    return 2;
+  }
   if (threads > 0) omp_set_num_threads(threads);
   auto model = load(model_path, vm.count("f32") > 0);
   if (!model.ok()) {

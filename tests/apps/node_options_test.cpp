@@ -81,6 +81,11 @@ TEST(NodeOptions, RangeErrorsNameWhereTheValueCameFrom) {
   EXPECT_NE(e.find("--port: port: 70000 is not a port"), std::string::npos) << e;
   e = error_of({"--model", "m.gguf", "--heartbeat-interval-ms", "2000"});
   EXPECT_NE(e.find("heartbeat-timeout-ms"), std::string::npos) << e;
+  // libgomp crashes on 100000 threads: refused before any thread starts.
+  e = error_of({"--model", "m.gguf", "--threads", "100000"});
+  EXPECT_NE(e.find("--threads: threads: 100000 is outside 0 (every core) .. 1024"),
+            std::string::npos)
+      << e;
 }
 
 TEST(NodeOptions, MalformedLinesAndRepeatsAreRefused) {
