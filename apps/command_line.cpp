@@ -1,6 +1,9 @@
 #include "apps/command_line.hpp"
 
 #include <algorithm>
+#include <thread>
+
+#include <algorithm>
 #include <iostream>
 
 #include "messages/protocol.hpp"
@@ -34,6 +37,10 @@ std::string version_text(const std::string& program) {
 bool wants_version(const std::vector<std::string>& args) {
   return std::any_of(args.begin(), args.end(),
                      [](const std::string& a) { return a == "--version" || a == "-V"; });
+}
+
+int64_t max_threads() {
+  return 4 * std::max<int64_t>(1, int64_t(std::thread::hardware_concurrency()));
 }
 
 }  // namespace corolla

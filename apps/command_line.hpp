@@ -20,9 +20,9 @@ std::optional<int> parse_command_line(const boost::program_options::options_desc
                                       const std::string& command, std::ostream& out,
                                       boost::program_options::variables_map& vm);
 
-// The most OpenMP threads a program accepts: far beyond any CPU these run on, and below
-// what makes libgomp fail (100000 threads crash it; each also gets kernel scratch).
-constexpr int64_t kMaxThreads = 1024;
+// The most OpenMP threads a program accepts: 4 per core. More only oversubscribe (each
+// also gets kernel scratch), and 100000 crash libgomp.
+int64_t max_threads();
 
 // "actor-chat 0.1.0 (Corolla, protocol 3)": what --version prints on every program.
 std::string version_text(const std::string& program);

@@ -44,9 +44,9 @@ int run_generate(const std::vector<std::string>& args, std::ostream& out) {
     std::cerr << "corolla generate: --model FILE and --prompt TEXT are required\n";
     return 2;
   }
-  if (threads < 0 || threads > kMaxThreads) {
+  if (threads < 0 || threads > max_threads()) {
     std::cerr << "corolla generate: --threads " << threads << " is outside 0 (every core) .. "
-              << kMaxThreads << "\n";
+              << max_threads() << " (4 per core)\n";
     return 2;
   }
   if (threads > 0) omp_set_num_threads(threads);

@@ -95,10 +95,10 @@ status check(node_options& o, const origins& from) {
       return bad(from, "span", "'" + o.span + "' is empty or negative: need 0 <= START < END");
     }
   }
-  if (o.threads < 0 || o.threads > kMaxThreads) {
-    return bad(
-        from, "threads",
-        std::to_string(o.threads) + " is outside 0 (every core) .. " + std::to_string(kMaxThreads));
+  if (o.threads < 0 || o.threads > max_threads()) {
+    return bad(from, "threads",
+               std::to_string(o.threads) + " is outside 0 (every core) .. " +
+                   std::to_string(max_threads()) + " (4 per core)");
   }
   if (o.kv_budget_mib < 1) return bad(from, "kv-budget-mib", "must be >= 1");
   if (o.heartbeat_interval_ms < 1) return bad(from, "heartbeat-interval-ms", "must be >= 1");

@@ -83,9 +83,9 @@ int run_score(const std::vector<std::string>& args, std::ostream& out) {
     }
     ids.push_back(int32_t(id));
   }
-  if (threads < 0 || threads > kMaxThreads) {
+  if (threads < 0 || threads > max_threads()) {
     std::cerr << "corolla score: --threads " << threads << " is outside 0 (every core) .. "
-              << kMaxThreads << "\n";
+              << max_threads() << " (4 per core)\n";
     return 2;
   }
   if (threads > 0) omp_set_num_threads(threads);
@@ -165,9 +165,9 @@ int run_perplexity(const std::vector<std::string>& args, std::ostream& out) {
     return 1;
   }
   const std::string text((std::istreambuf_iterator<char>(file)), {});
-  if (threads < 0 || threads > kMaxThreads) {
+  if (threads < 0 || threads > max_threads()) {
     std::cerr << "corolla perplexity: --threads " << threads << " is outside 0 (every core) .. "
-              << kMaxThreads << "\n";
+              << max_threads() << " (4 per core)\n";
     return 2;
   }
   if (threads > 0) omp_set_num_threads(threads);

@@ -1,6 +1,7 @@
 // actor-node's options: a config file and the command line, and the errors a user sees
 // for a bad one (each names the key and the file and line, or the flag).
 #include "apps/node_options.hpp"
+#include "apps/command_line.hpp"
 
 #include <gtest/gtest.h>
 
@@ -83,7 +84,8 @@ TEST(NodeOptions, RangeErrorsNameWhereTheValueCameFrom) {
   EXPECT_NE(e.find("heartbeat-timeout-ms"), std::string::npos) << e;
   // libgomp crashes on 100000 threads: refused before any thread starts.
   e = error_of({"--model", "m.gguf", "--threads", "100000"});
-  EXPECT_NE(e.find("--threads: threads: 100000 is outside 0 (every core) .. 1024"),
+  EXPECT_NE(e.find("--threads: threads: 100000 is outside 0 (every core) .. " +
+                   std::to_string(max_threads()) + " (4 per core)"),
             std::string::npos)
       << e;
 }
