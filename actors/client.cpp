@@ -239,12 +239,16 @@ void client_loop(caf::blocking_actor* self, client_config cfg) {
   // The session dies with the client (its servers then free its caches).
   self->link_to(st.session);
   bool running = true;
+  // An open may try the failover budget's worth of routes, each waiting up to open_timeout
+  // (for the route and for the servers) and a backoff.
+  const auto open_budget =
+      (cfg.open_timeout * 2 + cfg.failover.backoff_max) * (cfg.failover.attempts + 1);
   self->receive_while([&] { return running; })(
-      [&](open_atom) { return ask_session(self, st.session, cfg.open_timeout * 2, open_atom{}); },
+      [&](open_atom) { return ask_session(self, st.session, open_budget, open_atom{}); },
       [&](generate_request& req) {
         const auto to = caf::actor_cast<caf::actor>(self->current_sender());
         if (st.runner.session_failed()) {
-          if (caf::error e = replace_session(self, st, sc, cfg.open_timeout * 2)) {
+          if (caf::error e = replace_session(self, st, sc, open_budget)) {
             self->send(to, make_error(errc::no_route, "the swarm is not back yet: " + describe(e)));
             return;
           }

@@ -85,6 +85,9 @@ struct client_session_state {
   failover_policy policy;
   std::map<uint64_t, failure> failed;  // by server id
   bool recovering = false;
+  // While the session opens: the open's reply. A server that fails to open is banned
+  // and the whole route asked for again, within the failover budget (as a step's).
+  std::optional<caf::typed_response_promise<std::vector<hop_timing>>> opening;
   std::string last_failure;                 // why the last try failed, for the final error
   std::vector<recovery_report> unreported;  // failovers while no step ran
   static inline const char* name = "client_session";
@@ -557,17 +560,41 @@ void server_failed(session_pointer self, const client_session_config& cfg, uint6
   schedule_recovery(self, cfg);
 }
 
-caf::result<std::vector<hop_timing>> open_route(session_pointer self,
-                                                const client_session_config& cfg) {
-  auto promise = self->make_response_promise<std::vector<hop_timing>>();
-  self->request(cfg.routing_table, cfg.open_timeout, route_request{0, cfg.n_blocks, {}})
+void try_open(session_pointer self, const client_session_config& cfg);
+
+// This try at opening failed at `server`: what opened is closed, the server banned, and
+// the next try waits its backoff, or the open fails once the budget is spent.
+void open_failed(session_pointer self, const client_session_config& cfg, uint64_t server_id,
+                 std::string why) {
+  client_session_state& st = self->state;
+  for (const route_hop& h : st.route) {
+    self->demonitor(h.handle.address());
+    caf::anon_send(h.handle, close_session_request{cfg.session_id});
+  }
+  st.route.clear();
+  st.history.clear();
+  st.policy.server_failed(server_id, steady::now());
+  st.last_failure = std::move(why);
+  const auto wait = st.policy.next_attempt();
+  if (!wait) {
+    st.opening->deliver(make_error(errc::no_route, st.last_failure + " (after " +
+                                                       std::to_string(st.policy.attempts_made()) +
+                                                       " tries to open the session)"));
+    st.opening.reset();
+  } else if (wait->count() == 0) {
+    try_open(self, cfg);
+  } else {
+    self->delayed_send(self, *wait, recover_atom::value);
+  }
+}
+
+void try_open(session_pointer self, const client_session_config& cfg) {
+  route_request whole{0, cfg.n_blocks, self->state.policy.banned_servers(steady::now())};
+  self->request(cfg.routing_table, cfg.open_timeout, std::move(whole))
       .then(
-          [self, cfg, promise](std::vector<route_hop>& route) mutable {
-            struct progress {
-              size_t pending;
-              bool failed = false;
-            };
-            auto p = std::make_shared<progress>(progress{route.size()});
+          [self, cfg](std::vector<route_hop>& route) {
+            // Replies of an abandoned try find another route (or none) in the state.
+            auto attempt = std::make_shared<size_t>(route.size());
             self->state.route = route;
             self->state.history.assign(route.size(), {});
             for (const route_hop& h : route) {
@@ -576,23 +603,32 @@ caf::result<std::vector<hop_timing>> open_route(session_pointer self,
                                        h.end_block,      cfg.max_tokens, uint8_t(cfg.codec)};
               self->request(h.handle, cfg.open_timeout, req)
                   .then(
-                      [self, promise, p](const open_session_reply&) mutable {
-                        if (--p->pending == 0 && !p->failed) {
-                          self->state.open = true;
-                          promise.deliver(describe_route(self->state.route));
-                        }
+                      [self, attempt](const open_session_reply&) {
+                        client_session_state& st = self->state;
+                        if (*attempt == 0 || --*attempt > 0) return;
+                        st.open = true;
+                        st.policy.step_succeeded();
+                        st.opening->deliver(describe_route(st.route));
+                        st.opening.reset();
                       },
-                      [promise, p, name = h.server.name](caf::error& err) mutable {
-                        if (p->failed) return;
-                        p->failed = true;
-                        promise.deliver(make_error(
-                            errc::no_route,
-                            "server " + name + " refused the session: " + describe(err)));
+                      [self, cfg, attempt, h](caf::error& err) {
+                        if (*attempt == 0) return;
+                        *attempt = 0;
+                        open_failed(
+                            self, cfg, h.server.server_id,
+                            "server " + h.server.name + " refused the session: " + describe(err));
                       });
             }
           },
-          [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
-  return promise;
+          [self](caf::error& err) {
+            client_session_state& st = self->state;
+            if (!st.last_failure.empty()) {
+              err = make_error(errc::no_route,
+                               caf::to_string(err) + " (after: " + st.last_failure + ")");
+            }
+            st.opening->deliver(std::move(err));
+            st.opening.reset();
+          });
 }
 
 client_session_actor::behavior_type client_session_behavior(session_pointer self,
@@ -610,10 +646,13 @@ client_session_actor::behavior_type client_session_behavior(session_pointer self
   });
   return {
       [self, cfg](open_atom) -> caf::result<std::vector<hop_timing>> {
-        if (self->state.open || !self->state.route.empty()) {
+        client_session_state& st = self->state;
+        if (st.open || st.opening || !st.route.empty()) {
           return make_error(errc::malformed_message, "the session is already open");
         }
-        return open_route(self, cfg);
+        st.opening = self->make_response_promise<std::vector<hop_timing>>();
+        try_open(self, cfg);
+        return *st.opening;
       },
       [self, cfg](session_step& step) -> caf::result<session_step_result> {
         client_session_state& st = self->state;
@@ -636,6 +675,7 @@ client_session_actor::behavior_type client_session_behavior(session_pointer self
       [self, cfg](tick_atom) { check_step(self, cfg); },
       [self, cfg](recover_atom) {
         if (self->state.recovering) attempt_recovery(self, cfg);
+        if (self->state.opening) try_open(self, cfg);
       },
       [self, cfg](hop_output& out) { on_hop_output(self, cfg, out); },
       [self, cfg](close_atom) {

@@ -632,6 +632,9 @@ server_actor::behavior_type server_behavior(server_pointer self, server_config c
   }
   return {
       [self, cfg](const open_session_request& req) -> caf::result<open_session_reply> {
+        // A server stalled "after 0 steps" answers nothing from the start, opens included.
+        const int64_t stall = cfg.faults.stall_after_steps;
+        if (stall >= 0 && self->state.steps_seen >= stall) self->state.stalled = true;
         if (self->state.stalled) return self->make_response_promise<open_session_reply>();
         return open_session(self, cfg, req);
       },
