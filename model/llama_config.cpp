@@ -275,12 +275,16 @@ result<llama_config> read_llama_config(const gguf_file& file) {
                                  ", which is not supported");
   }
   if (c.key_length == c.dim / c.n_heads && c.dim % c.n_heads == 0) c.key_length = 0;
-  if ((c.key_length == 0 && c.dim % c.n_heads != 0) || c.n_heads % c.n_kv_heads != 0 ||
-      c.key_length > 4096) {
+  if ((c.key_length == 0 && c.dim % c.n_heads != 0) || c.n_heads % c.n_kv_heads != 0) {
     return status::corruption(file.name() + ": embedding length " + std::to_string(c.dim) +
                               ", head count " + std::to_string(c.n_heads) + " and kv head count " +
                               std::to_string(c.n_kv_heads) +
                               " are inconsistent (dim % heads and heads % kv heads must be 0)");
+  }
+  // The kernels' per-head scratch is sized for at most 1024 (real models: 64 to 256).
+  if (c.head_dim() > 1024) {
+    return status::not_supported(file.name() + ": head dimension " + std::to_string(c.head_dim()) +
+                                 " is above 1024, which Corolla's kernels do not run");
   }
   c.rope_dim = c.head_dim();
   if (k.has("rope.dimension_count")) {

@@ -8,7 +8,7 @@
 // them all; what Corolla does not compute (experts, LongRoPE, YaRN) is refused by name.
 // Invariants of a config returned by read_llama_config():
 //  1. n_heads % n_kv_heads == 0; without key_length, dim % n_heads == 0; rope_dim even
-//     and <= head_dim().
+//     and <= head_dim() <= 1024.
 //  2. Counts are positive; rope_freq_base defaults to 10000 and context_length to 2048
 //     when the file leaves them out.
 #pragma once

@@ -279,6 +279,9 @@ TEST(GgufValidation, WhatTheBlocksDoNotComputeIsRefusedByName) {
                                     gguf_value::of_string("qwen2moe"))),
                  {"'qwen2moe' is a mixture of experts"});
   expect_refused(
+      load_check(variant("wide-head.gguf", "llama.attention.key_length", gguf_value::u32(2048))),
+      {"head dimension 2048 is above 1024"});
+  expect_refused(
       load_check(variant("mamba.gguf", "general.architecture", gguf_value::of_string("mamba"))),
       {"architecture 'mamba' is not supported", "qwen2"});
   EXPECT_TRUE(
