@@ -15,8 +15,42 @@ status membership::accepts(uint32_t protocol, const std::string& model_id) const
   return status();
 }
 
+namespace {
+
+// A record no honest server sends: a peer's lie or a mangled message, never held. The
+// bounds are far outside what a server can do (a step through a span in under 100 ns).
+status check_plausible(const server_record& r) {
+  constexpr double kMaxThroughput = 1e7;  // steps per second
+  constexpr double kMaxMs = 1e7;
+  auto bad = [&](const std::string& what) {
+    return status::corruption("record of server " + r.name + ": " + what + " is impossible");
+  };
+  if (!(r.throughput >= 0 && r.throughput <= kMaxThroughput)) {
+    return bad("throughput " + std::to_string(r.throughput));
+  }
+  if (!(r.compute_ms_per_block >= 0 && r.compute_ms_per_block <= kMaxMs)) {
+    return bad("compute_ms_per_block " + std::to_string(r.compute_ms_per_block));
+  }
+  if (!(r.rtt_ms >= 0 && r.rtt_ms <= kMaxMs)) return bad("rtt_ms " + std::to_string(r.rtt_ms));
+  if (r.start_block < 0 || r.end_block <= r.start_block) {
+    return bad("span [" + std::to_string(r.start_block) + ", " + std::to_string(r.end_block) + ")");
+  }
+  const bool no_move = r.next_start == -1 && r.next_end == -1;
+  if (!no_move && (r.next_start < 0 || r.next_end <= r.next_start)) {
+    return bad("next span [" + std::to_string(r.next_start) + ", " + std::to_string(r.next_end) +
+               ")");
+  }
+  if (r.sessions < 0 || r.kv_rows < 0 || r.cache_bytes_free < 0 || r.block_restarts < 0) {
+    return bad("a negative count");
+  }
+  return status();
+}
+
+}  // namespace
+
 result<membership::merged> membership::merge(const server_record& record, time_point now) {
   COROLLA_RETURN_IF_ERROR(accepts(record.protocol_version, record.model_id));
+  COROLLA_RETURN_IF_ERROR(check_plausible(record));
   auto buried = tombstones_.find(record.server_id);
   if (buried != tombstones_.end()) {
     if (record.version <= buried->second.version) return merged::stale;

@@ -10,7 +10,9 @@
 //     a TTL of zero keeps records until they are dropped explicitly.
 //  3. A dropped server leaves a tombstone holding its last version until a TTL has
 //     passed: a peer that has not yet noticed the server is gone can not bring it back.
-//  4. Records of another protocol version or model are never held.
+//  4. Records of another protocol version or model are never held, nor records with
+//     impossible fields (negative or non-finite throughput and timings, empty spans,
+//     negative counts).
 #pragma once
 
 #include <chrono>
@@ -37,7 +39,8 @@ class membership {
   enum class merged { added, updated, stale };
 
   // Takes `record` if it is newer than what this replica holds (invariant 1).
-  // Errors: protocol_mismatch or wrong_model (messages/protocol.hpp), naming both sides.
+  // Errors: protocol_mismatch or wrong_model (messages/protocol.hpp), naming both sides;
+  // corruption naming the impossible field (invariant 4).
   result<merged> merge(const server_record& record, time_point now);
 
   // A peer's digest may be merged when it speaks this protocol about this model.

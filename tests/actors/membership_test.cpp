@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "messages/protocol.hpp"
 
 namespace corolla {
@@ -57,6 +59,31 @@ TEST(Membership, RecordsOfAnotherModelOrProtocolAreRefused) {
       refused.error().message().find("speaks protocol " + std::to_string(protocol_version + 1)),
       std::string::npos);
   EXPECT_TRUE(m.records().empty());
+}
+
+// A peer announcing 1e300 (or -1e300, or NaN) steps/s would steer every balancer that
+// believes it; such records, and empty spans, are refused and not held.
+TEST(Membership, RecordsWithImpossibleFieldsAreRefused) {
+  membership m("m", 0ms);
+  for (double lie : {1e300, -1e300, -1.0, std::nan("")}) {
+    server_record r = record(1, 1);
+    r.name = "liar";
+    r.throughput = lie;
+    const auto refused = m.merge(r, time_point{});
+    ASSERT_FALSE(refused.ok()) << lie;
+    EXPECT_NE(refused.error().message().find("record of server liar: throughput"),
+              std::string::npos)
+        << refused.error().message();
+  }
+  server_record empty = record(2, 1, 3, 3);
+  EXPECT_FALSE(m.merge(empty, time_point{}).ok());
+  server_record moving = record(3, 1);
+  moving.next_start = 4;  // next_end left at -1
+  EXPECT_FALSE(m.merge(moving, time_point{}).ok());
+  EXPECT_TRUE(m.records().empty());
+  server_record honest = record(4, 1);
+  honest.throughput = 120.5;
+  EXPECT_EQ(*m.merge(honest, time_point{}), membership::merged::added);
 }
 
 TEST(Membership, RecordsNotRefreshedWithinTheTtlExpire) {
