@@ -1,5 +1,7 @@
 #include "apps/command_line.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <thread>
 
@@ -41,6 +43,16 @@ bool wants_version(const std::vector<std::string>& args) {
 
 int64_t max_threads() {
   return 4 * std::max<int64_t>(1, int64_t(std::thread::hardware_concurrency()));
+}
+
+bool use_threads(int64_t threads, const std::string& command) {
+  if (threads < 0 || threads > max_threads()) {
+    std::cerr << command << ": --threads " << threads << " is outside 0 (every core) .. "
+              << max_threads() << " (4 per core)\n";
+    return false;
+  }
+  if (threads > 0) omp_set_num_threads(int(threads));
+  return true;
 }
 
 }  // namespace corolla

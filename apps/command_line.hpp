@@ -24,6 +24,10 @@ std::optional<int> parse_command_line(const boost::program_options::options_desc
 // also gets kernel scratch), and 100000 crash libgomp.
 int64_t max_threads();
 
+// Sets the OpenMP team to `threads` (0: every core). False, with one line on stderr
+// naming `command` and the bound, when it is outside 0 .. max_threads().
+bool use_threads(int64_t threads, const std::string& command);
+
 // "actor-chat 0.1.0 (Corolla, protocol 3)": what --version prints on every program.
 std::string version_text(const std::string& program);
 

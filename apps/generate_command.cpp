@@ -44,12 +44,7 @@ int run_generate(const std::vector<std::string>& args, std::ostream& out) {
     std::cerr << "corolla generate: --model FILE and --prompt TEXT are required\n";
     return 2;
   }
-  if (threads < 0 || threads > max_threads()) {
-    std::cerr << "corolla generate: --threads " << threads << " is outside 0 (every core) .. "
-              << max_threads() << " (4 per core)\n";
-    return 2;
-  }
-  if (threads > 0) omp_set_num_threads(threads);
+  if (!use_threads(threads, "corolla generate")) return 2;
 
   model_options options;
   options.kind = vm.count("f32") ? precision::f32 : precision::int8;

@@ -83,12 +83,7 @@ int run_score(const std::vector<std::string>& args, std::ostream& out) {
     }
     ids.push_back(int32_t(id));
   }
-  if (threads < 0 || threads > max_threads()) {
-    std::cerr << "corolla score: --threads " << threads << " is outside 0 (every core) .. "
-              << max_threads() << " (4 per core)\n";
-    return 2;
-  }
-  if (threads > 0) omp_set_num_threads(threads);
+  if (!use_threads(threads, "corolla score")) return 2;
   auto model = load(model_path, vm.count("f32") > 0);
   if (!model.ok()) {
     std::cerr << "corolla score: " << model.error().message() << "\n";
@@ -165,12 +160,7 @@ int run_perplexity(const std::vector<std::string>& args, std::ostream& out) {
     return 1;
   }
   const std::string text((std::istreambuf_iterator<char>(file)), {});
-  if (threads < 0 || threads > max_threads()) {
-    std::cerr << "corolla perplexity: --threads " << threads << " is outside 0 (every core) .. "
-              << max_threads() << " (4 per core)\n";
-    return 2;
-  }
-  if (threads > 0) omp_set_num_threads(threads);
+  if (!use_threads(threads, "corolla perplexity")) return 2;
   auto model = load(model_path, vm.count("f32") > 0);
   if (!model.ok()) {
     std::cerr << "corolla perplexity: " << model.error().message() << "\n";

@@ -23,21 +23,26 @@ const std::vector<uint16_t>& gelu_table() {
   return table;
 }
 
+// The table lookup, with ggml's cut-offs.
+inline float gelu_from(const std::vector<uint16_t>& table, float x) {
+  if (x <= -10.0f) return 0.0f;
+  if (x >= 10.0f) return x;
+  return f16_to_f32(table[f32_to_f16(x)]);
+}
+
 }  // namespace
 
 float gelu(float x) {
-  if (x <= -10.0f) return 0.0f;
-  if (x >= 10.0f) return x;
-  return f16_to_f32(gelu_table()[f32_to_f16(x)]);
+  return gelu_from(gelu_table(), x);
 }
 
 void geglu(float* out, const float* gate_up, int64_t n, int64_t hidden) {
-  gelu_table();  // built before the threads start
+  const std::vector<uint16_t>& table = gelu_table();  // built before the threads start
 #pragma omp parallel for schedule(static) if (n > 1)
   for (int64_t t = 0; t < n; ++t) {
     const float* g = gate_up + t * 2 * hidden;
     const float* u = g + hidden;
-    for (int64_t j = 0; j < hidden; ++j) out[t * hidden + j] = gelu(g[j]) * u[j];
+    for (int64_t j = 0; j < hidden; ++j) out[t * hidden + j] = gelu_from(table, g[j]) * u[j];
   }
 }
 

@@ -35,10 +35,6 @@ std::string made(const std::string& arch, ggml_type type, uint64_t seed, int64_t
   return path;
 }
 
-llama_model load(const std::string& path, precision kind) {
-  return testing::load_model(path, kind);
-}
-
 // Logits [ids, vocab] of the whole sequence as one prefill.
 std::vector<float> prefill_logits(const llama_model& m, const std::vector<int32_t>& ids) {
   local_blocks blocks(m.blocks(), 256);
@@ -68,7 +64,7 @@ TEST_P(MadeFamily, PrefillEqualsTokenByTokenDecode) {
   const uint64_t seed = testing::test_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   for (precision kind : {precision::f32, precision::int8}) {
-    const llama_model m = load(made(GetParam(), ggml_type::q8_0, seed), kind);
+    const llama_model m = testing::load_model(made(GetParam(), ggml_type::q8_0, seed), kind);
     const auto ids = some_ids(m, 20, seed);  // past the window of 6
     const auto whole = prefill_logits(m, ids);
     local_blocks blocks(m.blocks(), 256);
@@ -94,8 +90,8 @@ TEST_P(MadeFamily, Int8TopOneAgreesWithTheF32Twin) {
   const uint64_t seed = testing::test_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   const std::string path = made(GetParam(), ggml_type::q8_0, seed);
-  const llama_model f32 = load(path, precision::f32);
-  const llama_model int8 = load(path, precision::int8);
+  const llama_model f32 = testing::load_model(path, precision::f32);
+  const llama_model int8 = testing::load_model(path, precision::int8);
   const auto ids = some_ids(f32, 64, seed);
   const auto a = prefill_logits(f32, ids), b = prefill_logits(int8, ids);
   const int64_t vocab = f32.config().vocab_size;
@@ -117,7 +113,8 @@ INSTANTIATE_TEST_SUITE_P(Families, MadeFamily,
 // logits at position 10 do not depend on token 1; without the window they do.
 TEST(SlidingWindow, ReachIsTheWindowTimesTheLayers) {
   for (int64_t window : {4, 0}) {
-    const llama_model m = load(made("llama", ggml_type::f32, 5, window), precision::f32);
+    const llama_model m =
+        testing::load_model(made("llama", ggml_type::f32, 5, window), precision::f32);
     auto ids = some_ids(m, 11, 5);
     const auto before = prefill_logits(m, ids);
     ids[1] = ids[1] == 7 ? 8 : 7;
@@ -135,7 +132,7 @@ TEST(SlidingWindow, ReachIsTheWindowTimesTheLayers) {
 // Gemma 3 rotates its sliding layers with base 10000 and no scaling, its global layers
 // (every sixth) with the file's base; the windows follow the same pattern.
 TEST(Gemma3, SlidingAndGlobalLayersHaveTheirOwnRopeAndWindow) {
-  const llama_model m = load(made("gemma3", ggml_type::f32, 2), precision::f32);
+  const llama_model m = testing::load_model(made("gemma3", ggml_type::f32, 2), precision::f32);
   ASSERT_EQ(m.blocks().size(), 6u);
   for (size_t b = 0; b < 6; ++b) {
     const bool global = b == 5;

@@ -28,10 +28,6 @@ std::string maker_model(ggml_type type, uint64_t seed) {
   return path;
 }
 
-llama_model load(const std::string& path, precision kind) {
-  return testing::load_model(path, kind);
-}
-
 std::vector<float> embed(const llama_model& m, const std::vector<int32_t>& ids) {
   std::vector<float> x(ids.size() * m.config().dim);
   EXPECT_TRUE(m.head().embed(ids.data(), int64_t(ids.size()), x.data()).ok());
@@ -57,7 +53,7 @@ TEST(BlockForward, PrefillEqualsTokenByTokenDecode) {
   const uint64_t seed = testing::test_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   for (precision kind : {precision::f32, precision::int8}) {
-    const llama_model m = load(maker_model(ggml_type::f32, seed), kind);
+    const llama_model m = testing::load_model(maker_model(ggml_type::f32, seed), kind);
     const std::vector<int32_t> ids = {1, 40, 300, 7, 99, 256, 3, 500};
     const int64_t dim = m.config().dim, n = int64_t(ids.size());
     auto all = embed(m, ids);
@@ -80,7 +76,7 @@ TEST(BlockForward, BatchedSequencesEqualSeparateRuns) {
   const uint64_t seed = testing::test_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   for (precision kind : {precision::int8, precision::f32}) {
-    const llama_model m = load(maker_model(ggml_type::q8_0, seed), kind);
+    const llama_model m = testing::load_model(maker_model(ggml_type::q8_0, seed), kind);
     const block_weights& w = m.blocks()[0];
     const int64_t dim = m.config().dim, kv_dim = m.config().kv_dim();
     // Three sessions: a 4-token prefill, then decode steps of two others mid-way.
@@ -121,7 +117,7 @@ TEST(BlockForward, BatchedSequencesEqualSeparateRuns) {
 }
 
 TEST(BlockForward, ReplayBehindTheCacheEndEqualsAFreshRun) {
-  const llama_model m = load(maker_model(ggml_type::q8_0, 7), precision::int8);
+  const llama_model m = testing::load_model(maker_model(ggml_type::q8_0, 7), precision::int8);
   const int64_t dim = m.config().dim;
   local_blocks blocks(m.blocks(), 64);
   auto first = embed(m, {1, 10, 20, 30, 40});
@@ -140,8 +136,8 @@ TEST(BlockForward, ReplayBehindTheCacheEndEqualsAFreshRun) {
 TEST(Int8Path, AgreesWithF32TwinOn95PercentOfTopOnes) {
   const uint64_t seed = testing::test_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
-  const llama_model f32 = load(maker_model(ggml_type::f32, seed), precision::f32);
-  const llama_model q8 = load(maker_model(ggml_type::q8_0, seed), precision::int8);
+  const llama_model f32 = testing::load_model(maker_model(ggml_type::f32, seed), precision::f32);
+  const llama_model q8 = testing::load_model(maker_model(ggml_type::q8_0, seed), precision::int8);
   // Teacher forcing on the f32 model's own greedy continuation of a prompt.
   local_blocks f32_blocks(f32.blocks(), 256);
   generator gen(f32.head(), f32.tokenizer(), f32_blocks, 256);
@@ -249,7 +245,7 @@ class Generator : public ::testing::Test {
       GTEST_SKIP() << "../shared/models/stories260K.gguf absent";
     }
     model_ = std::make_unique<llama_model>(
-        load(testing::shared_path("models/stories260K.gguf"), precision::int8));
+        testing::load_model(testing::shared_path("models/stories260K.gguf"), precision::int8));
     blocks_ = std::make_unique<local_blocks>(model_->blocks(), 512);
     gen_ = std::make_unique<generator>(model_->head(), model_->tokenizer(), *blocks_, 512);
     options_.sampling.temperature = 0;
