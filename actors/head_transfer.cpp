@@ -8,10 +8,9 @@
 #include <fstream>
 
 #include <caf/actor_system.hpp>
-#include <caf/io/middleman.hpp>
-#include <caf/openssl/remote_actor.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "actors/node_network.hpp"
 #include "actors/routing_table.hpp"
 #include "messages/caf_types.hpp"
 #include "model/head_file.hpp"
@@ -37,9 +36,7 @@ result<routing_table_actor> connect_table(caf::actor_system& system, const std::
   if (!split_address(address, host, port)) {
     return status::invalid_argument("'" + address + "' is not host:port");
   }
-  auto table = system.has_openssl_manager()
-                   ? caf::openssl::remote_actor<routing_table_actor>(system, host, port)
-                   : system.middleman().remote_actor<routing_table_actor>(host, port);
+  auto table = remote_table(system, host, port);
   if (!table) return status::io_error("can not reach it: " + describe(table.error()));
   return *table;
 }

@@ -3,10 +3,11 @@
 #include <random>
 
 #include <caf/actor_system.hpp>
+#include <caf/function_view.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/openssl/manager.hpp>
-#include <caf/openssl/publish.hpp>
 
+#include "actors/guarded_middleman.hpp"
 #include "actors/routing_table.hpp"
 
 namespace corolla {
@@ -17,17 +18,22 @@ void enable_network(node_config& cfg, const network_options& options) {
   cfg.set("middleman.connection-timeout", caf::timespan(options.connection_timeout));
   // PLATFORM.md: no middleman worker threads halves loopback round trips on 2 cores.
   cfg.set("middleman.workers", size_t(0));
+  // The openssl module only for its TLS context; connections go through the guard.
   if (options.tls()) {
     cfg.load<caf::openssl::manager>();
     cfg.openssl_certificate = options.tls_certificate;
     cfg.openssl_key = options.tls_key;
     cfg.openssl_cafile = options.tls_ca;
   }
+  guard_settings guard;
+  guard.key = options.key;
+  guard.tls = options.tls();
+  guard.admission = options.admission;
+  load_guard(cfg, guard);
 }
 
 caf::io::middleman_actor network_actor(caf::actor_system& system) {
-  if (system.has_openssl_manager()) return system.openssl_manager().actor_handle();
-  return system.middleman().actor_handle();
+  return guarded_middleman(system);
 }
 
 routing_table_actor spawn_network_table(caf::actor_system& system, const std::string& model_id,
@@ -47,8 +53,23 @@ routing_table_actor spawn_network_table(caf::actor_system& system, const std::st
 
 caf::expected<uint16_t> publish_table(caf::actor_system& system, const routing_table_actor& table,
                                       const std::string& host, uint16_t port) {
-  if (system.has_openssl_manager()) return caf::openssl::publish(table, port, host.c_str(), true);
-  return system.middleman().publish(table, port, host.c_str(), true);
+  auto publish = caf::make_function_view(network_actor(system));
+  return publish(caf::publish_atom::value, port, caf::actor_cast<caf::strong_actor_ptr>(table),
+                 system.message_types(table), host, true);
+}
+
+caf::expected<routing_table_actor> remote_table(caf::actor_system& system, const std::string& host,
+                                                uint16_t port) {
+  auto connect = caf::make_function_view(network_actor(system));
+  auto found = connect(caf::connect_atom::value, host, port);
+  if (!found) return std::move(found.error());
+  auto& [node, actor, interface] = *found;
+  (void)node;
+  if (!actor) return caf::make_error(caf::sec::no_actor_published_at_port);
+  if (!system.assignable(interface, system.message_types<routing_table_actor>())) {
+    return caf::make_error(caf::sec::unexpected_actor_messaging_interface);
+  }
+  return caf::actor_cast<routing_table_actor>(std::move(actor));
 }
 
 }  // namespace corolla

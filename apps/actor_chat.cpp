@@ -122,6 +122,11 @@ result<peer_settings> read_peer_settings(const po::variables_map& vm) {
   }
   if (vm.count("model")) out.swarm.model_path = vm["model"].as<std::string>();
   if (vm.count("peer")) out.swarm.peers = vm["peer"].as<std::vector<std::string>>();
+  if (vm.count("swarm-key")) {
+    auto key = load_swarm_key(vm["swarm-key"].as<std::string>());
+    if (!key.ok()) return status::invalid_argument("--swarm-key: " + key.error().message());
+    out.network.key = *key;
+  }
   if (out.swarm.peers.empty()) {
     return status::invalid_argument("--peer: no node to join through (the config file gives none)");
   }
@@ -184,6 +189,8 @@ int run(int argc, char** argv) {
       "local", "run the whole swarm in this process (the embedded default)")(
       "peer", po::value<std::vector<std::string>>()->composing(),
       "join a swarm of actor-node processes through HOST:PORT (repeatable)")(
+      "swarm-key", po::value<std::string>(),
+      "--peer: the private swarm's key file (the config file's swarm-key otherwise)")(
       "config", po::value<std::string>(),
       "a node's cluster config file: its model, address, seeds, heartbeats and TLS files")(
       "model,m", po::value(&swarm_options.model_path),

@@ -124,6 +124,16 @@ status check(node_options& o, const origins& from) {
                                               : "tls-ca";
     return bad(from, missing, "missing: TLS needs tls-cert, tls-key and tls-ca, or none of them");
   }
+  if (!o.swarm_key_file.empty()) {
+    auto key = load_swarm_key(o.swarm_key_file);
+    if (!key.ok()) return bad(from, "swarm-key", key.error().message());
+    o.key = *key;
+  }
+  if (o.handshake_timeout_ms < 1) return bad(from, "handshake-timeout-ms", "must be >= 1");
+  if (o.max_connections < 1) return bad(from, "max-connections", "must be >= 1");
+  if (o.max_pending_per_address < 1) {
+    return bad(from, "max-pending-per-address", "must be >= 1");
+  }
   if (o.log_level != "error" && o.log_level != "warning" && o.log_level != "info" &&
       o.log_level != "debug") {
     return bad(from, "log-level",
@@ -209,6 +219,15 @@ po::options_description node_option_descriptions(node_options& o) {
     ("tls-cert", po::value(&o.tls_cert), "PEM certificate (with tls-key and tls-ca: mutual TLS)")
     ("tls-key", po::value(&o.tls_key), "PEM private key")
     ("tls-ca", po::value(&o.tls_ca), "PEM CA that signs every node's certificate")
+    ("swarm-key", po::value(&o.swarm_key_file),
+     "file of a private swarm's key (corolla swarm key makes one): peers without it are "
+     "refused before any byte reaches CAF")
+    ("handshake-timeout-ms", po::value(&o.handshake_timeout_ms)->default_value(
+        o.handshake_timeout_ms), "a connection that has not finished its handshakes by then is closed")
+    ("max-connections", po::value(&o.max_connections)->default_value(o.max_connections),
+     "connections this node keeps at once")
+    ("max-pending-per-address", po::value(&o.max_pending_per_address)->default_value(
+        o.max_pending_per_address), "connections from one address that may be handshaking at once")
     ("log-level", po::value(&o.log_level)->default_value(o.log_level),
      "error, warning, info or debug")
     ("fault-crash-after-steps", po::value(&o.fault_crash_after_steps)->default_value(
@@ -299,9 +318,17 @@ fault_injection fault_settings(const node_options& o) {
 }
 
 network_options network_settings(const node_options& o) {
-  return network_options{std::chrono::milliseconds(o.heartbeat_interval_ms),
-                         std::chrono::milliseconds(o.heartbeat_timeout_ms), o.tls_cert, o.tls_key,
-                         o.tls_ca};
+  network_options n;
+  n.heartbeat_interval = std::chrono::milliseconds(o.heartbeat_interval_ms);
+  n.connection_timeout = std::chrono::milliseconds(o.heartbeat_timeout_ms);
+  n.tls_certificate = o.tls_cert;
+  n.tls_key = o.tls_key;
+  n.tls_ca = o.tls_ca;
+  n.key = o.key;
+  n.admission.handshake_timeout = std::chrono::milliseconds(o.handshake_timeout_ms);
+  n.admission.max_connections = size_t(o.max_connections);
+  n.admission.max_pending_per_address = size_t(o.max_pending_per_address);
+  return n;
 }
 
 }  // namespace corolla

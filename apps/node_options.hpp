@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,11 @@ struct node_options {
   std::string codec_name = "f16";
   tensor_codec codec = tensor_codec::f16;
   std::string tls_cert, tls_key, tls_ca;  // all three, or none (plain TCP)
+  std::string swarm_key_file;             // "": an open swarm
+  std::optional<swarm_key> key;           // read from swarm_key_file
+  int64_t handshake_timeout_ms = 5000;    // a connection's handshakes must end by then
+  int64_t max_connections = 1024;
+  int64_t max_pending_per_address = 64;  // connections from one address still handshaking
   std::string log_level = "info";
   // Fault injection (server_config's fault_injection), for trying a swarm's failover.
   int64_t fault_crash_after_steps = -1;  // -1: never
@@ -82,7 +88,7 @@ result<node_options> read_node_options(const std::vector<std::string>& args);
 // The faults `o` asks the node's server to have.
 fault_injection fault_settings(const node_options& o);
 
-// The heartbeat and TLS settings of `o`, for enable_network.
+// The heartbeat, TLS, swarm key and connection settings of `o`, for enable_network.
 network_options network_settings(const node_options& o);
 
 }  // namespace corolla

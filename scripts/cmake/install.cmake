@@ -4,7 +4,7 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-set(COROLLA_LIBRARIES half kernels format model messages caf_types policy actors)
+set(COROLLA_LIBRARIES half kernels format model messages caf_types policy guard actors)
 foreach(name IN LISTS COROLLA_LIBRARIES)
   set_target_properties(corolla_${name} PROPERTIES EXPORT_NAME ${name})
   add_library(corolla::${name} ALIAS corolla_${name})

@@ -45,7 +45,9 @@ class Cluster : public ::testing::Test {
 
   void SetUp() override {
     cfg_ = std::make_unique<node_config>();
-    enable_network(*cfg_, network_options{100ms, 1000ms, "", "", ""});
+    network_options network;
+    network.connection_timeout = 1000ms;
+    enable_network(*cfg_, network);
     system_ = std::make_unique<caf::actor_system>(*cfg_);
   }
   void TearDown() override {
@@ -96,7 +98,7 @@ class Cluster : public ::testing::Test {
 
   // The same for a node's table, asked over the network.
   std::vector<server_record> list(node_process& node) {
-    auto table = system_->middleman().remote_actor<routing_table_actor>("127.0.0.1", node.port());
+    auto table = remote_table(*system_, "127.0.0.1", node.port());
     return table ? list(*table) : std::vector<server_record>{};
   }
 

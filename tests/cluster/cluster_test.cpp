@@ -113,7 +113,7 @@ TEST_F(Cluster, ANodeShuttingDownDrainsThenLeavesAndNewSessionsAvoidIt) {
     }
     return "gone";
   };
-  auto table_of_a = system_->middleman().remote_actor<routing_table_actor>("127.0.0.1", a.port());
+  auto table_of_a = remote_table(*system_, "127.0.0.1", a.port());
   ASSERT_TRUE(table_of_a);
   // The spare pushes the news to its peers' tables at once; this process's client table
   // (not a peer: it publishes nothing) sees it at its next ping of the spare.
