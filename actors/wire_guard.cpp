@@ -307,6 +307,10 @@ status wire_guard::on_proof() {
 }
 
 status wire_guard::on_header() {
+  if (!established_ && std::memcmp(in_.data(), hello_magic, sizeof(hello_magic)) == 0) {
+    return fail(status::invalid_argument(
+        "the peer belongs to a private swarm and asks for its swarm key (this side has none)"));
+  }
   const basp_header h = decode_basp_header(in_.data());
   status s = check_header(h, role_, established_, limits_);
   if (!s.ok()) return fail(std::move(s));

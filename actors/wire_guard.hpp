@@ -108,7 +108,7 @@ class wire_guard {
   const uint8_t* ready_data() const { return deliver_.data() + delivered_; }
   void consume(size_t n);
 
-  bool authenticated() const { return stage_ >= stage::header; }
+  bool authenticated() const { return stage_ == stage::header || stage_ == stage::payload; }
   bool established() const { return established_; }
   bool failed() const { return stage_ == stage::failed; }
   uint64_t frames() const { return frames_; }

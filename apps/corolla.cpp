@@ -12,6 +12,7 @@
 #include "apps/plan_command.hpp"
 #include "apps/quality_commands.hpp"
 #include "apps/sim_command.hpp"
+#include "apps/swarm_commands.hpp"
 
 namespace {
 
@@ -31,6 +32,7 @@ const char kUsage[] =
     "  plan (--model FILE | --blocks N --block-mib M) --node NAME,MEMORY_MIB,THROUGHPUT ...\n"
     "                                      the spans that make the fastest swarm\n"
     "  sim [--seed N] [--hours H] [--csv FILE] ...   the balancing simulator\n"
+    "  swarm key -o FILE                   a new private swarm's key (nodes' swarm-key)\n"
     "Run 'corolla <command> --help' for a command's options.\n";
 
 }  // namespace
@@ -47,6 +49,9 @@ int main(int argc, char** argv) {
     if (args[1] == "info") return corolla::run_gguf_info(rest, std::cout);
     if (args[1] == "make") return corolla::run_gguf_make(rest, std::cout);
     if (args[1] == "head") return corolla::run_gguf_head(rest, std::cout);
+  }
+  if (args.size() >= 2 && args[0] == "swarm" && args[1] == "key") {
+    return corolla::run_swarm_key({args.begin() + 2, args.end()}, std::cout);
   }
   if (!args.empty() && args[0] == "generate") {
     return corolla::run_generate({args.begin() + 1, args.end()}, std::cout);

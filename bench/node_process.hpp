@@ -37,6 +37,7 @@ class node_process {
   uint16_t port();
   std::string address() { return "127.0.0.1:" + std::to_string(port()); }
   const std::string& output();
+  pid_t pid() const { return pid_; }
 
  private:
   void read_available(std::chrono::milliseconds wait);

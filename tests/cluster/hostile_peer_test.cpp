@@ -1,0 +1,205 @@
+// A node attacked as a stranger on the network would: the packets that crashed or bloated
+// CAF 0.17.6 behind actor-node, sockets held open, peers without the swarm key. After each,
+// the node must still be alive, small, and serving honest clients.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "tests/cluster/cluster_fixture.hpp"
+
+namespace corolla::testing {
+namespace {
+
+// A raw TCP connection to 127.0.0.1:port (-1 when refused).
+int raw_connect(uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Whether the peer closed `fd` within `wait`.
+bool closed_by_peer(int fd, std::chrono::milliseconds wait) {
+  const auto us = std::chrono::microseconds(wait).count();
+  timeval tv{time_t(us / 1000000), suseconds_t(us % 1000000)};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  char buf[256];
+  for (;;) {
+    const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n == 0) return true;
+    if (n < 0) return errno == ECONNRESET;
+  }
+}
+
+int64_t rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  int64_t value = -1;
+  while (in >> key) {
+    if (key == "VmRSS:") {
+      in >> value;
+      return value;
+    }
+  }
+  return value;
+}
+
+std::string header_bytes(uint8_t op, uint32_t payload_len, uint64_t op_data) {
+  std::string h(32, '\0');
+  h[0] = char(op);
+  for (int i = 0; i < 4; ++i) h[4 + i] = char(payload_len >> (24 - 8 * i));
+  for (int i = 0; i < 8; ++i) h[8 + i] = char(op_data >> (56 - 8 * i));
+  return h;
+}
+
+// Sends `bytes` on a fresh connection; true when the node then closed it.
+bool send_and_see_closed(uint16_t port, const std::string& bytes) {
+  const int fd = raw_connect(port);
+  if (fd < 0) return false;
+  ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  const bool closed = closed_by_peer(fd, std::chrono::milliseconds(2000));
+  ::close(fd);
+  return closed;
+}
+
+class HostilePeer : public Cluster {
+ protected:
+  // The node still answers an honest client with the single-process tokens.
+  void expect_serving(node_process& node) {
+    remote_swarm& swarm = join(node);
+    ASSERT_TRUE(wait_for_servers(swarm, 1));
+    const generate_request req = greedy("Once upon a time", 12);
+    const answer got = ask_new_client(swarm, req);
+    ASSERT_EQ(got.error, "");
+    EXPECT_EQ(got.reply.stats.tokens, single_process_tokens(model_, precision::int8, req));
+  }
+};
+
+TEST_F(HostilePeer, TheThirtyTwoBytePacketThatCrashedCafIsRefused) {
+  node_process a(app_path("actor-node"), node_args("a", "0:5", {}));
+  ASSERT_TRUE(a.wait_for("serving blocks")) << a.output();
+  // bytes(15) + b"\x01" + bytes(16): a server handshake with no payload (SIGSEGV in
+  // CAF 0.17.6, 8 of 8 tries), as both handshake operations.
+  for (uint8_t op : {0, 1}) {
+    for (int i = 0; i < 4; ++i) {
+      EXPECT_TRUE(send_and_see_closed(a.port(), header_bytes(op, 0, 1)));
+    }
+  }
+  EXPECT_TRUE(a.wait_for("guard: closed 127.0.0.1:")) << a.output();
+  expect_serving(a);
+}
+
+TEST_F(HostilePeer, FourGibiByteHeadersCostTheNodeNoMemory) {
+  node_process a(app_path("actor-node"), node_args("a", "0:5", {}));
+  ASSERT_TRUE(a.wait_for("serving blocks")) << a.output();
+  const int64_t before = rss_kib(a.pid());
+  // payload_len 0xFFFFFFFF made CAF zero-fill 4 GiB before a byte of it arrived.
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_TRUE(send_and_see_closed(a.port(), header_bytes(1, 0xFFFFFFFFu, 0)));
+  }
+  const int64_t after = rss_kib(a.pid());
+  std::cout << "RSS " << before / 1024 << " MiB before, " << after / 1024 << " MiB after\n";
+  EXPECT_LT(after - before, 64 * 1024);
+  EXPECT_NE(a.output().find("more than 65536"), std::string::npos) << a.output();
+  expect_serving(a);
+}
+
+TEST_F(HostilePeer, HeldSocketsAreBoundedAndClosedAtTheHandshakeDeadline) {
+  auto args = node_args("a", "0:5", {});
+  args.insert(args.end(), {"--handshake-timeout-ms", "500", "--max-pending-per-address", "32"});
+  node_process a(app_path("actor-node"), args);
+  ASSERT_TRUE(a.wait_for("serving blocks")) << a.output();
+  const int64_t before = rss_kib(a.pid());
+  std::vector<int> held;
+  for (int i = 0; i < 1000; ++i) {
+    const int fd = raw_connect(a.port());
+    if (fd >= 0) held.push_back(fd);
+  }
+  // The kernel completes every connection; the node keeps 32 and closes the rest at once.
+  int closed_at_once = 0;
+  for (int fd : held) closed_at_once += closed_by_peer(fd, std::chrono::milliseconds(1)) ? 1 : 0;
+  int closed_later = 0;
+  for (int fd : held) closed_later += closed_by_peer(fd, std::chrono::milliseconds(2000)) ? 1 : 0;
+  for (int fd : held) ::close(fd);
+  std::cout << held.size() << " connections: " << closed_at_once << " closed at once, "
+            << closed_later << " by the deadline; RSS " << before / 1024 << " -> "
+            << rss_kib(a.pid()) / 1024 << " MiB\n";
+  EXPECT_GE(closed_at_once, int(held.size()) - 32 - 8);  // a few may still be in the accept queue
+  EXPECT_EQ(closed_later, int(held.size()));
+  EXPECT_LT(rss_kib(a.pid()) - before, 64 * 1024);
+  expect_serving(a);
+}
+
+class PrivateSwarm : public HostilePeer {
+ protected:
+  static std::string key_file(const std::string& name) {
+    const std::string path = temp_path(name);
+    std::remove(path.c_str());
+    node_process maker(app_path("corolla"), {"swarm", "key", "-o", path});
+    EXPECT_EQ(maker.wait_exit(), 0) << maker.output();
+    return path;
+  }
+};
+
+TEST_F(PrivateSwarm, OnlyPeersWithTheKeyJoinAndTheSwarmServesThem) {
+  const std::string key = key_file("swarm.key"), other = key_file("other.key");
+  auto keyed = [&](const std::string& name, const std::string& span,
+                   const std::vector<std::string>& seeds, const std::string& file) {
+    auto args = node_args(name, span, seeds);
+    args.insert(args.end(), {"--swarm-key", file});
+    return args;
+  };
+  node_process a(app_path("actor-node"), keyed("a", "0:3", {}, key));
+  ASSERT_TRUE(a.wait_for("serving blocks")) << a.output();
+  node_process b(app_path("actor-node"), keyed("b", "3:5", {a.address()}, key));
+  ASSERT_TRUE(b.wait_for("joined the swarm through")) << b.output();
+
+  // A node with another key, and one with none, are refused before BASP.
+  node_process wrong(app_path("actor-node"), keyed("w", "0:5", {a.address()}, other));
+  EXPECT_EQ(wrong.wait_exit(), 1) << wrong.output();
+  node_process none(app_path("actor-node"), node_args("n", "0:5", {a.address()}));
+  EXPECT_EQ(none.wait_exit(), 1) << none.output();
+  EXPECT_NE(none.output().find("asks for its swarm key (this side has none)"), std::string::npos)
+      << none.output();
+  EXPECT_TRUE(a.wait_for("swarm key proof is wrong")) << a.output();
+  // This process has no key either.
+  remote_swarm_options o;
+  o.peers = {a.address()};
+  o.model_path = model_;
+  auto joined = remote_swarm::join(*system_, o);
+  EXPECT_FALSE(joined.ok());
+
+  // A client that holds the key is served by both nodes.
+  node_config cfg;
+  network_options network;
+  network.connection_timeout = 1000ms;
+  auto loaded = load_swarm_key(key);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message();
+  network.key = *loaded;
+  enable_network(cfg, network);
+  caf::actor_system system{cfg};
+  o.gossip_period = gossip_period;
+  o.record_ttl = 2000ms;
+  auto swarm = remote_swarm::join(system, o);
+  ASSERT_TRUE(swarm.ok()) << swarm.error().message();
+  const generate_request req = greedy("Once upon a time", 12);
+  auto client = start_client(system, swarm->client_defaults());
+  ASSERT_TRUE(client.ok()) << client.error().message();
+  client_handle owner(*client);
+  const answer got = ask(system, *client, req);
+  ASSERT_EQ(got.error, "");
+  EXPECT_EQ(got.reply.stats.tokens, single_process_tokens(model_, precision::int8, req));
+  ASSERT_EQ(got.reply.last_token.size(), 2u);
+}
+
+}  // namespace
+}  // namespace corolla::testing
