@@ -41,7 +41,7 @@ struct tensor_bytes {
   std::string data;   // encoded values, row-major
 
   // Field order is wire order. The data's length is not sent: it follows from the
-  // header, which is checked before anything is allocated.
+  // header, which is checked before anything is read, and is read a MiB at a time.
   template <class Archive>
   void save(Archive& ar) const {
     ar(codec, rows, cols, cereal::binary_data(data.data(), data.size()));
@@ -73,8 +73,7 @@ void tensor_bytes::load(Archive& ar) {
     throw cereal::Exception("tensor of " + std::to_string(rows) + " x " + std::to_string(cols) +
                             " values is larger than a message may carry");
   }
-  data.resize(encoded_size(tensor_codec(codec), rows, cols));
-  ar(cereal::binary_data(data.data(), data.size()));
+  load_bytes(ar, data, encoded_size(tensor_codec(codec), rows, cols));
 }
 
 }  // namespace corolla

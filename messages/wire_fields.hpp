@@ -3,6 +3,7 @@
 // prefix is not trusted).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -10,6 +11,20 @@
 #include <cereal/cereal.hpp>
 
 namespace corolla {
+
+// Reads `size` bytes into `bytes` a MiB at a time: a length prefix that promises more
+// than the message holds fails at the first missing MiB, so what is allocated follows
+// the bytes that really arrived, not the length a peer claims.
+template <class Archive>
+void load_bytes(Archive& ar, std::string& bytes, size_t size) {
+  constexpr size_t piece = size_t(1) << 20;
+  bytes.clear();
+  for (size_t at = 0; at < size; at += piece) {
+    const size_t n = std::min(piece, size - at);
+    bytes.resize(at + n);
+    ar(cereal::binary_data(bytes.data() + at, n));
+  }
+}
 
 template <size_t MaxBytes>
 struct bounded_text {
@@ -28,8 +43,7 @@ struct bounded_text {
       throw cereal::Exception("a text field of " + std::to_string(size) +
                               " bytes exceeds its limit of " + std::to_string(MaxBytes));
     }
-    text.resize(size);
-    ar(cereal::binary_data(text.data(), text.size()));
+    load_bytes(ar, text, size);
   }
 };
 

@@ -3,7 +3,10 @@
 // bounds; and CAF's own serialisation carries a message through the cereal bytes.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
+#include <new>
 
 #include <caf/actor_system.hpp>
 #include <caf/binary_deserializer.hpp>
@@ -12,6 +15,30 @@
 #include "actors/node_config.hpp"
 #include "messages/caf_types.hpp"
 #include "tests/support/test_support.hpp"
+
+// The largest allocation this test binary has made (operator new below counts it).
+std::atomic<size_t>& corolla_largest_allocation() {
+  static std::atomic<size_t> largest{0};
+  return largest;
+}
+
+void* operator new(size_t size) {
+  size_t seen = corolla_largest_allocation().load();
+  while (size > seen && !corolla_largest_allocation().compare_exchange_weak(seen, size)) {
+  }
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+// GCC sees the replaced new inlined as malloc and the replaced delete as a mismatch.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, size_t) noexcept {
+  std::free(p);
+}
+#pragma GCC diagnostic pop
 
 namespace corolla {
 namespace {
@@ -99,8 +126,8 @@ TEST(Messages, SwarmAndClientMessagesRoundTrip) {
   check_wire(sample_record(), [](auto& a, auto& b) {
     return a.server_id == b.server_id && a.name == b.name && a.end_block == b.end_block &&
            a.state == b.state && a.compute_ms_per_block == b.compute_ms_per_block &&
-           a.version == b.version && a.throughput == b.throughput &&
-           a.next_start == b.next_start && a.next_end == b.next_end;
+           a.version == b.version && a.throughput == b.throughput && a.next_start == b.next_start &&
+           a.next_end == b.next_end;
   });
   check_wire(route_request{0, 22, {3, 4}}, [](auto& a, auto& b) {
     return a.end_block == b.end_block && a.excluded == b.excluded;
@@ -214,6 +241,21 @@ TEST(TensorCodec, DecodeChecksTagShapeAndSize) {
   EXPECT_EQ(y, std::vector<float>{42.0f});  // untouched on error
   EXPECT_FALSE(parse_tensor_codec("bf16").ok());
   EXPECT_EQ(*parse_tensor_codec("int8"), tensor_codec::int8_block);
+}
+
+TEST(TensorCodec, AClaimedShapeAllocatesOnlyWhatArrived) {
+  // A step whose header claims the largest tensor a message may carry (512 MiB of f32)
+  // followed by 100 bytes: refused, without allocating what it claims.
+  step_request claim = sample_step();
+  claim.hidden.codec = uint8_t(tensor_codec::f32);
+  claim.hidden.cols = 4096;
+  claim.hidden.rows = max_tensor_values / 4096;
+  claim.hidden.data.assign(100, 'x');
+  std::string bytes = to_wire(claim);
+  corolla_largest_allocation() = 0;
+  step_request back;
+  EXPECT_EQ(from_wire(bytes, back, "step_request").code(), status_code::corruption);
+  EXPECT_LE(corolla_largest_allocation().load(), size_t(4) << 20);
 }
 
 TEST(CafTypes, CafSerialisationCarriesAMessageAndRefusesGarbage) {
