@@ -71,7 +71,9 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out) {
         "latency-steps", po::value(&options.latency_steps)->default_value(100),
         "push steps whose per-hop latencies give p50 and p99")(
         "stories", po::value(&options.stories_path)->default_value(options.stories_path),
-        "the model the codecs' logit error is measured on");
+        "the model the codecs' logit error is measured on")(
+        "swarm-key", po::value(&options.swarm_key_file),
+        "run the nodes and the client as a private swarm with this key file");
     if (auto done = parse_command_line(opts, rest, "corolla bench swarm", out, vm)) return *done;
     if (options.processes.empty()) options.processes = {2, 3};
     return run_swarm_bench(options, out);

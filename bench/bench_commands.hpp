@@ -56,6 +56,7 @@ struct swarm_bench_options {
   std::vector<int> processes = {2, 3};
   int latency_steps = 100;  // steps whose per-hop latencies give p50 and p99
   std::string stories_path = "../shared/models/stories260K.gguf";
+  std::string swarm_key_file;  // nodes and client of a private swarm; empty: open
 };
 int run_swarm_bench(const swarm_bench_options& options, std::ostream& out);
 

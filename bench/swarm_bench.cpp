@@ -33,7 +33,8 @@ using namespace std::chrono_literals;
 
 // n actor-node processes splitting the model evenly; the first starts the swarm.
 result<std::vector<std::unique_ptr<node_process>>> start_nodes(const std::string& model,
-                                                               int64_t n_blocks, int n) {
+                                                               int64_t n_blocks, int n,
+                                                               const std::string& key_file) {
   std::vector<std::unique_ptr<node_process>> nodes;
   for (const auto& [start, end] : even_spans(n_blocks, n)) {
     std::vector<std::string> args{"--model", model,
@@ -42,6 +43,7 @@ result<std::vector<std::unique_ptr<node_process>>> start_nodes(const std::string
                                   "--span",  std::to_string(start) + ":" + std::to_string(end),
                                   "--name",  "node-" + std::to_string(nodes.size() + 1)};
     if (!nodes.empty()) args.insert(args.end(), {"--seed", nodes.front()->address()});
+    if (!key_file.empty()) args.insert(args.end(), {"--swarm-key", key_file});
     nodes.push_back(std::make_unique<node_process>(program_beside_this_one("actor-node"), args));
     if (!nodes.back()->wait_for("serving blocks", 120s)) {
       return status::io_error("actor-node did not start: " + nodes.back()->output());
@@ -239,8 +241,17 @@ int run_swarm_bench(const swarm_bench_options& options, std::ostream& out) {
     std::cerr << "corolla bench swarm: " << path.error().message() << "\n";
     return 1;
   }
+  network_options network;
+  if (!options.swarm_key_file.empty()) {
+    auto key = load_swarm_key(options.swarm_key_file);
+    if (!key.ok()) {
+      std::cerr << "corolla bench swarm: " << key.error().message() << "\n";
+      return 1;
+    }
+    network.key = *key;
+  }
   node_config cfg;
-  enable_network(cfg, network_options{});
+  enable_network(cfg, network);
   caf::actor_system system{cfg};
   auto executor = std::make_shared<compute_executor>();
   double single = 0;
@@ -266,7 +277,7 @@ int run_swarm_bench(const swarm_bench_options& options, std::ostream& out) {
       << "| ---: | --- | ---: | ---: | ---: | ---: |\n";
   std::vector<std::string> latency_lines;
   for (int n : options.processes) {
-    auto nodes = start_nodes(*path, n_blocks, n);
+    auto nodes = start_nodes(*path, n_blocks, n, options.swarm_key_file);
     if (!nodes.ok()) {
       std::cerr << "corolla bench swarm: " << nodes.error().message() << "\n";
       return 1;
