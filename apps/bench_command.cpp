@@ -102,9 +102,24 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out) {
     if (auto done = parse_command_line(opts, rest, "corolla bench http", out, vm)) return *done;
     return run_http_bench(options, out);
   }
+  if (suite == "wire") {
+    wire_bench_options options;
+    po::options_description opts("corolla bench wire [--frames N]");
+    opts.add_options()("help,h", "show this help")(
+        "frames", po::value(&options.frames)->default_value(options.frames),
+        "fuzzed frames to send (0 with --capture: capture only)")(
+        "check-every", po::value(&options.check_every)->default_value(options.check_every),
+        "frames between liveness and RSS samples")(
+        "seed", po::value(&options.seed)->default_value(options.seed), "mutation seed")(
+        "capture", po::value(&options.capture_dir),
+        "also write the captured real traffic here (the wire fuzzer's seeds)");
+    if (auto done = parse_command_line(opts, rest, "corolla bench wire", out, vm)) return *done;
+    if (options.check_every == 0) options.check_every = 1;
+    return run_wire_bench(options, out);
+  }
   std::cerr << "corolla bench: "
             << (suite.empty() ? "no suite given" : "unknown suite '" + suite + "'")
-            << "; suites: kernels, generate, sessions, swarm, recovery, http\n";
+            << "; suites: kernels, generate, sessions, swarm, recovery, http, wire\n";
   return 2;
 }
 

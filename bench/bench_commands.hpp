@@ -4,6 +4,7 @@
 // Flags are parsed by apps/bench_command; each suite returns the process exit code.
 #pragma once
 
+#include <cstdint>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -68,6 +69,17 @@ struct recovery_bench_options {
   std::vector<int64_t> session_tokens = {64, 512, 2048};
 };
 int run_recovery_bench(const recovery_bench_options& options, std::ostream& out);
+
+// `corolla bench wire`: fuzzed frames (mutations of captured real traffic) against a live
+// actor-node; prints the count, the node's RSS, and whether an honest client still gets
+// its tokens. Exit code 1 when the node died or answered differently.
+struct wire_bench_options {
+  uint64_t frames = 1000000;
+  uint64_t check_every = 100000;  // frames between liveness and RSS samples
+  uint64_t seed = 1;
+  std::string capture_dir;  // also write the captured streams here (fuzzer seeds)
+};
+int run_wire_bench(const wire_bench_options& options, std::ostream& out);
 
 // The prompt every model bench decodes after.
 extern const char* const bench_prompt;

@@ -63,11 +63,9 @@ bool node_process::wait_for(const std::string& text, std::chrono::milliseconds t
   while (output_.find(text) == std::string::npos) {
     if (std::chrono::steady_clock::now() > deadline) return false;
     read_available(std::chrono::milliseconds(10));
-    if (!exited_ && pid_ > 0) {
-      int st = 0;
-      if (waitpid(pid_, &st, WNOHANG) == pid_) {
-        exited_ = true;
-        exit_code_ = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    if (!exited_) {
+      reap();
+      if (exited_) {
         read_available(std::chrono::milliseconds(0));
         return output_.find(text) != std::string::npos;
       }
@@ -75,6 +73,20 @@ bool node_process::wait_for(const std::string& text, std::chrono::milliseconds t
     if (exited_) return false;
   }
   return true;
+}
+
+void node_process::reap() {
+  int st = 0;
+  if (!exited_ && pid_ > 0 && waitpid(pid_, &st, WNOHANG) == pid_) {
+    exited_ = true;
+    exit_code_ = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  }
+}
+
+bool node_process::running() {
+  read_available(std::chrono::milliseconds(0));
+  reap();
+  return pid_ > 0 && !exited_;
 }
 
 int node_process::wait_exit(std::chrono::milliseconds timeout) {

@@ -32,6 +32,9 @@ class node_process {
   // Waits for the process to end; its exit code, or -1 when it did not end in time.
   int wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(20));
   void signal(int number);
+  // Reads what it printed so far (a node that logs must not block on a full pipe) and
+  // says whether it still runs.
+  bool running();
 
   // The port from the "listening on host:port" line (0 before it is printed).
   uint16_t port();
@@ -41,6 +44,7 @@ class node_process {
 
  private:
   void read_available(std::chrono::milliseconds wait);
+  void reap();  // notes the exit if the process has ended
   pid_t pid_ = -1;
   int out_fd_ = -1;
   int exit_code_ = -1;

@@ -17,6 +17,9 @@
 
 namespace corolla {
 
+// Hops a route may have, and failovers an answer may report.
+constexpr size_t max_route_hops = 4096;
+
 // The generator's own option and result structs travel as they are; their fields are
 // listed here, in wire order (new fields at the end).
 template <class Archive>
@@ -26,18 +29,20 @@ void serialize(Archive& ar, sampling_params& p) {
 
 template <class Archive>
 void serialize(Archive& ar, generation_options& o) {
-  ar(o.sampling, o.max_tokens, o.stop_strings, o.stop_at_eos);
+  ar(o.sampling, o.max_tokens, text_list<64>(o.stop_strings), o.stop_at_eos);
 }
 
 template <class Archive>
 void save(Archive& ar, const generation_stats& s) {
-  ar(s.prompt_tokens, s.prompt_ms, s.generate_ms, uint8_t(s.reason), s.tokens);
+  ar(s.prompt_tokens, s.prompt_ms, s.generate_ms, uint8_t(s.reason),
+     bounded_values<max_wire_tokens>(s.tokens));
 }
 
 template <class Archive>
 void load(Archive& ar, generation_stats& s) {
   uint8_t reason = 0;
-  ar(s.prompt_tokens, s.prompt_ms, s.generate_ms, reason, s.tokens);
+  ar(s.prompt_tokens, s.prompt_ms, s.generate_ms, reason,
+     bounded_values<max_wire_tokens>(s.tokens));
   if (reason > uint8_t(stop_reason::cancelled)) {
     throw cereal::Exception("unknown stop reason " + std::to_string(reason));
   }
@@ -56,7 +61,8 @@ struct generate_request {
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(prompt, chat, options, tokens, system);
+    ar(bounded_text<max_wire_text>{prompt}, chat, options, bounded_values<max_wire_tokens>(tokens),
+       bounded_text<max_wire_text>{system});
   }
 };
 
@@ -65,7 +71,7 @@ struct text_chunk {
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(text);
+    ar(bounded_text<max_wire_text>{text});
   }
 };
 
@@ -82,7 +88,7 @@ struct hop_timing {
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(server_name, start_block, end_block, compute_ms, transfer_ms, inbound_ms);
+    ar(text_field(server_name), start_block, end_block, compute_ms, transfer_ms, inbound_ms);
   }
 };
 
@@ -102,8 +108,9 @@ struct recovery_report {
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(failed_server, start_block, end_block, cause, replaced_by, replayed_tokens, attempts,
-       noticed_ns, reroute_ms, replay_ms);
+    ar(text_field(failed_server), start_block, end_block, text_field(cause),
+       text_list<max_route_hops>(replaced_by), replayed_tokens, attempts, noticed_ns, reroute_ms,
+       replay_ms);
   }
 };
 
@@ -117,7 +124,8 @@ struct generate_reply {
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(stats, last_token, mean_token, recoveries, dropped_messages);
+    ar(stats, bounded_list<max_route_hops>(last_token), bounded_list<max_route_hops>(mean_token),
+       bounded_list<max_route_hops>(recoveries), dropped_messages);
   }
 };
 
@@ -129,7 +137,7 @@ struct session_step {
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(pos, n, hidden);
+    ar(pos, n, bounded_values<max_wire_values>(hidden));
   }
 };
 
@@ -140,7 +148,8 @@ struct session_step_result {
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(hidden, timing, recoveries);
+    ar(bounded_values<max_wire_values>(hidden), bounded_list<max_route_hops>(timing),
+       bounded_list<max_route_hops>(recoveries));
   }
 };
 

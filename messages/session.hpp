@@ -125,7 +125,8 @@ struct block_step {
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(session_id, pos, n, max_tokens, end_block, compute_us, hidden);
+    ar(session_id, pos, n, max_tokens, end_block, compute_us,
+       bounded_values<max_wire_values>(hidden));
   }
 };
 
@@ -136,7 +137,7 @@ struct block_output {
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(session_id, compute_us, hidden);
+    ar(session_id, compute_us, bounded_values<max_wire_values>(hidden));
   }
 };
 

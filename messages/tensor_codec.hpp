@@ -28,7 +28,7 @@ enum class tensor_codec : uint8_t { f32 = 0, f16 = 1, int8_block = 2 };
 
 constexpr int64_t int8_codec_block = 32;
 // The largest tensor a message may carry: a 16k-token prefill of an 8192-wide model.
-constexpr int64_t max_tensor_values = int64_t(1) << 27;
+constexpr int64_t max_tensor_values = int64_t(max_wire_values);
 
 const char* to_string(tensor_codec codec);
 // "f32", "f16" or "int8"; invalid_argument naming the text otherwise.
@@ -41,7 +41,7 @@ struct tensor_bytes {
   std::string data;   // encoded values, row-major
 
   // Field order is wire order. The data's length is not sent: it follows from the
-  // header, which is checked before anything is read, and is read a MiB at a time.
+  // header, which is checked before anything is read, and is read 64 KiB at a time.
   template <class Archive>
   void save(Archive& ar) const {
     ar(codec, rows, cols, cereal::binary_data(data.data(), data.size()));

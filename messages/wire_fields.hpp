@@ -1,23 +1,26 @@
-// wire_fields: what message structs need to list their fields for cereal, and a
-// string field whose length is checked before it is allocated (a peer's length
-// prefix is not trusted).
+// wire_fields: what message structs need to list their fields for cereal — texts,
+// lists and number vectors whose length is checked before anything is allocated and
+// whose bytes are read 64 KiB at a time (a peer's length prefix is not trusted). Every
+// variable-length field of a message goes through one of them: any registered message
+// can arrive from any peer, whatever actor it is addressed to.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <cereal/cereal.hpp>
 
 namespace corolla {
 
-// Reads `size` bytes into `bytes` a MiB at a time: a length prefix that promises more
-// than the message holds fails at the first missing MiB, so what is allocated follows
+// Reads `size` bytes into `bytes` 64 KiB at a time: a length prefix that promises more
+// than the message holds fails at the first missing piece, so what is allocated follows
 // the bytes that really arrived, not the length a peer claims.
 template <class Archive>
 void load_bytes(Archive& ar, std::string& bytes, size_t size) {
-  constexpr size_t piece = size_t(1) << 20;
+  constexpr size_t piece = size_t(64) << 10;
   bytes.clear();
   for (size_t at = 0; at < size; at += piece) {
     const size_t n = std::min(piece, size - at);
@@ -46,6 +49,52 @@ struct bounded_text {
     load_bytes(ar, text, size);
   }
 };
+
+// Vectors of numbers (hidden states, token ids) on the wire: cereal's own layout (a size,
+// then the values), but the count checked before anything is allocated and the values
+// read 64 KiB at a time.
+template <size_t MaxItems, class T>
+struct bounded_numbers {
+  static_assert(std::is_arithmetic_v<T>);
+  std::vector<T>& values;
+
+  template <class Archive>
+  void save(Archive& ar) const {
+    ar(cereal::make_size_tag(cereal::size_type(values.size())),
+       cereal::binary_data(values.data(), values.size() * sizeof(T)));
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    cereal::size_type size = 0;
+    ar(cereal::make_size_tag(size));
+    if (size > MaxItems) {
+      throw cereal::Exception("a list of " + std::to_string(size) +
+                              " values exceeds its limit of " + std::to_string(MaxItems));
+    }
+    constexpr size_t piece = (size_t(64) << 10) / sizeof(T);
+    values.clear();
+    for (size_t at = 0; at < size; at += piece) {
+      const size_t n = std::min<size_t>(piece, size - at);
+      values.resize(at + n);
+      ar(cereal::binary_data(values.data() + at, n * sizeof(T)));
+    }
+  }
+};
+
+template <size_t MaxItems, class T>
+bounded_numbers<MaxItems, T> bounded_values(std::vector<T>& values) {
+  return {values};
+}
+template <size_t MaxItems, class T>
+bounded_numbers<MaxItems, T> bounded_values(const std::vector<T>& values) {
+  return {const_cast<std::vector<T>&>(values)};
+}
+
+// The most values a message's vector may hold: a 16k-token prefill of an 8192-wide model.
+constexpr size_t max_wire_values = size_t(1) << 27;
+// The most tokens a message may list, and the longest text it may carry.
+constexpr size_t max_wire_tokens = size_t(1) << 22;
+constexpr size_t max_wire_text = size_t(64) << 20;
 
 // A name, host or error text: short by nature.
 inline bounded_text<4096> text_field(std::string& s) {
@@ -77,6 +126,34 @@ struct bounded_vector {
     for (T& item : items) ar(item);
   }
 };
+
+// A list of short texts (stop strings, server names).
+template <size_t MaxItems, size_t MaxBytes>
+struct bounded_text_list {
+  std::vector<std::string>& texts;
+
+  template <class Archive>
+  void save(Archive& ar) const {
+    ar(cereal::make_size_tag(cereal::size_type(texts.size())));
+    for (std::string& t : texts) ar(bounded_text<MaxBytes>{t});
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    cereal::size_type size = 0;
+    ar(cereal::make_size_tag(size));
+    if (size > MaxItems) {
+      throw cereal::Exception("a list of " + std::to_string(size) + " texts exceeds its limit of " +
+                              std::to_string(MaxItems));
+    }
+    texts.resize(size);
+    for (std::string& t : texts) ar(bounded_text<MaxBytes>{t});
+  }
+};
+
+template <size_t MaxItems, size_t MaxBytes = 4096>
+bounded_text_list<MaxItems, MaxBytes> text_list(const std::vector<std::string>& texts) {
+  return {const_cast<std::vector<std::string>&>(texts)};
+}
 
 template <size_t MaxItems, class T>
 bounded_vector<MaxItems, T> bounded_list(std::vector<T>& items) {

@@ -6,26 +6,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <fstream>
 
+#include "bench/process_stats.hpp"
+#include "bench/tcp_relay.hpp"
 #include "tests/cluster/cluster_fixture.hpp"
 
 namespace corolla::testing {
 namespace {
-
-// A raw TCP connection to 127.0.0.1:port (-1 when refused).
-int raw_connect(uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 // Whether the peer closed `fd` within `wait`.
 bool closed_by_peer(int fd, std::chrono::milliseconds wait) {
@@ -40,19 +27,6 @@ bool closed_by_peer(int fd, std::chrono::milliseconds wait) {
   }
 }
 
-int64_t rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string key;
-  int64_t value = -1;
-  while (in >> key) {
-    if (key == "VmRSS:") {
-      in >> value;
-      return value;
-    }
-  }
-  return value;
-}
-
 std::string header_bytes(uint8_t op, uint32_t payload_len, uint64_t op_data) {
   std::string h(32, '\0');
   h[0] = char(op);
@@ -63,7 +37,7 @@ std::string header_bytes(uint8_t op, uint32_t payload_len, uint64_t op_data) {
 
 // Sends `bytes` on a fresh connection; true when the node then closed it.
 bool send_and_see_closed(uint16_t port, const std::string& bytes) {
-  const int fd = raw_connect(port);
+  const int fd = connect_loopback(port);
   if (fd < 0) return false;
   ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
   const bool closed = closed_by_peer(fd, std::chrono::milliseconds(2000));
@@ -101,12 +75,12 @@ TEST_F(HostilePeer, TheThirtyTwoBytePacketThatCrashedCafIsRefused) {
 TEST_F(HostilePeer, FourGibiByteHeadersCostTheNodeNoMemory) {
   node_process a(app_path("actor-node"), node_args("a", "0:5", {}));
   ASSERT_TRUE(a.wait_for("serving blocks")) << a.output();
-  const int64_t before = rss_kib(a.pid());
+  const int64_t before = resident_kib(a.pid());
   // payload_len 0xFFFFFFFF made CAF zero-fill 4 GiB before a byte of it arrived.
   for (int i = 0; i < 8; ++i) {
     EXPECT_TRUE(send_and_see_closed(a.port(), header_bytes(1, 0xFFFFFFFFu, 0)));
   }
-  const int64_t after = rss_kib(a.pid());
+  const int64_t after = resident_kib(a.pid());
   std::cout << "RSS " << before / 1024 << " MiB before, " << after / 1024 << " MiB after\n";
   EXPECT_LT(after - before, 64 * 1024);
   EXPECT_NE(a.output().find("more than 65536"), std::string::npos) << a.output();
@@ -118,10 +92,10 @@ TEST_F(HostilePeer, HeldSocketsAreBoundedAndClosedAtTheHandshakeDeadline) {
   args.insert(args.end(), {"--handshake-timeout-ms", "500", "--max-pending-per-address", "32"});
   node_process a(app_path("actor-node"), args);
   ASSERT_TRUE(a.wait_for("serving blocks")) << a.output();
-  const int64_t before = rss_kib(a.pid());
+  const int64_t before = resident_kib(a.pid());
   std::vector<int> held;
   for (int i = 0; i < 1000; ++i) {
-    const int fd = raw_connect(a.port());
+    const int fd = connect_loopback(a.port());
     if (fd >= 0) held.push_back(fd);
   }
   // The kernel completes every connection; the node keeps 32 and closes the rest at once.
@@ -132,11 +106,22 @@ TEST_F(HostilePeer, HeldSocketsAreBoundedAndClosedAtTheHandshakeDeadline) {
   for (int fd : held) ::close(fd);
   std::cout << held.size() << " connections: " << closed_at_once << " closed at once, "
             << closed_later << " by the deadline; RSS " << before / 1024 << " -> "
-            << rss_kib(a.pid()) / 1024 << " MiB\n";
+            << resident_kib(a.pid()) / 1024 << " MiB\n";
   EXPECT_GE(closed_at_once, int(held.size()) - 32 - 8);  // a few may still be in the accept queue
   EXPECT_EQ(closed_later, int(held.size()));
-  EXPECT_LT(rss_kib(a.pid()) - before, 64 * 1024);
+  EXPECT_LT(resident_kib(a.pid()) - before, 64 * 1024);
   expect_serving(a);
+}
+
+TEST_F(HostilePeer, TwentyThousandFuzzedFramesLeaveTheNodeAliveSmallAndCorrect) {
+  // corolla bench wire: mutations of captured real traffic against a live actor-node; it
+  // exits 0 only when the node lived, closed every connection the guard refused within
+  // 2 s, and answered an honest client with the tokens it gave before.
+  node_process fuzz(app_path("corolla"), {"bench", "wire", "--frames", "20000", "--check-every",
+                                          "10000", "--seed", std::to_string(test_seed(3))});
+  EXPECT_EQ(fuzz.wait_exit(std::chrono::seconds(50)), 0) << fuzz.output();
+  std::cout << fuzz.output().substr(fuzz.output().rfind("\n20000 frames") + 1);
+  EXPECT_NE(fuzz.output().find("node alive"), std::string::npos) << fuzz.output();
 }
 
 class PrivateSwarm : public HostilePeer {

@@ -1,6 +1,7 @@
 // libFuzzer target for what a peer's bytes meet first: the wire guard (BASP frame checks,
 // the swarm key handshake) and, for every frame it passes, Corolla's decoders of the
-// messages servers and routing tables receive (cereal bytes, tensors). Any crash,
+// messages (cereal bytes, tensors): every registered message, since any of them can
+// arrive from any peer whatever actor it is addressed to. Any crash,
 // sanitizer report, leak, hang or an allocation past the RSS limit is a finding.
 // Run by scripts/fuzz.sh, seeded with traffic captured from a real swarm
 // (`corolla bench wire --capture DIR`).
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "actors/wire_guard.hpp"
+#include "messages/client.hpp"
 #include "messages/session.hpp"
 #include "messages/swarm.hpp"
 #include "messages/tensor_codec.hpp"
@@ -38,6 +40,16 @@ void decode_payload(const uint8_t* p, size_t n) {
   decode_as<route_request>(bytes);
   decode_as<gossip_digest>(bytes);
   decode_as<head_chunk>(bytes);
+  decode_as<open_session_reply>(bytes);
+  decode_as<step_reply>(bytes);
+  decode_as<close_session_reply>(bytes);
+  decode_as<block_output>(bytes);
+  decode_as<generate_request>(bytes);
+  decode_as<text_chunk>(bytes);
+  decode_as<hop_timing>(bytes);
+  decode_as<generate_reply>(bytes);
+  decode_as<session_step>(bytes);
+  decode_as<session_step_result>(bytes);
   step_request step;
   if (from_wire(bytes, step, "fuzz").ok()) {
     std::vector<float> values;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 #include <caf/actor_system.hpp>
@@ -255,6 +256,18 @@ TEST(TensorCodec, AClaimedShapeAllocatesOnlyWhatArrived) {
   corolla_largest_allocation() = 0;
   step_request back;
   EXPECT_EQ(from_wire(bytes, back, "step_request").code(), status_code::corruption);
+  EXPECT_LE(corolla_largest_allocation().load(), size_t(4) << 20);
+
+  // The same for every vector a message has: a count of 2^27 floats, then 8 of them.
+  block_step local;
+  local.hidden.assign(8, 1.0f);
+  bytes = to_wire(local);
+  const size_t count_at = bytes.size() - 8 * sizeof(float) - sizeof(uint64_t);
+  const uint64_t claimed = max_wire_values;
+  std::memcpy(&bytes[count_at], &claimed, sizeof(claimed));
+  corolla_largest_allocation() = 0;
+  block_step back_local;
+  EXPECT_EQ(from_wire(bytes, back_local, "block_step").code(), status_code::corruption);
   EXPECT_LE(corolla_largest_allocation().load(), size_t(4) << 20);
 }
 

@@ -1,0 +1,57 @@
+// tcp_relay: a TCP forwarder on 127.0.0.1 between a process and a node, for tests and
+// benchmarks — it can record what each side sent (the wire fuzzer's seeds are real
+// traffic captured this way).
+//
+// Thread safety: start() and the destructor from one thread; recorded() after the
+// connections it asks about have closed or the relay has stopped.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace corolla {
+
+// A blocking TCP connection to 127.0.0.1:port; -1 when refused.
+int connect_loopback(uint16_t port);
+
+class tcp_relay {
+ public:
+  // What one relayed connection carried, each direction in order.
+  struct recording {
+    std::string to_target;    // bytes the connecting side sent
+    std::string from_target;  // bytes the target answered
+  };
+
+  // Listens on a free port of 127.0.0.1 and forwards every connection to
+  // 127.0.0.1:target_port.
+  explicit tcp_relay(uint16_t target_port, bool record = false);
+  ~tcp_relay();
+  tcp_relay(const tcp_relay&) = delete;
+  tcp_relay& operator=(const tcp_relay&) = delete;
+
+  uint16_t port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  void stop();
+  std::vector<recording> recorded();
+
+ private:
+  void accept_loop();
+  void pump(int from, int to, size_t index, bool to_target);
+
+  uint16_t target_port_;
+  bool record_;
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::thread acceptor_;
+  std::mutex mu_;
+  std::vector<std::thread> pumps_;
+  std::vector<int> fds_;
+  std::vector<recording> recordings_;
+};
+
+}  // namespace corolla
