@@ -29,6 +29,7 @@
 #include <caf/system_messages.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/local_only.hpp"
 #include "actors/membership.hpp"
 #include "actors/route_planner.hpp"
 
@@ -416,6 +417,7 @@ routing_table_actor::behavior_type routing_table_behavior(table_pointer self,
   }
   return {
       [self, cfg](announce_atom, server_record& record, server_actor& handle) {
+        if (!from_this_node(self)) return;
         const server_record* before = self->state.members.find(record.server_id);
         const bool changed_state = !before || before->state != record.state;
         merge(self, cfg, record, handle);
@@ -439,6 +441,7 @@ routing_table_actor::behavior_type routing_table_behavior(table_pointer self,
         return {std::move(mine), std::move(my_handles)};
       },
       [self, cfg](join_atom, const std::string& address) -> caf::result<uint64_t> {
+        if (!from_this_node(self)) return refused_from_peer("join");
         if (!cfg.network) return make_error(errc::no_route, "this routing table has no network");
         self->state.seeds.insert(address);
         auto promise = self->make_response_promise<uint64_t>();
@@ -458,13 +461,18 @@ routing_table_actor::behavior_type routing_table_behavior(table_pointer self,
                      });
         return promise;
       },
-      [self, cfg](flush_atom) {
+      [self, cfg](flush_atom) -> caf::result<uint64_t> {
+        if (!from_this_node(self)) return refused_from_peer("flush");
         auto promise = self->make_response_promise<uint64_t>();
         push_all(self, cfg, [promise](uint64_t told) mutable { promise.deliver(told); });
         return promise;
       },
-      [self, cfg](tick_atom) { on_tick(self, cfg); },
-      [self](host_atom, span_host_actor& host) { self->state.host = std::move(host); },
+      [self, cfg](tick_atom) {
+        if (from_this_node(self)) on_tick(self, cfg);
+      },
+      [self](host_atom, span_host_actor& host) {
+        if (from_this_node(self)) self->state.host = std::move(host);
+      },
       [self](host_atom, int64_t start, int64_t end) -> caf::result<server_record> {
         if (!self->state.host) {
           return make_error(errc::over_budget, "this node hosts no spans on request");
@@ -476,7 +484,11 @@ routing_table_actor::behavior_type routing_table_behavior(table_pointer self,
         return promise;
       },
       [](probe_atom, const std::string& payload) { return uint64_t(payload.size()); },
-      [self, cfg](probe_atom, uint64_t bytes) { return measure_link(self, cfg, bytes); },
+      [self, cfg](probe_atom, uint64_t bytes) -> caf::result<double> {
+        // A peer must not make this node send megabytes to another.
+        if (!from_this_node(self)) return refused_from_peer("a link measurement");
+        return measure_link(self, cfg, bytes);
+      },
       [cfg](head_atom, uint64_t offset, uint64_t length) -> caf::result<head_chunk> {
         if (!cfg.head.any()) {
           return make_error(errc::no_route, "this node offers no head file");
@@ -485,7 +497,8 @@ routing_table_actor::behavior_type routing_table_behavior(table_pointer self,
         if (!chunk.ok()) return to_error(chunk.error());
         return std::move(*chunk);
       },
-      [self](rehost_atom, int64_t start, int64_t end) {
+      [self](rehost_atom, int64_t start, int64_t end) -> caf::result<server_record> {
+        if (!from_this_node(self)) return refused_from_peer("rehost");
         std::vector<std::pair<std::string, routing_table_actor>> peers;
         for (const auto& [address, p] : self->state.peers) {
           if (p.table) peers.emplace_back(address, p.table);

@@ -36,6 +36,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/block.hpp"
+#include "actors/local_only.hpp"
 #include "model/kv_cache.hpp"
 
 namespace corolla {
@@ -642,21 +643,25 @@ server_actor::behavior_type server_behavior(server_pointer self, server_config c
       [self, cfg](push_step& p) { push(self, cfg, p); },
       [self, cfg](const close_session_request& req) { return close_session(self, cfg, req); },
       [self, cfg](info_atom) { return make_record(self, cfg); },
-      [self, cfg](drain_atom) {
+      [self, cfg](drain_atom) -> caf::result<server_record> {
+        if (!from_this_node(self)) return refused_from_peer("drain");
         if (self->state.state == serving_state::online) self->state.state = serving_state::draining;
         return announce(self, cfg);
       },
-      [self, cfg](move_atom, int64_t start, int64_t end) {
+      [self, cfg](move_atom, int64_t start, int64_t end) -> caf::result<server_record> {
+        if (!from_this_node(self)) return refused_from_peer("move");
         if (self->state.state == serving_state::online) self->state.state = serving_state::draining;
         self->state.next_start = start;
         self->state.next_end = end;
         return announce(self, cfg);
       },
-      [self, cfg](leave_atom) {
+      [self, cfg](leave_atom) -> caf::result<server_record> {
+        if (!from_this_node(self)) return refused_from_peer("leave");
         self->state.state = serving_state::offline;
         return announce(self, cfg);
       },
       [self](tick_atom, uint64_t ticket) {
+        if (!from_this_node(self)) return;
         auto it = self->state.held.find(ticket);
         if (it == self->state.held.end()) return;
         auto release = std::move(it->second);
@@ -664,6 +669,7 @@ server_actor::behavior_type server_behavior(server_pointer self, server_config c
         release();
       },
       [self, cfg](tick_atom) {
+        if (!from_this_node(self)) return;
         announce(self, cfg);
         self->delayed_send(self, cfg.announce_period, tick_atom::value);
       },

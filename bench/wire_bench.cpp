@@ -17,6 +17,7 @@
 #include <fstream>
 #include <iostream>
 #include <random>
+#include <sstream>
 
 #include <caf/actor_system.hpp>
 #include <caf/scoped_actor.hpp>
@@ -309,6 +310,17 @@ int run_wire_bench(const wire_bench_options& options, std::ostream& out) {
                 same ? "the same 8 greedy tokens"
                      : (after.ok() ? "DIFFERENT tokens" : after.error().message().c_str()));
   out << line;
+  if (!same) {
+    node.running();
+    // Its own lines, without the guard's and CAF's notes on each refused message.
+    std::istringstream log(node.output());
+    out << "the node's output:\n";
+    for (std::string l; std::getline(log, l);) {
+      if (l.rfind("guard:", 0) != 0 && l.find("unexpected message") == std::string::npos) {
+        out << l << "\n";
+      }
+    }
+  }
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   return alive && same && hangs == 0 ? 0 : 1;

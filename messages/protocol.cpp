@@ -22,6 +22,8 @@ const char* to_string(errc code) {
       return "compute_failed";
     case errc::draining:
       return "draining";
+    case errc::not_allowed:
+      return "not_allowed";
   }
   return "unknown_error";
 }

@@ -24,6 +24,7 @@ enum class errc : uint8_t {
   no_route,               // no chain of servers covers the blocks
   compute_failed,         // a block could not run the step
   draining,               // the server is leaving: it takes no new sessions
+  not_allowed,            // a node's own control message (drain, move, join ...) from a peer
 };
 
 const char* to_string(errc code);
