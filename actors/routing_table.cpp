@@ -401,6 +401,9 @@ routing_table_actor::behavior_type routing_table_behavior(table_pointer self,
                                                           routing_table_config cfg) {
   self->state.members = membership(cfg.model_id, cfg.record_ttl);
   self->state.rng.seed(std::minstd_rand::result_type(cfg.seed ? cfg.seed : 1));
+  // Peers can send anything to a handle they know: what this actor does not handle is
+  // dropped without a line on stderr (CAF's default prints each, a flood on demand).
+  self->set_default_handler(caf::drop);
   self->set_down_handler([self](const caf::down_msg& down) {
     for (const auto& [id, handle] : self->state.handles) {
       if (handle.address() == down.source) {

@@ -608,6 +608,9 @@ server_actor::behavior_type server_behavior(server_pointer self, server_config c
   if (!cfg.executor) cfg.executor = std::make_shared<compute_executor>();
   self->state.supervision = supervision_policy(cfg.supervision);
   spawn_blocks(self, cfg);
+  // Peers can send anything to a handle they know: what this actor does not handle is
+  // dropped without a line on stderr (CAF's default prints each, a flood on demand).
+  self->set_default_handler(caf::drop);
   self->set_exit_handler([self, cfg](caf::exit_msg& msg) {
     for (const block_actor& b : self->state.blocks) {
       if (b.address() == msg.source) {

@@ -6,7 +6,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-
 #include "bench/process_stats.hpp"
 #include "bench/tcp_relay.hpp"
 #include "tests/cluster/cluster_fixture.hpp"
@@ -122,6 +121,36 @@ TEST_F(HostilePeer, TwentyThousandFuzzedFramesLeaveTheNodeAliveSmallAndCorrect) 
   EXPECT_EQ(fuzz.wait_exit(std::chrono::seconds(50)), 0) << fuzz.output();
   std::cout << fuzz.output().substr(fuzz.output().rfind("\n20000 frames") + 1);
   EXPECT_NE(fuzz.output().find("node alive"), std::string::npos) << fuzz.output();
+}
+
+TEST_F(HostilePeer, ANodesControlMessagesAreRefusedFromOtherNodes) {
+  node_process a(app_path("actor-node"), node_args("a", "0:5", {}));
+  ASSERT_TRUE(a.wait_for("serving blocks")) << a.output();
+  auto table = remote_table(*system_, "127.0.0.1", a.port());
+  ASSERT_TRUE(table) << caf::to_string(table.error());
+  caf::scoped_actor self{*system_};
+  // Any peer learns a server's handle from a route (or from gossip) ...
+  server_actor server;
+  self->request(*table, 5s, route_request{0, 5, {}})
+      .receive([&](const std::vector<route_hop>& hops) { server = hops.at(0).handle; },
+               [](const caf::error& e) { FAIL() << caf::to_string(e); });
+  ASSERT_TRUE(server);
+  // ... but can not drain it, move it, make it leave, or steer its routing table.
+  auto refused = [&](auto&& request, auto reply) {
+    std::string why;
+    std::move(request).receive([&](const decltype(reply)&) { why = "accepted"; },
+                               [&](const caf::error& e) { why = describe(e); });
+    return why.find("not_allowed") != std::string::npos;
+  };
+  EXPECT_TRUE(refused(self->request(server, 5s, drain_atom::value), server_record{}));
+  EXPECT_TRUE(refused(self->request(server, 5s, move_atom::value, int64_t(0), int64_t(1)),
+                      server_record{}));
+  EXPECT_TRUE(refused(self->request(server, 5s, leave_atom::value), server_record{}));
+  EXPECT_TRUE(
+      refused(self->request(*table, 5s, join_atom::value, std::string("10.0.0.1:9")), uint64_t{}));
+  EXPECT_TRUE(refused(self->request(*table, 5s, probe_atom::value, uint64_t(1) << 24), double{}));
+  EXPECT_TRUE(refused(self->request(*table, 5s, flush_atom::value), uint64_t{}));
+  expect_serving(a);
 }
 
 class PrivateSwarm : public HostilePeer {
