@@ -3,6 +3,8 @@
 #include "apps/node_options.hpp"
 #include "apps/command_line.hpp"
 
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -105,6 +107,23 @@ TEST(NodeOptions, TlsIsAllThreeFilesOrNone) {
   EXPECT_EQ(e.find("tls-ca: missing"), 0u) << e;
 }
 
+TEST(NodeOptions, ASwarmKeyFileIsReadAndABadOneNamed) {
+  const std::string key = testing::temp_path("node-options.key");
+  testing::write_file(key, std::string(64, 'a') + "\n");
+  ::chmod(key.c_str(), 0600);
+  auto o = read_node_options({"--model", "m.gguf", "--swarm-key", key});
+  ASSERT_TRUE(o.ok()) << o.error().message();
+  ASSERT_TRUE(o->key.has_value());
+  EXPECT_EQ(o->key->bytes[0], 0xaa);
+  EXPECT_TRUE(network_settings(*o).key.has_value());
+  ::chmod(key.c_str(), 0644);
+  const std::string e = error_of({"--model", "m.gguf", "--swarm-key", key});
+  EXPECT_EQ(e.find("--swarm-key: swarm-key: swarm key "), 0u) << e;
+  EXPECT_NE(e.find("chmod 600"), std::string::npos) << e;
+  EXPECT_NE(error_of({"--model", "m.gguf", "--max-connections", "0"}).find("max-connections"),
+            std::string::npos);
+}
+
 TEST(NodeOptions, MissingFileAndMissingModelAreClear) {
   auto o = read_node_options({"--config", testing::temp_path("no-such.conf")});
   ASSERT_FALSE(o.ok());
@@ -133,6 +152,9 @@ TEST(NodeOptions, TheShippedConfigFilesParse) {
   EXPECT_EQ(d.record_ttl_ms, b.record_ttl_ms);
   EXPECT_EQ(d.drain_timeout_ms, b.drain_timeout_ms);
   EXPECT_EQ(d.codec, b.codec);
+  EXPECT_EQ(d.handshake_timeout_ms, b.handshake_timeout_ms);
+  EXPECT_EQ(d.max_connections, b.max_connections);
+  EXPECT_EQ(d.max_pending_per_address, b.max_pending_per_address);
   EXPECT_EQ(d.log_level, b.log_level);
   EXPECT_EQ(d.fault_crash_after_steps, b.fault_crash_after_steps);
   EXPECT_EQ(d.fault_stall_after_steps, b.fault_stall_after_steps);
