@@ -38,6 +38,9 @@ echo "built apps/embedding against the package"
 
 model="$work/model.gguf"
 "$work/prefix/bin/corolla" gguf make --preset stories260k --type q8_0 --seed 7 -o "$model" > /dev/null
+# The log exists before the node starts: the poll below must not race the redirection
+# (under set -e, a sed that can not read it ended the script).
+: > "$work/node.log"
 "$work/prefix/bin/actor-node" --name a --model "$model" --span 0:2 --port 0 --codec f32 \
   > "$work/node.log" 2>&1 &
 node_pid=$!
