@@ -9,8 +9,16 @@
 
 #include "actors/guarded_middleman.hpp"
 #include "actors/routing_table.hpp"
+#include "messages/caf_types.hpp"
 
 namespace corolla {
+namespace {
+
+caf::error not_enabled() {
+  return make_error(errc::no_route, "the network is off: call enable_network on the config");
+}
+
+}  // namespace
 
 void enable_network(node_config& cfg, const network_options& options) {
   cfg.load<caf::io::middleman>();
@@ -53,14 +61,18 @@ routing_table_actor spawn_network_table(caf::actor_system& system, const std::st
 
 caf::expected<uint16_t> publish_table(caf::actor_system& system, const routing_table_actor& table,
                                       const std::string& host, uint16_t port) {
-  auto publish = caf::make_function_view(network_actor(system));
+  auto network = network_actor(system);
+  if (!network) return not_enabled();
+  auto publish = caf::make_function_view(network);
   return publish(caf::publish_atom::value, port, caf::actor_cast<caf::strong_actor_ptr>(table),
                  system.message_types(table), host, true);
 }
 
 caf::expected<routing_table_actor> remote_table(caf::actor_system& system, const std::string& host,
                                                 uint16_t port) {
-  auto connect = caf::make_function_view(network_actor(system));
+  auto network = network_actor(system);
+  if (!network) return not_enabled();
+  auto connect = caf::make_function_view(network);
   auto found = connect(caf::connect_atom::value, host, port);
   if (!found) return std::move(found.error());
   auto& [node, actor, interface] = *found;

@@ -95,10 +95,17 @@ void push_all(table_pointer self, const routing_table_config& cfg,
               std::function<void(uint64_t)> done);
 
 // Takes a record (and its server's handle) if it is new to this replica; true when the
-// server was not known before.
+// server was not known before. `from_peer`: it came in another node's gossip, which may
+// not speak for this node's own servers (their records come from announce alone), nor
+// move a known server's handle to another node.
 bool merge(table_pointer self, const routing_table_config& cfg, const server_record& record,
-           const server_actor& handle) {
+           const server_actor& handle, bool from_peer) {
   if (!handle) return false;
+  if (from_peer && is_local(self, handle)) return false;
+  if (auto known = self->state.handles.find(record.server_id);
+      known != self->state.handles.end() && known->second.node() != handle.node()) {
+    return false;
+  }
   auto merged = self->state.members.merge(record, clock::now());
   if (!merged.ok() || *merged == membership::merged::stale) return false;
   if (*merged == membership::merged::added) self->monitor(handle);
@@ -124,7 +131,8 @@ std::pair<gossip_digest, std::vector<server_actor>> make_digest(table_pointer se
 }
 
 caf::error merge_digest(table_pointer self, const routing_table_config& cfg,
-                        const gossip_digest& digest, const std::vector<server_actor>& handles) {
+                        const gossip_digest& digest, const std::vector<server_actor>& handles,
+                        bool from_peer) {
   if (status ok = self->state.members.accepts(digest.protocol_version, digest.model_id); !ok.ok()) {
     return make_error(errc::protocol_mismatch, ok.message());
   }
@@ -135,7 +143,7 @@ caf::error merge_digest(table_pointer self, const routing_table_config& cfg,
   }
   bool news = false;
   for (size_t i = 0; i < handles.size(); ++i)
-    news |= merge(self, cfg, digest.records[i], handles[i]);
+    news |= merge(self, cfg, digest.records[i], handles[i], from_peer);
   // A server new to this replica is news for its peers too: passing it on at once
   // spreads a join in one round trip per hop rather than a gossip period per hop. It
   // ends: a replica that already has the record does not pass it on again.
@@ -149,8 +157,9 @@ void gossip_with(table_pointer self, const routing_table_config& cfg,
   auto [digest, handles] = make_digest(self, cfg);
   self->request(peer, cfg.peer_timeout, gossip_atom::value, std::move(digest), std::move(handles))
       .then(
-          [self, cfg, done](gossip_digest& reply, std::vector<server_actor>& reply_handles) {
-            caf::error err = merge_digest(self, cfg, reply, reply_handles);
+          [self, cfg, done, remote = peer.node() != self->node()](
+              gossip_digest& reply, std::vector<server_actor>& reply_handles) {
+            caf::error err = merge_digest(self, cfg, reply, reply_handles, remote);
             if (done) done(std::move(err));
           },
           [done](caf::error& err) {
@@ -221,7 +230,7 @@ void ping_servers(table_pointer self, const routing_table_config& cfg) {
               auto it = self->state.rtt_ms.find(server_id);
               self->state.rtt_ms[server_id] =
                   it == self->state.rtt_ms.end() ? ms : 0.8 * it->second + 0.2 * ms;
-              merge(self, cfg, fresh, handle);
+              merge(self, cfg, fresh, handle, false);  // the server's own word
             },
             [](const caf::error&) {});
   }
@@ -423,7 +432,7 @@ routing_table_actor::behavior_type routing_table_behavior(table_pointer self,
         if (!from_this_node(self)) return;
         const server_record* before = self->state.members.find(record.server_id);
         const bool changed_state = !before || before->state != record.state;
-        merge(self, cfg, record, handle);
+        merge(self, cfg, record, handle, false);
         if (changed_state && cfg.network) push_all(self, cfg, nullptr);
       },
       [self](const route_request& req) { return find_route(self, req); },
@@ -439,7 +448,9 @@ routing_table_actor::behavior_type routing_table_behavior(table_pointer self,
       [self, cfg](gossip_atom, const gossip_digest& digest,
                   const std::vector<server_actor>& handles)
           -> caf::result<gossip_digest, std::vector<server_actor>> {
-        if (caf::error err = merge_digest(self, cfg, digest, handles)) return err;
+        if (caf::error err = merge_digest(self, cfg, digest, handles, !from_this_node(self))) {
+          return err;
+        }
         auto [mine, my_handles] = make_digest(self, cfg);
         return {std::move(mine), std::move(my_handles)};
       },
