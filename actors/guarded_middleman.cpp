@@ -10,6 +10,7 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <vector>
 
 #include <openssl/rand.h>
 
@@ -77,17 +78,21 @@ class guard_state {
     admission_.closed(fd);
   }
 
+  // Queues a line for the sweeper thread to print: the multiplexer thread that calls
+  // this must never block on a stderr pipe nobody reads.
   void log(const std::string& line) {
     const auto now = clock_type::now();
     std::lock_guard<std::mutex> lock(log_mu_);
     if (now - log_window_ > std::chrono::seconds(1)) {
-      if (log_dropped_ > 0) std::fprintf(stderr, "guard: %zu more lines dropped\n", log_dropped_);
+      if (log_dropped_ > 0) {
+        log_queue_.push_back(std::to_string(log_dropped_) + " more lines dropped");
+      }
       log_window_ = now;
       log_lines_ = 0;
       log_dropped_ = 0;
     }
     if (log_lines_++ < 10) {
-      std::fprintf(stderr, "guard: %s\n", line.c_str());
+      log_queue_.push_back(line);
     } else {
       ++log_dropped_;
     }
@@ -103,6 +108,7 @@ class guard_state {
     }
     wake_.notify_all();
     if (sweeper_.joinable()) sweeper_.join();
+    print_logged();
   }
 
   caf::io::middleman_actor actor;
@@ -114,6 +120,9 @@ class guard_state {
     std::unique_lock<std::mutex> lock(mu_);
     while (!stopping_) {
       wake_.wait_for(lock, std::chrono::milliseconds(100));
+      lock.unlock();
+      print_logged();
+      lock.lock();
       for (auto fd : admission_.expired(clock_type::now())) {
         const std::string peer = peer_name(native_socket(fd));
         ::shutdown(native_socket(fd), SHUT_RDWR);
@@ -127,6 +136,15 @@ class guard_state {
     }
   }
 
+  void print_logged() {
+    std::vector<std::string> lines;
+    {
+      std::lock_guard<std::mutex> lock(log_mu_);
+      lines.swap(log_queue_);
+    }
+    for (const std::string& l : lines) std::fprintf(stderr, "guard: %s\n", l.c_str());
+  }
+
   const guard_settings settings_;
   guard_counters counters_;
   std::mutex mu_;
@@ -138,6 +156,7 @@ class guard_state {
   clock_type::time_point log_window_{};
   size_t log_lines_ = 0;
   size_t log_dropped_ = 0;
+  std::vector<std::string> log_queue_;  // at most 11 lines a second
 };
 
 namespace {

@@ -17,7 +17,8 @@
 //     guarded; CAF's automatic connections stay off (the 0.17 default), so no other
 //     path opens one.
 //  2. A connection that fails the guard is closed before CAF sees the offending byte,
-//     and one line says why on stderr (at most 10 lines a second).
+//     and one line says why on stderr (at most 10 lines a second, printed by the
+//     guard's own thread so that a full stderr pipe never stalls the network).
 #pragma once
 
 #include <atomic>
