@@ -235,7 +235,7 @@ class guard_policy {
   rw_state write_some(size_t& result, native_socket fd, const void* buf, size_t len) {
     result = 0;
     if (failed_) return rw_state::failure;
-    if (!guard_.authenticated()) {
+    if (!guard_.authenticated() || !guard_out_.empty() || !held_.empty()) {
       if (held_.size() + len > held_limit) return refuse(status::out_of_range("handshake stalled"));
       auto p = static_cast<const uint8_t*>(buf);
       held_.insert(held_.end(), p, p + len);
@@ -243,10 +243,6 @@ class guard_policy {
       if (!flush(fd)) return rw_state::failure;
       return len == 0 ? rw_state::indeterminate : rw_state::success;
     }
-    // What the handshakes held goes first; while the socket takes none of it, CAF's bytes
-    // wait in CAF's buffer for the next write event.
-    if (!flush(fd)) return rw_state::failure;
-    if (!guard_out_.empty() || !held_.empty()) return rw_state::success;
     return transport_write(result, fd, buf, len);
   }
 
