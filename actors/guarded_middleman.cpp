@@ -191,8 +191,7 @@ class guard_policy {
         fd_(fd),
         tls_(std::move(tls)),
         guard_(role, state_->settings().limits,
-               state_->settings().key ? &*state_->settings().key : nullptr, new_nonce()),
-        peer_(peer_name(fd)) {
+               state_->settings().key ? &*state_->settings().key : nullptr, new_nonce()) {
     queue(guard_out_, guard_.take_output());
   }
 
@@ -294,7 +293,7 @@ class guard_policy {
   rw_state refuse(const status& why) {
     failed_ = true;
     ++state_->counters().failed_connections;
-    state_->log("closed " + peer_ + ": " + why.message());
+    state_->log("closed " + peer_name(fd_) + ": " + why.message());
     return rw_state::failure;
   }
 
@@ -302,7 +301,6 @@ class guard_policy {
   native_socket fd_;
   caf::openssl::session_ptr tls_;
   wire_guard guard_;
-  std::string peer_;
   std::vector<uint8_t> guard_out_;
   std::vector<uint8_t> held_;
   bool established_ = false;

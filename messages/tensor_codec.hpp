@@ -73,7 +73,7 @@ void tensor_bytes::load(Archive& ar) {
     throw cereal::Exception("tensor of " + std::to_string(rows) + " x " + std::to_string(cols) +
                             " values is larger than a message may carry");
   }
-  load_bytes(ar, data, encoded_size(tensor_codec(codec), rows, cols));
+  load_in_pieces(ar, data, encoded_size(tensor_codec(codec), rows, cols));
 }
 
 }  // namespace corolla

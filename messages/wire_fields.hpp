@@ -15,17 +15,19 @@
 
 namespace corolla {
 
-// Reads `size` bytes into `bytes` 64 KiB at a time: a length prefix that promises more
-// than the message holds fails at the first missing piece, so what is allocated follows
-// the bytes that really arrived, not the length a peer claims.
-template <class Archive>
-void load_bytes(Archive& ar, std::string& bytes, size_t size) {
-  constexpr size_t piece = size_t(64) << 10;
-  bytes.clear();
+// Reads `size` elements into `out` (a std::string or a vector of numbers) 64 KiB at a
+// time: a length prefix that promises more than the message holds fails at the first
+// missing piece, so what is allocated follows the bytes that really arrived, not the
+// length a peer claims.
+template <class Archive, class Container>
+void load_in_pieces(Archive& ar, Container& out, size_t size) {
+  using T = typename Container::value_type;
+  constexpr size_t piece = (size_t(64) << 10) / sizeof(T);
+  out.clear();
   for (size_t at = 0; at < size; at += piece) {
     const size_t n = std::min(piece, size - at);
-    bytes.resize(at + n);
-    ar(cereal::binary_data(bytes.data() + at, n));
+    out.resize(at + n);
+    ar(cereal::binary_data(out.data() + at, n * sizeof(T)));
   }
 }
 
@@ -46,7 +48,7 @@ struct bounded_text {
       throw cereal::Exception("a text field of " + std::to_string(size) +
                               " bytes exceeds its limit of " + std::to_string(MaxBytes));
     }
-    load_bytes(ar, text, size);
+    load_in_pieces(ar, text, size);
   }
 };
 
@@ -71,13 +73,7 @@ struct bounded_numbers {
       throw cereal::Exception("a list of " + std::to_string(size) +
                               " values exceeds its limit of " + std::to_string(MaxItems));
     }
-    constexpr size_t piece = (size_t(64) << 10) / sizeof(T);
-    values.clear();
-    for (size_t at = 0; at < size; at += piece) {
-      const size_t n = std::min<size_t>(piece, size - at);
-      values.resize(at + n);
-      ar(cereal::binary_data(values.data() + at, n * sizeof(T)));
-    }
+    load_in_pieces(ar, values, size);
   }
 };
 
