@@ -44,6 +44,7 @@ class session_runner final : public block_runner {
               std::copy(r.hidden.begin(), r.hidden.end(), x);
               if (n == 1) record_decode(r.timing);
               for (recovery_report& rr : r.recoveries) recoveries_.push_back(std::move(rr));
+              spot_checks_ = r.spot_checks;
             },
             [&](caf::error& e) {
               result = status::io_error("swarm: " + describe(e));
@@ -68,6 +69,7 @@ class session_runner final : public block_runner {
     recoveries_.clear();
   }
   const std::vector<recovery_report>& recoveries() const { return recoveries_; }
+  const spot_check_totals& spot_checks() const { return spot_checks_; }
   const std::vector<hop_timing>& last_token() const { return last_; }
   std::vector<hop_timing> mean_token() const {
     std::vector<hop_timing> mean = sum_;
@@ -103,6 +105,7 @@ class session_runner final : public block_runner {
   std::vector<hop_timing> sum_;
   int64_t decode_steps_ = 0;
   std::vector<recovery_report> recoveries_;
+  spot_check_totals spot_checks_;
 };
 
 struct client_state {
@@ -178,6 +181,7 @@ caf::message answer(caf::blocking_actor* self, client_state& st, const generate_
   reply.last_token = st.runner.last_token();
   reply.mean_token = st.runner.mean_token();
   reply.recoveries = st.runner.recoveries();
+  reply.spot_checks = st.runner.spot_checks();
   reply.dropped_messages = dropped;
   return caf::make_message(std::move(reply));
 }
@@ -234,6 +238,7 @@ void client_loop(caf::blocking_actor* self, client_config cfg) {
   sc.step_timeout = cfg.step_timeout;
   sc.push = cfg.push;
   sc.failover = cfg.failover;
+  sc.spot_checks = cfg.spot_checks;
   sc.seed = cfg.session_id;
   client_state st(self, cfg, spawn_client_session(self->system(), sc), context);
   // The session dies with the client (its servers then free its caches).

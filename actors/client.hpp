@@ -12,6 +12,7 @@
 
 #include "actors/compute_executor.hpp"
 #include "actors/failover_policy.hpp"
+#include "actors/spot_check.hpp"
 #include "messages/interfaces.hpp"
 #include "model/llama_model.hpp"
 
@@ -25,8 +26,9 @@ struct client_config {
   tensor_codec codec = tensor_codec::f32;
   std::chrono::milliseconds open_timeout{10000};
   std::chrono::milliseconds step_timeout{60000};
-  bool push = false;           // server-to-server push (client_session_config::push)
-  failover_settings failover;  // bans and retries when a server fails (seeded by session_id)
+  bool push = false;                // server-to-server push (client_session_config::push)
+  failover_settings failover;       // bans and retries when a server fails (seeded by session_id)
+  spot_check_settings spot_checks;  // outputs recomputed elsewhere and compared; off by default
   // Where the head's kernels run: the process's compute thread when it has one (one
   // OpenMP team per process); null: the client's own thread.
   std::shared_ptr<compute_executor> executor;

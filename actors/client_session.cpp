@@ -33,10 +33,14 @@
 
 #include <algorithm>
 #include <deque>
+#include <functional>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
+#include <tuple>
 
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
@@ -90,6 +94,30 @@ struct client_session_state {
   std::optional<caf::typed_response_promise<std::vector<hop_timing>>> opening;
   std::string last_failure;                 // why the last try failed, for the final error
   std::vector<recovery_report> unreported;  // failovers while no step ran
+
+  // Spot checks (actors/spot_check.hpp). A shadow recomputes one route server's part
+  // of the route on other servers; shadows are keyed by that server and its blocks.
+  struct shadow {
+    uint64_t session_id = 0;      // the shadow's session on its checkers
+    std::vector<route_hop> hops;  // the checkers; empty until opened
+    int64_t verified = 0;         // outputs [0, verified) compared equal
+    bool busy = false;            // a check is under way
+    int64_t cut = INT64_MAX;      // the lowest position a step rewrote during that check
+  };
+  using shadow_key = std::tuple<uint64_t, int64_t, int64_t>;
+  std::map<shadow_key, shadow> shadows;
+  spot_check_schedule checks;
+  spot_check_totals check_totals;
+  std::mt19937_64 check_ids;         // session ids of shadows and referees
+  std::vector<float> final_outputs;  // the last hop's outputs [tokens, dim], while checks are on
+  // After a liar's replacement, the hops after it computed on its wrong outputs from this
+  // position on: they are recomputed from the corrected inputs before the next step.
+  struct refresh {
+    uint64_t replaced = 0;  // the server whose replacement starts it
+    int64_t from = 0;
+    size_t hop = SIZE_MAX;  // set at the splice: the first hop to recompute
+  };
+  std::optional<refresh> pending_refresh;
   static inline const char* name = "client_session";
 };
 
@@ -122,14 +150,25 @@ void fail_step(session_pointer self, const client_session_config& cfg, caf::erro
   start_next(self, cfg);
 }
 
+void check_route(session_pointer self, const client_session_config& cfg);
+
 // Ends the running step with its output: the route's servers all did their part.
 void complete_step(session_pointer self, const client_session_config& cfg) {
   client_session_state& st = self->state;
   auto done = std::move(st.running);
   st.policy.step_succeeded();
   for (const route_hop& h : st.route) st.policy.server_succeeded(h.server.server_id);
+  spot_check_totals& totals = st.check_totals;
+  ++totals.steps;
+  for (const hop_timing& t : done->timing) totals.route_compute_ms += t.compute_ms;
+  if (st.checks.enabled()) {
+    st.final_outputs.resize(size_t(done->step.pos * cfg.dim));
+    st.final_outputs.insert(st.final_outputs.end(), done->step.hidden.begin(),
+                            done->step.hidden.end());
+  }
   done->promise.deliver(session_step_result{std::move(done->step.hidden), std::move(done->timing),
-                                            std::move(done->recoveries)});
+                                            std::move(done->recoveries), totals});
+  if (st.checks.due()) check_route(self, cfg);
   start_next(self, cfg);
 }
 
@@ -323,6 +362,10 @@ void start_next(session_pointer self, const client_session_config& cfg) {
     start_next(self, cfg);
     return;
   }
+  for (auto& [key, sh] : st.shadows) {
+    sh.verified = std::min(sh.verified, step.pos);
+    if (sh.busy) sh.cut = std::min(sh.cut, step.pos);
+  }
   st.running = std::make_unique<running_step>();
   st.running->promise = promise;
   st.running->step = std::move(step);
@@ -351,7 +394,10 @@ struct replacement {
   steady::time_point opened;
   int64_t rows = 0;                        // tokens to replay
   std::vector<std::vector<float>> inputs;  // per new hop: its replay input, [rows, dim]
+  std::vector<float> output;               // the last new hop's replay output, [rows, dim]
 };
+
+void close_shadow(session_pointer self, client_session_state::shadow_key key);
 
 // This try failed: the replacements opened so far are closed, the next try waits.
 void try_failed(session_pointer self, const client_session_config& cfg,
@@ -395,6 +441,20 @@ void splice(session_pointer self, const client_session_config& cfg,
   st.history.insert(st.history.begin() + ptrdiff_t(rep->hop + 1),
                     std::make_move_iterator(rep->inputs.begin() + 1),
                     std::make_move_iterator(rep->inputs.end()));
+  // What the next hop holds as its inputs [0, rows) becomes the replacement's outputs:
+  // the same bits when both servers are honest, and every output the session holds is
+  // then its route's own, as spot checks assume.
+  const size_t after = rep->hop + rep->hops.size();
+  std::vector<float>& next_inputs = after < st.route.size() ? st.history[after] : st.final_outputs;
+  const size_t replayed = std::min(rep->output.size(), next_inputs.size());
+  std::copy(rep->output.begin(), rep->output.begin() + ptrdiff_t(replayed), next_inputs.begin());
+  if (st.pending_refresh && st.pending_refresh->replaced == rep->old_id) {
+    st.pending_refresh->hop = after;
+  }
+  for (auto it = st.shadows.begin(); it != st.shadows.end();) {
+    auto key = (it++)->first;
+    if (std::get<0>(key) == rep->old_id) close_shadow(self, key);
+  }
   const bool still_used = std::any_of(st.route.begin(), st.route.end(), [&](const route_hop& h) {
     return h.server.server_id == rep->old_id;
   });
@@ -430,7 +490,7 @@ void replay(session_pointer self, const client_session_config& cfg,
               try_failed(self, cfg, rep, hop_name(hop) + ": replay: " + s.message());
               return;
             }
-            if (j + 1 < rep->hops.size()) rep->inputs[j + 1] = std::move(out);
+            (j + 1 < rep->hops.size() ? rep->inputs[j + 1] : rep->output) = std::move(out);
             replay(self, cfg, rep, j + 1);
           },
           [self, cfg, rep, j](caf::error& err) {
@@ -472,9 +532,20 @@ void open_replacement(session_pointer self, const client_session_config& cfg, si
   }
 }
 
-// No failed server left in the route: the running step runs again, or the next one.
+void refresh_hop(session_pointer self, const client_session_config& cfg, size_t hop);
+
+// No failed server left in the route: the hops after a liar's replacement recompute what
+// it got wrong, then the running step runs again, or the next one.
 void finish_recovery(session_pointer self, const client_session_config& cfg) {
   client_session_state& st = self->state;
+  if (st.pending_refresh && st.pending_refresh->hop != SIZE_MAX) {
+    const size_t hop = st.pending_refresh->hop;
+    if (hop < st.route.size()) {
+      refresh_hop(self, cfg, hop);
+      return;
+    }
+    st.pending_refresh.reset();
+  }
   st.recovering = false;
   if (!st.running) {
     start_next(self, cfg);
@@ -509,15 +580,17 @@ void attempt_recovery(session_pointer self, const client_session_config& cfg) {
 // The budget is spent: the session closes, and its steps get the error.
 void give_up(session_pointer self) {
   client_session_state& st = self->state;
-  std::string uncovered;
+  std::string uncovered, causes;
   for (const route_hop& h : st.route) {
-    if (!st.failed.count(h.server.server_id)) continue;
+    auto failed = st.failed.find(h.server.server_id);
+    if (failed == st.failed.end()) continue;
     uncovered += (uncovered.empty() ? "" : ", ") + span_text(h.start_block, h.end_block);
+    causes += (causes.empty() ? "" : "; ") + failed->second.cause;
   }
   const caf::error err =
       make_error(errc::no_route, "blocks " + uncovered + " have no working server after " +
                                      std::to_string(st.policy.attempts_made()) +
-                                     " tries to reroute: " + st.last_failure);
+                                     " tries to reroute: " + st.last_failure + " (" + causes + ")");
   st.recovering = false;
   st.open = false;
   if (auto done = std::move(st.running)) done->promise.deliver(err);
@@ -631,9 +704,346 @@ void try_open(session_pointer self, const client_session_config& cfg) {
           });
 }
 
+// ---- Spot checks ------------------------------------------------------------------
+
+// Runs `input` ([rows, dim] from position `pos`) through `hops` in order on session
+// `session_id`, each hop's output the next one's input. `done` gets the last output and
+// the compute it took, or the index of the hop that failed and its error.
+struct chain_run {
+  uint64_t session_id = 0;
+  std::vector<route_hop> hops;
+  int64_t pos = 0;
+  int64_t rows = 0;
+  std::vector<float> data;  // the next hop's input; at the end, the output
+  double compute_ms = 0;
+  std::function<void(chain_run&, std::optional<std::pair<size_t, caf::error>>)> done;
+};
+
+void run_chain(session_pointer self, const client_session_config& cfg,
+               std::shared_ptr<chain_run> run, size_t j) {
+  if (j == run->hops.size()) {
+    run->done(*run, std::nullopt);
+    return;
+  }
+  step_request req{run->session_id, self->state.next_step_id++, run->pos,
+                   encode_tensor(cfg.codec, run->data.data(), run->rows, cfg.dim)};
+  self->request(run->hops[j].handle, cfg.step_timeout, std::move(req))
+      .then(
+          [self, cfg, run, j](step_reply& reply) {
+            std::vector<float> out;
+            if (status s = decode_tensor(reply.hidden, cfg.dim, run->rows, out); !s.ok()) {
+              run->done(*run, std::make_pair(j, to_error(s)));
+              return;
+            }
+            run->data = std::move(out);
+            run->compute_ms += double(reply.compute_us) / 1000.0;
+            run_chain(self, cfg, run, j + 1);
+          },
+          [run, j](caf::error& err) { run->done(*run, std::make_pair(j, std::move(err))); });
+}
+
+// Opens session `session_id` on every hop of `hops`; `done` gets the first refusal, if any.
+void open_chain(session_pointer self, const client_session_config& cfg, uint64_t session_id,
+                const std::vector<route_hop>& hops,
+                std::function<void(std::optional<std::pair<size_t, caf::error>>)> done) {
+  auto left = std::make_shared<size_t>(hops.size());
+  auto shared_done = std::make_shared<decltype(done)>(std::move(done));
+  for (size_t j = 0; j < hops.size(); ++j) {
+    const route_hop& h = hops[j];
+    open_session_request req{protocol_version, session_id,     h.start_block,
+                             h.end_block,      cfg.max_tokens, uint8_t(cfg.codec)};
+    self->request(h.handle, cfg.open_timeout, req)
+        .then(
+            [left, shared_done](const open_session_reply&) {
+              if (*left > 0 && --*left == 0) (*shared_done)(std::nullopt);
+            },
+            [left, shared_done, j](caf::error& err) {
+              if (*left == 0) return;
+              *left = 0;
+              (*shared_done)(std::make_pair(j, std::move(err)));
+            });
+  }
+}
+
+void close_chain(const std::vector<route_hop>& hops, uint64_t session_id) {
+  for (const route_hop& h : hops) caf::anon_send(h.handle, close_session_request{session_id});
+}
+
+void close_shadow(session_pointer self, client_session_state::shadow_key key) {
+  auto it = self->state.shadows.find(key);
+  if (it == self->state.shadows.end()) return;
+  close_chain(it->second.hops, it->second.session_id);
+  self->state.shadows.erase(it);
+}
+
+std::string chain_names(const std::vector<route_hop>& hops) {
+  std::string out;
+  for (const route_hop& h : hops) out += (out.empty() ? "" : " + ") + h.server.name;
+  return out;
+}
+
+// One check of one route server: its outputs [from, to) for the inputs the session holds.
+struct check_job {
+  client_session_state::shadow_key key;
+  route_hop checked;
+  int64_t from = 0;
+  int64_t to = 0;
+  std::vector<float> inputs;    // [0, to): a referee recomputes from the start
+  std::vector<float> expected;  // the route server's outputs [from, to)
+};
+
+std::vector<uint64_t> avoided(session_pointer self, const std::vector<uint64_t>& also) {
+  client_session_state& st = self->state;
+  std::vector<uint64_t> out = st.policy.banned_servers(steady::now());
+  for (const auto& [id, f] : st.failed) out.push_back(id);
+  out.insert(out.end(), also.begin(), also.end());
+  return out;
+}
+
+// The verdict carried out: liars banned (the route's replaced, the hops after it
+// recomputed from the first wrong position), the evidence on stderr and in the report.
+void convict(session_pointer self, const client_session_config& cfg, const check_job& job,
+             const std::vector<route_hop>& checkers, const output_mismatch& m, spot_verdict verdict,
+             const std::string& referee_text) {
+  client_session_state& st = self->state;
+  const auto now = steady::now();
+  const std::string evidence =
+      describe_mismatch(m, job.checked.server.name, chain_names(checkers),
+                        span_text(job.checked.start_block, job.checked.end_block)) +
+      "; " + referee_text;
+  std::cerr << "corolla: session " << cfg.session_id << ": " << evidence << "\n";
+  if (st.check_totals.first_ban_step == 0) st.check_totals.first_ban_step = st.check_totals.steps;
+  if (verdict != spot_verdict::route_server) {
+    for (const route_hop& h : checkers) st.policy.server_lied(h.server.server_id, now);
+    close_shadow(self, job.key);
+  }
+  if (verdict == spot_verdict::checker) return;
+  const uint64_t liar = job.checked.server.server_id;
+  st.policy.server_lied(liar, now);
+  const bool in_route = std::any_of(st.route.begin(), st.route.end(),
+                                    [&](const route_hop& h) { return h.server.server_id == liar; });
+  if (!in_route || !st.open) return;
+  if (!st.pending_refresh || st.pending_refresh->from > m.position) {
+    st.pending_refresh = client_session_state::refresh{liar, m.position, SIZE_MAX};
+  }
+  server_failed(self, cfg, liar, evidence);
+}
+
+// The route server and the checkers disagree: a third server recomputes the window.
+void referee(session_pointer self, const client_session_config& cfg, std::shared_ptr<check_job> job,
+             std::vector<route_hop> checkers, std::vector<float> checked_output,
+             output_mismatch m) {
+  std::vector<uint64_t> skip{job->checked.server.server_id};
+  for (const route_hop& h : checkers) skip.push_back(h.server.server_id);
+  auto unrefereed = [self, cfg, job, checkers, m](const std::string& why) {
+    convict(self, cfg, *job, checkers, m, spot_verdict::both, why);
+  };
+  route_request req{job->checked.start_block, job->checked.end_block, avoided(self, skip)};
+  self->request(cfg.routing_table, cfg.open_timeout, std::move(req))
+      .then(
+          [self, cfg, job, checkers, checked_output, m, unrefereed](std::vector<route_hop>& hops) {
+            auto run = std::make_shared<chain_run>();
+            run->session_id = self->state.check_ids();
+            run->hops = std::move(hops);
+            run->rows = job->to;
+            run->data = job->inputs;
+            run->done = [self, cfg, job, checkers, checked_output, m, unrefereed](
+                            chain_run& r, std::optional<std::pair<size_t, caf::error>> failed) {
+              close_chain(r.hops, r.session_id);
+              self->state.check_totals.check_compute_ms += r.compute_ms;
+              if (failed) {
+                unrefereed("the referee " + chain_names(r.hops) +
+                           " failed: " + describe(failed->second));
+                return;
+              }
+              const float* window = r.data.data() + size_t(job->from * cfg.dim);
+              const int64_t rows = job->to - job->from;
+              const bool route_ok =
+                  !first_mismatch(job->expected.data(), window, rows, cfg.dim, job->from);
+              const bool checker_ok =
+                  !first_mismatch(checked_output.data(), window, rows, cfg.dim, job->from);
+              const spot_verdict v = judge(route_ok, checker_ok);
+              const std::string who = v == spot_verdict::route_server ? "the checker"
+                                      : v == spot_verdict::checker    ? "the route server"
+                                                                      : "neither";
+              convict(self, cfg, *job, checkers, m, v,
+                      "the referee " + chain_names(r.hops) + " agrees with " + who);
+            };
+            open_chain(self, cfg, run->session_id, run->hops,
+                       [self, cfg, run, unrefereed](auto failed) {
+                         if (failed) {
+                           close_chain(run->hops, run->session_id);
+                           unrefereed("the referee " + run->hops[failed->first].server.name +
+                                      " refused: " + describe(failed->second));
+                           return;
+                         }
+                         run_chain(self, cfg, run, 0);
+                       });
+          },
+          [unrefereed](caf::error& err) {
+            unrefereed("no third server to referee (" + describe(err) + ")");
+          });
+}
+
+// The shadow's checkers computed the window: equal outputs advance it, others go to a referee.
+void compare_check(session_pointer self, const client_session_config& cfg,
+                   std::shared_ptr<check_job> job, chain_run& run,
+                   std::optional<std::pair<size_t, caf::error>> failed) {
+  client_session_state& st = self->state;
+  st.check_totals.check_compute_ms += run.compute_ms;
+  auto it = st.shadows.find(job->key);
+  if (it == st.shadows.end()) return;  // the checked server left the route meanwhile
+  client_session_state::shadow& sh = it->second;
+  if (failed) {
+    // A checker that fails is no evidence against anyone: a fresh shadow next time.
+    st.policy.server_failed(run.hops[failed->first].server.server_id, steady::now());
+    close_shadow(self, job->key);
+    return;
+  }
+  sh.busy = false;
+  ++st.check_totals.checks;
+  st.check_totals.positions += job->to - job->from;
+  const auto m = first_mismatch(job->expected.data(), run.data.data(), job->to - job->from, cfg.dim,
+                                job->from);
+  if (!m) {
+    sh.verified = std::min(job->to, sh.cut);
+    return;
+  }
+  ++st.check_totals.mismatches;
+  sh.busy = true;  // no other check of this server until the referee decides
+  referee(self, cfg, job, sh.hops, std::move(run.data), *m);
+}
+
+void run_check(session_pointer self, const client_session_config& cfg,
+               std::shared_ptr<check_job> job) {
+  client_session_state::shadow& sh = self->state.shadows[job->key];
+  auto run = std::make_shared<chain_run>();
+  run->session_id = sh.session_id;
+  run->hops = sh.hops;
+  run->pos = job->from;
+  run->rows = job->to - job->from;
+  run->data.assign(job->inputs.begin() + ptrdiff_t(job->from * cfg.dim), job->inputs.end());
+  run->done = [self, cfg, job](chain_run& r, std::optional<std::pair<size_t, caf::error>> failed) {
+    compare_check(self, cfg, job, r, std::move(failed));
+  };
+  run_chain(self, cfg, run, 0);
+}
+
+// Checks hop `h`'s outputs since its last check, opening its shadow first if needed.
+void check_hop(session_pointer self, const client_session_config& cfg, size_t h) {
+  client_session_state& st = self->state;
+  const route_hop& hop = st.route[h];
+  const client_session_state::shadow_key key{hop.server.server_id, hop.start_block, hop.end_block};
+  client_session_state::shadow& sh = st.shadows[key];
+  if (sh.busy) return;
+  const std::vector<float>& outputs =
+      h + 1 < st.route.size() ? st.history[h + 1] : st.final_outputs;
+  const int64_t rows = int64_t(std::min(st.history[h].size(), outputs.size())) / cfg.dim;
+  if (rows <= sh.verified) return;
+  auto job = std::make_shared<check_job>();
+  job->key = key;
+  job->checked = hop;
+  job->from = sh.verified;
+  job->to = rows;
+  job->inputs.assign(st.history[h].begin(), st.history[h].begin() + ptrdiff_t(rows * cfg.dim));
+  job->expected.assign(outputs.begin() + ptrdiff_t(job->from * cfg.dim),
+                       outputs.begin() + ptrdiff_t(rows * cfg.dim));
+  sh.busy = true;
+  sh.cut = INT64_MAX;
+  if (!sh.hops.empty()) {
+    run_check(self, cfg, job);
+    return;
+  }
+  route_request req{hop.start_block, hop.end_block, avoided(self, {hop.server.server_id})};
+  self->request(cfg.routing_table, cfg.open_timeout, std::move(req))
+      .then(
+          [self, cfg, job](std::vector<route_hop>& hops) {
+            auto it = self->state.shadows.find(job->key);
+            if (it == self->state.shadows.end()) return;
+            it->second.session_id = self->state.check_ids();
+            it->second.hops = std::move(hops);
+            open_chain(self, cfg, it->second.session_id, it->second.hops,
+                       [self, cfg, job](auto failed) {
+                         auto found = self->state.shadows.find(job->key);
+                         if (found == self->state.shadows.end()) return;
+                         if (failed) {
+                           ++self->state.check_totals.unchecked;
+                           close_shadow(self, job->key);
+                           return;
+                         }
+                         run_check(self, cfg, job);
+                       });
+          },
+          [self, job](caf::error&) {
+            ++self->state.check_totals.unchecked;
+            self->state.shadows.erase(job->key);
+          });
+}
+
+// A check is due: every hop of the route is checked since its last check.
+void check_route(session_pointer self, const client_session_config& cfg) {
+  client_session_state& st = self->state;
+  if (!st.open || st.recovering) return;
+  for (size_t h = 0; h < st.route.size(); ++h) check_hop(self, cfg, h);
+}
+
+// After a liar's replacement: hop `hop` recomputes its outputs from the first wrong
+// position on (its inputs there came from the liar) and hands them to the next hop.
+void refresh_hop(session_pointer self, const client_session_config& cfg, size_t hop) {
+  client_session_state& st = self->state;
+  const int64_t from = st.pending_refresh->from;
+  const int64_t held = int64_t(st.history[hop].size()) / cfg.dim;
+  const int64_t to = st.running ? std::min(st.running->step.pos, held) : held;
+  // Its shadow was fed the wrong inputs too: it is fed the corrected ones from there.
+  const route_hop& h = st.route[hop];
+  auto shadow = st.shadows.find({h.server.server_id, h.start_block, h.end_block});
+  if (shadow != st.shadows.end()) {
+    shadow->second.verified = std::min(shadow->second.verified, from);
+    shadow->second.cut = std::min(shadow->second.cut, from);
+  }
+  auto next = [self, cfg, hop] {
+    client_session_state& s = self->state;
+    s.pending_refresh->hop = hop + 1;
+    finish_recovery(self, cfg);
+  };
+  if (to <= from) {
+    next();
+    return;
+  }
+  auto run = std::make_shared<chain_run>();
+  run->session_id = cfg.session_id;
+  run->hops = {st.route[hop]};
+  run->pos = from;
+  run->rows = to - from;
+  run->data.assign(st.history[hop].begin() + ptrdiff_t(from * cfg.dim),
+                   st.history[hop].begin() + ptrdiff_t(to * cfg.dim));
+  run->done = [self, cfg, hop, next](chain_run& r,
+                                     std::optional<std::pair<size_t, caf::error>> failed) {
+    client_session_state& s = self->state;
+    const route_hop& failing = s.route[hop];
+    if (failed) {
+      // Its replacement replays the corrected inputs; the hops after it recompute then.
+      s.pending_refresh->replaced = failing.server.server_id;
+      s.pending_refresh->hop = SIZE_MAX;
+      s.recovering = false;
+      server_failed(self, cfg, failing.server.server_id,
+                    hop_name(failing) + ": recomputing after a liar: " + describe(failed->second));
+      return;
+    }
+    std::vector<float>& out = hop + 1 < s.route.size() ? s.history[hop + 1] : s.final_outputs;
+    const size_t at = size_t(r.pos * cfg.dim);
+    if (out.size() < at + r.data.size()) out.resize(at + r.data.size());
+    std::copy(r.data.begin(), r.data.end(), out.begin() + ptrdiff_t(at));
+    next();
+  };
+  run_chain(self, cfg, run, 0);
+}
+
 client_session_actor::behavior_type client_session_behavior(session_pointer self,
                                                             client_session_config cfg) {
   self->state.policy = failover_policy(cfg.failover, cfg.seed);
+  self->state.checks = spot_check_schedule(cfg.spot_checks, cfg.seed ^ 0x5bd1e995u);
+  self->state.check_ids.seed(cfg.seed ^ 0x9e3779b97f4a7c15u);
   self->set_down_handler([self, cfg](const caf::down_msg& down) {
     client_session_state& st = self->state;
     if (!st.open) return;
@@ -682,6 +1092,7 @@ client_session_actor::behavior_type client_session_behavior(session_pointer self
         for (const route_hop& h : self->state.route) {
           caf::anon_send(h.handle, close_session_request{cfg.session_id});
         }
+        while (!self->state.shadows.empty()) close_shadow(self, self->state.shadows.begin()->first);
         self->quit();
       },
   };

@@ -7,6 +7,7 @@
 #include <caf/fwd.hpp>
 
 #include "actors/failover_policy.hpp"
+#include "actors/spot_check.hpp"
 #include "messages/interfaces.hpp"
 
 namespace corolla {
@@ -27,7 +28,10 @@ struct client_session_config {
   bool push = false;
   // Bans and the retry budget when a server fails (actors/client_session.cpp).
   failover_settings failover;
-  uint64_t seed = 0;  // the policy's jitter
+  // How often the route's outputs are recomputed on other servers of the same spans and
+  // compared (actors/spot_check.hpp); a server caught lying is banned for failover.liar_ban.
+  spot_check_settings spot_checks;
+  uint64_t seed = 0;  // the policy's jitter, the checks' draws
 };
 
 client_session_actor spawn_client_session(caf::actor_system& system, client_session_config cfg);

@@ -18,8 +18,14 @@ std::chrono::milliseconds doubled(std::chrono::milliseconds base, int k,
 failover_policy::time_point failover_policy::server_failed(uint64_t server_id, time_point now) {
   record& r = servers_[server_id];
   ++r.failures;
-  r.banned_until = now + doubled(settings_.ban_base, r.failures, settings_.ban_max);
+  r.banned_until =
+      std::max(r.banned_until, now + doubled(settings_.ban_base, r.failures, settings_.ban_max));
   return r.banned_until;
+}
+
+void failover_policy::server_lied(uint64_t server_id, time_point now) {
+  record& r = servers_[server_id];
+  r.banned_until = std::max(r.banned_until, now + settings_.liar_ban);
 }
 
 void failover_policy::server_succeeded(uint64_t server_id) {

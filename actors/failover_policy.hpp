@@ -6,6 +6,7 @@
 // Invariants:
 //  1. A server that failed k times in a row is banned for ban_base * 2^(k-1), at most
 //     ban_max; a step it completes clears its count (its ban, if any, runs out).
+//     A ban is never shortened: a later failure's ban ends no earlier than the current one.
 //  2. Recovering one failure takes at most `attempts` tries: the first at once, then
 //     after backoff_base * 2^(i-1) (at most backoff_max), each jittered by up to
 //     +-jitter from the seeded generator so clients that lost the same server do not
@@ -28,6 +29,9 @@ struct failover_settings {
   std::chrono::milliseconds backoff_base{50};
   std::chrono::milliseconds backoff_max{2000};
   double jitter = 0.25;
+  // A server caught returning wrong outputs (actors/spot_check.hpp) is not routed through
+  // for this long; a step it completes does not lift it.
+  std::chrono::milliseconds liar_ban{3600000};
 };
 
 class failover_policy {
@@ -39,6 +43,8 @@ class failover_policy {
 
   // The server failed at `now`: bans it (invariant 1). Returns the ban's end.
   time_point server_failed(uint64_t server_id, time_point now);
+  // The server was caught lying at `now` (a spot check): banned for liar_ban.
+  void server_lied(uint64_t server_id, time_point now);
   // The server completed a step.
   void server_succeeded(uint64_t server_id);
   bool banned(uint64_t server_id, time_point now) const;

@@ -91,6 +91,7 @@ struct server_state {
   int64_t crashing_lives = 0;  // block lives spawned with fault injection's crash
   // Fault injection (server_config::faults).
   int64_t steps_seen = 0;
+  int64_t outputs_made = 0;
   bool stalled = false;
   std::mt19937_64 fault_rng;
   uint64_t next_ticket = 0;
@@ -276,6 +277,11 @@ void run_on_blocks(server_pointer self, const server_config& cfg, block_job job)
             const int64_t server_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                           std::chrono::steady_clock::now() - ran.arrived)
                                           .count();
+            const int64_t alter = cfg.faults.alter_every;
+            if (alter > 0 && ++self->state.outputs_made % alter == 0) {
+              float& v = out.hidden[size_t((ran.n - 1) * dim)];
+              v = v == 0 ? 1.0f : -v;
+            }
             ran.done(step_reply{ran.session_id, ran.step_id,
                                 encode_tensor(open.codec, out.hidden.data(), ran.n, dim),
                                 out.compute_us, server_us});

@@ -25,6 +25,9 @@ struct fault_injection {
   std::chrono::milliseconds reply_delay{0};  // every step's output held back this long
   double drop_fraction = 0;                  // of incoming steps, ignored without a word
   uint64_t seed = 0;                         // which steps are dropped
+  // A liar: every alter_every-th step's output has its last row's first value negated
+  // (1 where it was 0). 0: never.
+  int64_t alter_every = 0;
   // The actor of block `crash_block` throws after taking block_crash_after_steps steps,
   // in its first `block_crashes` lives (a restart spawns it again).
   int64_t crash_block = -1;
@@ -32,7 +35,7 @@ struct fault_injection {
   int64_t block_crashes = 1;
   bool any() const {
     return crash_after_steps >= 0 || stall_after_steps >= 0 || reply_delay.count() > 0 ||
-           drop_fraction > 0 || crash_block >= 0;
+           drop_fraction > 0 || crash_block >= 0 || alter_every > 0;
   }
 };
 

@@ -162,6 +162,7 @@ int run_peer(const po::variables_map& vm, repl_options repl, int64_t context,
   client_config client_cfg = swarm->client_defaults();
   client_cfg.max_tokens = context;
   client_cfg.push = !vm.count("round-trips");
+  client_cfg.spot_checks.fraction = vm["spot-check"].as<double>();
   if (!vm["codec"].defaulted())
     client_cfg.codec = *parse_tensor_codec(vm["codec"].as<std::string>());
   return chat(system, client_cfg, repl, http, swarm->model_path());
@@ -205,6 +206,9 @@ int run(int argc, char** argv) {
       "codec", po::value(&codec_name)->default_value("f32"),
       "hidden states between client and servers: f32, f16 or int8 (--peer: the swarm's)")(
       "raw", "raw completion even when the model has a chat template")(
+      "spot-check", po::value<double>()->default_value(0, "0"),
+      "chance per step that the route's outputs since the last check are recomputed on other "
+      "servers of the same spans and compared bit for bit (0..1; a liar is banned)")(
       "round-trips",
       "the client sends each server its input in turn (default: each server pushes its "
       "output straight to the next)")("max-tokens,n",
@@ -237,6 +241,10 @@ int run(int argc, char** argv) {
   auto codec = parse_tensor_codec(codec_name);
   if (!codec.ok()) {
     std::cerr << "actor-chat: --codec: " << codec.error().message() << "\n";
+    return 2;
+  }
+  if (const double f = vm["spot-check"].as<double>(); !(f >= 0 && f <= 1)) {
+    std::cerr << "actor-chat: --spot-check " << f << " is not a fraction (0..1)\n";
     return 2;
   }
   repl.chat = !vm.count("raw");
@@ -294,6 +302,7 @@ int run(int argc, char** argv) {
   client_config client_cfg = swarm->client_defaults();
   client_cfg.max_tokens = context;
   client_cfg.push = !vm.count("round-trips");
+  client_cfg.spot_checks.fraction = vm["spot-check"].as<double>();
   client_cfg.codec = *codec;
   return chat(system, client_cfg, repl, http, swarm_options.model_path);
 }

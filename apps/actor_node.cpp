@@ -46,6 +46,7 @@ result<std::unique_ptr<http_gateway>> serve_http(caf::actor_system& system, cons
                                                  const remote_swarm& swarm) {
   client_config client = swarm.client_defaults();
   client.push = true;
+  client.spot_checks.fraction = o.spot_check;
   return start_http(system, http_of(o), client, o.model, generation_options{});
 }
 

@@ -140,6 +140,10 @@ status check(node_options& o, const origins& from) {
                "'" + o.log_level + "' is not one of error, warning, info, debug");
   }
   if (o.fault_delay_ms < 0) return bad(from, "fault-delay-ms", "must be >= 0");
+  if (o.fault_alter_every < 0) return bad(from, "fault-alter-every", "must be >= 0");
+  if (!(o.spot_check >= 0 && o.spot_check <= 1)) {
+    return bad(from, "spot-check", std::to_string(o.spot_check) + " is not a fraction (0..1)");
+  }
   if (o.host_budget_mib < 0) return bad(from, "host-budget-mib", "must be >= 0");
   if (!(o.fault_drop_fraction >= 0 && o.fault_drop_fraction <= 1)) {
     return bad(from, "fault-drop-fraction",
@@ -228,6 +232,8 @@ po::options_description node_option_descriptions(node_options& o) {
      "connections this node keeps at once")
     ("max-pending-per-address", po::value(&o.max_pending_per_address)->default_value(
         o.max_pending_per_address), "connections from one address that may be handshaking at once")
+    ("spot-check", po::value(&o.spot_check)->default_value(o.spot_check),
+     "HTTP face: chance per step that a session's outputs are recomputed elsewhere (0..1)")
     ("log-level", po::value(&o.log_level)->default_value(o.log_level),
      "error, warning, info or debug")
     ("fault-crash-after-steps", po::value(&o.fault_crash_after_steps)->default_value(
@@ -238,6 +244,8 @@ po::options_description node_option_descriptions(node_options& o) {
      "fault injection: every step's output held back this long")
     ("fault-drop-fraction", po::value(&o.fault_drop_fraction)->default_value(
         o.fault_drop_fraction), "fault injection: this fraction of steps ignored (0..1)")
+    ("fault-alter-every", po::value(&o.fault_alter_every)->default_value(o.fault_alter_every),
+     "fault injection: every Nth step's output has a value negated (0: never)")
     ("fault-crash-block", po::value(&o.fault_crash_block)->default_value(o.fault_crash_block),
      "fault injection: this block's actor throws (-1: none) ...")
     ("fault-block-crash-after-steps", po::value(&o.fault_block_crash_after_steps)->default_value(
@@ -310,6 +318,7 @@ fault_injection fault_settings(const node_options& o) {
   f.stall_after_steps = o.fault_stall_after_steps;
   f.reply_delay = std::chrono::milliseconds(o.fault_delay_ms);
   f.drop_fraction = o.fault_drop_fraction;
+  f.alter_every = o.fault_alter_every;
   f.crash_block = o.fault_crash_block;
   f.block_crash_after_steps = o.fault_block_crash_after_steps;
   f.block_crashes = o.fault_block_crashes;

@@ -46,11 +46,13 @@ struct node_options {
   int64_t max_connections = 1024;
   int64_t max_pending_per_address = 64;  // connections from one address still handshaking
   std::string log_level = "info";
+  double spot_check = 0;  // the HTTP face's sessions (client_config::spot_checks)
   // Fault injection (server_config's fault_injection), for trying a swarm's failover.
   int64_t fault_crash_after_steps = -1;  // -1: never
   int64_t fault_stall_after_steps = -1;
   int64_t fault_delay_ms = 0;
   double fault_drop_fraction = 0;
+  int64_t fault_alter_every = 0;              // every Nth output altered (a liar, for spot checks)
   int64_t fault_crash_block = -1;             // this block's actor throws after ...
   int64_t fault_block_crash_after_steps = 0;  // ... this many steps, in its first
   int64_t fault_block_crashes = 1;            // ... this many lives

@@ -114,6 +114,25 @@ struct recovery_report {
   }
 };
 
+// A client session's spot checks so far (actors/spot_check.hpp), with the compute its
+// route did, so their cost is a ratio of two measured times.
+struct spot_check_totals {
+  int64_t checks = 0;           // windows compared
+  int64_t positions = 0;        // outputs compared, summed over hops
+  int64_t mismatches = 0;       // windows whose outputs differed
+  int64_t unchecked = 0;        // checks skipped: no second server for the span
+  double check_compute_ms = 0;  // the checkers' and referees' compute
+  double route_compute_ms = 0;  // the route's own, every step
+  int64_t steps = 0;            // the session's completed steps
+  int64_t first_ban_step = 0;   // the step after which a server was first banned; 0: none
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(checks, positions, mismatches, unchecked, check_compute_ms, route_compute_ms, steps,
+       first_ban_step);
+  }
+};
+
 struct generate_reply {
   generation_stats stats;
   std::vector<hop_timing> last_token;       // the last decode step, hop by hop
@@ -121,11 +140,12 @@ struct generate_reply {
   std::vector<recovery_report> recoveries;  // failovers during the answer, in order
   // Chat: messages dropped from the conversation's start to fit it in the context.
   int64_t dropped_messages = 0;
+  spot_check_totals spot_checks;  // the session's, at the answer's end
 
   template <class Archive>
   void serialize(Archive& ar) {
     ar(stats, bounded_list<max_route_hops>(last_token), bounded_list<max_route_hops>(mean_token),
-       bounded_list<max_route_hops>(recoveries), dropped_messages);
+       bounded_list<max_route_hops>(recoveries), dropped_messages, spot_checks);
   }
 };
 
@@ -145,11 +165,12 @@ struct session_step_result {
   std::vector<float> hidden;                // [n, dim] outputs of the last block
   std::vector<hop_timing> timing;           // one per hop of the route
   std::vector<recovery_report> recoveries;  // failovers the step went through
+  spot_check_totals spot_checks;            // the session's so far
 
   template <class Archive>
   void serialize(Archive& ar) {
     ar(bounded_values<max_wire_values>(hidden), bounded_list<max_route_hops>(timing),
-       bounded_list<max_route_hops>(recoveries));
+       bounded_list<max_route_hops>(recoveries), spot_checks);
   }
 };
 

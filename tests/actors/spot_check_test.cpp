@@ -1,0 +1,173 @@
+// Spot checks: the comparison and the verdict as plain functions, then liars among real
+// server actors in one process — on the route, as the checker, with and without a
+// referee, in the first hop of two — in round trips and push mode.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <iostream>
+#include <limits>
+
+#include "actors/spot_check.hpp"
+#include "model/model_maker.hpp"
+#include "tests/actors/swarm_fixture.hpp"
+#include "tests/support/test_support.hpp"
+
+namespace corolla {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(SpotCheckCompare, FindsTheFirstDifferingBitAndCountsRows) {
+  std::vector<float> a(4 * 3, 1.5f), b = a;
+  EXPECT_FALSE(first_mismatch(a.data(), b.data(), 4, 3, 10));
+  b[7] = std::nextafter(b[7], 2.0f);  // row 2, value 1: one unit in the last place
+  b[10] = -b[10];                     // row 3
+  const auto m = first_mismatch(a.data(), b.data(), 4, 3, 10);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->position, 12);
+  EXPECT_EQ(m->value, 1);
+  EXPECT_EQ(m->expected, 1.5f);
+  EXPECT_EQ(m->got, b[7]);
+  EXPECT_EQ(m->rows_differing, 2);
+  // Bits, not values: -0 is not 0, and a NaN is not equal to itself but is to its bits.
+  std::vector<float> z{0.0f}, nz{-0.0f}, nan{std::numeric_limits<float>::quiet_NaN()};
+  EXPECT_TRUE(first_mismatch(z.data(), nz.data(), 1, 1, 0));
+  EXPECT_FALSE(first_mismatch(nan.data(), nan.data(), 1, 1, 0));
+}
+
+TEST(SpotCheckVerdict, TheOneTheRefereeDisagreesWithLied) {
+  EXPECT_EQ(judge(false, true), spot_verdict::route_server);
+  EXPECT_EQ(judge(true, false), spot_verdict::checker);
+  EXPECT_EQ(judge(false, false), spot_verdict::both);
+  EXPECT_EQ(judge(std::nullopt, std::nullopt), spot_verdict::both);  // no referee
+}
+
+TEST(SpotCheckSchedule, DrawsTheFractionFromItsSeed) {
+  spot_check_schedule off;
+  EXPECT_FALSE(off.enabled());
+  EXPECT_FALSE(off.due());
+  spot_check_schedule a({0.25}, 7), b({0.25}, 7);
+  int due = 0;
+  for (int i = 0; i < 4000; ++i) {
+    const bool d = a.due();
+    EXPECT_EQ(d, b.due());
+    due += d;
+  }
+  EXPECT_NEAR(due, 1000, 120);
+}
+
+class SpotCheck : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const uint64_t seed = testing::test_seed(29);
+    std::cout << "model seed " << seed << "\n";
+    model_ = testing::temp_path("spot-check-" + std::to_string(seed) + ".gguf");
+    ASSERT_TRUE(make_preset_model("stories260k", ggml_type::q8_0, seed, model_).ok());
+    expected_ = testing::single_process_tokens(model_, precision::int8, request());
+  }
+
+  static generate_request request() { return testing::greedy("Once upon a time", 48); }
+
+  static fault_injection liar(int64_t every) {
+    fault_injection f;
+    f.alter_every = every;
+    return f;
+  }
+
+  // Routes and checkers prefer the lower server id: server-1 is the route's for its span,
+  // server-2 its checker, server-3 the referee.
+  testing::answer generate(const std::vector<block_span>& spans,
+                           std::vector<fault_injection> faults, bool push) {
+    local_swarm_options o;
+    o.model_path = model_;
+    o.spans = spans;
+    o.faults = std::move(faults);
+    auto swarm = local_swarm::start(system_, o);
+    if (!swarm.ok()) return testing::answer{"", {}, swarm.error().message()};
+    client_config c = swarm->client_defaults();
+    c.push = push;
+    c.session_id = 2000 + push;
+    c.failover.backoff_base = 20ms;
+    c.failover.attempts = 4;
+    c.spot_checks.fraction = 0.25;
+    auto client = start_client(system_, c);
+    if (!client.ok()) return testing::answer{"", {}, client.error().message()};
+    client_handle owner(*client);
+    return testing::ask(system_, *client, request());
+  }
+
+  node_config cfg_;
+  caf::actor_system system_{cfg_};
+  static std::string model_;
+  static std::vector<int32_t> expected_;
+};
+
+std::string SpotCheck::model_;
+std::vector<int32_t> SpotCheck::expected_;
+
+TEST_F(SpotCheck, HonestServersPassEveryCheck) {
+  const testing::answer got = generate({{0, 5}, {0, 5}}, {{}, {}}, true);
+  ASSERT_EQ(got.error, "");
+  EXPECT_EQ(got.reply.stats.tokens, expected_);
+  EXPECT_TRUE(got.reply.recoveries.empty());
+  const spot_check_totals& t = got.reply.spot_checks;
+  EXPECT_GT(t.checks, 3);
+  EXPECT_EQ(t.mismatches, 0);
+  EXPECT_GT(t.positions, 20);
+  EXPECT_GT(t.check_compute_ms, 0);
+  EXPECT_EQ(t.first_ban_step, 0);
+}
+
+TEST_F(SpotCheck, ALiarOnTheRouteIsBannedAndReplaced) {
+  for (bool push : {false, true}) {
+    SCOPED_TRACE(push ? "push" : "round trips");
+    const testing::answer got = generate({{0, 5}, {0, 5}, {0, 5}}, {liar(5), {}, {}}, push);
+    ASSERT_EQ(got.error, "");
+    ASSERT_EQ(got.reply.recoveries.size(), 1u);
+    const recovery_report& r = got.reply.recoveries[0];
+    EXPECT_EQ(r.failed_server, "server-1");
+    EXPECT_NE(r.cause.find("spot check: blocks [0, 5)"), std::string::npos) << r.cause;
+    EXPECT_NE(r.cause.find("server-1 returned"), std::string::npos) << r.cause;
+    EXPECT_NE(r.cause.find("referee server-3 agrees with the checker"), std::string::npos)
+        << r.cause;
+    EXPECT_EQ(r.replaced_by, std::vector<std::string>{"server-2"});
+    EXPECT_EQ(got.reply.last_token.at(0).server_name, "server-2");
+    EXPECT_GE(got.reply.spot_checks.mismatches, 1);
+    EXPECT_GT(got.reply.spot_checks.first_ban_step, 0);
+  }
+}
+
+TEST_F(SpotCheck, ALyingCheckerIsBannedAndTheRouteKept) {
+  const testing::answer got = generate({{0, 5}, {0, 5}, {0, 5}}, {{}, liar(3), {}}, true);
+  ASSERT_EQ(got.error, "");
+  EXPECT_EQ(got.reply.stats.tokens, expected_);
+  EXPECT_TRUE(got.reply.recoveries.empty());
+  EXPECT_EQ(got.reply.last_token.at(0).server_name, "server-1");
+  const spot_check_totals& t = got.reply.spot_checks;
+  EXPECT_EQ(t.mismatches, 1);  // then server-3 checks, and agrees
+  EXPECT_GT(t.checks, t.mismatches);
+}
+
+TEST_F(SpotCheck, WithoutARefereeBothAreBanned) {
+  const testing::answer got = generate({{0, 5}, {0, 5}}, {liar(5), {}}, true);
+  EXPECT_NE(got.error.find("spot check"), std::string::npos) << got.error;
+  EXPECT_NE(got.error.find("no third server to referee"), std::string::npos) << got.error;
+}
+
+// The liar runs the first hop: after its replacement the second hop and its shadow
+// recompute from the first wrong position, and only the liar is ever blamed.
+TEST_F(SpotCheck, TheHopsAfterALiarRecomputeWhatItGotWrong) {
+  for (bool push : {false, true}) {
+    SCOPED_TRACE(push ? "push" : "round trips");
+    const testing::answer got =
+        generate({{0, 2}, {0, 2}, {0, 2}, {2, 5}, {2, 5}}, {liar(4), {}, {}, {}, {}}, push);
+    ASSERT_EQ(got.error, "");
+    ASSERT_EQ(got.reply.recoveries.size(), 1u);
+    EXPECT_EQ(got.reply.recoveries[0].failed_server, "server-1");
+    EXPECT_EQ(got.reply.spot_checks.mismatches, 1) << "an honest server was caught";
+    EXPECT_GT(got.reply.spot_checks.checks, 4);
+  }
+}
+
+}  // namespace
+}  // namespace corolla
