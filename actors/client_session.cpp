@@ -118,6 +118,10 @@ struct client_session_state {
     size_t hop = SIZE_MAX;  // set at the splice: the first hop to recompute
   };
   std::optional<refresh> pending_refresh;
+  // Decode steps' time through each server less the link's round trip, per block, summed
+  // until they are told to the routing table (membership.hpp: claims checked against them).
+  std::map<uint64_t, std::pair<double, int64_t>> observed;
+  int64_t unreported_decode_steps = 0;
   static inline const char* name = "client_session";
 };
 
@@ -152,6 +156,30 @@ void fail_step(session_pointer self, const client_session_config& cfg, caf::erro
 
 void check_route(session_pointer self, const client_session_config& cfg);
 
+constexpr int64_t observation_batch = 8;  // decode steps per report to the routing table
+
+// What a decode step showed of each server's speed; reported every observation_batch.
+void observe(session_pointer self, const client_session_config& cfg,
+             const std::vector<hop_timing>& timing) {
+  client_session_state& st = self->state;
+  if (timing.size() != st.route.size()) return;
+  for (size_t h = 0; h < timing.size(); ++h) {
+    const route_hop& hop = st.route[h];
+    const double blocks = double(hop.end_block - hop.start_block);
+    const double wall = timing[h].compute_ms + timing[h].transfer_ms;
+    auto& [sum, steps] = st.observed[hop.server.server_id];
+    sum += std::max(0.0, wall - hop.server.rtt_ms) / blocks;
+    ++steps;
+  }
+  if (++st.unreported_decode_steps < observation_batch) return;
+  for (const auto& [id, seen] : st.observed) {
+    self->send(cfg.routing_table, observe_atom::value, id, seen.first / double(seen.second),
+               seen.second);
+  }
+  st.observed.clear();
+  st.unreported_decode_steps = 0;
+}
+
 // Ends the running step with its output: the route's servers all did their part.
 void complete_step(session_pointer self, const client_session_config& cfg) {
   client_session_state& st = self->state;
@@ -161,6 +189,7 @@ void complete_step(session_pointer self, const client_session_config& cfg) {
   spot_check_totals& totals = st.check_totals;
   ++totals.steps;
   for (const hop_timing& t : done->timing) totals.route_compute_ms += t.compute_ms;
+  if (done->step.n == 1 && done->recoveries.empty()) observe(self, cfg, done->timing);
   if (st.checks.enabled()) {
     st.final_outputs.resize(size_t(done->step.pos * cfg.dim));
     st.final_outputs.insert(st.final_outputs.end(), done->step.hidden.begin(),

@@ -1,5 +1,7 @@
 #include "actors/membership.hpp"
 
+#include <algorithm>
+
 #include "messages/protocol.hpp"
 
 namespace corolla {
@@ -88,6 +90,33 @@ std::vector<uint64_t> membership::expire(time_point now) {
 const server_record* membership::find(uint64_t server_id) const {
   auto it = records_.find(server_id);
   return it == records_.end() ? nullptr : &it->second;
+}
+
+double median_ms_per_block(const std::map<uint64_t, server_record>& records) {
+  std::vector<double> ms;
+  for (const auto& [id, r] : records) {
+    if (r.compute_ms_per_block > 0) ms.push_back(r.compute_ms_per_block);
+  }
+  if (ms.empty()) return 0;
+  auto mid = ms.begin() + ptrdiff_t(ms.size() / 2);
+  std::nth_element(ms.begin(), mid, ms.end());
+  return *mid;
+}
+
+server_record checked_record(const server_record& r, double median_ms_per_block,
+                             const server_observation* observed) {
+  server_record out = r;
+  const double blocks = double(r.end_block - r.start_block);
+  double ms = std::max(r.compute_ms_per_block, median_ms_per_block / plausible_speedup);
+  if (observed && observed->steps >= observed_min_steps &&
+      observed->ms_per_block * blocks > observed_slowdown * ms * blocks + observed_slack_ms) {
+    ms = observed->ms_per_block;
+  }
+  if (ms > out.compute_ms_per_block) {
+    out.compute_ms_per_block = ms;
+    if (blocks > 0) out.throughput = std::min(out.throughput, 1000.0 / (ms * blocks));
+  }
+  return out;
 }
 
 std::vector<int64_t> block_coverage(const std::vector<server_record>& records, int64_t n_blocks) {

@@ -13,6 +13,9 @@
 //  4. Records of another protocol version or model are never held, nor records with
 //     impossible fields (negative or non-finite throughput and timings, empty spans,
 //     negative counts).
+//  5. Routing and balancing count a server as checked_record says: never more than
+//     plausible_speedup times faster per block than the swarm's median, and, once this
+//     node's clients found it much slower than it claims, at the speed they measured.
 #pragma once
 
 #include <chrono>
@@ -67,6 +70,30 @@ class membership {
   std::map<uint64_t, time_point> refreshed_;
   std::map<uint64_t, tombstone> tombstones_;
 };
+
+// What this node's clients measured of a server: a decode step's time through it, less
+// the link's round trip, per block (an average over recent steps).
+struct server_observation {
+  double ms_per_block = 0;
+  int64_t steps = 0;
+};
+
+// A server claiming more than this many times the swarm's median speed per block is
+// counted at that bound: CPUs differ by less, and one liar can not move the median.
+constexpr double plausible_speedup = 16;
+// Clients' measurements replace a claim once they are this much slower than it, past a
+// slack that covers the messaging a hop costs besides its compute.
+constexpr double observed_slowdown = 2;
+constexpr double observed_slack_ms = 2;
+constexpr int64_t observed_min_steps = 8;
+
+// The median announced compute_ms_per_block of `records` (0 when none announce one).
+double median_ms_per_block(const std::map<uint64_t, server_record>& records);
+
+// `r` as routing and balancing count it (invariant 5): compute_ms_per_block raised and
+// throughput lowered as the median and the observation (null: none) require.
+server_record checked_record(const server_record& r, double median_ms_per_block,
+                             const server_observation* observed);
 
 // Blocks in [0, n_blocks) and how many online servers cover each (records as a routing
 // table lists them).

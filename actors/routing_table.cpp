@@ -42,9 +42,10 @@ struct routing_table_state {
     std::chrono::steady_clock::time_point last_attempt;
   };
   membership members;
-  std::map<uint64_t, server_actor> handles;  // by server id, for every record held
-  std::map<uint64_t, double> rtt_ms;         // measured by this process
-  std::map<std::string, peer> peers;         // by announced "host:port"
+  std::map<uint64_t, server_actor> handles;         // by server id, for every record held
+  std::map<uint64_t, double> rtt_ms;                // measured by this process
+  std::map<uint64_t, server_observation> observed;  // by this process's clients
+  std::map<std::string, peer> peers;                // by announced "host:port"
   // Addresses joined through: tried again while no peer is connected, so a process
   // whose whole swarm went away finds it when it comes back.
   std::set<std::string> seeds;
@@ -80,6 +81,7 @@ void forget(table_pointer self, uint64_t server_id) {
   self->state.members.drop(server_id, clock::now());
   self->state.handles.erase(server_id);
   self->state.rtt_ms.erase(server_id);
+  self->state.observed.erase(server_id);
 }
 
 // CAF's middleman sometimes drops a new connection in its handshake on a loaded machine
@@ -272,16 +274,30 @@ void on_tick(table_pointer self, const routing_table_config& cfg) {
   self->delayed_send(self, cfg.gossip_period, tick_atom::value);
 }
 
+// Every record as routing and balancing count it (membership.hpp, invariant 5), with
+// this process's round trip to it.
+std::vector<server_record> checked_records(table_pointer self) {
+  const routing_table_state& st = self->state;
+  const double median = median_ms_per_block(st.members.records());
+  std::vector<server_record> out;
+  for (const auto& [id, r] : st.members.records()) {
+    auto seen = st.observed.find(id);
+    out.push_back(checked_record(r, median, seen == st.observed.end() ? nullptr : &seen->second));
+    auto rtt = st.rtt_ms.find(id);
+    out.back().rtt_ms = rtt == st.rtt_ms.end() ? 0.0 : rtt->second;
+  }
+  return out;
+}
+
 caf::result<std::vector<route_hop>> find_route(table_pointer self, const route_request& req) {
   std::vector<route_candidate> candidates;
-  for (const auto& [id, r] : self->state.members.records()) {
+  for (const server_record& r : checked_records(self)) {
+    const uint64_t id = r.server_id;
     const bool excluded =
         std::find(req.excluded.begin(), req.excluded.end(), id) != req.excluded.end();
     if (excluded || r.state != uint8_t(serving_state::online) || !routable(self, r)) continue;
-    auto rtt = self->state.rtt_ms.find(id);
-    candidates.push_back(route_candidate{id, r.start_block, r.end_block,
-                                         rtt == self->state.rtt_ms.end() ? 0.0 : rtt->second,
-                                         r.compute_ms_per_block});
+    candidates.push_back(
+        route_candidate{id, r.start_block, r.end_block, r.rtt_ms, r.compute_ms_per_block});
   }
   auto planned = plan_min_latency_route(candidates, req.start_block, req.end_block);
   if (!planned) {
@@ -436,14 +452,16 @@ routing_table_actor::behavior_type routing_table_behavior(table_pointer self,
         if (changed_state && cfg.network) push_all(self, cfg, nullptr);
       },
       [self](const route_request& req) { return find_route(self, req); },
-      [self](list_atom) {
-        std::vector<server_record> records;
-        for (const auto& [id, r] : self->state.members.records()) {
-          records.push_back(r);
-          auto rtt = self->state.rtt_ms.find(id);
-          records.back().rtt_ms = rtt == self->state.rtt_ms.end() ? 0.0 : rtt->second;
+      [self](list_atom) { return checked_records(self); },
+      [self](observe_atom, uint64_t server_id, double ms_per_block, int64_t steps) {
+        // An opinion of this node's clients; another node's would be a lever for a liar.
+        if (!from_this_node(self) || !(ms_per_block >= 0 && ms_per_block < 1e7) || steps < 1 ||
+            !self->state.members.find(server_id)) {
+          return;
         }
-        return records;
+        server_observation& o = self->state.observed[server_id];
+        o.ms_per_block = o.steps == 0 ? ms_per_block : 0.75 * o.ms_per_block + 0.25 * ms_per_block;
+        o.steps += steps;
       },
       [self, cfg](gossip_atom, const gossip_digest& digest,
                   const std::vector<server_actor>& handles)

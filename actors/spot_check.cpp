@@ -1,9 +1,25 @@
 #include "actors/spot_check.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <random>
 #include <sstream>
 
 namespace corolla {
+
+spot_check_schedule::spot_check_schedule(spot_check_settings settings, uint64_t seed) {
+  if (!(settings.fraction > 0)) return;
+  period_ = std::max<int64_t>(1, std::llround(1.0 / std::min(settings.fraction, 1.0)));
+  std::mt19937_64 rng(seed);
+  left_ = std::uniform_int_distribution<int64_t>(1, period_)(rng);
+}
+
+bool spot_check_schedule::due() {
+  if (period_ == 0 || --left_ > 0) return false;
+  left_ = period_;
+  return true;
+}
 
 std::optional<output_mismatch> first_mismatch(const float* expected, const float* got, int64_t rows,
                                               int64_t dim, int64_t first_position) {

@@ -8,8 +8,8 @@
 // keys and values of every earlier one, so a check can not re-run one step alone: each
 // checked hop has a shadow session on another server that is fed, in one batch per
 // check, the inputs since the last check, and the outputs of all of them are compared.
-// The fraction sets how often a check runs (the detection delay: about 1 / fraction
-// steps after a lie); every position of a checked hop is recomputed once, as a prefill.
+// The fraction sets how often a check runs (a lie is found within 1 / fraction steps);
+// every position of a checked hop is recomputed once, in batches of about that many.
 //
 // When the outputs differ a third server, the referee, recomputes the window from
 // position 0: the one that disagrees with it lied; with no referee, or when it agrees
@@ -19,30 +19,29 @@
 
 #include <cstdint>
 #include <optional>
-#include <random>
 #include <string>
 
 namespace corolla {
 
 struct spot_check_settings {
-  double fraction = 0;  // chance per step that the route's unchecked outputs are checked; 0: off
+  double fraction = 0;  // of steps after which the route's unchecked outputs are checked; 0: off
 };
 
-// Decides, step by step, whether a check runs now (a Bernoulli draw from a seeded
-// generator: clients do not check in lockstep, and tests replay the same choices).
+// Decides, step by step, whether a check runs now: every round(1 / fraction) steps, the
+// first after a number of steps drawn from a seeded generator (clients do not check in
+// lockstep, and tests replay the same choices). A fixed period bounds the detection
+// delay: outputs are checked at most that many steps after they were returned.
 class spot_check_schedule {
  public:
   spot_check_schedule() = default;
-  spot_check_schedule(spot_check_settings settings, uint64_t seed)
-      : settings_(settings), rng_(seed) {}
-  bool enabled() const { return settings_.fraction > 0; }
-  bool due() {
-    return enabled() && std::uniform_real_distribution<double>(0, 1)(rng_) < settings_.fraction;
-  }
+  spot_check_schedule(spot_check_settings settings, uint64_t seed);
+  bool enabled() const { return period_ > 0; }
+  int64_t period() const { return period_; }
+  bool due();
 
  private:
-  spot_check_settings settings_;
-  std::mt19937_64 rng_{0};
+  int64_t period_ = 0;
+  int64_t left_ = 0;  // steps until the next check
 };
 
 // Where two [rows, dim] outputs first differ, compared bit for bit.

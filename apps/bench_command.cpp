@@ -102,6 +102,35 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out) {
     if (auto done = parse_command_line(opts, rest, "corolla bench http", out, vm)) return *done;
     return run_http_bench(options, out);
   }
+  if (suite == "spot") {
+    spot_bench_options options;
+    po::options_description opts =
+        model_suite_options("corolla bench spot [--model FILE]", options.model_path);
+    std::vector<double> fractions;
+    opts.add_options()("steps", po::value(&options.steps)->default_value(options.steps),
+                       "greedy decode steps per session")(
+        "fractions", po::value(&fractions)->multitoken(),
+        "spot-check fractions (default: 0.01 0.1)")(
+        "lie-every", po::value(&options.lie_every)->default_value(options.lie_every),
+        "the liar alters one output in this many")(
+        "sessions", po::value(&options.sessions)->default_value(options.sessions),
+        "liar sessions per fraction")(
+        "ban-within", po::value(&options.ban_within)->default_value(options.ban_within),
+        "the steps a ban counts as in time");
+    if (auto done = parse_command_line(opts, rest, "corolla bench spot", out, vm)) return *done;
+    if (!fractions.empty()) options.fractions = fractions;
+    for (double f : options.fractions) {
+      if (!(f > 0 && f <= 1)) {
+        std::cerr << "corolla bench spot: --fractions " << f << " is not in (0, 1]\n";
+        return 2;
+      }
+    }
+    if (options.steps < 1 || options.sessions < 1 || options.lie_every < 1) {
+      std::cerr << "corolla bench spot: --steps, --sessions and --lie-every must be >= 1\n";
+      return 2;
+    }
+    return run_spot_bench(options, out);
+  }
   if (suite == "wire") {
     wire_bench_options options;
     po::options_description opts("corolla bench wire [--frames N]");
@@ -119,7 +148,7 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out) {
   }
   std::cerr << "corolla bench: "
             << (suite.empty() ? "no suite given" : "unknown suite '" + suite + "'")
-            << "; suites: kernels, generate, sessions, swarm, recovery, http, wire\n";
+            << "; suites: kernels, generate, sessions, swarm, recovery, http, spot, wire\n";
   return 2;
 }
 

@@ -81,6 +81,18 @@ struct wire_bench_options {
 };
 int run_wire_bench(const wire_bench_options& options, std::ostream& out);
 
+// `corolla bench spot`: spot checks' extra compute per fraction on an honest swarm, and
+// how many steps a liar among three servers of the whole model lasts.
+struct spot_bench_options {
+  std::string model_path;  // empty: as generate_bench_options
+  int steps = 200;         // decode steps per session
+  std::vector<double> fractions = {0.01, 0.1};
+  int64_t lie_every = 50;
+  int sessions = 5;  // liar sessions per fraction
+  int64_t ban_within = 200;
+};
+int run_spot_bench(const spot_bench_options& options, std::ostream& out);
+
 // The prompt every model bench decodes after.
 extern const char* const bench_prompt;
 

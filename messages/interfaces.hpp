@@ -104,7 +104,8 @@ using routing_table_actor =
                      caf::replies_to<rehost_atom, int64_t, int64_t>::with<server_record>,
                      caf::replies_to<probe_atom, std::string>::with<uint64_t>,
                      caf::replies_to<probe_atom, uint64_t>::with<double>,
-                     caf::replies_to<head_atom, uint64_t, uint64_t>::with<head_chunk>>;
+                     caf::replies_to<head_atom, uint64_t, uint64_t>::with<head_chunk>,
+                     caf::reacts_to<observe_atom, uint64_t, double, int64_t>>;
 
 // One generation's route and input caches (actors/client_session.cpp). open_atom
 // finds a route and opens it; route_atom describes it (compute/transfer fields zero);

@@ -149,3 +149,46 @@ TEST(Membership, BalancingCountsAMovingServerWhereItGoes) {
 
 }  // namespace
 }  // namespace corolla
+
+namespace corolla {
+namespace {
+
+server_record claiming(uint64_t id, double ms_per_block, int64_t blocks = 4) {
+  server_record r = record(id, 1, 0, blocks);
+  r.compute_ms_per_block = ms_per_block;
+  r.throughput = 1000.0 / (ms_per_block * double(blocks));
+  return r;
+}
+
+TEST(CheckedRecord, AClaimFarFasterThanTheSwarmCountsAtTheBound) {
+  std::map<uint64_t, server_record> swarm{
+      {1, claiming(1, 2.0)}, {2, claiming(2, 3.0)}, {3, claiming(3, 2.5)}, {4, claiming(4, 1e-6)}};
+  const double median = median_ms_per_block(swarm);
+  EXPECT_EQ(median, 2.5);  // one liar does not move it far
+  const server_record liar = checked_record(swarm[4], median, nullptr);
+  EXPECT_DOUBLE_EQ(liar.compute_ms_per_block, 2.5 / plausible_speedup);
+  EXPECT_DOUBLE_EQ(liar.throughput, 1000.0 / (2.5 / plausible_speedup * 4));
+  // An honest fast server within the bound is counted as it says.
+  const server_record fast = checked_record(claiming(5, 0.5), median, nullptr);
+  EXPECT_EQ(fast.compute_ms_per_block, 0.5);
+  EXPECT_EQ(fast.throughput, claiming(5, 0.5).throughput);
+}
+
+TEST(CheckedRecord, ClientsMeasuringItMuchSlowerReplaceTheClaim) {
+  const server_record claim = claiming(1, 1.0);  // 4 ms for its 4 blocks
+  server_observation near{1.9, 64};              // 7.6 ms: within 2x + 2 ms of the claim
+  EXPECT_EQ(checked_record(claim, 1.0, &near).compute_ms_per_block, 1.0);
+  server_observation slow{5.0, 64};  // 20 ms
+  const server_record counted = checked_record(claim, 1.0, &slow);
+  EXPECT_EQ(counted.compute_ms_per_block, 5.0);
+  EXPECT_DOUBLE_EQ(counted.throughput, 1000.0 / 20.0);
+  server_observation early{5.0, observed_min_steps - 1};  // too few steps to judge
+  EXPECT_EQ(checked_record(claim, 1.0, &early).compute_ms_per_block, 1.0);
+  // A network-bound throughput lower than the compute side's stays as announced.
+  server_record slow_link = claim;
+  slow_link.throughput = 10;
+  EXPECT_EQ(checked_record(slow_link, 1.0, &slow).throughput, 10);
+}
+
+}  // namespace
+}  // namespace corolla

@@ -6,8 +6,12 @@
 #include <cmath>
 #include <iostream>
 #include <limits>
+#include <set>
+
+#include <caf/scoped_actor.hpp>
 
 #include "actors/spot_check.hpp"
+#include "messages/caf_types.hpp"
 #include "model/model_maker.hpp"
 #include "tests/actors/swarm_fixture.hpp"
 #include "tests/support/test_support.hpp"
@@ -42,18 +46,30 @@ TEST(SpotCheckVerdict, TheOneTheRefereeDisagreesWithLied) {
   EXPECT_EQ(judge(std::nullopt, std::nullopt), spot_verdict::both);  // no referee
 }
 
-TEST(SpotCheckSchedule, DrawsTheFractionFromItsSeed) {
+TEST(SpotCheckSchedule, ChecksEveryPeriodFromASeededPhase) {
   spot_check_schedule off;
   EXPECT_FALSE(off.enabled());
   EXPECT_FALSE(off.due());
+  EXPECT_EQ(spot_check_schedule({0.01}, 1).period(), 100);
+  EXPECT_EQ(spot_check_schedule({1.0}, 1).period(), 1);
   spot_check_schedule a({0.25}, 7), b({0.25}, 7);
-  int due = 0;
-  for (int i = 0; i < 4000; ++i) {
+  std::vector<int> at;
+  for (int i = 1; i <= 400; ++i) {
     const bool d = a.due();
     EXPECT_EQ(d, b.due());
-    due += d;
+    if (d) at.push_back(i);
   }
-  EXPECT_NEAR(due, 1000, 120);
+  ASSERT_EQ(at.size(), 100u);
+  EXPECT_LE(at[0], 4);
+  for (size_t i = 1; i < at.size(); ++i) EXPECT_EQ(at[i] - at[i - 1], 4);
+  std::set<int> phases;  // seeds spread the first check over the period
+  for (uint64_t seed = 0; seed < 64; ++seed) {
+    spot_check_schedule s({0.1}, seed);
+    int i = 1;
+    while (!s.due()) ++i;
+    phases.insert(i);
+  }
+  EXPECT_GE(phases.size(), 6u);
 }
 
 class SpotCheck : public ::testing::Test {
@@ -167,6 +183,40 @@ TEST_F(SpotCheck, TheHopsAfterALiarRecomputeWhatItGotWrong) {
     EXPECT_EQ(got.reply.spot_checks.mismatches, 1) << "an honest server was caught";
     EXPECT_GT(got.reply.spot_checks.checks, 4);
   }
+}
+
+// A server that says it is fast but answers slowly: after a session's decode steps its
+// client's table counts it at the speed measured, and the next session goes elsewhere.
+TEST_F(SpotCheck, AServerSlowerThanItClaimsIsDiscountedInRoutes) {
+  fault_injection slow;
+  slow.reply_delay = 20ms;  // not part of the compute it measures and announces
+  local_swarm_options o;
+  o.model_path = model_;
+  o.spans = {{0, 5}, {0, 5}};
+  o.faults = {slow, {}};
+  auto swarm = local_swarm::start(system_, o);
+  ASSERT_TRUE(swarm.ok()) << swarm.error().message();
+  auto route_of = [&](uint64_t session_id) {
+    client_config c = swarm->client_defaults();
+    c.session_id = session_id;
+    auto client = start_client(system_, c);
+    EXPECT_TRUE(client.ok());
+    client_handle owner(*client);
+    const testing::answer got = testing::ask(system_, *client, testing::greedy("Once", 12));
+    EXPECT_EQ(got.error, "");
+    return got.reply.last_token.empty() ? std::string() : got.reply.last_token[0].server_name;
+  };
+  EXPECT_EQ(route_of(3001), "server-1");  // the tie goes to the lower id
+  caf::scoped_actor self{system_};
+  self->request(swarm->routing_table(), 5s, list_atom::value)
+      .receive(
+          [](const std::vector<server_record>& records) {
+            ASSERT_EQ(records.size(), 2u);
+            const server_record& r = records[0].name == "server-1" ? records[0] : records[1];
+            EXPECT_GT(r.compute_ms_per_block, 20.0 / 5 / 2) << "counted as it claims";
+          },
+          [](const caf::error& e) { FAIL() << caf::to_string(e); });
+  EXPECT_EQ(route_of(3002), "server-2");
 }
 
 }  // namespace
