@@ -57,6 +57,8 @@ class guard_state {
 
   const guard_settings& settings() const { return settings_; }
   guard_counters& counters() { return counters_; }
+  // Set at the module's start, before any connection: this process's node id.
+  std::optional<node_identity> self;
 
   status admit_inbound(native_socket fd, const std::string& address) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -192,6 +194,7 @@ class guard_policy {
         tls_(std::move(tls)),
         guard_(role, state_->settings().limits,
                state_->settings().key ? &*state_->settings().key : nullptr, new_nonce()) {
+    if (state_->self) guard_.set_local_node(*state_->self);
     queue(guard_out_, guard_.take_output());
   }
 
@@ -435,6 +438,15 @@ class guard_module : public caf::actor_system::module {
       : system_(system), state_(std::make_shared<guard_state>(std::move(settings))) {}
 
   void start() override {
+    const caf::node_id& node = system_.node();
+    if (node && node->implementation_id() == caf::node_id::default_data::class_id) {
+      const auto& data = static_cast<const caf::node_id::default_data&>(*node);
+      node_identity self;
+      self.process_id = data.process_id();
+      const auto host = data.host_id();
+      std::copy(host.begin(), host.end(), self.host.begin());
+      state_->self = self;
+    }
     auto broker = system_.middleman().named_broker<caf::io::basp_broker>(caf::atom("BASP"));
     state_->actor = system_.spawn<guarded_middleman_actor, caf::detached + caf::hidden>(
         std::move(broker), state_);

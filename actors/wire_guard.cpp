@@ -100,6 +100,119 @@ result<std::string> new_swarm_key_text() {
   return text + "\n";
 }
 
+namespace {
+
+// Reads CAF 0.17's binary serialization: integers in network order, sequence lengths
+// as 7-bit groups, low group first.
+struct caf_reader {
+  const uint8_t* p;
+  size_t n;
+  size_t at = 0;
+  bool bytes(size_t k, const uint8_t*& out) {
+    if (n - at < k) return false;
+    out = p + at;
+    at += k;
+    return true;
+  }
+  bool u64(uint64_t& x) {
+    const uint8_t* b = nullptr;
+    if (!bytes(8, b)) return false;
+    x = big_endian(b, 8);
+    return true;
+  }
+  bool u32(uint32_t& x) {
+    const uint8_t* b = nullptr;
+    if (!bytes(4, b)) return false;
+    x = uint32_t(big_endian(b, 4));
+    return true;
+  }
+  bool u16(uint16_t& x) {
+    const uint8_t* b = nullptr;
+    if (!bytes(2, b)) return false;
+    x = uint16_t(big_endian(b, 2));
+    return true;
+  }
+  bool length(uint32_t& x) {
+    x = 0;
+    for (int shift = 0; shift < 35; shift += 7) {
+      const uint8_t* b = nullptr;
+      if (!bytes(1, b)) return false;
+      x |= uint32_t(*b & 0x7f) << shift;
+      if ((*b & 0x80) == 0) return true;
+    }
+    return false;
+  }
+};
+
+// A node id; `id` is set for one of the default kind. False when it does not parse or
+// is of another kind (a URI: CAF 0.17 makes those only when configured to).
+bool read_node(caf_reader& r, std::optional<node_identity>& id) {
+  uint64_t kind = 0;
+  if (!r.u64(kind)) return false;
+  id.reset();
+  if (kind == caf_atom("")) return true;
+  if (kind != caf_atom("default")) return false;
+  node_identity node;
+  const uint8_t* host = nullptr;
+  if (!r.u32(node.process_id) || !r.bytes(node.host.size(), host)) return false;
+  std::copy(host, host + node.host.size(), node.host.begin());
+  id = node;
+  return true;
+}
+
+bool same_node(const node_identity& a, const node_identity& b) {
+  return a.process_id == b.process_id && a.host == b.host;
+}
+
+// The message types CAF's actors handle as system messages whatever their sender.
+constexpr const char* system_messages[] = {
+    "@exit",         "@down",          "@group_down", "@timeout", "@open_stream_msg",
+    "@upstream_msg", "@downstream_msg"};
+constexpr size_t max_stages = 64;
+constexpr uint32_t max_type_names = 4096;
+
+}  // namespace
+
+status check_message_payload(uint8_t operation, const uint8_t* payload, size_t n,
+                             const node_identity* self) {
+  const std::string what = std::string("BASP ") + op_name(operation) + ": ";
+  auto bad = [&](const std::string& why) { return status::corruption(what + why); };
+  caf_reader r{payload, n};
+  std::optional<node_identity> node;
+  if (operation == routed_message) {
+    if (!read_node(r, node)) return bad("unreadable source node");
+    if (self && node && same_node(*node, *self)) return bad("claims to come from this node");
+    if (!read_node(r, node)) return bad("unreadable destination node");
+  }
+  uint32_t stages = 0;
+  if (!r.length(stages) || stages > max_stages) return bad("unreadable sender stages");
+  for (uint32_t i = 0; i < stages; ++i) {
+    uint64_t actor = 0;
+    if (!r.u64(actor) || !read_node(r, node)) return bad("unreadable sender stage");
+  }
+  uint16_t type_number = 0;
+  uint32_t name_length = 0;
+  const uint8_t* name = nullptr;
+  if (!r.u16(type_number) || type_number != 0 || !r.length(name_length) ||
+      name_length > max_type_names || !r.bytes(name_length, name)) {
+    return bad("unreadable message type");
+  }
+  const std::string types(reinterpret_cast<const char*>(name), name_length);
+  if (types.rfind("@<>", 0) != 0) return bad("message type '" + types.substr(0, 64) + "'");
+  for (size_t at = 3; at < types.size();) {
+    if (types[at] != '+') return bad("message type '" + types.substr(0, 64) + "'");
+    const size_t end = std::min(types.find('+', at + 1), types.size());
+    const std::string type = types.substr(at + 1, end - at - 1);
+    for (const char* system : system_messages) {
+      if (type == system) {
+        return bad("carries a CAF system message (" + type + "): only CAF itself makes those");
+      }
+    }
+    at = end;
+  }
+  return status::ok_status();
+}
+
 basp_header decode_basp_header(const uint8_t* p) {
   basp_header h;
   h.operation = p[0];
@@ -232,6 +345,11 @@ status wire_guard::commit(size_t n) {
     case stage::header:
       return on_header();
     case stage::payload:
+      if (operation_ == direct_message || operation_ == routed_message) {
+        status s = check_message_payload(operation_, in_.data() + basp_header_size,
+                                         in_.size() - basp_header_size, self_ ? &*self_ : nullptr);
+        if (!s.ok()) return fail(std::move(s));
+      }
       on_frame_complete();
       return status::ok_status();
     case stage::failed:
@@ -316,6 +434,10 @@ status wire_guard::on_header() {
   if (!s.ok()) return fail(std::move(s));
   if (h.operation == server_handshake || h.operation == client_handshake) established_ = true;
   payload_len_ = h.payload_len;
+  operation_ = h.operation;
+  if (payload_len_ == 0 && (operation_ == direct_message || operation_ == routed_message)) {
+    return fail(check_message_payload(operation_, nullptr, 0, nullptr));
+  }
   if (payload_len_ == 0) {
     on_frame_complete();
   } else {

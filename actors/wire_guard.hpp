@@ -12,7 +12,11 @@
 //  - the first frame must be the peer's handshake (server_handshake to a connector,
 //    client_handshake to an acceptor); handshakes, monitor and down messages are small;
 //  - a frame is passed on only once all its payload has arrived, so memory grows with
-//    the bytes a peer really sent, not with the lengths it claims.
+//    the bytes a peer really sent, not with the lengths it claims;
+//  - a message frame may not carry a CAF system message: CAF 0.17 treats any message
+//    holding an exit_msg or down_msg as one, whoever sent it (a peer's exit_msg stopped
+//    a routing table), and a routed message may not claim to come from this node (CAF
+//    would take a local actor as its sender, passing local_only's checks).
 //
 // Swarm key handshake (both sides at once, 37 + 32 bytes each way):
 //   hello = "CRLA" | version 1 | 32-byte random nonce
@@ -78,6 +82,30 @@ constexpr size_t basp_header_size = 32;
 
 basp_header decode_basp_header(const uint8_t* p);
 
+// CAF 0.17's atom_value of `text` (caf/detail/atom_val.hpp), for the node ids in frames.
+constexpr uint64_t caf_atom(const char* text, uint64_t interim = 0xF) {
+  auto code = [](char c) -> uint64_t {
+    if (c >= '0' && c <= '9') return uint64_t(c - '0' + 1);
+    if (c >= 'A' && c <= 'Z') return uint64_t(c - 'A' + 11);
+    if (c == '_') return 37;
+    if (c >= 'a' && c <= 'z') return uint64_t(c - 'a' + 38);
+    return 0;
+  };
+  return *text == '\0' ? interim : caf_atom(text + 1, (interim << 6) | code(*text));
+}
+
+// A CAF node id of the default kind: the process id and 20 bytes of host id.
+struct node_identity {
+  uint32_t process_id = 0;
+  std::array<uint8_t, 20> host{};
+};
+
+// Whether the payload of a direct or routed message frame may reach CAF: its sender
+// stages and message type names parse, it holds no CAF system message, and (routed) its
+// source node is not `self` (null: not checked). Ok, or corruption naming the problem.
+status check_message_payload(uint8_t operation, const uint8_t* payload, size_t n,
+                             const node_identity* self);
+
 // Whether `h` may arrive on a connection of `role`; `established` once the peer's BASP
 // handshake arrived. Ok, or corruption naming what is wrong.
 status check_header(const basp_header& h, guard_role role, bool established,
@@ -112,6 +140,8 @@ class wire_guard {
   bool established() const { return established_; }
   bool failed() const { return stage_ == stage::failed; }
   uint64_t frames() const { return frames_; }
+  // This process's node id: routed messages claiming it as their source are refused.
+  void set_local_node(const node_identity& self) { self_ = self; }
 
  private:
   enum class stage : uint8_t { hello, proof, header, payload, failed };
@@ -136,6 +166,8 @@ class wire_guard {
   std::vector<uint8_t> in_;  // the current stage's bytes so far (header + payload)
   size_t in_used_ = 0;
   uint32_t payload_len_ = 0;
+  uint8_t operation_ = 0;  // of the frame being received
+  std::optional<node_identity> self_;
   std::vector<uint8_t> deliver_;  // whole checked frames being handed on
   size_t delivered_ = 0;
 };

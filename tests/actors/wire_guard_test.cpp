@@ -7,6 +7,11 @@
 
 #include <sys/stat.h>
 
+#include <caf/atom.hpp>
+#include <caf/binary_serializer.hpp>
+#include <caf/node_id.hpp>
+#include <caf/string_view.hpp>
+
 #include <cstring>
 #include <iostream>
 #include <random>
@@ -38,6 +43,37 @@ bytes frame(uint8_t op, const bytes& payload, uint64_t op_data = 0, uint64_t sou
   bytes f = header(op, uint32_t(payload.size()), op_data, source, dest);
   f.insert(f.end(), payload.begin(), payload.end());
   return f;
+}
+
+void put_u64(bytes& b, uint64_t x) {
+  for (int i = 0; i < 8; ++i) b.push_back(uint8_t(x >> (56 - 8 * i)));
+}
+
+// A node id as CAF 0.17 writes it: its kind, the process id and the 20-byte host id.
+void put_node(bytes& b, const node_identity& n) {
+  put_u64(b, caf_atom("default"));
+  for (int i = 0; i < 4; ++i) b.push_back(uint8_t(n.process_id >> (24 - 8 * i)));
+  b.insert(b.end(), n.host.begin(), n.host.end());
+}
+
+// A message frame's payload as CAF 0.17 writes it: (routed: source and destination
+// nodes,) no sender stages, the message's type names, then `body` bytes of its values.
+bytes message_payload(const std::string& types, size_t body, const node_identity* from = nullptr,
+                      const node_identity* to = nullptr) {
+  bytes b;
+  if (from) put_node(b, *from);
+  if (to) put_node(b, *to);
+  b.push_back(0);  // stages
+  b.push_back(0);  // the type number: 0, names follow
+  b.push_back(0);
+  const std::string name = "@<>" + types;
+  for (uint32_t x = uint32_t(name.size());; x >>= 7) {
+    b.push_back(uint8_t(x & 0x7f) | (x > 0x7f ? 0x80 : 0));
+    if (x <= 0x7f) break;
+  }
+  b.insert(b.end(), name.begin(), name.end());
+  b.resize(b.size() + body, 3);
+  return b;
 }
 
 std::array<uint8_t, 32> nonce(uint8_t seed) {
@@ -100,7 +136,7 @@ TEST(WireGuard, AFrameIsHandedOnOnlyWhenAllOfItArrived) {
   g.consume(hs.size());
   ASSERT_TRUE(g.established());
   // A large direct message: its bytes are held until the last one.
-  const bytes msg = frame(2, bytes(300000, 3), 0, 0, 42);
+  const bytes msg = frame(2, message_payload("+corolla.step_request", 300000), 0, 0, 42);
   for (size_t at = 0; at + 1 < msg.size(); at += 4096) {
     const size_t take = std::min<size_t>(4096, msg.size() - 1 - at);
     ASSERT_TRUE(g.feed(msg.data() + at, take).ok());
@@ -110,6 +146,61 @@ TEST(WireGuard, AFrameIsHandedOnOnlyWhenAllOfItArrived) {
   ASSERT_EQ(g.ready(), msg.size());
   EXPECT_EQ(0, std::memcmp(g.ready_data(), msg.data(), msg.size()));
   EXPECT_EQ(g.frames(), 2u);
+}
+
+TEST(WireGuard, MessagesCarryingCafSystemMessagesAreRefused) {
+  for (const char* type : {"+@exit", "+@down", "+@group_down", "+@timeout", "+@upstream_msg"}) {
+    SCOPED_TRACE(type);
+    wire_guard g = open_guard(guard_role::acceptor);
+    ASSERT_TRUE(feed_all(g, frame(1, bytes(40, 7))).ok());
+    const status s =
+        feed_all(g, frame(2, message_payload(std::string("+@atom") + type, 40), 0, 0, 42));
+    EXPECT_FALSE(s.ok());
+    EXPECT_NE(s.message().find("CAF system message"), std::string::npos) << s.message();
+  }
+  wire_guard g = open_guard(guard_role::acceptor);
+  ASSERT_TRUE(feed_all(g, frame(1, bytes(40, 7))).ok());
+  // Names that only start like one are fine; a payload that is no message is not.
+  EXPECT_TRUE(feed_all(g, frame(2, message_payload("+@atom+@downloaded", 8), 0, 0, 42)).ok());
+  EXPECT_TRUE(feed_all(g, frame(2, message_payload("", 0), 0, 0, 42)).ok());
+  EXPECT_FALSE(feed_all(g, frame(2, bytes(64, 3), 0, 0, 42)).ok());
+}
+
+TEST(WireGuard, ItsAtomsAreCafs) {
+  for (const char* text : {"", "default", "uri", "BASP"}) {
+    EXPECT_EQ(caf_atom(text), static_cast<uint64_t>(caf::atom_from_string(text))) << text;
+  }
+}
+
+TEST(WireGuard, ItWritesNodeIdsAsCafDoes) {
+  node_identity n{0x01020304, {}};
+  for (size_t i = 0; i < n.host.size(); ++i) n.host[i] = uint8_t(i * 13 + 1);
+  caf::node_id::default_data::host_id_type host;
+  std::copy(n.host.begin(), n.host.end(), host.begin());
+  caf::node_id id = caf::make_node_id(n.process_id, host);
+  std::vector<char> written;
+  caf::binary_serializer sink{nullptr, written};
+  ASSERT_FALSE(sink(id));
+  bytes expected;
+  put_node(expected, n);
+  EXPECT_EQ(bytes(written.begin(), written.end()), expected);
+}
+
+TEST(WireGuard, ARoutedMessageMayNotClaimToComeFromThisNode) {
+  node_identity self{4242, {}}, other{77, {}};
+  self.host.fill(9);
+  other.host.fill(5);
+  for (const node_identity* from : {&other, &self}) {
+    wire_guard g = open_guard(guard_role::acceptor);
+    g.set_local_node(self);
+    ASSERT_TRUE(feed_all(g, frame(1, bytes(40, 7))).ok());
+    const status s = feed_all(g, frame(3, message_payload("+@atom", 16, from, &self), 0, 5, 6));
+    EXPECT_EQ(s.ok(), from == &other) << s.message();
+  }
+  // An empty message frame is refused too (CAF would read past it).
+  wire_guard g = open_guard(guard_role::acceptor);
+  ASSERT_TRUE(feed_all(g, frame(1, bytes(40, 7))).ok());
+  EXPECT_FALSE(feed_all(g, frame(2, {}, 0, 0, 42)).ok());
 }
 
 TEST(WireGuard, AClaimedLengthCostsOnlyTheBytesReallySent) {

@@ -6,6 +6,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <thread>
+
+#include <caf/send.hpp>
+#include <caf/system_messages.hpp>
+
 #include "bench/process_stats.hpp"
 #include "bench/tcp_relay.hpp"
 #include "tests/cluster/cluster_fixture.hpp"
@@ -150,6 +155,32 @@ TEST_F(HostilePeer, ANodesControlMessagesAreRefusedFromOtherNodes) {
       refused(self->request(*table, 5s, join_atom::value, std::string("10.0.0.1:9")), uint64_t{}));
   EXPECT_TRUE(refused(self->request(*table, 5s, probe_atom::value, uint64_t(1) << 24), double{}));
   EXPECT_TRUE(refused(self->request(*table, 5s, flush_atom::value), uint64_t{}));
+  expect_serving(a);
+}
+
+// CAF treats any message holding an exit_msg or a down_msg as one, whoever sent it: a
+// peer could stop a server or a routing table (its default is to quit on a non-normal
+// exit), or tell it a server it monitors is gone. The guard refuses such frames.
+TEST_F(HostilePeer, SystemMessagesFromAPeerAreRefused) {
+  node_process a(app_path("actor-node"), node_args("a", "0:5", {}));
+  ASSERT_TRUE(a.wait_for("serving blocks")) << a.output();
+  auto table = remote_table(*system_, "127.0.0.1", a.port());
+  ASSERT_TRUE(table) << caf::to_string(table.error());
+  caf::scoped_actor self{*system_};
+  server_actor server;
+  self->request(*table, 5s, route_request{0, 5, {}})
+      .receive([&](const std::vector<route_hop>& hops) { server = hops.at(0).handle; },
+               [](const caf::error& e) { FAIL() << caf::to_string(e); });
+  ASSERT_TRUE(server);
+  const caf::error reason = make_error(errc::compute_failed, "a peer's exit_msg");
+  // An attacker's CAF is not bound by Corolla's typed interfaces.
+  const auto untyped = [](const auto& handle) { return caf::actor_cast<caf::actor>(handle); };
+  caf::anon_send(untyped(server), caf::exit_msg{server.address(), reason});
+  caf::anon_send(untyped(*table), caf::exit_msg{table->address(), reason});
+  caf::anon_send(untyped(*table), caf::down_msg{server.address(), reason});
+  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(a.running()) << a.output();
+  EXPECT_EQ(a.output().find("a peer's exit_msg"), std::string::npos) << a.output();
   expect_serving(a);
 }
 
