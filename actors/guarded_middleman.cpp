@@ -10,6 +10,7 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include <openssl/rand.h>
@@ -29,6 +30,7 @@
 #include <caf/openssl/session.hpp>
 #include <caf/policy/tcp.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/uniform_type_info_map.hpp>
 
 namespace corolla {
 
@@ -59,6 +61,20 @@ class guard_state {
   guard_counters& counters() { return counters_; }
   // Set at the module's start, before any connection: this process's node id.
   std::optional<node_identity> self;
+  caf::actor_system* system = nullptr;
+
+  // Whether CAF's registry can make a value of type `name`; known names are remembered
+  // (unknown ones are not: a peer could send endless new ones).
+  bool known_type(const std::string& name) {
+    {
+      std::lock_guard<std::mutex> lock(types_mu_);
+      if (known_types_.count(name)) return true;
+    }
+    if (!system || !system->types().make_value(name)) return false;
+    std::lock_guard<std::mutex> lock(types_mu_);
+    known_types_.insert(name);
+    return true;
+  }
 
   status admit_inbound(native_socket fd, const std::string& address) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -150,6 +166,8 @@ class guard_state {
   const guard_settings settings_;
   guard_counters counters_;
   std::mutex mu_;
+  std::mutex types_mu_;
+  std::unordered_set<std::string> known_types_;
   connection_admission admission_;
   std::condition_variable wake_;
   bool stopping_ = false;
@@ -195,6 +213,8 @@ class guard_policy {
         guard_(role, state_->settings().limits,
                state_->settings().key ? &*state_->settings().key : nullptr, new_nonce()) {
     if (state_->self) guard_.set_local_node(*state_->self);
+    guard_.set_type_check(
+        [state = state_.get()](const std::string& name) { return state->known_type(name); });
     queue(guard_out_, guard_.take_output());
   }
 
@@ -447,6 +467,7 @@ class guard_module : public caf::actor_system::module {
       std::copy(host.begin(), host.end(), self.host.begin());
       state_->self = self;
     }
+    state_->system = &system_;
     auto broker = system_.middleman().named_broker<caf::io::basp_broker>(caf::atom("BASP"));
     state_->actor = system_.spawn<guarded_middleman_actor, caf::detached + caf::hidden>(
         std::move(broker), state_);

@@ -174,7 +174,7 @@ constexpr uint32_t max_type_names = 4096;
 }  // namespace
 
 status check_message_payload(uint8_t operation, const uint8_t* payload, size_t n,
-                             const node_identity* self) {
+                             const node_identity* self, const type_check* known) {
   const std::string what = std::string("BASP ") + op_name(operation) + ": ";
   auto bad = [&](const std::string& why) { return status::corruption(what + why); };
   caf_reader r{payload, n};
@@ -207,6 +207,9 @@ status check_message_payload(uint8_t operation, const uint8_t* payload, size_t n
       if (type == system) {
         return bad("carries a CAF system message (" + type + "): only CAF itself makes those");
       }
+    }
+    if (known && *known && !(*known)(type)) {
+      return bad("a message of unknown type '" + type.substr(0, 64) + "'");
     }
     at = end;
   }
@@ -347,7 +350,8 @@ status wire_guard::commit(size_t n) {
     case stage::payload:
       if (operation_ == direct_message || operation_ == routed_message) {
         status s = check_message_payload(operation_, in_.data() + basp_header_size,
-                                         in_.size() - basp_header_size, self_ ? &*self_ : nullptr);
+                                         in_.size() - basp_header_size, self_ ? &*self_ : nullptr,
+                                         &known_);
         if (!s.ok()) return fail(std::move(s));
       }
       on_frame_complete();

@@ -16,7 +16,9 @@
 //  - a message frame may not carry a CAF system message: CAF 0.17 treats any message
 //    holding an exit_msg or down_msg as one, whoever sent it (a peer's exit_msg stopped
 //    a routing table), and a routed message may not claim to come from this node (CAF
-//    would take a local actor as its sender, passing local_only's checks).
+//    would take a local actor as its sender, passing local_only's checks), nor name a
+//    type this process does not know (CAF would drop it without a word, and its sender
+//    wait for an answer until a timeout: one mangled byte hung a client).
 //
 // Swarm key handshake (both sides at once, 37 + 32 bytes each way):
 //   hello = "CRLA" | version 1 | 32-byte random nonce
@@ -38,6 +40,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -100,11 +103,15 @@ struct node_identity {
   std::array<uint8_t, 20> host{};
 };
 
+// Whether this process can read a message element of type `name` (CAF's registry).
+using type_check = std::function<bool(const std::string& name)>;
+
 // Whether the payload of a direct or routed message frame may reach CAF: its sender
-// stages and message type names parse, it holds no CAF system message, and (routed) its
-// source node is not `self` (null: not checked). Ok, or corruption naming the problem.
+// stages and message type names parse, it holds no CAF system message, every type is
+// known (`known` null: not checked), and (routed) its source node is not `self` (null:
+// not checked). Ok, or corruption naming the problem.
 status check_message_payload(uint8_t operation, const uint8_t* payload, size_t n,
-                             const node_identity* self);
+                             const node_identity* self, const type_check* known = nullptr);
 
 // Whether `h` may arrive on a connection of `role`; `established` once the peer's BASP
 // handshake arrived. Ok, or corruption naming what is wrong.
@@ -142,6 +149,8 @@ class wire_guard {
   uint64_t frames() const { return frames_; }
   // This process's node id: routed messages claiming it as their source are refused.
   void set_local_node(const node_identity& self) { self_ = self; }
+  // Message element types this process reads; others are refused.
+  void set_type_check(type_check known) { known_ = std::move(known); }
 
  private:
   enum class stage : uint8_t { hello, proof, header, payload, failed };
@@ -168,6 +177,7 @@ class wire_guard {
   uint32_t payload_len_ = 0;
   uint8_t operation_ = 0;  // of the frame being received
   std::optional<node_identity> self_;
+  type_check known_;
   std::vector<uint8_t> deliver_;  // whole checked frames being handed on
   size_t delivered_ = 0;
 };

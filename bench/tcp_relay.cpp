@@ -1,5 +1,7 @@
 #include "bench/tcp_relay.hpp"
 
+#include <string_view>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -81,11 +83,27 @@ void tcp_relay::accept_loop() {
   }
 }
 
+void tcp_relay::mangle_once(const std::string& needle, int skip) {
+  std::lock_guard<std::mutex> lock(mu_);
+  needle_ = needle;
+  skip_ = skip;
+}
+
 void tcp_relay::pump(int from, int to, size_t index, bool to_target) {
   char buf[65536];
   for (;;) {
     const ssize_t n = ::recv(from, buf, sizeof buf, 0);
     if (n <= 0) break;
+    if (to_target && !needle_.empty() && !mangled_) {
+      std::lock_guard<std::mutex> lock(mu_);
+      const std::string_view chunk(buf, size_t(n));
+      for (size_t at = chunk.find(needle_); at != std::string_view::npos && !mangled_;
+           at = chunk.find(needle_, at + 1)) {
+        if (skip_-- > 0) continue;
+        buf[at + needle_.size() - 1] ^= 0x20;
+        mangled_ = true;
+      }
+    }
     if (record_) {
       std::lock_guard<std::mutex> lock(mu_);
       auto& r = recordings_[index];

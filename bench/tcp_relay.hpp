@@ -1,6 +1,6 @@
 // tcp_relay: a TCP forwarder on 127.0.0.1 between a process and a node, for tests and
 // benchmarks — it can record what each side sent (the wire fuzzer's seeds are real
-// traffic captured this way).
+// traffic captured this way) and change one byte of it, as a faulty link or a meddler.
 //
 // Thread safety: start() and the destructor from one thread; recorded() after the
 // connections it asks about have closed or the relay has stopped.
@@ -37,6 +37,10 @@ class tcp_relay {
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   void stop();
   std::vector<recording> recorded();
+  // The (skip + 1)-th time `needle` passes towards the target within one read, its last
+  // byte is changed; mangled() says whether that happened.
+  void mangle_once(const std::string& needle, int skip);
+  bool mangled() const { return mangled_; }
 
  private:
   void accept_loop();
@@ -52,6 +56,9 @@ class tcp_relay {
   std::vector<std::thread> pumps_;
   std::vector<int> fds_;
   std::vector<recording> recordings_;
+  std::string needle_;
+  int skip_ = 0;
+  std::atomic<bool> mangled_{false};
 };
 
 }  // namespace corolla

@@ -166,6 +166,15 @@ TEST(WireGuard, MessagesCarryingCafSystemMessagesAreRefused) {
   EXPECT_FALSE(feed_all(g, frame(2, bytes(64, 3), 0, 0, 42)).ok());
 }
 
+TEST(WireGuard, AMessageOfATypeThisProcessDoesNotKnowIsRefused) {
+  wire_guard g = open_guard(guard_role::acceptor);
+  g.set_type_check([](const std::string& name) { return name != "corolla.push_steP"; });
+  ASSERT_TRUE(feed_all(g, frame(1, bytes(40, 7))).ok());
+  EXPECT_TRUE(feed_all(g, frame(2, message_payload("+corolla.push_step", 64), 0, 0, 42)).ok());
+  const status s = feed_all(g, frame(2, message_payload("+corolla.push_steP", 64), 0, 0, 42));
+  EXPECT_NE(s.message().find("unknown type 'corolla.push_steP'"), std::string::npos) << s.message();
+}
+
 TEST(WireGuard, ItsAtomsAreCafs) {
   for (const char* text : {"", "default", "uri", "BASP"}) {
     EXPECT_EQ(caf_atom(text), static_cast<uint64_t>(caf::atom_from_string(text))) << text;

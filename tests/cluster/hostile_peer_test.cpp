@@ -184,6 +184,49 @@ TEST_F(HostilePeer, SystemMessagesFromAPeerAreRefused) {
   expect_serving(a);
 }
 
+// One byte of a push step's type name changed on the way: the node's guard refuses the
+// frame and closes the connection (CAF would have dropped the step without a word, and
+// the client waited for its 60 s step timeout), the client fails over on the lost
+// connection, reconnects, replays, and answers as it would have.
+TEST_F(HostilePeer, AMangledTypeNameFailsTheStepOverInsteadOfHangingIt) {
+  node_process a(app_path("actor-node"), node_args("a", "0:5", {}));
+  ASSERT_TRUE(a.wait_for("serving blocks")) << a.output();
+  tcp_relay relay(a.port());
+  relay.mangle_once("corolla.push_step", 3);
+  remote_swarm_options o;
+  o.peers = {relay.address()};
+  o.model_path = model_;
+  o.gossip_period = gossip_period;
+  o.record_ttl = 2000ms;
+  auto swarm = remote_swarm::join(*system_, o);
+  ASSERT_TRUE(swarm.ok()) << swarm.error().message();
+  ASSERT_TRUE(wait_for_servers(*swarm, 1));
+  client_config cfg = swarm->client_defaults();
+  cfg.push = true;
+  auto client = start_client(*system_, cfg);  // opens its session: its route is a
+  ASSERT_TRUE(client.ok()) << client.error().message();
+  client_handle owner(*client);
+  ASSERT_EQ(route_of(*client), std::vector<std::string>{"a"});
+  // Then b and c cover the blocks too, for the failover.
+  node_process b(app_path("actor-node"), node_args("b", "0:3", {a.address()}));
+  node_process c(app_path("actor-node"), node_args("c", "3:5", {a.address()}));
+  ASSERT_TRUE(b.wait_for("serving blocks")) << b.output();
+  ASSERT_TRUE(c.wait_for("serving blocks")) << c.output();
+  ASSERT_TRUE(wait_for_servers(*swarm, 3));
+  const generate_request req = greedy("Once upon a time", 12);
+  const answer got = ask(*system_, *client, req, 30s);
+  EXPECT_TRUE(relay.mangled());
+  ASSERT_EQ(got.error, "");
+  EXPECT_EQ(got.reply.stats.tokens, single_process_tokens(model_, precision::int8, req));
+  ASSERT_EQ(got.reply.recoveries.size(), 1u);
+  const recovery_report& r = got.reply.recoveries[0];
+  EXPECT_EQ(r.failed_server, "a");
+  std::cout << "failed over to b + c " << r.reroute_ms + r.replay_ms << " ms after: " << r.cause
+            << "\n";
+  EXPECT_TRUE(a.wait_for("unknown type 'corolla.push_steP'", 3s)) << a.output();
+  EXPECT_TRUE(a.running());
+}
+
 class PrivateSwarm : public HostilePeer {
  protected:
   static std::string key_file(const std::string& name) {
