@@ -66,7 +66,11 @@ struct client_session_state {
       steady::time_point at;
       int64_t compute_us = 0;
       int64_t inbound_us = 0;
+      uint64_t input_digest = 0;   // what the hop says it computed on
+      uint64_t output_digest = 0;  // what it sent the session (and the next hop)
+      bool reported = false;       // false: a hop before the first run this attempt
     };
+    uint64_t sent_digest = 0;  // push mode: the input the session sent the first hop
     steady::time_point started;
     std::vector<std::optional<received>> outputs;  // per hop
     size_t restart_hop = 0;  // after a failover: the first hop to run the step again
@@ -267,11 +271,46 @@ void run_push(session_pointer self, const client_session_config& cfg, size_t fro
   for (size_t i = 0; i < from; ++i) running.outputs[i] = running_step::received{running.started};
   watch(self, cfg, from);
   const session_step& step = running.step;
+  tensor_bytes input = encode_tensor(cfg.codec, hidden.data(), step.n, cfg.dim);
+  running.sent_digest = tensor_digest(input);
   self->send(st.route[from].handle,
-             push_step{step_request{cfg.session_id, running.id, step.pos,
-                                    encode_tensor(cfg.codec, hidden.data(), step.n, cfg.dim)},
+             push_step{step_request{cfg.session_id, running.id, step.pos, std::move(input)},
                        uint32_t(from), push_clock_ns(), std::move(chain),
                        caf::actor_cast<caf::actor>(self)});
+}
+
+// Push mode: every hop computed on what the one before it sent the session (the session
+// keeps that, and spot checks judge each hop by it). A mismatch means the sender handed
+// the next server something else, or the receiver misreports what it got: both are
+// banned as liars and replaced. False when the step is abandoned for that.
+bool handed_over_as_sent(session_pointer self, const client_session_config& cfg) {
+  client_session_state& st = self->state;
+  running_step& running = *st.running;
+  std::optional<uint64_t> sent;  // what the previous hop of this attempt sent
+  for (size_t h = 0; h < running.outputs.size(); ++h) {
+    const running_step::received& r = *running.outputs[h];
+    if (!r.reported) continue;
+    const uint64_t expected = sent ? *sent : running.sent_digest;
+    if (r.input_digest != expected) {
+      const route_hop& receiver = st.route[h];
+      std::string why = hop_name(receiver) + " computed on another input than " +
+                        (sent ? hop_name(st.route[h - 1]) + " sent the session"
+                              : std::string("the session sent it")) +
+                        " (push hand-over)";
+      std::cerr << "corolla: session " << cfg.session_id << ": " << why << "\n";
+      const auto now = steady::now();
+      st.policy.server_lied(receiver.server.server_id, now);
+      if (sent) {
+        const uint64_t sender = st.route[h - 1].server.server_id;
+        st.policy.server_lied(sender, now);
+        server_failed(self, cfg, sender, why);
+      }
+      server_failed(self, cfg, receiver.server.server_id, why);
+      return false;
+    }
+    sent = r.output_digest;
+  }
+  return true;
 }
 
 // Push mode: one server's output. Kept as the next hop's input; after every hop has
@@ -297,13 +336,16 @@ void on_hop_output(session_pointer self, const client_session_config& cfg, hop_o
   const size_t hop = out.hop;
   if (hop + 1 < st.route.size() && !keep_input(self, cfg, hop + 1, hidden)) return;
   if (hop + 1 == st.route.size()) running.step.hidden = std::move(hidden);
-  running.outputs[hop] = running_step::received{steady::now(), out.compute_us, out.inbound_us};
+  running.outputs[hop] = running_step::received{
+      steady::now(), out.compute_us, out.inbound_us, out.input_digest, tensor_digest(out.hidden),
+      true};
   size_t missing = 0;
   while (missing < running.outputs.size() && running.outputs[missing]) ++missing;
   if (missing < running.outputs.size()) {
     watch(self, cfg, missing);
     return;
   }
+  if (!handed_over_as_sent(self, cfg)) return;
   // Per hop: its compute, and the time between the previous hop's output reaching the
   // session and its own, less its compute (the hand-over and the copy to the session).
   auto previous = running.started;

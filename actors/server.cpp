@@ -92,6 +92,7 @@ struct server_state {
   // Fault injection (server_config::faults).
   int64_t steps_seen = 0;
   int64_t outputs_made = 0;
+  int64_t handovers = 0;
   bool stalled = false;
   std::mt19937_64 fault_rng;
   uint64_t next_ticket = 0;
@@ -551,32 +552,38 @@ void push(server_pointer self, const server_config& cfg, push_step& p) {
   out.step_id = p.step.step_id;
   out.hop = p.hop;
   out.inbound_us = inbound_us;
+  out.input_digest = tensor_digest(p.step.hidden);
   const int64_t pos = p.step.pos;
   execute_step(
       self, cfg, p.step,
-      held_back(self, cfg,
-                [self, out, pos, chain = std::move(p.chain),
-                 reply_to = std::move(p.reply_to)](caf::expected<step_reply> reply) mutable {
-                  if (!reply) {
-                    const caf::error& err = reply.error();
-                    out.error_code = uint8_t(errc_of(err));
-                    out.error_text = describe(err);
-                    self->send(caf::actor_cast<client_session_actor>(reply_to), std::move(out));
-                    return;
-                  }
-                  if (!chain.empty()) {
-                    caf::actor next = chain.front();
-                    chain.erase(chain.begin());
-                    self->send(
-                        caf::actor_cast<server_actor>(next),
-                        push_step{step_request{out.session_id, out.step_id, pos, reply->hidden},
-                                  out.hop + 1, push_clock_ns(), std::move(chain), reply_to});
-                  }
-                  out.hidden = std::move(reply->hidden);
-                  out.compute_us = reply->compute_us;
-                  out.server_us = reply->server_us;
-                  self->send(caf::actor_cast<client_session_actor>(reply_to), std::move(out));
-                }));
+      held_back(
+          self, cfg,
+          [self, out, pos, every = cfg.faults.alter_handover_every, chain = std::move(p.chain),
+           reply_to = std::move(p.reply_to)](caf::expected<step_reply> reply) mutable {
+            if (!reply) {
+              const caf::error& err = reply.error();
+              out.error_code = uint8_t(errc_of(err));
+              out.error_text = describe(err);
+              self->send(caf::actor_cast<client_session_actor>(reply_to), std::move(out));
+              return;
+            }
+            if (!chain.empty()) {
+              caf::actor next = chain.front();
+              chain.erase(chain.begin());
+              tensor_bytes handed = reply->hidden;
+              if (every > 0 && ++self->state.handovers % every == 0 && !handed.data.empty()) {
+                handed.data[0] ^= 0x40;
+              }
+              self->send(
+                  caf::actor_cast<server_actor>(next),
+                  push_step{step_request{out.session_id, out.step_id, pos, std::move(handed)},
+                            out.hop + 1, push_clock_ns(), std::move(chain), reply_to});
+            }
+            out.hidden = std::move(reply->hidden);
+            out.compute_us = reply->compute_us;
+            out.server_us = reply->server_us;
+            self->send(caf::actor_cast<client_session_actor>(reply_to), std::move(out));
+          }));
 }
 
 // Drops a session: its caches in the blocks, its reservation, its waiting steps.

@@ -28,6 +28,9 @@ struct fault_injection {
   // A liar: every alter_every-th step's output has its last row's first value negated
   // (1 where it was 0). 0: never.
   int64_t alter_every = 0;
+  // A liar to the next server only: every alter_handover_every-th output pushed on has a
+  // byte changed, while the session is sent the true one. 0: never.
+  int64_t alter_handover_every = 0;
   // The actor of block `crash_block` throws after taking block_crash_after_steps steps,
   // in its first `block_crashes` lives (a restart spawns it again).
   int64_t crash_block = -1;
@@ -35,7 +38,7 @@ struct fault_injection {
   int64_t block_crashes = 1;
   bool any() const {
     return crash_after_steps >= 0 || stall_after_steps >= 0 || reply_delay.count() > 0 ||
-           drop_fraction > 0 || crash_block >= 0 || alter_every > 0;
+           drop_fraction > 0 || crash_block >= 0 || alter_every > 0 || alter_handover_every > 0;
   }
 };
 

@@ -85,11 +85,12 @@ struct hop_output {
   int64_t inbound_us = 0;
   uint8_t error_code = 0;  // an errc; 0 when the hop ran
   std::string error_text;
+  uint64_t input_digest = 0;  // tensor_digest of the input the hop computed on
 
   template <class Archive>
   void serialize(Archive& ar) {
     ar(session_id, step_id, hop, hidden, compute_us, server_us, inbound_us, error_code,
-       text_field(error_text));
+       text_field(error_text), input_digest);
   }
 };
 

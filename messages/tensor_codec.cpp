@@ -78,6 +78,24 @@ tensor_bytes encode_tensor(tensor_codec codec, const float* x, int64_t rows, int
   return t;
 }
 
+uint64_t tensor_digest(const tensor_bytes& t) {
+  // FNV-1a over 8-byte words (then the tail), seeded with the header.
+  constexpr uint64_t prime = 0x100000001b3ull;
+  uint64_t h = 0xcbf29ce484222325ull;
+  auto mix = [&](uint64_t v) { h = (h ^ v) * prime; };
+  mix(t.codec);
+  mix(uint64_t(t.rows));
+  mix(uint64_t(t.cols));
+  const size_t words = t.data.size() / 8;
+  for (size_t i = 0; i < words; ++i) {
+    uint64_t v = 0;
+    std::memcpy(&v, t.data.data() + 8 * i, 8);
+    mix(v);
+  }
+  for (size_t i = words * 8; i < t.data.size(); ++i) mix(uint8_t(t.data[i]));
+  return h;
+}
+
 status decode_tensor(const tensor_bytes& t, int64_t expected_cols, int64_t max_rows,
                      std::vector<float>& out) {
   if (t.codec > uint8_t(tensor_codec::int8_block)) {

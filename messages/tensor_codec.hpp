@@ -55,6 +55,12 @@ size_t encoded_size(tensor_codec codec, int64_t rows, int64_t cols);
 
 tensor_bytes encode_tensor(tensor_codec codec, const float* x, int64_t rows, int64_t cols);
 
+// A 64-bit digest of `t` as it travels (header and bytes): push mode's servers report the
+// digest of the input they computed on, so a server can not send the next one something
+// else than what it sent the client. Not cryptographic: it only has to make an honest
+// mismatch impossible to miss, and a liar gains nothing by matching it.
+uint64_t tensor_digest(const tensor_bytes& t);
+
 // Decodes `t` into out [rows, cols]. Errors: corruption for an unknown codec, a size
 // that disagrees with the header, or rows outside [1, max_rows]; invalid_argument when
 // cols != expected_cols. `out` is untouched on error.

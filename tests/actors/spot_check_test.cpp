@@ -185,6 +185,27 @@ TEST_F(SpotCheck, TheHopsAfterALiarRecomputeWhatItGotWrong) {
   }
 }
 
+// Push mode: server-1 hands server-3 a changed input while sending the session the true
+// output. server-3 reports a digest of what it computed on, the session sees it is not
+// what server-1 sent it, and both are replaced before the step completes: no lie reaches
+// the answer.
+TEST_F(SpotCheck, AServerHandingTheNextOneSomethingElseIsCaughtAtOnce) {
+  fault_injection handover_liar;
+  handover_liar.alter_handover_every = 5;
+  const testing::answer got =
+      generate({{0, 2}, {0, 2}, {2, 5}, {2, 5}}, {handover_liar, {}, {}, {}}, true);
+  ASSERT_EQ(got.error, "");
+  EXPECT_EQ(got.reply.stats.tokens, expected_);
+  ASSERT_EQ(got.reply.recoveries.size(), 2u);
+  EXPECT_EQ(got.reply.recoveries[0].failed_server, "server-1");
+  EXPECT_NE(got.reply.recoveries[0].cause.find("computed on another input than server"),
+            std::string::npos)
+      << got.reply.recoveries[0].cause;
+  EXPECT_EQ(got.reply.recoveries[1].failed_server, "server-3");
+  EXPECT_EQ(got.reply.last_token.at(0).server_name, "server-2");
+  EXPECT_EQ(got.reply.last_token.at(1).server_name, "server-4");
+}
+
 // A server that says it is fast but answers slowly: after a session's decode steps its
 // client's table counts it at the speed measured, and the next session goes elsewhere.
 TEST_F(SpotCheck, AServerSlowerThanItClaimsIsDiscountedInRoutes) {
