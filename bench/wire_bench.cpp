@@ -294,8 +294,14 @@ int run_wire_bench(const wire_bench_options& options, std::ostream& out) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   alive = alive && node.running();
-  auto after = alive ? honest_tokens(system, node.address(), model)
-                     : result<std::vector<int32_t>>(status::internal("the node died"));
+  // A join can miss CAF's handshake window on a loaded machine (issue 22: joins must get
+  // the seed's handshake within ~100 ms): tried three times before it counts.
+  auto after = result<std::vector<int32_t>>(status::internal("the node died"));
+  for (int attempt = 0; alive && attempt < 3; ++attempt) {
+    after = honest_tokens(system, node.address(), model);
+    if (after.ok()) break;
+    std::this_thread::sleep_for(500ms);
+  }
   const bool same = after.ok() && *after == before;
   char line[400];
   std::snprintf(line, sizeof line,
