@@ -13,11 +13,13 @@
 
 namespace corolla {
 
-// Whether the message `self` handles now came from this node (or from no actor at all).
+// Whether the message `self` handles now came from an actor of this node. An anonymous
+// message does not count: a peer's routed message without a source actor arrives with
+// no sender at all.
 template <class Self>
 bool from_this_node(Self* self) {
   const auto& sender = self->current_sender();
-  return !sender || sender->node() == self->node();
+  return sender && sender->node() == self->node();
 }
 
 inline caf::error refused_from_peer(const char* message) {

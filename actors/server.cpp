@@ -184,6 +184,11 @@ caf::result<open_session_reply> open_session(server_pointer self, const server_c
     return make_error(errc::malformed_message,
                       "session " + std::to_string(req.session_id) + " is already open");
   }
+  if (!self->current_sender()) {
+    // Nobody to monitor, so nothing would end it (a peer's routed message can come
+    // without a source actor; monitoring nobody crashed CAF).
+    return make_error(errc::malformed_message, "an open session request without a sender");
+  }
   const int64_t bytes =
       session_reservation_bytes(c, req.end_block - req.start_block, req.max_tokens);
   if (st.reserved_bytes + bytes > cfg.kv_budget_bytes) {

@@ -197,7 +197,8 @@ result<swarm_node> swarm_node::start(caf::actor_system& system, const swarm_node
     host_cfg.server.model = nullptr;
     host_cfg.server.faults = fault_injection{};
     node.span_host_ = spawn_span_host(system, host_cfg);
-    caf::anon_send(node.table_, host_atom::value, node.span_host_);
+    caf::scoped_actor self{system};  // a sender of this node: the table takes it from no other
+    self->send(node.table_, host_atom::value, node.span_host_);
   }
   // The server announces itself on start; once it has answered, the table has its record
   // and the flush passes it on to every peer before start returns.
