@@ -109,6 +109,9 @@ struct client_session_state {
     int64_t cut = INT64_MAX;      // the lowest position a step rewrote during that check
   };
   using shadow_key = std::tuple<uint64_t, int64_t, int64_t>;
+  static shadow_key key_of(const route_hop& h) {
+    return {h.server.server_id, h.start_block, h.end_block};
+  }
   std::map<shadow_key, shadow> shadows;
   spot_check_schedule checks;
   spot_check_totals check_totals;
@@ -1004,7 +1007,7 @@ void run_check(session_pointer self, const client_session_config& cfg,
 void check_hop(session_pointer self, const client_session_config& cfg, size_t h) {
   client_session_state& st = self->state;
   const route_hop& hop = st.route[h];
-  const client_session_state::shadow_key key{hop.server.server_id, hop.start_block, hop.end_block};
+  const client_session_state::shadow_key key = client_session_state::key_of(hop);
   client_session_state::shadow& sh = st.shadows[key];
   if (sh.busy) return;
   const std::vector<float>& outputs =
@@ -1067,7 +1070,7 @@ void refresh_hop(session_pointer self, const client_session_config& cfg, size_t 
   const int64_t to = st.running ? std::min(st.running->step.pos, held) : held;
   // Its shadow was fed the wrong inputs too: it is fed the corrected ones from there.
   const route_hop& h = st.route[hop];
-  auto shadow = st.shadows.find({h.server.server_id, h.start_block, h.end_block});
+  auto shadow = st.shadows.find(client_session_state::key_of(h));
   if (shadow != st.shadows.end()) {
     shadow->second.verified = std::min(shadow->second.verified, from);
     shadow->second.cut = std::min(shadow->second.cut, from);

@@ -102,6 +102,9 @@ double single_process_rate(const std::string& path, int tokens);
 // `given`, or demo/tinyllama-1.1b-q8_0.gguf, made by the model maker when absent.
 result<std::string> bench_model(const std::string& given);
 
+// The number of blocks of the model in `path` (its GGUF header), or why it can not be read.
+result<int64_t> model_blocks(const std::string& path);
+
 // Read-only memory bandwidth in GB/s with `threads` OpenMP threads: the best of a few
 // passes summing a buffer of `bytes` (well past the L3).
 double read_bandwidth_gbs(int threads, size_t bytes = size_t(1) << 30);

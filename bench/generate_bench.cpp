@@ -12,6 +12,8 @@
 #include "bench/process_stats.hpp"
 #include "kernels/cpu_isa.hpp"
 #include "model/generator.hpp"
+#include "model/gguf_file.hpp"
+#include "model/llama_config.hpp"
 #include "model/llama_model.hpp"
 #include "model/model_maker.hpp"
 
@@ -67,6 +69,12 @@ result<std::string> bench_model(const std::string& given) {
   std::cerr << "making " << path << " (model maker, preset tinyllama-1.1b, q8_0, seed 1)\n";
   COROLLA_RETURN_IF_ERROR(make_preset_model("tinyllama-1.1b", ggml_type::q8_0, 1, path));
   return path;
+}
+
+result<int64_t> model_blocks(const std::string& path) {
+  COROLLA_ASSIGN_OR_RETURN(gguf_file file, gguf_file::open(path));
+  COROLLA_ASSIGN_OR_RETURN(const llama_config config, read_llama_config(file));
+  return config.n_blocks;
 }
 
 int run_generate_bench(const generate_bench_options& options, std::ostream& out) {

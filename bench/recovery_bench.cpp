@@ -169,16 +169,12 @@ int run_recovery_bench(const recovery_bench_options& options, std::ostream& out)
     std::cerr << "corolla bench recovery: " << path.error().message() << "\n";
     return 1;
   }
-  int64_t n_blocks = 0;
-  {
-    auto file = gguf_file::open(*path);
-    auto config = file.ok() ? read_llama_config(*file) : result<llama_config>(file.error());
-    if (!config.ok()) {
-      std::cerr << "corolla bench recovery: " << config.error().message() << "\n";
-      return 1;
-    }
-    n_blocks = config->n_blocks;
+  const auto blocks = model_blocks(*path);
+  if (!blocks.ok()) {
+    std::cerr << "corolla bench recovery: " << blocks.error().message() << "\n";
+    return 1;
   }
+  const int64_t n_blocks = *blocks;
   const int64_t half = n_blocks / 2;
   node_config cfg;
   const network_options network{};

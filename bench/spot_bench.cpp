@@ -17,7 +17,6 @@
 #include "actors/node_config.hpp"
 #include "bench/bench_commands.hpp"
 #include "messages/caf_types.hpp"
-#include "model/llama_config.hpp"
 
 namespace corolla {
 namespace {
@@ -92,13 +91,9 @@ int run_spot_bench(const spot_bench_options& options, std::ostream& out) {
     std::cerr << "corolla bench spot: " << why << "\n";
     return 1;
   };
-  int64_t n_blocks = 0;
-  {
-    auto file = gguf_file::open(*path);
-    auto config = file.ok() ? read_llama_config(*file) : result<llama_config>(file.error());
-    if (!config.ok()) return fail(config.error().message());
-    n_blocks = config->n_blocks;
-  }
+  const auto blocks = model_blocks(*path);
+  if (!blocks.ok()) return fail(blocks.error().message());
+  const int64_t n_blocks = *blocks;
   char line[256];
   out << *path << ": 3 servers of all " << n_blocks << " blocks in one process (route, checker, "
       << "referee), " << options.steps << " greedy decode steps per session\n\n"

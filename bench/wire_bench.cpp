@@ -158,16 +158,15 @@ int run_wire_bench(const wire_bench_options& options, std::ostream& out) {
     std::cerr << "corolla bench wire: " << made.message() << "\n";
     return 1;
   }
-  auto file = gguf_file::open(model);
-  auto config = file.ok() ? read_llama_config(*file) : result<llama_config>(file.error());
-  if (!config.ok()) {
-    std::cerr << "corolla bench wire: " << config.error().message() << "\n";
+  const auto blocks = model_blocks(model);
+  if (!blocks.ok()) {
+    std::cerr << "corolla bench wire: " << blocks.error().message() << "\n";
     return 1;
   }
   node_process node(program_beside_this_one("actor-node"),
-                    {"--model", model, "--port", "0", "--span",
-                     "0:" + std::to_string(config->n_blocks), "--name", "target", "--threads", "1",
-                     "--codec", "f32", "--throughput-cache", "none", "--balance", "off"});
+                    {"--model", model, "--port", "0", "--span", "0:" + std::to_string(*blocks),
+                     "--name", "target", "--threads", "1", "--codec", "f32", "--throughput-cache",
+                     "none", "--balance", "off"});
   if (!node.wait_for("serving blocks", 60s)) {
     std::cerr << "corolla bench wire: actor-node did not start: " << node.output() << "\n";
     return 1;

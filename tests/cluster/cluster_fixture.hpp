@@ -104,8 +104,13 @@ class Cluster : public ::testing::Test {
 
   // This process as a client of the swarm through `peer`.
   remote_swarm& join(node_process& peer, const std::string& model = model_) {
+    return join(peer.address(), model);
+  }
+
+  // The same through any HOST:PORT that reaches a node (a relay, say).
+  remote_swarm& join(const std::string& address, const std::string& model = model_) {
     remote_swarm_options o;
-    o.peers = {peer.address()};
+    o.peers = {address};
     o.model_path = model;
     o.gossip_period = gossip_period;
     o.record_ttl = 2000ms;
