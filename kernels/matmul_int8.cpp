@@ -13,10 +13,9 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
-#include <sys/mman.h>
-
 #include "kernels/assert.hpp"
 #include "kernels/int8/packed_int8.hpp"
+#include "kernels/weight_buffer.hpp"
 
 namespace corolla {
 namespace {
@@ -93,23 +92,6 @@ class primitive_cache {
 primitive_cache& primitives() {
   static primitive_cache cache;
   return cache;
-}
-
-// Weights are read once per token, so decode streams them from memory: with 4 KiB
-// pages that is a TLB miss every 4 KiB. Large matrices get 2 MiB-aligned memory marked
-// for transparent huge pages (this kind of machine has THP in madvise mode).
-struct free_deleter {
-  void operator()(void* p) const { std::free(p); }
-};
-using weight_buffer = std::unique_ptr<void, free_deleter>;
-
-weight_buffer allocate_weights(size_t bytes) {
-  constexpr size_t huge = size_t(2) << 20;
-  if (bytes < huge) return weight_buffer(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
-  const size_t rounded = (bytes + huge - 1) / huge * huge;
-  weight_buffer buffer(std::aligned_alloc(huge, rounded));
-  if (buffer) madvise(buffer.get(), rounded, MADV_HUGEPAGE);  // a hint: failure is harmless
-  return buffer;
 }
 
 const packed::kernels& packed_kernels(int8_path p) {

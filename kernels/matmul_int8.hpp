@@ -47,6 +47,7 @@ struct matmul_workspace {
   std::vector<uint8_t> x_abs;  // |x_q|, for the packed paths' maddubs
   std::vector<float> x_scale;
   std::vector<int32_t> acc;
+  std::vector<int32_t> x_sum;  // matmul_quant's sums of x_q per 16 values
   std::vector<uint8_t> scratchpad;  // oneDNN's temporary buffer, one per caller
   // Team sizes of the own paths' parallel matmuls, learned apart for decode-sized calls
   // (m < 16: weight reads bound them) and batches (compute bounds them), whose costs per

@@ -1,0 +1,142 @@
+// quant_layout: how a matrix of 4- to 6-bit weights sits in memory for Corolla's native
+// quantised matmul (kernels/matmul_quant.hpp), and the kernel table of its paths.
+//
+// Every supported ggml type is read as 32-value groups of unsigned integers q of 4, 5 or
+// 6 bits with per-group f32 factors s (scale) and m (offset), w = s * q + m:
+//   Q4_0, Q5_0  s = d (f16),         m = -8 d / -16 d  (kept as the integer offset 8/16)
+//   Q4_1, Q5_1  s = d (f16),         m = min (f16)
+//   Q4_K, Q5_K  s = D * sc (6 bits), m = -(Dmin * mn) (6 bits), D, Dmin f16 per 256 values
+//   Q6_K        s = D * sc (int8) per 16 values, offset 32, D f16 per 256 values
+// Products such as D * sc are exact in f32 (11 x 8 significant bits), so a factor is the
+// same number whether it is precomputed or not; the layout keeps the small integers and
+// computes factors in the kernels, which keeps a matrix at its file's size.
+//
+// Layout. Rows are padded to a multiple of 8 (zero rows) and stored as tiles of 8 rows.
+// A tile is one run of sections, each indexed [unit][8 rows] so that one vector load
+// fetches a group's value for all 8 rows (units: groups g = 0 .. cols/32, super-blocks
+// k = 0 .. cols/256, or Q6_K's 16-value halves h = 0 .. cols/16):
+//   qs   [g][row][16]    byte j: value j in the low nibble, value j + 16 in the high one
+//   qh   [g][plane][row] u32 per plane (5 bits: one, 6 bits: two); bit j of plane p is
+//                        bit 4 + p of value j
+//   d    f16 [g][row] (Q4_0..Q5_1) or [k][row] (K types)
+//   m    f16 [g][row] (Q4_1, Q5_1) or Dmin [k][row] (Q4_K, Q5_K)
+//   sc   u8 [g][row] (Q4_K, Q5_K) or int8 [h][row] (Q6_K)
+//   mn   u8 [g][row] (Q4_K, Q5_K)
+// Sections start at multiples of 32 bytes; a tile's size is a multiple of 32.
+//
+// Exactness and equal bits. Activations are quantised per group to int8 (x = xs * xq,
+// xs = max|x| / 127, xq = nearbyint(x / xs) in [-127, 127]) with the sums of xq per
+// 16 values beside them. Each path computes, for every row and group, the exact int32
+// isum = sum(q * xq) — u8 x s8 maddubs pairs stay below 2 * 63 * 127 < 32767, so they
+// never saturate — and then the same f32 operations in the same order, one lane per row:
+//   offset types: acc += (s * xs) * float(isum - offset * xsum)      (Q6_K: per half)
+//   min types:    acc += (s * xs) * float(isum);  acc += (m * xs) * float(xsum)
+// starting from acc = 0 and taking groups in order. No fused multiply-adds (the build
+// forbids contraction). So every path's outputs are bitwise equal.
+//
+// Each path's kernels are compiled in their own translation unit for their ISA, like
+// kernels/int8/packed_int8.hpp's. Pure functions; any thread; the caller splits the work.
+#pragma once
+
+#include <cstdint>
+
+namespace corolla::quant {
+
+enum class format : uint8_t { q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k };
+
+constexpr int64_t kGroup = 32;    // values per group
+constexpr int64_t kSuper = 256;   // values per K super-block
+constexpr int64_t kTileRows = 8;  // rows per tile
+
+constexpr int bits_of(format f) {
+  return f == format::q4_0 || f == format::q4_1 || f == format::q4_k ? 4
+         : f == format::q6_k                                         ? 6
+                                                                     : 5;
+}
+constexpr bool has_min(format f) {
+  return f == format::q4_1 || f == format::q5_1 || f == format::q4_k || f == format::q5_k;
+}
+constexpr bool is_k(format f) {
+  return f == format::q4_k || f == format::q5_k || f == format::q6_k;
+}
+// The integer the offset types subtract from q (0 for the min types).
+constexpr int offset_of(format f) {
+  return f == format::q4_0 ? 8 : f == format::q5_0 ? 16 : f == format::q6_k ? 32 : 0;
+}
+// Values a row's length must be a multiple of.
+constexpr int64_t row_multiple(format f) {
+  return is_k(f) ? kSuper : kGroup;
+}
+
+// Byte offsets of a tile's sections (-1 when the format has none) and its size.
+struct tile_layout {
+  int64_t groups = 0;  // cols / 32
+  int planes = 0;      // bits - 4
+  int64_t qs = 0, qh = -1, d = 0, m = -1, sc = -1, mn = -1;
+  int64_t bytes = 0;
+};
+
+inline tile_layout layout_of(format f, int64_t cols) {
+  tile_layout l;
+  l.groups = cols / kGroup;
+  l.planes = bits_of(f) - 4;
+  int64_t at = 0;
+  auto section = [&at](int64_t bytes) {
+    const int64_t start = at;
+    at += (bytes + 31) / 32 * 32;
+    return start;
+  };
+  const int64_t g = l.groups, k = cols / kSuper, r = kTileRows;
+  l.qs = section(g * r * 16);
+  if (l.planes > 0) l.qh = section(g * l.planes * r * 4);
+  l.d = section((is_k(f) ? k : g) * r * 2);
+  if (has_min(f)) l.m = section((is_k(f) ? k : g) * r * 2);
+  if (f == format::q6_k) l.sc = section(2 * g * r);
+  if (f == format::q4_k || f == format::q5_k) {
+    l.sc = section(g * r);
+    l.mn = section(g * r);
+  }
+  l.bytes = at;
+  return l;
+}
+
+struct gemm_args {
+  format f;
+  const uint8_t* w;  // tiles, layout.bytes apart
+  tile_layout layout;
+  int64_t rows;         // real rows: padding rows are computed but not written
+  const int8_t* xq;     // [m, cols] quantised activations
+  const float* xs;      // [m, groups] their scales
+  const int32_t* xsum;  // [m, 2 groups] sums of xq per 16 values
+  int64_t m;
+  int64_t cols;
+  float* out;  // out[i * ldo + r]
+  int64_t ldo;
+};
+
+struct kernels {
+  // out[i, r] for every activation row i and the rows r of tiles [tile_begin, tile_end).
+  void (*gemm)(const gemm_args& args, int64_t tile_begin, int64_t tile_end);
+};
+
+const kernels& portable_kernels();
+const kernels& avx2_kernels();
+const kernels& vnni_kernels();  // AVX-512 VNNI on 256-bit registers
+
+}  // namespace corolla::quant
+
+namespace corolla::quant {
+
+// Bytes of one row of `cols` values in ggml's own blocks of format f.
+int64_t ggml_row_bytes(format f, int64_t cols);
+
+// Packs up to 8 rows of ggml blocks of format f, `cols` values each (a null row is a
+// padding row of zeros), into one tile of layout_of(f, cols).bytes bytes at `tile`.
+// REQUIRES: cols % row_multiple(f) == 0.
+void pack_tile(format f, int64_t cols, const uint8_t* const rows[kTileRows], uint8_t* tile);
+
+// Row r of a tile as f32, w = s * q + m evaluated as ggml's dequantisation does, so the
+// values equal ggml's to_float bit for bit (tests compare the two).
+void unpack_row(format f, const tile_layout& l, const uint8_t* tile, int r, float* out);
+
+}  // namespace corolla::quant
