@@ -473,10 +473,11 @@ compute_executor::counters compute_executor::stats() const {
   return c;
 }
 
-result<std::shared_ptr<const llama_model>> load_span(compute_executor& executor,
+result<std::shared_ptr<const llama_model>> load_span(compute_executor& executor, precision weights,
                                                      const std::string& path, int64_t start,
                                                      int64_t end) {
   model_options span;
+  span.kind = weights;
   span.first_block = start;
   span.end_block = end;
   span.with_head = false;

@@ -30,7 +30,7 @@ struct local_swarm_options {
   std::string model_path;
   int64_t servers = 3;            // used when spans is empty
   std::vector<block_span> spans;  // explicit spans, one server each
-  precision kind = precision::int8;
+  precision kind = precision::native;
   int64_t kv_budget_bytes = int64_t(1) << 30;  // per server
   // The process's compute thread (all its OpenMP work belongs there); made from
   // `compute` when null.

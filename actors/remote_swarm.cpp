@@ -26,7 +26,8 @@ result<remote_swarm> remote_swarm::join(caf::actor_system& system,
                    options.peer_timeout * 4));
     swarm.model_path_ = swarm.fetched_.path;
   }
-  COROLLA_ASSIGN_OR_RETURN(const std::string model_id, model_fingerprint(swarm.model_path_));
+  COROLLA_ASSIGN_OR_RETURN(const std::string fingerprint, model_fingerprint(swarm.model_path_));
+  const std::string model_id = swarm_model_id(fingerprint, options.kind);
   model_options head_options;
   head_options.kind = options.kind;
   head_options.first_block = 0;

@@ -30,7 +30,7 @@ struct remote_swarm_options {
   // head is fetched from a peer into head_cache (actors/head_transfer.hpp).
   std::string model_path;
   std::string head_cache;  // "": default_head_cache()
-  precision kind = precision::int8;
+  precision kind = precision::native;
   std::chrono::milliseconds gossip_period{500};
   std::chrono::milliseconds record_ttl{5000};
   std::chrono::milliseconds peer_timeout{1000};

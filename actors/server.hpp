@@ -58,6 +58,8 @@ struct server_config {
   std::string host;
   uint16_t port = 0;
   std::string model_id;
+  // How spans this node loads later (hand-overs, balancer moves) keep their weights.
+  precision weights = precision::native;
   // The swarm's wire codec: sessions asking another are refused. None: any codec.
   std::optional<tensor_codec> codec;
   // The record is re-announced (its version raised) this often, so that replicas whose

@@ -32,6 +32,9 @@ struct swarm_node_options {
   uint16_t port = 0;               // 0: a free one
   std::vector<std::string> seeds;  // "host:port" of nodes to join through; none: a new swarm
   std::string model_path;
+  // native or int8 (model/linear.hpp). Part of the swarm's model id: nodes that keep
+  // weights differently compute different functions, and spot checks compare bits.
+  precision weights = precision::native;
   // Blocks [span_start, span_end); -1: num_blocks blocks where the swarm needs them
   // most (Petals' rule 1, after a random wait of up to join_delay so that nodes starting
   // together do not all choose the same blocks).

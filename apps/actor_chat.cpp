@@ -119,6 +119,12 @@ result<peer_settings> read_peer_settings(const po::variables_map& vm) {
     out.swarm.record_ttl = std::chrono::milliseconds(node.record_ttl_ms);
     out.swarm.peer_timeout = std::chrono::milliseconds(node.heartbeat_timeout_ms);
     out.network = network_settings(node);
+    out.swarm.kind = node.weights;
+  }
+  if (!vm["weights"].defaulted() || vm.count("f32")) {
+    const auto kind = precision_from_options(vm, vm["weights"].as<std::string>(), "actor-chat");
+    if (!kind) return status::invalid_argument("--weights: not native or int8");
+    out.swarm.kind = *kind;
   }
   if (vm.count("model")) out.swarm.model_path = vm["model"].as<std::string>();
   if (vm.count("peer")) out.swarm.peers = vm["peer"].as<std::vector<std::string>>();
@@ -198,9 +204,9 @@ int run(int argc, char** argv) {
       "GGUF file (--local default: a demo model, made on first run; --peer: the model or its "
       "head file, default: the head fetched from the swarm and cached)")(
       "servers", po::value(&swarm_options.servers)->default_value(3),
-      "servers splitting the blocks")("f32", "run the f32 reference kernels instead of int8")(
-      "kv-budget-mib", po::value(&kv_budget_mib)->default_value(1024),
-      "KV-cache budget of each server")(
+      "servers splitting the blocks")("kv-budget-mib",
+                                      po::value(&kv_budget_mib)->default_value(1024),
+                                      "KV-cache budget of each server")(
       "context,c", po::value(&context),
       "tokens of the session (default: the model's, at most 4096)")(
       "codec", po::value(&codec_name)->default_value("f32"),
@@ -225,6 +231,8 @@ int run(int argc, char** argv) {
                  "sampling seed (default: a fresh random one for every prompt)")(
       "system", po::value(&repl.system), "the system prompt of a chat")(
       "stop", po::value(&repl.generation.stop_strings)->composing(), "stop string (repeatable)");
+  std::string weights;
+  add_precision_options(opts, weights);
   po::variables_map vm;
   const std::vector<std::string> args(argv + 1, argv + argc);
   if (wants_version(args)) {
@@ -238,6 +246,8 @@ int run(int argc, char** argv) {
                  "HOST:PORT / --config FILE (a swarm of actor-node processes)\n";
     return 2;
   }
+  const auto kind = precision_from_options(vm, weights, "actor-chat");
+  if (!kind) return 2;
   auto codec = parse_tensor_codec(codec_name);
   if (!codec.ok()) {
     std::cerr << "actor-chat: --codec: " << codec.error().message() << "\n";
@@ -281,7 +291,7 @@ int run(int argc, char** argv) {
     }
     swarm_options.model_path = *made;
   }
-  swarm_options.kind = vm.count("f32") ? precision::f32 : precision::int8;
+  swarm_options.kind = *kind;
   swarm_options.kv_budget_bytes = kv_budget_mib << 20;
 
   node_config cfg;

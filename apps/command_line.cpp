@@ -41,6 +41,26 @@ bool wants_version(const std::vector<std::string>& args) {
                      [](const std::string& a) { return a == "--version" || a == "-V"; });
 }
 
+void add_precision_options(boost::program_options::options_description& options,
+                           std::string& weights) {
+  options.add_options()(
+      "weights", boost::program_options::value(&weights)->default_value("native"),
+      "native: weights stored in Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K or Q6_K stay at their "
+      "bits (the rest int8); int8: every weight converted to int8")(
+      "f32", "run the f32 reference kernels instead (dequantised weights)");
+}
+
+std::optional<precision> precision_from_options(const boost::program_options::variables_map& vm,
+                                                const std::string& weights,
+                                                const std::string& command) {
+  const auto chosen = weights_from_name(weights);
+  if (!chosen) {
+    std::cerr << command << ": --weights '" << weights << "' is not native or int8\n";
+    return std::nullopt;
+  }
+  return vm.count("f32") ? precision::f32 : *chosen;
+}
+
 int64_t max_threads() {
   return 4 * std::max<int64_t>(1, int64_t(std::thread::hardware_concurrency()));
 }

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "model/linear.hpp"
+
 namespace corolla {
 
 // Parses `args` against `options` (which must declare "help") into `vm`. Returns the
@@ -19,6 +21,15 @@ std::optional<int> parse_command_line(const boost::program_options::options_desc
                                       const std::vector<std::string>& args,
                                       const std::string& command, std::ostream& out,
                                       boost::program_options::variables_map& vm);
+
+// The kernels' choice every model-running command offers: --weights native|int8 (see
+// model/linear.hpp) and --f32. add_precision_options declares both;
+// precision_from_options reads them, or says on stderr, naming `command`, what is wrong.
+void add_precision_options(boost::program_options::options_description& options,
+                           std::string& weights);
+std::optional<precision> precision_from_options(const boost::program_options::variables_map& vm,
+                                                const std::string& weights,
+                                                const std::string& command);
 
 // The most OpenMP threads a program accepts: 4 per core. More only oversubscribe (each
 // also gets kernel scratch), and 100000 crash libgomp.

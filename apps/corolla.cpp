@@ -19,7 +19,7 @@ namespace {
 const char kUsage[] =
     "usage: corolla <command> [args]\n"
     "  gguf info FILE                      a GGUF's architecture, hyper-parameters, tensors\n"
-    "  gguf make (--preset NAME | --dim N ...) [--arch NAME] --type f32|q8_0 --seed N -o FILE\n"
+    "  gguf make (--preset NAME | --dim N ...) [--arch NAME] --type TYPE --seed N -o FILE\n"
     "                                      write a random GGUF of a family (the model maker)\n"
     "  gguf head MODEL -o FILE             the head a client of a swarm needs, without blocks\n"
     "  generate --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--f32] ...\n"

@@ -34,10 +34,11 @@ int run_generate(const std::vector<std::string>& args, std::ostream& out) {
       "repeat-penalty", po::value(&gen.sampling.repeat_penalty)->default_value(1.0f, "1.0"),
       "1 = off")("seed", po::value(&gen.sampling.seed)->default_value(0), "sampling seed")(
       "stop", po::value(&gen.stop_strings)->composing(), "stop string (repeatable)")(
-      "f32", "run the f32 reference kernels instead of int8")(
       "threads,t", po::value(&threads), "OpenMP threads (default: all cores)")(
       "context,c", po::value(&context), "KV cache tokens (default: the model's, at most 4096)")(
       "json", "print one JSON object (prompt ids, generated ids, text, stats) instead of text");
+  std::string weights;
+  add_precision_options(opts, weights);
   po::variables_map vm;
   if (auto done = parse_command_line(opts, args, "corolla generate", out, vm)) return *done;
   if (model_path.empty() || prompt.empty()) {
@@ -47,7 +48,9 @@ int run_generate(const std::vector<std::string>& args, std::ostream& out) {
   if (!use_threads(threads, "corolla generate")) return 2;
 
   model_options options;
-  options.kind = vm.count("f32") ? precision::f32 : precision::int8;
+  const auto kind = precision_from_options(vm, weights, "corolla generate");
+  if (!kind) return 2;
+  options.kind = *kind;
   auto model = llama_model::load(model_path, options);
   if (!model.ok()) {
     std::cerr << "corolla generate: " << model.error().message() << "\n";

@@ -153,7 +153,7 @@ int run_gguf_info(const std::vector<std::string>& args, std::ostream& out) {
 
 int run_gguf_make(const std::vector<std::string>& args, std::ostream& out) {
   po::options_description opts(
-      "corolla gguf make (--preset NAME | --dim N ...) [--arch NAME] --type f32|q8_0 --seed N "
+      "corolla gguf make (--preset NAME | --dim N ...) [--arch NAME] --type TYPE --seed N "
       "-o FILE");
   std::string preset, type = "f32", output, vocab_from, name, arch_name = "llama";
   int64_t head_dim = 0, window = -1;
@@ -177,7 +177,8 @@ int run_gguf_make(const std::vector<std::string>& args, std::ostream& out) {
       "head-dim", po::value(&head_dim), "per-head dimension, when not dim / heads (Gemma, Qwen3)")(
       "sliding-window", po::value(&window),
       "keys a sliding layer sees (default: the family's; 0 = none)")(
-      "type", po::value(&type), "weight type: f32, f16 or q8_0")(
+      "type", po::value(&type),
+      "weight type: f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k")(
       "seed", po::value(&seed), "random seed (same seed, same bytes)")(
       "vocab-from", po::value(&vocab_from), "copy the tokenizer of this GGUF")(
       "name", po::value(&name), "general.name to record")("output,o", po::value(&output),
@@ -226,12 +227,12 @@ int run_gguf_make(const std::vector<std::string>& args, std::ostream& out) {
   if (window >= 0) s.sliding_window = window;
   if (s.n_heads > 0 && (s.key_length > 0 || s.dim % s.n_heads == 0)) s.rope_dim = s.head_dim();
 
-  const auto t = ggml_type_from_name(type);
-  if (!t || (*t != ggml_type::f32 && *t != ggml_type::f16 && *t != ggml_type::q8_0)) {
-    std::cerr << "corolla gguf make: --type '" << type << "' is not one of f32, f16, q8_0\n";
+  const auto t = maker_type_from_name(type);
+  if (!t.ok()) {
+    std::cerr << "corolla gguf make: --type: " << t.error().message() << "\n";
     return 2;
   }
-  m.type = *t;
+  std::tie(m.type, m.medium_mix) = *t;
   m.seed = seed;
   m.vocab_from = vocab_from;
   m.name = name.empty() ? (preset.empty() ? "corolla-random" : preset + "-random") : name;

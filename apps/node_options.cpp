@@ -129,6 +129,11 @@ status check(node_options& o, const origins& from) {
     if (!key.ok()) return bad(from, "swarm-key", key.error().message());
     o.key = *key;
   }
+  if (const auto w = weights_from_name(o.weights_name)) {
+    o.weights = *w;
+  } else {
+    return bad(from, "weights", "'" + o.weights_name + "' is not native or int8");
+  }
   if (o.handshake_timeout_ms < 1) return bad(from, "handshake-timeout-ms", "must be >= 1");
   if (o.max_connections < 1) return bad(from, "max-connections", "must be >= 1");
   if (o.max_pending_per_address < 1) {
@@ -218,6 +223,9 @@ po::options_description node_option_descriptions(node_options& o) {
      "a server record not refreshed for this long expires")
     ("drain-timeout-ms", po::value(&o.drain_timeout_ms)->default_value(o.drain_timeout_ms),
      "on SIGINT/SIGTERM, how long open sessions may go on before the node leaves")
+    ("weights", po::value(&o.weights_name)->default_value(o.weights_name),
+     "native: Q4_0 .. Q6_K weights stay at their bits (the rest int8); int8: all int8. "
+     "Every node of a swarm must agree (it is part of the model id)")
     ("codec", po::value(&o.codec_name)->default_value(o.codec_name),
      "hidden states on the wire: f32, f16 or int8")
     ("tls-cert", po::value(&o.tls_cert), "PEM certificate (with tls-key and tls-ca: mutual TLS)")

@@ -34,9 +34,9 @@ status forced_logits(const llama_model& model, local_blocks& blocks,
   return status();
 }
 
-result<llama_model> load(const std::string& path, bool f32) {
+result<llama_model> load(const std::string& path, precision kind) {
   model_options options;
-  options.kind = f32 ? precision::f32 : precision::int8;
+  options.kind = kind;
   return llama_model::load(path, options);
 }
 
@@ -56,17 +56,21 @@ double negative_log_likelihood(const float* row, int64_t n, int32_t target) {
 
 int run_score(const std::vector<std::string>& args, std::ostream& out) {
   po::options_description opts(
-      "corolla score --model FILE --tokens \"ID ID ...\" [--f32] --logits OUT [--against FILE]");
+      "corolla score --model FILE --tokens \"ID ID ...\" [--weights native|int8] [--f32] --logits "
+      "OUT [--against FILE]");
   std::string model_path, token_text, logits_path, against;
   int threads = 0;
   opts.add_options()("help,h", "show this help")("model,m", po::value(&model_path), "GGUF file")(
       "tokens", po::value(&token_text), "token ids, separated by spaces")(
-      "f32", "run the f32 reference kernels instead of int8")(
       "logits", po::value(&logits_path), "file to write (n_tokens x n_vocab f32)")(
       "against", po::value(&against), "compare the last rows with this logits file")(
       "threads,t", po::value(&threads), "OpenMP threads (default: all cores)");
+  std::string weights;
+  add_precision_options(opts, weights);
   po::variables_map vm;
   if (auto done = parse_command_line(opts, args, "corolla score", out, vm)) return *done;
+  const auto kind = precision_from_options(vm, weights, "corolla score");
+  if (!kind) return 2;
   if (model_path.empty() || token_text.empty() || (logits_path.empty() && against.empty())) {
     std::cerr << "corolla score: --model FILE, --tokens IDS and --logits OUT (or --against "
                  "FILE) are required\n";
@@ -84,7 +88,7 @@ int run_score(const std::vector<std::string>& args, std::ostream& out) {
     ids.push_back(int32_t(id));
   }
   if (!use_threads(threads, "corolla score")) return 2;
-  auto model = load(model_path, vm.count("f32") > 0);
+  auto model = load(model_path, *kind);
   if (!model.ok()) {
     std::cerr << "corolla score: " << model.error().message() << "\n";
     return 1;
@@ -105,7 +109,7 @@ int run_score(const std::vector<std::string>& args, std::ostream& out) {
       return 1;
     }
     out << "wrote " << logits_path << ": " << n << " x " << vocab << " f32 logits ("
-        << (vm.count("f32") ? "f32" : "int8") << ")\n";
+        << to_string(*kind) << ")\n";
   }
   if (!against.empty()) {
     std::ifstream file(against, std::ios::binary);
@@ -142,10 +146,13 @@ int run_perplexity(const std::vector<std::string>& args, std::ostream& out) {
   opts.add_options()("help,h", "show this help")("model,m", po::value(&model_path), "GGUF file")(
       "file,f", po::value(&text_path), "text to score")(
       "context,c", po::value(&context)->default_value(512), "tokens per chunk")(
-      "f32", "run the f32 reference kernels instead of int8")(
       "threads,t", po::value(&threads), "OpenMP threads (default: all cores)");
+  std::string weights;
+  add_precision_options(opts, weights);
   po::variables_map vm;
   if (auto done = parse_command_line(opts, args, "corolla perplexity", out, vm)) return *done;
+  const auto kind = precision_from_options(vm, weights, "corolla perplexity");
+  if (!kind) return 2;
   if (model_path.empty() || text_path.empty()) {
     std::cerr << "corolla perplexity: --model FILE and --file TEXT are required\n";
     return 2;
@@ -161,7 +168,7 @@ int run_perplexity(const std::vector<std::string>& args, std::ostream& out) {
   }
   const std::string text((std::istreambuf_iterator<char>(file)), {});
   if (!use_threads(threads, "corolla perplexity")) return 2;
-  auto model = load(model_path, vm.count("f32") > 0);
+  auto model = load(model_path, *kind);
   if (!model.ok()) {
     std::cerr << "corolla perplexity: " << model.error().message() << "\n";
     return 1;
@@ -183,7 +190,7 @@ int run_perplexity(const std::vector<std::string>& args, std::ostream& out) {
   double sum = 0, sum_squares = 0;
   int64_t count = 0;
   out << "perplexity: " << tokens.size() << " tokens, " << chunks << " chunks of " << chunk << " ("
-      << (vm.count("f32") ? "f32" : "int8") << ")\n";
+      << to_string(*kind) << ")\n";
   for (int64_t c = 0; c < chunks; ++c) {
     // As llama-perplexity: each chunk opens with BOS and only its second half is scored,
     // so every scored token has at least half a chunk of context.

@@ -7,6 +7,9 @@
 
 #include "bench/bench_commands.hpp"
 #include "kernels/matmul_int8.hpp"
+#include "kernels/matmul_quant.hpp"
+#include "model/block_weights.hpp"
+#include "model/quantize.hpp"
 
 namespace corolla {
 namespace {
@@ -43,6 +46,36 @@ gemv_result time_matmul(int64_t m, int64_t rows, int64_t cols, int iterations) {
   }
   const double s = seconds_since(start) / iterations;
   return {s * 1e3, double(bytes) / s / 1e9, 2.0 * double(m) * double(bytes) / s / 1e9};
+}
+
+// The same for a native quantised matrix of ggml type `type` (random weights quantised
+// by the model maker's quantiser); the GB/s are of the layout's bytes.
+gemv_result time_native(ggml_type type, int64_t m, int64_t rows, int64_t cols, int iterations) {
+  const quant::format format = *native_format_of(uint32_t(type));
+  const int64_t row_bytes = quant::ggml_row_bytes(format, cols);
+  std::vector<uint8_t> blocks(size_t(rows * row_bytes));
+  std::vector<float> row(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t i = 0; i < cols; ++i) row[size_t(i)] = float((r * 31 + i * 7) % 255) / 127.0f - 1;
+    if (!quantize_row(type, row.data(), cols, &blocks[size_t(r * row_bytes)]).ok()) return {};
+  }
+  const size_t bytes = quant_matrix_bytes(format, rows, cols);
+  const int copies = int((size_t(256) << 20) / bytes) + 2;
+  std::vector<quant_matrix> weights;
+  for (int c = 0; c < copies; ++c) {
+    weights.push_back(quant_matrix::pack(
+        cols, {{format, rows, [&](int64_t r) { return &blocks[size_t(r * row_bytes)]; }}}));
+  }
+  std::vector<float> x(size_t(m * cols), 0.25f), out(size_t(m * rows));
+  matmul_workspace ws;
+  ws.decode_team = ws.batch_team = team_policy(std::numeric_limits<int>::max());
+  for (int i = 0; i < copies; ++i) matmul_quant(out.data(), x.data(), m, weights[size_t(i)], ws);
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < iterations; ++i) {
+    matmul_quant(out.data(), x.data(), m, weights[size_t(i % copies)], ws);
+  }
+  const double s = seconds_since(start) / iterations;
+  return {s * 1e3, double(bytes) / s / 1e9, 2.0 * double(m * rows * cols) / s / 1e9};
 }
 
 }  // namespace
@@ -95,14 +128,25 @@ int run_kernel_bench(const kernel_bench_options& options, std::ostream& out) {
                           {"wk, wv", 256, 2048},
                           {"gate, up", 5632, 2048},
                           {"down", 2048, 5632}};
+  auto row = [&](const std::string& name, int64_t m, const shape& s, const gemv_result& r) {
+    std::snprintf(line, sizeof line, "| %s | %lld | [%lld, %lld] | %.3f | %.1f | %.0f%% | %.0f |\n",
+                  name.c_str(), (long long)m, (long long)s.rows, (long long)s.cols, r.ms,
+                  r.weight_gbs, 100.0 * r.weight_gbs / bw_all, r.gops);
+    out << line;
+  };
   for (int64_t m : {1, 64}) {
     for (const shape& s : shapes) {
-      const auto r = time_matmul(m, s.rows, s.cols, m == 1 ? iterations : iterations / 10 + 1);
-      std::snprintf(line, sizeof line,
-                    "| %s | %lld | [%lld, %lld] | %.3f | %.1f | %.0f%% | %.0f |\n", s.name,
-                    (long long)m, (long long)s.rows, (long long)s.cols, r.ms, r.weight_gbs,
-                    100.0 * r.weight_gbs / bw_all, r.gops);
-      out << line;
+      row(std::string("int8 ") + s.name, m, s,
+          time_matmul(m, s.rows, s.cols, m == 1 ? iterations : iterations / 10 + 1));
+    }
+  }
+  // The native path (kernels/matmul_quant.hpp) on the types of Q4_0 and Q4_K_M files.
+  for (const ggml_type type : {ggml_type::q4_0, ggml_type::q4_k, ggml_type::q6_k}) {
+    for (int64_t m : {1, 64}) {
+      for (const shape& s : shapes) {
+        row(ggml_type_name(uint32_t(type)) + " " + s.name, m, s,
+            time_native(type, m, s.rows, s.cols, m == 1 ? iterations : iterations / 10 + 1));
+      }
     }
   }
   return 0;

@@ -249,6 +249,14 @@ size_t int8_matrix::bytes() const {
   return impl_->storage_bytes + impl_->scales.size() * sizeof(float);
 }
 
+size_t int8_matrix_bytes(int64_t rows, int64_t cols, int8_path path) {
+  if (path == int8_path::onednn_vnni && rows * cols < kSmallMatrix) path = int8_path::avx512bw;
+  const size_t scales = size_t(rows) * sizeof(float);
+  if (path == int8_path::onednn_vnni)
+    return make_desc(1, cols, rows).weights_desc().get_size() + scales;
+  return size_t(packed::padded_rows(rows)) * size_t(packed::padded_cols(cols)) + scales;
+}
+
 void matmul_int8(float* out, const float* x, int64_t m, const int8_matrix& w,
                  matmul_workspace& ws) {
   COROLLA_ASSERT(w.impl_ != nullptr && m > 0);

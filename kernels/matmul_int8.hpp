@@ -47,7 +47,7 @@ struct matmul_workspace {
   std::vector<uint8_t> x_abs;  // |x_q|, for the packed paths' maddubs
   std::vector<float> x_scale;
   std::vector<int32_t> acc;
-  std::vector<int32_t> x_sum;  // matmul_quant's sums of x_q per 16 values
+  std::vector<int32_t> x_sum;       // matmul_quant's sums of x_q per 16 values
   std::vector<uint8_t> scratchpad;  // oneDNN's temporary buffer, one per caller
   // Team sizes of the own paths' parallel matmuls, learned apart for decode-sized calls
   // (m < 16: weight reads bound them) and batches (compute bounds them), whose costs per
@@ -84,6 +84,9 @@ class int8_matrix {
   friend void matmul_int8(float*, const float*, int64_t, const int8_matrix&, matmul_workspace&);
   std::unique_ptr<impl> impl_;
 };
+
+// Bytes int8_matrix::quantize(rows, cols, ..., path) takes.
+size_t int8_matrix_bytes(int64_t rows, int64_t cols, int8_path path = process_int8_path());
 
 // out [m, w.rows()] = x [m, w.cols()] W^T. REQUIRES: m > 0; out and x do not overlap.
 void matmul_int8(float* out, const float* x, int64_t m, const int8_matrix& w, matmul_workspace& ws);

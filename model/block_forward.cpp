@@ -51,7 +51,7 @@ void block_forward_batch(const block_weights& w, const std::vector<sequence_step
   const llama_config& c = w.config;
   const int64_t dim = c.dim, q_dim = c.q_dim(), kv_dim = c.kv_dim();
   const int64_t qkv_dim = q_dim + 2 * kv_dim;
-  const bool fast = w.kind == precision::int8;
+  const bool fast = w.kind != precision::f32;
   int64_t n = 0;
   for (const sequence_step& s : seqs) n += s.n;
   ensure(ws.xb, n * dim);

@@ -8,7 +8,7 @@
 // The new keys and values are appended to the session's kv_cache at [pos, pos + n)
 // (kv_cache's invariant 2: pos <= length, truncating first when pos < length).
 // n > 1 is a prefill (or a replay); n == 1 is a decode step.
-// The block's precision picks the kernels: int8 runs the fast kernels, f32 the
+// The block's precision picks the kernels: native and int8 run the fast kernels, f32 the
 // reference twins (kernels/reference.hpp) end to end.
 // Shapes: x [n, dim]. Threads: the kernels' OpenMP teams of the caller. A workspace
 // belongs to one caller and is reused across calls (it only grows).

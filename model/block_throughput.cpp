@@ -72,9 +72,13 @@ result<block_throughput> measure_block(const block_weights& w, int decode_steps)
 
 std::string throughput_key(const block_weights& w, int threads) {
   const llama_config& c = w.config;
+  // What the block runs on: a native block of a Q8_0 file holds only int8 matrices.
+  const bool native =
+      w.qkv.is_native() || w.wo.is_native() || w.gate_up.is_native() || w.down.is_native();
+  const char* kind = w.kind == precision::f32 ? "f32" : native ? "native" : "int8";
   return "dim " + std::to_string(c.dim) + ", hidden " + std::to_string(c.hidden_dim) + ", heads " +
-         std::to_string(c.n_heads) + "/" + std::to_string(c.n_kv_heads) + ", " + to_string(w.kind) +
-         (w.kind == precision::int8 ? std::string(" ") + to_string(process_int8_path()) : "") +
+         std::to_string(c.n_heads) + "/" + std::to_string(c.n_kv_heads) + ", " + kind +
+         (w.kind != precision::f32 ? std::string(" ") + to_string(process_int8_path()) : "") +
          " | " + cpu_model() + " | " + std::to_string(threads) + " threads";
 }
 

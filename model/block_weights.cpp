@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "model/dequantize.hpp"
+#include "model/ggml_type.hpp"
 
 namespace corolla {
 
@@ -26,6 +27,56 @@ result<std::vector<float>> load_vector(const gguf_file& file, const std::string&
   return values;
 }
 
+std::optional<quant::format> native_format_of(uint32_t type) {
+  switch (ggml_type(type)) {
+    case ggml_type::q4_0:
+      return quant::format::q4_0;
+    case ggml_type::q4_1:
+      return quant::format::q4_1;
+    case ggml_type::q5_0:
+      return quant::format::q5_0;
+    case ggml_type::q5_1:
+      return quant::format::q5_1;
+    case ggml_type::q4_k:
+      return quant::format::q4_k;
+    case ggml_type::q5_k:
+      return quant::format::q5_k;
+    case ggml_type::q6_k:
+      return quant::format::q6_k;
+    default:
+      return std::nullopt;
+  }
+}
+
+namespace {
+
+// W's parts in their own blocks, when `kind` is native and every part has native
+// kernels; otherwise empty (W is converted to int8).
+std::vector<quant_matrix::part> native_parts(const std::vector<const gguf_tensor*>& tensors,
+                                             int64_t cols, precision kind) {
+  std::vector<quant_matrix::part> parts;
+  if (kind != precision::native) return parts;
+  for (const gguf_tensor* t : tensors) {
+    const auto format = native_format_of(t->type);
+    if (!format || cols % quant::row_multiple(*format) != 0) return {};
+    parts.push_back({*format, t->rows(), [t](int64_t r) { return t->row(r); }});
+  }
+  return parts;
+}
+
+}  // namespace
+
+size_t stacked_bytes(const std::vector<const gguf_tensor*>& tensors, int64_t cols, precision kind) {
+  int64_t rows = 0;
+  for (const gguf_tensor* t : tensors) rows += t->rows();
+  if (kind == precision::f32) return size_t(rows * cols) * sizeof(float);
+  const auto parts = native_parts(tensors, cols, kind);
+  if (parts.empty()) return int8_matrix_bytes(rows, cols);
+  size_t bytes = 0;
+  for (const auto& p : parts) bytes += quant_matrix_bytes(p.format, p.rows, cols);
+  return bytes;
+}
+
 result<linear> load_stacked(const gguf_file& file, const std::vector<std::string>& names,
                             int64_t cols, precision kind) {
   std::vector<const gguf_tensor*> parts;
@@ -41,6 +92,11 @@ result<linear> load_stacked(const gguf_file& file, const std::vector<std::string
     parts.push_back(t);
     first_row.push_back(rows);
     rows += t->rows();
+  }
+  if (auto native = native_parts(parts, cols, kind); !native.empty()) {
+    linear w = linear::native(quant_matrix::pack(cols, native));
+    for (const gguf_tensor* t : parts) file.release_pages(*t);
+    return w;
   }
   // Rows are read in parallel; the first failure is kept and reported after.
   std::mutex mutex;

@@ -1,6 +1,7 @@
-// block_weights: one transformer block's weights, converted at load from whatever
-// type the GGUF holds (model/ggml_type.hpp's dequantisable types) into int8 per output
-// channel, or into f32 for the reference path.
+// block_weights: one transformer block's weights, loaded from whatever type the GGUF
+// holds (model/ggml_type.hpp's dequantisable types) in the form its precision asks:
+// native keeps Q4_0 .. Q6_K matrices in their blocks and converts the rest to int8 per
+// output channel, int8 converts all, f32 dequantises for the reference path.
 //
 // Projections that read the same input are fused into one matrix, so each step makes
 // one matmul call (and oneDNN reads one weight stream) where llama.cpp makes two or three:
@@ -16,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "kernels/attention_params.hpp"
@@ -30,7 +32,7 @@ namespace corolla {
 struct block_weights {
   llama_config config;
   int64_t index = 0;  // block number in the model
-  precision kind = precision::int8;
+  precision kind = precision::native;
   std::vector<float> attn_norm;  // [dim]
   std::vector<float> ffn_norm;   // [dim]
   linear qkv, wo, gate_up, down;
@@ -57,8 +59,16 @@ result<block_weights> load_block_weights(const gguf_file& file, const llama_conf
 result<std::vector<float>> load_vector(const gguf_file& file, const std::string& name,
                                        int64_t length);
 
-// Loads W [rows, cols] made of the given tensors' rows stacked in order, in form `kind`,
-// then releases those tensors' mapped pages. Errors name the first tensor that is
+// The kernels' format for tensors of ggml type `type` on the native path, or nullopt
+// when the type has none (it goes to int8).
+std::optional<quant::format> native_format_of(uint32_t type);
+
+// Bytes load_stacked will take for these tensors stacked, rows `cols` long, in `kind`.
+size_t stacked_bytes(const std::vector<const gguf_tensor*>& tensors, int64_t cols, precision kind);
+
+// Loads W [rows, cols] made of the given tensors' rows stacked in order, in form `kind`
+// (native when every tensor has native kernels, else int8), then releases those
+// tensors' mapped pages. Errors name the first tensor that is
 // missing, misshapen or undecodable.
 result<linear> load_stacked(const gguf_file& file, const std::vector<std::string>& names,
                             int64_t cols, precision kind);

@@ -59,7 +59,7 @@ void head::logits(const float* x, int64_t n, float* logits, head_workspace& ws) 
   const int64_t dim = config_.dim;
   if (ws.normed.size() < size_t(n * dim)) ws.normed.resize(n * dim);
   // final rmsnorm, then the classifier into the vocabulary
-  if (kind_ == precision::int8) {
+  if (kind_ != precision::f32) {
     rmsnorm(ws.normed.data(), x, final_norm_.data(), n, dim, config_.rms_eps);
   } else {
     ref::rmsnorm(ws.normed.data(), x, final_norm_.data(), n, dim, config_.rms_eps);

@@ -48,7 +48,7 @@ class head {
   std::shared_ptr<const gguf_file> file_;
   const gguf_tensor* embedding_ = nullptr;  // [vocab, dim] inside file_
   llama_config config_;
-  precision kind_ = precision::int8;
+  precision kind_ = precision::native;
   std::vector<float> final_norm_;  // [dim]
   linear lm_head_;                 // [vocab, dim]
 };

@@ -27,7 +27,7 @@
 namespace corolla {
 
 struct model_options {
-  precision kind = precision::int8;
+  precision kind = precision::native;
   int64_t first_block = 0;
   int64_t end_block = -1;  // exclusive; -1 = through the last block
   bool with_head = true;   // head and tokenizer (a client or a single process)

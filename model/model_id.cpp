@@ -44,4 +44,8 @@ result<std::string> model_fingerprint(const std::string& path) {
   return model_fingerprint(file);
 }
 
+std::string swarm_model_id(const std::string& fingerprint, precision weights) {
+  return weights == precision::int8 ? fingerprint + "+int8" : fingerprint;
+}
+
 }  // namespace corolla

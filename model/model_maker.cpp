@@ -1,5 +1,7 @@
 #include "model/model_maker.hpp"
 
+#include "model/quantize.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -224,21 +226,64 @@ result<synthetic_vocabulary> make_synthetic_vocabulary(int64_t size, uint64_t se
   return v;
 }
 
+namespace {
+
+struct named_type {
+  const char* name;
+  ggml_type type;
+  bool medium_mix;
+  uint32_t file_type;  // llama.cpp's llama_ftype
+};
+constexpr named_type kTypes[] = {
+    {"f32", ggml_type::f32, false, 0},     {"f16", ggml_type::f16, false, 1},
+    {"q8_0", ggml_type::q8_0, false, 7},   {"q4_0", ggml_type::q4_0, false, 2},
+    {"q4_1", ggml_type::q4_1, false, 3},   {"q5_0", ggml_type::q5_0, false, 8},
+    {"q5_1", ggml_type::q5_1, false, 9},   {"q4_k_s", ggml_type::q4_k, false, 14},
+    {"q4_k_m", ggml_type::q4_k, true, 15}, {"q5_k_s", ggml_type::q5_k, false, 16},
+    {"q5_k_m", ggml_type::q5_k, true, 17}, {"q6_k", ggml_type::q6_k, false, 18},
+};
+
+std::string maker_type_names() {
+  std::string names;
+  for (const named_type& t : kTypes) names += (names.empty() ? "" : ", ") + std::string(t.name);
+  return names;
+}
+
+uint32_t file_type_of(ggml_type type, bool medium_mix) {
+  for (const named_type& t : kTypes) {
+    if (t.type == type && t.medium_mix == medium_mix) return t.file_type;
+  }
+  return 0;
+}
+
+// llama.cpp's use_more_bits: the first and last eighth of the blocks, and every third.
+bool gets_more_bits(int64_t block, int64_t n_blocks) {
+  return block < n_blocks / 8 || block >= 7 * n_blocks / 8 || (block - n_blocks / 8) % 3 == 2;
+}
+
+}  // namespace
+
+result<std::pair<ggml_type, bool>> maker_type_from_name(const std::string& name) {
+  std::string lower;
+  for (char c : name) lower += char(std::tolower(static_cast<unsigned char>(c)));
+  for (const named_type& t : kTypes) {
+    if (lower == t.name) return std::make_pair(t.type, t.medium_mix);
+  }
+  return status::invalid_argument("weight type '" + name + "' is not one of " + maker_type_names());
+}
+
 status make_model(const maker_options& options, const std::string& path) {
   llama_config shape = options.shape;
   COROLLA_RETURN_IF_ERROR(check_shape(shape));
-  if (options.type != ggml_type::f32 && options.type != ggml_type::f16 &&
-      options.type != ggml_type::q8_0) {
-    return status::invalid_argument("type must be f32, f16 or q8_0");
+  if (!is_writable_type(options.type) || options.type == ggml_type::bf16 ||
+      (options.medium_mix && options.type != ggml_type::q4_k && options.type != ggml_type::q5_k)) {
+    return status::invalid_argument("type must be one of " + maker_type_names());
   }
 
   gguf_writer w;
   w.set("general.architecture", gguf_value::str(to_string(shape.arch)));
   w.set("general.name", gguf_value::str(options.name));
-  const uint32_t file_type = options.type == ggml_type::q8_0  ? 7
-                             : options.type == ggml_type::f16 ? 1
-                                                              : 0;
-  w.set("general.file_type", gguf_value::u32(file_type));
+  w.set("general.file_type", gguf_value::u32(file_type_of(options.type, options.medium_mix)));
   w.set("corolla.maker.seed", gguf_value::of_uint(gguf_type::u64, options.seed));
 
   if (!options.vocab_from.empty()) {
@@ -297,8 +342,11 @@ status make_model(const maker_options& options, const std::string& path) {
   }
 
   const uint64_t seed = options.seed;
-  auto matrix = [&](const std::string& name, int64_t cols, int64_t rows) {
-    const ggml_type type = cols % 32 == 0 ? options.type : ggml_type::f32;
+  auto matrix = [&](const std::string& name, int64_t cols, int64_t rows, ggml_type wanted) {
+    const int64_t block = ggml_type_info_of(uint32_t(wanted))->block_size;
+    const ggml_type type = cols % block == 0 ? wanted
+                           : cols % 32 == 0  ? ggml_type::q8_0
+                                             : ggml_type::f32;
     const uint64_t key_of_name = hash_name(name, seed);
     const float scale = float(std::sqrt(3.0 / double(cols)));  // uniform: std = 1/sqrt(cols)
     return w.add_tensor(name, {cols, rows}, type,
@@ -317,14 +365,19 @@ status make_model(const maker_options& options, const std::string& path) {
     });
   };
 
-  COROLLA_RETURN_IF_ERROR(matrix("token_embd.weight", shape.dim, shape.vocab_size));
+  COROLLA_RETURN_IF_ERROR(matrix("token_embd.weight", shape.dim, shape.vocab_size, options.type));
   const std::vector<block_tensor> tensors = block_tensors(shape);
   for (int64_t b = 0; b < shape.n_blocks; ++b) {
     for (const block_tensor& t : tensors) {
       if (!t.required) continue;
       const std::string name = block_tensor_name(b, t.suffix);
       if (t.shape.size() == 2) {
-        COROLLA_RETURN_IF_ERROR(matrix(name, t.shape[0], t.shape[1]));
+        const std::string suffix = t.suffix;
+        const bool more_bits = options.medium_mix &&
+                               (suffix == "attn_v.weight" || suffix == "ffn_down.weight") &&
+                               gets_more_bits(b, shape.n_blocks);
+        COROLLA_RETURN_IF_ERROR(
+            matrix(name, t.shape[0], t.shape[1], more_bits ? ggml_type::q6_k : options.type));
       } else {
         const bool bias = name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
         COROLLA_RETURN_IF_ERROR(vector(name, t.shape[0], bias ? 0.0f : 1.0f));
@@ -333,15 +386,19 @@ status make_model(const maker_options& options, const std::string& path) {
   }
   COROLLA_RETURN_IF_ERROR(vector("output_norm.weight", shape.dim, 1.0f));
   const bool tied = shape.arch == model_arch::gemma2 || shape.arch == model_arch::gemma3;
-  if (!tied) COROLLA_RETURN_IF_ERROR(matrix("output.weight", shape.dim, shape.vocab_size));
+  if (!tied) {
+    COROLLA_RETURN_IF_ERROR(matrix("output.weight", shape.dim, shape.vocab_size,
+                                   options.medium_mix ? ggml_type::q6_k : options.type));
+  }
   return w.write_file(path);
 }
 
 status make_preset_model(const std::string& preset, ggml_type type, uint64_t seed,
-                         const std::string& path) {
+                         const std::string& path, bool medium_mix) {
   maker_options m;
   COROLLA_ASSIGN_OR_RETURN(m.shape, maker_preset(preset));
   m.type = type;
+  m.medium_mix = medium_mix;
   m.seed = seed;
   const std::filesystem::path folder = std::filesystem::path(path).parent_path();
   std::error_code ec;

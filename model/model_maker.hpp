@@ -11,8 +11,8 @@
 // synthetic SentencePiece-style: <unk>, <s>, </s>, the 256 byte tokens, printable
 // ASCII and U+2581, then merges learned by BPE on a built-in English text, then
 // seeded concatenations of existing tokens until the vocabulary is full.
-// Tensors whose rows can not be Q8_0 (length not a multiple of 32) stay F32, as
-// llama.cpp's quantiser falls back too.
+// Tensors whose rows do not fit the type's blocks fall back, as llama.cpp's quantiser's
+// do: to Q8_0 when rows are a multiple of 32 values, else to F32.
 #pragma once
 
 #include <cstdint>
@@ -27,11 +27,19 @@ namespace corolla {
 
 struct maker_options {
   llama_config shape;  // arch, n_blocks, dim, hidden_dim, heads, kv heads, vocab, context, ...
-  ggml_type type = ggml_type::f32;  // of the 2-D weights: f32, f16 or q8_0
+  ggml_type type = ggml_type::f32;  // of the 2-D weights: any type quantize_row writes
+  // llama.cpp's _M mixes of a K type (Q4_K_M, Q5_K_M): Q6_K for output.weight, and for
+  // attn_v and ffn_down in the blocks llama.cpp gives more bits (the first and last
+  // eighth, and every third one between).
+  bool medium_mix = false;
   uint64_t seed = 1;
   std::string vocab_from;  // a GGUF whose tokenizer to copy; empty for synthetic
   std::string name = "corolla-random";
 };
+
+// A weight type by name: "f32", "q8_0", "q4_0", "q4_k_m", ... (case-insensitive), as
+// (type, medium_mix). Errors: invalid_argument listing the names.
+result<std::pair<ggml_type, bool>> maker_type_from_name(const std::string& name);
 
 // The shape of a named preset ("stories260k", "tinyllama-1.1b", "tiny").
 // Errors: not_found listing the presets.
@@ -41,7 +49,7 @@ std::vector<std::string> maker_preset_names();
 // Writes preset `preset` as `type` with `seed` to `path`, creating its folder: the demo
 // and benchmark models. Errors: those of maker_preset, make_model and the folder.
 status make_preset_model(const std::string& preset, ggml_type type, uint64_t seed,
-                         const std::string& path);
+                         const std::string& path, bool medium_mix = false);
 
 // Writes the model to `path`. Errors: invalid_argument for an impossible shape
 // (naming the field), or a vocabulary too small for the synthetic alphabet;

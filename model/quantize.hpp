@@ -1,7 +1,10 @@
-// Row quantisation: f32 to the types the GGUF writer emits (F32, F16, BF16, Q8_0).
+// Row quantisation: f32 to the types the GGUF writer emits (F32, F16, BF16, Q8_0, and
+// Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K for the model maker's quantised models).
 //
 // Q8_0 follows ggml's quantize_row_q8_0_ref: per 32 values, d = max|x| / 127 stored
-// as f16, q = round(x / d). Pure functions, callable from any thread.
+// as f16, q = round(x / d). The 4- to 6-bit types fit each block's scale (and minimum)
+// from its extremes, without llama.cpp's search for better ones: good enough for random
+// demo weights, and the bytes are ggml's layouts. Pure functions, callable from any thread.
 #pragma once
 
 #include <cstdint>

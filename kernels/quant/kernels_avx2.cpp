@@ -1,10 +1,10 @@
 // The avx2 and vnni paths, one source built twice (kernels/CMakeLists.txt): with
 // COROLLA_QUANT_VNNI = 0 for AVX2 + F16C, where u8 x s8 products go through maddubs and
 // madd, and with COROLLA_QUANT_VNNI = 1 for AVX-512 VNNI on 256-bit registers
-// (vpdpbusd). Both compute quant_layout.hpp's definition: a group's 8 rows are unpacked
-// once into 8 registers of 32 u8 values, multiplied by each activation row's 32 int8
-// values, the exact int32 sums of the 8 rows gathered into one register by a tree of
-// hadds, and combined into one f32 lane per row.
+// (vpdpbusd). Both compute quant_layout.hpp's definition: a group's 8 interleaved rows
+// are unpacked once into 8 registers (one per 4-value chunk, a row per 32-bit lane),
+// multiplied by each activation row's chunks broadcast to every lane, which leaves the 8
+// rows' exact int32 sums in one register, and combined into one f32 lane per row.
 #include <immintrin.h>
 
 #include <cstring>
@@ -18,13 +18,8 @@ namespace {
 // quantised groups stay in L1 while the tile's groups go by.
 constexpr int64_t kRowChunk = 32;
 
-inline __m256i dot(__m256i w, __m256i x) {
-#if COROLLA_QUANT_VNNI
-  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), w, x);
-#else
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
-#endif
-}
+// How far ahead of the group being computed its successors are prefetched.
+constexpr int64_t kPrefetchBytes = 4096;
 
 inline uint32_t load_u32(const uint8_t* p) {
   uint32_t v;
@@ -32,41 +27,63 @@ inline uint32_t load_u32(const uint8_t* p) {
   return v;
 }
 
-// 0xff in byte j where bit j of `bits` is set.
-inline __m256i expand_bits(uint32_t bits) {
-  const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2,
-                                          2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
-  const __m256i select = _mm256_set1_epi64x(int64_t(0x8040201008040201));
-  const __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(int32_t(bits)), spread);
-  return _mm256_cmpeq_epi8(_mm256_and_si256(bytes, select), select);
-}
-
-// The 32 values of each of the tile's 8 rows in group g.
+// Chunk k (values 4k .. 4k + 3) of group g for the tile's 8 rows, one row per 32-bit lane.
 template <format F>
-inline void unpack(const uint8_t* tile, const tile_layout& l, int64_t g, __m256i w[kTileRows]) {
+inline void unpack(const uint8_t* rec, const tile_layout& l, __m256i w[8]) {
   const __m256i low4 = _mm256_set1_epi8(0x0f);
-  const uint8_t* qs = tile + l.qs + g * kTileRows * 16;
-  for (int r = 0; r < kTileRows; ++r) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs + r * 16));
-    w[r] = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), low4);
+  const uint8_t* qs = rec;
+  for (int c = 0; c < 4; ++c) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + c * 32));
+    w[c] = _mm256_and_si256(v, low4);
+    w[c + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
   }
   constexpr int planes = bits_of(F) - 4;
   for (int p = 0; p < planes; ++p) {
+    const __m256i plane = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rec + l.qh + p * 32));
     const __m256i bit = _mm256_set1_epi8(char(0x10 << p));
-    const uint8_t* qh = tile + l.qh + (g * planes + p) * kTileRows * 4;
-    for (int r = 0; r < kTileRows; ++r) {
-      w[r] = _mm256_or_si256(w[r], _mm256_and_si256(expand_bits(load_u32(qh + r * 4)), bit));
+    // Bit k of each byte to bit 4 + p: the bits a 16-bit shift carries across a byte
+    // boundary land below bit 4 + p, and the mask drops them.
+    for (int k = 0; k < 8; ++k) {
+      const int shift = 4 + p - k;
+      const __m256i moved = shift > 0   ? _mm256_slli_epi16(plane, shift)
+                            : shift < 0 ? _mm256_srli_epi16(plane, -shift)
+                                        : plane;
+      w[k] = _mm256_or_si256(w[k], _mm256_and_si256(moved, bit));
     }
   }
 }
 
-// Lane r of `low` / `high`: row r's sum over values 0-15 / 16-31, from its products p[r]
-// (lane k of p[r] holds values 4k .. 4k + 3).
-inline void gather_rows(const __m256i p[kTileRows], __m256i& low, __m256i& high) {
-  const __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
-  const __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(p[4], p[5]), _mm256_hadd_epi32(p[6], p[7]));
-  low = _mm256_permute2x128_si256(a, b, 0x20);
-  high = _mm256_permute2x128_si256(a, b, 0x31);
+inline __m256i broadcast(const int8_t* x, int k) {
+  return _mm256_set1_epi32(int32_t(load_u32(reinterpret_cast<const uint8_t*>(x) + 4 * k)));
+}
+
+// The 8 rows' exact sums over chunks [first, first + count) of activations x.
+// Without VNNI, maddubs's int16 pairs of Bits-bit weights (at most 2 * (2^Bits - 1) * 127)
+// are added in int16 for as many chunks as can not overflow (4 bits: 8, 5 bits: 4,
+// 6 bits: 2) before madd widens them to int32.
+template <int Bits>
+inline __m256i chunk_sums(const __m256i w[8], const int8_t* x, int first, int count) {
+#if COROLLA_QUANT_VNNI
+  // Two chains of dpbusd, so that their latencies overlap.
+  __m256i even = _mm256_setzero_si256(), odd = _mm256_setzero_si256();
+  for (int k = first; k < first + count; k += 2) {
+    even = _mm256_dpbusd_epi32(even, w[k], broadcast(x, k));
+    odd = _mm256_dpbusd_epi32(odd, w[k + 1], broadcast(x, k + 1));
+  }
+  return _mm256_add_epi32(even, odd);
+#else
+  constexpr int per_madd = Bits == 4 ? 8 : Bits == 5 ? 4 : 2;
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i acc = _mm256_setzero_si256();
+  for (int k0 = first; k0 < first + count; k0 += per_madd) {
+    __m256i pairs = _mm256_maddubs_epi16(w[k0], broadcast(x, k0));
+    for (int k = k0 + 1; k < k0 + per_madd && k < first + count; ++k) {
+      pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(w[k], broadcast(x, k)));
+    }
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, ones));
+  }
+  return acc;
+#endif
 }
 
 inline __m256 f16x8(const uint8_t* p) {
@@ -94,42 +111,42 @@ void tile_rows(const gemm_args& a, int64_t t, int64_t i0, int64_t i1) {
   for (int64_t i = i0; i < i1; ++i) acc[i - i0] = _mm256_setzero_ps();
   const __m256 sign = _mm256_set1_ps(-0.0f);
   for (int64_t g = 0; g < l.groups; ++g) {
-    __m256i w[kTileRows];
-    unpack<F>(tile, l, g, w);
-    const int64_t k = g / (kSuper / kGroup);
+    const uint8_t* rec = group_at(l, tile, g);
+    const uint8_t* header = super_at(l, tile, g / (kSuper / kGroup));
+    // Decode reads each weight once: ask for the stream ahead of the hardware prefetcher.
+    _mm_prefetch(reinterpret_cast<const char*>(rec + kPrefetchBytes), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(rec + kPrefetchBytes + 64), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(rec + kPrefetchBytes + 128), _MM_HINT_T0);
+    __m256i w[8];
+    unpack<F>(rec, l, w);
     __m256 s0, s1, m;
     if constexpr (F == format::q6_k) {
-      const __m256 d = f16x8(tile + l.d + k * kTileRows * 2);
-      s0 = _mm256_mul_ps(d, i8x8(tile + l.sc + (2 * g) * kTileRows));
-      s1 = _mm256_mul_ps(d, i8x8(tile + l.sc + (2 * g + 1) * kTileRows));
+      const __m256 d = f16x8(header + l.super_d);
+      s0 = _mm256_mul_ps(d, i8x8(rec + l.sc));
+      s1 = _mm256_mul_ps(d, i8x8(rec + l.sc + kTileRows));
     } else if constexpr (is_k(F)) {
-      s0 = _mm256_mul_ps(f16x8(tile + l.d + k * kTileRows * 2), u8x8(tile + l.sc + g * kTileRows));
-      m = _mm256_xor_ps(
-          _mm256_mul_ps(f16x8(tile + l.m + k * kTileRows * 2), u8x8(tile + l.mn + g * kTileRows)),
-          sign);
+      s0 = _mm256_mul_ps(f16x8(header + l.super_d), u8x8(rec + l.sc));
+      m = _mm256_xor_ps(_mm256_mul_ps(f16x8(header + l.super_m), u8x8(rec + l.mn)), sign);
     } else {
-      s0 = f16x8(tile + l.d + g * kTileRows * 2);
-      if constexpr (has_min(F)) m = f16x8(tile + l.m + g * kTileRows * 2);
+      s0 = f16x8(rec + l.d);
+      if constexpr (has_min(F)) m = f16x8(rec + l.m);
     }
     for (int64_t i = i0; i < i1; ++i) {
-      const __m256i x =
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.xq + i * a.cols + g * kGroup));
-      __m256i p[kTileRows];
-      for (int r = 0; r < kTileRows; ++r) p[r] = dot(w[r], x);
-      __m256i low, high;
-      gather_rows(p, low, high);
+      const int8_t* x = a.xq + i * a.cols + g * kGroup;
       const __m256 xs = _mm256_set1_ps(a.xs[i * l.groups + g]);
       const int32_t* xsum = a.xsum + i * 2 * l.groups + 2 * g;
       __m256& c = acc[i - i0];
       if constexpr (F == format::q6_k) {
+        const __m256i low = chunk_sums<bits_of(F)>(w, x, 0, 4);   // values 0-15
+        const __m256i high = chunk_sums<bits_of(F)>(w, x, 4, 4);  // values 16-31
         c = step(c, s0, xs, _mm256_sub_epi32(low, _mm256_set1_epi32(offset_of(F) * xsum[0])));
         c = step(c, s1, xs, _mm256_sub_epi32(high, _mm256_set1_epi32(offset_of(F) * xsum[1])));
       } else if constexpr (!has_min(F)) {
-        const __m256i isum = _mm256_add_epi32(low, high);
+        const __m256i isum = chunk_sums<bits_of(F)>(w, x, 0, 8);
         c = step(c, s0, xs,
                  _mm256_sub_epi32(isum, _mm256_set1_epi32(offset_of(F) * (xsum[0] + xsum[1]))));
       } else {
-        c = step(c, s0, xs, _mm256_add_epi32(low, high));
+        c = step(c, s0, xs, chunk_sums<bits_of(F)>(w, x, 0, 8));
         c = step(c, m, xs, _mm256_set1_epi32(xsum[0] + xsum[1]));
       }
     }

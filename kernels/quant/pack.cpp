@@ -145,49 +145,68 @@ void pack_tile(format f, int64_t cols, const uint8_t* const rows[kTileRows], uin
     const decoded_row row = decode(f, rows[r], cols);
     for (int64_t g = 0; g < l.groups; ++g) {
       const uint8_t* q = &row.q[size_t(g * kGroup)];
-      uint8_t* qs = tile + l.qs + (g * kTileRows + r) * 16;
-      for (int j = 0; j < 16; ++j) qs[j] = uint8_t((q[j] & 0x0f) | ((q[j + 16] & 0x0f) << 4));
+      uint8_t* rec = group_at(l, tile, g);
+      for (int c = 0; c < 4; ++c) {
+        for (int j = 0; j < 4; ++j) {
+          rec[c * 32 + 4 * r + j] =
+              uint8_t((q[4 * c + j] & 0x0f) | ((q[16 + 4 * c + j] & 0x0f) << 4));
+        }
+      }
       for (int p = 0; p < l.planes; ++p) {
-        uint32_t bits = 0;
-        for (int j = 0; j < kGroup; ++j) bits |= uint32_t((q[j] >> (4 + p)) & 1) << j;
-        std::memcpy(tile + l.qh + ((g * l.planes + p) * kTileRows + r) * 4, &bits, 4);
+        for (int j = 0; j < 4; ++j) {
+          uint8_t bits = 0;
+          for (int k = 0; k < 8; ++k) bits = uint8_t(bits | (((q[4 * k + j] >> (4 + p)) & 1) << k));
+          rec[l.qh + p * 32 + 4 * r + j] = bits;
+        }
+      }
+      if (f == format::q6_k) {
+        for (int h = 0; h < 2; ++h) rec[l.sc + h * kTileRows + r] = row.sc[size_t(2 * g + h)];
+      } else if (is_k(f)) {
+        rec[l.sc + r] = row.sc[size_t(g)];
+        rec[l.mn + r] = row.mn[size_t(g)];
+      } else {
+        store_u16(rec + l.d + 2 * r, row.d[size_t(g)]);
+        if (has_min(f)) store_u16(rec + l.m + 2 * r, row.m[size_t(g)]);
       }
     }
-    for (size_t u = 0; u < row.d.size(); ++u)
-      store_u16(tile + l.d + (u * kTileRows + r) * 2, row.d[u]);
-    for (size_t u = 0; u < row.m.size(); ++u)
-      store_u16(tile + l.m + (u * kTileRows + r) * 2, row.m[u]);
-    for (size_t u = 0; u < row.sc.size(); ++u) tile[l.sc + u * kTileRows + r] = row.sc[u];
-    for (size_t u = 0; u < row.mn.size(); ++u) tile[l.mn + u * kTileRows + r] = row.mn[u];
+    if (is_k(f)) {
+      for (int64_t k = 0; k < cols / kSuper; ++k) {
+        uint8_t* header = super_at(l, tile, k);
+        store_u16(header + l.super_d + 2 * r, row.d[size_t(k)]);
+        if (has_min(f)) store_u16(header + l.super_m + 2 * r, row.m[size_t(k)]);
+      }
+    }
   }
 }
 
+int value_at(const tile_layout& l, const uint8_t* tile, int64_t g, int r, int j) {
+  const uint8_t* rec = group_at(l, tile, g);
+  const uint8_t packed = rec[(j % 16 / 4) * 32 + 4 * r + j % 4];
+  int q = j < 16 ? packed & 0x0f : packed >> 4;
+  for (int p = 0; p < l.planes; ++p)
+    q |= ((rec[l.qh + p * 32 + 4 * r + j % 4] >> (j / 4)) & 1) << (4 + p);
+  return q;
+}
+
 void unpack_row(format f, const tile_layout& l, const uint8_t* tile, int r, float* out) {
-  auto f16 = [&](int64_t section, int64_t unit) {
-    return f16_to_f32(load_u16(tile + section + (unit * kTileRows + r) * 2));
-  };
+  auto f16 = [r](const uint8_t* p) { return f16_to_f32(load_u16(p + 2 * r)); };
   for (int64_t g = 0; g < l.groups; ++g) {
-    const uint8_t* qs = tile + l.qs + (g * kTileRows + r) * 16;
-    const int64_t k = g / (kSuper / kGroup);
+    const uint8_t* rec = group_at(l, tile, g);
+    const uint8_t* header = super_at(l, tile, g / (kSuper / kGroup));
     for (int j = 0; j < kGroup; ++j) {
-      int q = j < 16 ? qs[j] & 0x0f : qs[j - 16] >> 4;
-      for (int p = 0; p < l.planes; ++p) {
-        uint32_t bits;
-        std::memcpy(&bits, tile + l.qh + ((g * l.planes + p) * kTileRows + r) * 4, 4);
-        q |= int((bits >> j) & 1) << (4 + p);
-      }
+      const int q = value_at(l, tile, g, r, j);
       float w;
       if (f == format::q6_k) {
-        const auto sc = int8_t(tile[l.sc + (2 * g + j / 16) * kTileRows + r]);
-        w = f16(l.d, k) * float(sc) * float(q - offset_of(f));
+        const auto sc = int8_t(rec[l.sc + (j / 16) * kTileRows + r]);
+        w = f16(header + l.super_d) * float(sc) * float(q - offset_of(f));
       } else if (!has_min(f)) {
-        w = float(q - offset_of(f)) * f16(l.d, g);
+        w = float(q - offset_of(f)) * f16(rec + l.d);
       } else if (is_k(f)) {
-        const float s = f16(l.d, k) * float(tile[l.sc + g * kTileRows + r]);
-        const float m = f16(l.m, k) * float(tile[l.mn + g * kTileRows + r]);
+        const float s = f16(header + l.super_d) * float(rec[l.sc + r]);
+        const float m = f16(header + l.super_m) * float(rec[l.mn + r]);
         w = s * float(q) - m;
       } else {
-        w = float(q) * f16(l.d, g) + f16(l.m, g);
+        w = float(q) * f16(rec + l.d) + f16(rec + l.m);
       }
       out[g * kGroup + j] = w;
     }

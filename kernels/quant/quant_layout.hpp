@@ -12,18 +12,19 @@
 // computes factors in the kernels, which keeps a matrix at its file's size.
 //
 // Layout. Rows are padded to a multiple of 8 (zero rows) and stored as tiles of 8 rows.
-// A tile is one run of sections, each indexed [unit][8 rows] so that one vector load
-// fetches a group's value for all 8 rows (units: groups g = 0 .. cols/32, super-blocks
-// k = 0 .. cols/256, or Q6_K's 16-value halves h = 0 .. cols/16):
-//   qs   [g][row][16]    byte j: value j in the low nibble, value j + 16 in the high one
-//   qh   [g][plane][row] u32 per plane (5 bits: one, 6 bits: two); bit j of plane p is
-//                        bit 4 + p of value j
-//   d    f16 [g][row] (Q4_0..Q5_1) or [k][row] (K types)
-//   m    f16 [g][row] (Q4_1, Q5_1) or Dmin [k][row] (Q4_K, Q5_K)
-//   sc   u8 [g][row] (Q4_K, Q5_K) or int8 [h][row] (Q6_K)
-//   mn   u8 [g][row] (Q4_K, Q5_K)
-// Sections start at multiples of 32 bytes; a tile's size is a multiple of 32.
-//
+// Within a tile the 8 rows are interleaved, 4 values at a time, so that one 32-byte
+// register holds values 4k .. 4k + 3 (chunk k of a group) of all 8 rows — byte 4 r + j
+// is row r's value 4k + j — and a u8 x s8 dot with those 4 activations broadcast leaves
+// each row's sum in its own 32-bit lane: no horizontal sums. A tile is one sequential
+// stream (what decode's prefetchers follow best): group records in order, and for the K
+// types a super-block header before each run of 8 groups. A group record:
+//   qs  [c = 0..3][32 bytes]  byte 4 r + j: value 4c + j of row r in the low nibble,
+//                             value 16 + 4c + j in the high one
+//   qh  [plane][32 bytes]     (5 bits: one plane, 6 bits: two) bit k of byte 4 r + j is
+//                             bit 4 + plane of value 4k + j of row r
+//   then per format, [row] each: Q4_0, Q5_0: d f16; Q4_1, Q5_1: d f16, m f16;
+//   Q4_K, Q5_K: sc u8, mn u8; Q6_K: sc int8 for values 0-15, then for 16-31.
+// A super-block header, [row] each: Q4_K, Q5_K: D f16, Dmin f16; Q6_K: D f16.
 // Exactness and equal bits. Activations are quantised per group to int8 (x = xs * xq,
 // xs = max|x| / 127, xq = nearbyint(x / xs) in [-127, 127]) with the sums of xq per
 // 16 values beside them. Each path computes, for every row and group, the exact int32
@@ -68,36 +69,67 @@ constexpr int64_t row_multiple(format f) {
   return is_k(f) ? kSuper : kGroup;
 }
 
-// Byte offsets of a tile's sections (-1 when the format has none) and its size.
+// Sizes and offsets of a tile's records (-1: the format has no such field).
 struct tile_layout {
   int64_t groups = 0;  // cols / 32
   int planes = 0;      // bits - 4
-  int64_t qs = 0, qh = -1, d = 0, m = -1, sc = -1, mn = -1;
-  int64_t bytes = 0;
+  int64_t group_bytes = 0;
+  int64_t header_bytes = 0;  // K types: a super-block's header
+  // Within a group record: qs at 0, then these.
+  int64_t qh = -1, d = -1, m = -1, sc = -1, mn = -1;
+  // Within a K type's header.
+  int64_t super_d = -1, super_m = -1;
+  int64_t bytes = 0;  // one tile
 };
 
 inline tile_layout layout_of(format f, int64_t cols) {
   tile_layout l;
   l.groups = cols / kGroup;
   l.planes = bits_of(f) - 4;
-  int64_t at = 0;
-  auto section = [&at](int64_t bytes) {
-    const int64_t start = at;
-    at += (bytes + 31) / 32 * 32;
-    return start;
-  };
-  const int64_t g = l.groups, k = cols / kSuper, r = kTileRows;
-  l.qs = section(g * r * 16);
-  if (l.planes > 0) l.qh = section(g * l.planes * r * 4);
-  l.d = section((is_k(f) ? k : g) * r * 2);
-  if (has_min(f)) l.m = section((is_k(f) ? k : g) * r * 2);
-  if (f == format::q6_k) l.sc = section(2 * g * r);
-  if (f == format::q4_k || f == format::q5_k) {
-    l.sc = section(g * r);
-    l.mn = section(g * r);
+  int64_t at = 4 * 32;
+  if (l.planes > 0) {
+    l.qh = at;
+    at += l.planes * 32;
   }
-  l.bytes = at;
+  if (is_k(f)) {
+    l.sc = at;
+    at += f == format::q6_k ? 2 * kTileRows : kTileRows;
+    if (has_min(f)) {
+      l.mn = at;
+      at += kTileRows;
+    }
+    l.super_d = 0;
+    l.header_bytes = 2 * kTileRows;
+    if (has_min(f)) {
+      l.super_m = l.header_bytes;
+      l.header_bytes += 2 * kTileRows;
+    }
+  } else {
+    l.d = at;
+    at += 2 * kTileRows;
+    if (has_min(f)) {
+      l.m = at;
+      at += 2 * kTileRows;
+    }
+  }
+  l.group_bytes = at;
+  const int64_t per_super = kSuper / kGroup;
+  l.bytes = is_k(f) ? cols / kSuper * (l.header_bytes + per_super * l.group_bytes)
+                    : l.groups * l.group_bytes;
   return l;
+}
+
+// Group g's record and super-block k's header in a tile.
+template <class Byte>
+inline Byte* group_at(const tile_layout& l, Byte* tile, int64_t g) {
+  if (l.header_bytes == 0) return tile + g * l.group_bytes;
+  const int64_t per_super = kSuper / kGroup;
+  return tile + (g / per_super) * (l.header_bytes + per_super * l.group_bytes) + l.header_bytes +
+         (g % per_super) * l.group_bytes;
+}
+template <class Byte>
+inline Byte* super_at(const tile_layout& l, Byte* tile, int64_t k) {
+  return tile + k * (l.header_bytes + kSuper / kGroup * l.group_bytes);
 }
 
 struct gemm_args {
@@ -134,6 +166,10 @@ int64_t ggml_row_bytes(format f, int64_t cols);
 // padding row of zeros), into one tile of layout_of(f, cols).bytes bytes at `tile`.
 // REQUIRES: cols % row_multiple(f) == 0.
 void pack_tile(format f, int64_t cols, const uint8_t* const rows[kTileRows], uint8_t* tile);
+
+// Value j (0 .. 31) of row r in group g of a tile: the layout's one reading, which the
+// portable kernel and unpack_row use.
+int value_at(const tile_layout& l, const uint8_t* tile, int64_t g, int r, int j);
 
 // Row r of a tile as f32, w = s * q + m evaluated as ggml's dequantisation does, so the
 // values equal ggml's to_float bit for bit (tests compare the two).

@@ -108,8 +108,8 @@ TEST(CorollaCli, BadInputGivesOneClearLineAndNonZeroExit) {
   expect_refusal("gguf make --preset nope -o " + testing::temp_path("x.gguf"), 2,
                  "unknown preset 'nope'");
   expect_refusal("gguf make --dimm 3 -o x", 2, "dimm");
-  expect_refusal("gguf make --preset tiny --type q4_k -o " + testing::temp_path("x.gguf"), 2,
-                 "--type 'q4_k'");
+  expect_refusal("gguf make --preset tiny --type q2_k -o " + testing::temp_path("x.gguf"), 2,
+                 "weight type 'q2_k'");
   expect_refusal("frobnicate", 2, "unknown command 'frobnicate'");
 }
 

@@ -5,11 +5,13 @@
 
 #include <cmath>
 #include <cstring>
+#include <random>
 #include <vector>
 
 #include "kernels/half.hpp"
 #include "model/dequantize.hpp"
 #include "model/quantize.hpp"
+#include "tests/support/test_support.hpp"
 
 namespace corolla {
 namespace {
@@ -142,6 +144,36 @@ TEST(Quantize, Q8_0RoundTripsWithinHalfAStep) {
     // One step is amax / 127; rounding adds at most half a step, f16 scale 2^-11 relative.
     const float tolerance = amax / 127.0f * 0.5f + amax * 0x1.0p-10f;
     for (size_t i = 0; i < 32; ++i) EXPECT_NEAR(out[b * 32 + i], in[b * 32 + i], tolerance);
+  }
+}
+
+// The model maker's 4- to 6-bit quantisers: what they write decodes (by ggml's layouts)
+// to within a step of the input, a step being the block's range over its levels
+// (K types: plus the 6- or 8-bit coding of the sub-block scales).
+TEST(Quantize, FourToSixBitTypesRoundTripWithinAStep) {
+  const uint64_t seed = testing::test_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937_64 rng(seed);
+  struct type_bits {
+    ggml_type type;
+    int bits;
+  };
+  for (const auto [type, bits] :
+       {type_bits{ggml_type::q4_0, 4}, type_bits{ggml_type::q4_1, 4}, type_bits{ggml_type::q5_0, 5},
+        type_bits{ggml_type::q5_1, 5}, type_bits{ggml_type::q4_k, 4}, type_bits{ggml_type::q5_k, 5},
+        type_bits{ggml_type::q6_k, 6}}) {
+    SCOPED_TRACE(ggml_type_name(uint32_t(type)));
+    const int64_t n = 512;
+    const auto in = testing::uniform_floats(rng, n, -0.08f, 0.08f);
+    const auto info = *ggml_type_info_of(uint32_t(type));
+    std::vector<uint8_t> bytes(size_t(n / info.block_size * info.block_bytes));
+    ASSERT_TRUE(quantize_row(type, in.data(), n, bytes.data()).ok());
+    const auto out = dequant(type, bytes, n);
+    const float step = 0.16f / float((1 << bits) - 1);
+    double worst = 0;
+    for (int64_t i = 0; i < n; ++i)
+      worst = std::max(worst, double(std::fabs(out[size_t(i)] - in[size_t(i)])));
+    EXPECT_LT(worst, 1.5 * step);
   }
 }
 

@@ -126,7 +126,8 @@ TEST(GgufWriter, RefusesDuplicateNamesAndBadShapes) {
   EXPECT_TRUE(w.add_tensor("x", {32}, ggml_type::f32, zero).ok());
   EXPECT_EQ(w.add_tensor("x", {32}, ggml_type::f32, zero).code(), status_code::invalid_argument);
   EXPECT_EQ(w.add_tensor("y", {33}, ggml_type::q8_0, zero).code(), status_code::invalid_argument);
-  EXPECT_EQ(w.add_tensor("z", {32}, ggml_type::q4_k, zero).code(), status_code::not_supported);
+  EXPECT_EQ(w.add_tensor("z", {32}, ggml_type::q4_k, zero).code(), status_code::invalid_argument);
+  EXPECT_EQ(w.add_tensor("z", {256}, ggml_type::q2_k, zero).code(), status_code::not_supported);
 }
 
 TEST(GgufWriter, WriteFileLeavesNoPartialFileOnFailure) {
