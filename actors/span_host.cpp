@@ -9,6 +9,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "model/block_weights.hpp"
 #include "model/gguf_file.hpp"
 #include "model/llama_config.hpp"
 
@@ -23,15 +24,15 @@ namespace {
 
 using host_pointer = span_host_actor::stateful_pointer<span_host_state>;
 
-// The file's bytes for blocks [start, end): what loading them takes, near enough.
-result<int64_t> span_bytes(const std::string& path, int64_t start, int64_t end) {
+// What loading blocks [start, end) with `weights` takes.
+result<int64_t> span_bytes(const std::string& path, precision weights, int64_t start, int64_t end) {
   COROLLA_ASSIGN_OR_RETURN(gguf_file file, gguf_file::open(path));
   COROLLA_ASSIGN_OR_RETURN(const llama_config config, read_llama_config(file));
   if (start < 0 || end > config.n_blocks || start >= end) {
     return status::invalid_argument(span_text(start, end) + " is not a span of the model's " +
                                     std::to_string(config.n_blocks) + " blocks");
   }
-  const std::vector<int64_t> per_block = block_file_bytes(file, config);
+  const std::vector<int64_t> per_block = block_resident_bytes(file, config, weights);
   int64_t bytes = 0;
   for (int64_t b = start; b < end; ++b) bytes += per_block[size_t(b)];
   return bytes;
@@ -40,7 +41,7 @@ result<int64_t> span_bytes(const std::string& path, int64_t start, int64_t end) 
 caf::result<server_record> host(host_pointer self, const span_host_config& cfg, int64_t start,
                                 int64_t end) {
   const std::string& node = cfg.server.name;
-  auto need = span_bytes(cfg.model_path, start, end);
+  auto need = span_bytes(cfg.model_path, cfg.server.weights, start, end);
   if (!need.ok()) return to_error(need.error());
   const int64_t mib = 1 << 20;
   if (self->state.used_bytes + *need > cfg.budget_bytes) {

@@ -14,6 +14,7 @@
 #include "actors/routing_table.hpp"
 #include "actors/server.hpp"
 #include "actors/span_host.hpp"
+#include "model/block_weights.hpp"
 #include "model/llama_config.hpp"
 #include "model/model_id.hpp"
 
@@ -112,7 +113,7 @@ result<swarm_node> swarm_node::start(caf::actor_system& system, const swarm_node
   {
     COROLLA_ASSIGN_OR_RETURN(gguf_file file, gguf_file::open(o.model_path));
     COROLLA_ASSIGN_OR_RETURN(const llama_config config, read_llama_config(file));
-    block_bytes = block_file_bytes(file, config);
+    block_bytes = block_resident_bytes(file, config, o.weights);
     dim = config.dim;
     node.model_id_ = swarm_model_id(model_fingerprint(file), o.weights);
   }

@@ -131,6 +131,20 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out) {
     }
     return run_spot_bench(options, out);
   }
+  if (suite == "quant") {
+    quant_bench_options options;
+    po::options_description opts("corolla bench quant [--steps N] [--shared DIR]");
+    opts.add_options()("help,h", "show this help")(
+        "steps", po::value(&options.steps)->default_value(options.steps), "decode steps timed")(
+        "shared", po::value(&options.shared_dir)->default_value(options.shared_dir),
+        "folder with models/ and golden/ for the accuracy table");
+    if (auto done = parse_command_line(opts, rest, "corolla bench quant", out, vm)) return *done;
+    if (options.steps < 1) {
+      std::cerr << "corolla bench quant: --steps must be >= 1\n";
+      return 2;
+    }
+    return run_quant_bench(options, out);
+  }
   if (suite == "wire") {
     wire_bench_options options;
     po::options_description opts("corolla bench wire [--frames N]");
@@ -148,7 +162,7 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out) {
   }
   std::cerr << "corolla bench: "
             << (suite.empty() ? "no suite given" : "unknown suite '" + suite + "'")
-            << "; suites: kernels, generate, sessions, swarm, recovery, http, spot, wire\n";
+            << "; suites: kernels, generate, sessions, swarm, recovery, http, spot, quant, wire\n";
   return 2;
 }
 

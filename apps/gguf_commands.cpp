@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "apps/command_line.hpp"
+#include "model/block_weights.hpp"
 #include "model/chat_template.hpp"
 #include "model/gguf_file.hpp"
 #include "model/head_file.hpp"
@@ -94,6 +95,24 @@ status runnable(const gguf_file& file) {
 
 }  // namespace
 
+// What a node's blocks take in memory, per weights choice (what its memory budget,
+// corolla plan and the balancer count), beside the file's bytes.
+void print_block_memory(const gguf_file& f, std::ostream& out) {
+  const auto config = read_llama_config(f);
+  if (!config.ok() || config->n_blocks == 0) return;
+  auto line = [&](const char* what, const std::vector<int64_t>& bytes) {
+    int64_t total = 0;
+    for (int64_t b : bytes) total += b;
+    out << "  " << std::left << std::setw(18) << what << std::right
+        << human_bytes(uint64_t(total / int64_t(bytes.size()))) << " per block, "
+        << human_bytes(uint64_t(total)) << " for all " << bytes.size() << "\n";
+  };
+  out << "block memory:\n";
+  line("in the file", block_file_bytes(f, *config));
+  line("--weights native", block_resident_bytes(f, *config, precision::native));
+  line("--weights int8", block_resident_bytes(f, *config, precision::int8));
+}
+
 int run_gguf_info(const std::vector<std::string>& args, std::ostream& out) {
   if (args.size() != 1 || args[0] == "--help" || args[0] == "-h") {
     std::cerr << "usage: corolla gguf info FILE\n";
@@ -121,6 +140,7 @@ int run_gguf_info(const std::vector<std::string>& args, std::ostream& out) {
                                                      : "Corolla runs this file")
                        : "Corolla can not run this file: " + verdict.message())
       << " (model " << model_fingerprint(f) << ")\n";
+  if (verdict.ok() && !is_head_file(f)) print_block_memory(f, out);
 
   out << "metadata (" << f.metadata().size() << "):\n";
   size_t i = 0;

@@ -7,6 +7,7 @@
 
 #include "actors/span_planner.hpp"
 #include "apps/command_line.hpp"
+#include "model/block_weights.hpp"
 #include "model/gguf_file.hpp"
 #include "model/llama_config.hpp"
 
@@ -57,12 +58,13 @@ result<plan_node> parse_node(const std::string& spec) {
   return n;
 }
 
-// Blocks and the bytes of the largest block, from a GGUF file.
-status read_model(const std::string& path, int64_t& n_blocks, int64_t& block_bytes) {
+// Blocks and the bytes of the largest block loaded with `weights`, from a GGUF file.
+status read_model(const std::string& path, precision weights, int64_t& n_blocks,
+                  int64_t& block_bytes) {
   COROLLA_ASSIGN_OR_RETURN(gguf_file file, gguf_file::open(path));
   COROLLA_ASSIGN_OR_RETURN(const llama_config config, read_llama_config(file));
   n_blocks = config.n_blocks;
-  const std::vector<int64_t> bytes = block_file_bytes(file, config);
+  const std::vector<int64_t> bytes = block_resident_bytes(file, config, weights);
   block_bytes = *std::max_element(bytes.begin(), bytes.end());
   return status();
 }
@@ -84,11 +86,15 @@ int run_plan(const std::vector<std::string>& args, std::ostream& out) {
       "blocks", po::value(&n_blocks), "blocks of the model (without --model)")(
       "block-mib", po::value(&block_mib), "memory one block takes (without --model)")(
       "node", po::value(&specs)->composing(), "a node (repeatable)");
+  std::string weights;
+  add_precision_options(opts, weights);
   po::variables_map vm;
   if (auto done = parse_command_line(opts, args, "corolla plan", out, vm)) return *done;
+  const auto kind = precision_from_options(vm, weights, "corolla plan");
+  if (!kind) return 2;
   int64_t block_bytes = int64_t(block_mib * mib);
   if (!model.empty()) {
-    if (status s = read_model(model, n_blocks, block_bytes); !s.ok()) {
+    if (status s = read_model(model, *kind, n_blocks, block_bytes); !s.ok()) {
       std::cerr << "corolla plan: " << s.message() << "\n";
       return 1;
     }

@@ -25,6 +25,13 @@ struct generate_bench_options {
 };
 int run_generate_bench(const generate_bench_options& options, std::ostream& out);
 
+// `corolla bench quant`: native against int8 weights (bench/quant_bench.cpp).
+struct quant_bench_options {
+  int steps = 64;                        // decode steps timed per row
+  std::string shared_dir = "../shared";  // golden files for the accuracy table
+};
+int run_quant_bench(const quant_bench_options& options, std::ostream& out);
+
 // `corolla bench sessions`: the actor runtime in one process — one session through
 // the servers against the single-process generator, and aggregate decode throughput
 // as concurrent sessions are batched in the block actors.

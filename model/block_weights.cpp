@@ -1,5 +1,6 @@
 #include "model/block_weights.hpp"
 
+#include <array>
 #include <mutex>
 
 #include "model/dequantize.hpp"
@@ -118,6 +119,49 @@ result<linear> load_stacked(const gguf_file& file, const std::vector<std::string
   return w;
 }
 
+std::array<stacked_matrix, 4> block_matrices(const llama_config& c, int64_t index) {
+  auto name = [&](const char* suffix) { return block_tensor_name(index, suffix); };
+  // phi3 stores q, k, v as one tensor and gate, up as one.
+  const bool fused = c.arch == model_arch::phi3;
+  return {
+      stacked_matrix{fused ? std::vector<std::string>{name("attn_qkv.weight")}
+                           : std::vector<std::string>{name("attn_q.weight"), name("attn_k.weight"),
+                                                      name("attn_v.weight")},
+                     c.dim},
+      stacked_matrix{{name("attn_output.weight")}, c.q_dim()},
+      stacked_matrix{fused
+                         ? std::vector<std::string>{name("ffn_up.weight")}
+                         : std::vector<std::string>{name("ffn_gate.weight"), name("ffn_up.weight")},
+                     c.dim},
+      stacked_matrix{{name("ffn_down.weight")}, c.hidden_dim}};
+}
+
+std::vector<int64_t> block_resident_bytes(const gguf_file& file, const llama_config& config,
+                                          precision kind) {
+  std::vector<int64_t> bytes = block_file_bytes(file, config);
+  for (int64_t b = 0; b < int64_t(bytes.size()); ++b) {
+    int64_t total = 0;
+    bool complete = true;
+    for (const stacked_matrix& m : block_matrices(config, b)) {
+      std::vector<const gguf_tensor*> parts;
+      for (const std::string& name : m.names) {
+        const gguf_tensor* t = file.find_tensor(name);
+        if (t == nullptr || t->row_length() != m.cols) complete = false;
+        if (t != nullptr) parts.push_back(t);
+      }
+      if (!complete) break;
+      total += int64_t(stacked_bytes(parts, m.cols, kind));
+    }
+    // Vectors (norms, biases) stay f32.
+    const std::string prefix = block_tensor_name(b, "");
+    for (const gguf_tensor& t : file.tensors()) {
+      if (t.shape.size() == 1 && t.name.rfind(prefix, 0) == 0) total += t.elements * 4;
+    }
+    if (complete) bytes[size_t(b)] = total;
+  }
+  return bytes;
+}
+
 result<block_weights> load_block_weights(const gguf_file& file, const llama_config& config,
                                          int64_t index, precision kind) {
   if (index < 0 || index >= config.n_blocks) {
@@ -132,25 +176,14 @@ result<block_weights> load_block_weights(const gguf_file& file, const llama_conf
   b.kind = kind;
 
   const llama_config& c = config;
-  const bool fused = c.arch == model_arch::phi3;
   COROLLA_ASSIGN_OR_RETURN(b.attn_norm, load_vector(file, name("attn_norm.weight"), c.dim));
   COROLLA_ASSIGN_OR_RETURN(b.ffn_norm, load_vector(file, name("ffn_norm.weight"), c.dim));
-  COROLLA_ASSIGN_OR_RETURN(
-      b.qkv,
-      load_stacked(file,
-                   fused ? std::vector<std::string>{name("attn_qkv.weight")}
-                         : std::vector<std::string>{name("attn_q.weight"), name("attn_k.weight"),
-                                                    name("attn_v.weight")},
-                   c.dim, kind));
-  COROLLA_ASSIGN_OR_RETURN(b.wo, load_stacked(file, {name("attn_output.weight")}, c.q_dim(), kind));
-  COROLLA_ASSIGN_OR_RETURN(
-      b.gate_up,
-      load_stacked(file,
-                   fused ? std::vector<std::string>{name("ffn_up.weight")}
-                         : std::vector<std::string>{name("ffn_gate.weight"), name("ffn_up.weight")},
-                   c.dim, kind));
-  COROLLA_ASSIGN_OR_RETURN(b.down,
-                           load_stacked(file, {name("ffn_down.weight")}, c.hidden_dim, kind));
+  const auto matrices = block_matrices(c, index);
+  linear* targets[] = {&b.qkv, &b.wo, &b.gate_up, &b.down};
+  for (size_t i = 0; i < matrices.size(); ++i) {
+    COROLLA_ASSIGN_OR_RETURN(*targets[i],
+                             load_stacked(file, matrices[i].names, matrices[i].cols, kind));
+  }
 
   if (file.find_tensor(name("attn_q.bias"))) {
     for (const auto& [suffix, length] : {std::pair{"attn_q.bias", c.q_dim()},

@@ -16,6 +16,7 @@
 // here from the config. Immutable after load; shared by the threads that run it.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -58,6 +59,21 @@ result<block_weights> load_block_weights(const gguf_file& file, const llama_conf
 // Reads a 1-D f32-convertible tensor of `length` values (a norm weight).
 result<std::vector<float>> load_vector(const gguf_file& file, const std::string& name,
                                        int64_t length);
+
+// One of a block's four matrices (see the top of this file): its tensors' names, stacked
+// in order, and its row length.
+struct stacked_matrix {
+  std::vector<std::string> names;
+  int64_t cols = 0;
+};
+// qkv, wo, gate_up, down of block `index`.
+std::array<stacked_matrix, 4> block_matrices(const llama_config& config, int64_t index);
+
+// Bytes each block takes loaded in `kind` (block_weights::bytes() of the loaded block),
+// computed from the file's tensor table alone; a block whose tensors are missing or
+// misshapen counts its file bytes (loading it will fail and say why).
+std::vector<int64_t> block_resident_bytes(const gguf_file& file, const llama_config& config,
+                                          precision kind);
 
 // The kernels' format for tensors of ggml type `type` on the native path, or nullopt
 // when the type has none (it goes to int8).

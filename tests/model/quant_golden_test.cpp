@@ -14,6 +14,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "model/block_weights.hpp"
 #include "model/dequantize.hpp"
 #include "model/generator.hpp"
 #include "model/llama_model.hpp"
@@ -189,6 +190,28 @@ TEST_P(NativeGolden, LogitsAreAsCloseToTheF32ReferenceAsLlamaCpps) {
       GetParam().c_str(), rms(native), rms(int8), rms(llama), top_ones(native), top_ones(int8),
       top_ones(llama), kSteps);
   EXPECT_LE(rms(native), 1.05 * rms(llama));
+}
+
+// What a node's memory budget, corolla plan and the balancer count per block is what the
+// loaded block takes, on either weights choice.
+TEST_P(NativeGolden, ResidentBytesAreKnownBeforeLoading) {
+  auto file = gguf_file::open(model_path());
+  ASSERT_TRUE(file.ok());
+  auto config = read_llama_config(*file);
+  ASSERT_TRUE(config.ok());
+  for (const precision kind : {precision::native, precision::int8}) {
+    const std::vector<int64_t> expected = block_resident_bytes(*file, *config, kind);
+    model_options options;
+    options.kind = kind;
+    options.with_head = false;
+    auto model = llama_model::load(model_path(), options);
+    ASSERT_TRUE(model.ok());
+    ASSERT_EQ(expected.size(), model->blocks().size());
+    for (size_t b = 0; b < expected.size(); ++b) {
+      EXPECT_EQ(expected[b], int64_t(model->blocks()[b].bytes()))
+          << to_string(kind) << " block " << b;
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(NativeTypes, NativeGolden,
