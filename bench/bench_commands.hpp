@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "model/generator.hpp"
+#include "model/llama_model.hpp"
 #include "model/status.hpp"
 
 namespace corolla {
@@ -108,6 +110,11 @@ double single_process_rate(const std::string& path, int tokens);
 
 // `given`, or demo/tinyllama-1.1b-q8_0.gguf, made by the model maker when absent.
 result<std::string> bench_model(const std::string& given);
+
+// Generates greedily after `prompt_tokens` seeded random tokens, in fresh caches,
+// through the generator's real path. With max_tokens = 1 its prompt_ms is the prefill.
+result<generation_stats> run_random_prompt(const llama_model& m, int64_t prompt_tokens,
+                                           int32_t max_tokens, uint64_t seed);
 
 // The number of blocks of the model in `path` (its GGUF header), or why it can not be read.
 result<int64_t> model_blocks(const std::string& path);

@@ -20,23 +20,6 @@
 namespace corolla {
 namespace {
 
-// Generates greedily after `prompt_tokens` seeded random tokens, in fresh caches,
-// through the generator's real path. With max_tokens = 1 its prompt_ms is the prefill.
-result<generation_stats> run_random_prompt(const llama_model& m, int64_t prompt_tokens,
-                                           int32_t max_tokens, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<int32_t> prompt(static_cast<size_t>(prompt_tokens));
-  for (int32_t& id : prompt) id = int32_t(rng() % uint64_t(m.config().vocab_size));
-  const int64_t context = prompt_tokens + max_tokens + 1;
-  local_blocks blocks(m.blocks(), context);
-  generator g(m.head(), m.tokenizer(), blocks, context);
-  generation_options options;
-  options.sampling.temperature = 0;
-  options.max_tokens = max_tokens;
-  options.stop_at_eos = false;
-  return g.generate(prompt, options, [](const std::string&) { return true; });
-}
-
 // Another process keeping one core busy for as long as it lives: the machine a node
 // shares with its owner.
 class busy_core {
@@ -61,6 +44,21 @@ class busy_core {
 };
 
 }  // namespace
+
+result<generation_stats> run_random_prompt(const llama_model& m, int64_t prompt_tokens,
+                                           int32_t max_tokens, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<int32_t> prompt(static_cast<size_t>(prompt_tokens));
+  for (int32_t& id : prompt) id = int32_t(rng() % uint64_t(m.config().vocab_size));
+  const int64_t context = prompt_tokens + max_tokens + 1;
+  local_blocks blocks(m.blocks(), context);
+  generator g(m.head(), m.tokenizer(), blocks, context);
+  generation_options options;
+  options.sampling.temperature = 0;
+  options.max_tokens = max_tokens;
+  options.stop_at_eos = false;
+  return g.generate(prompt, options, [](const std::string&) { return true; });
+}
 
 result<std::string> bench_model(const std::string& given) {
   if (!given.empty()) return given;

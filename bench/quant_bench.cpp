@@ -38,20 +38,6 @@ result<std::string> demo_model(const file_type& t) {
   return path;
 }
 
-// Greedy decode after a random prompt through the generator, in fresh caches.
-result<generation_stats> run_prompt(const llama_model& m, int64_t prompt_tokens, int32_t steps) {
-  std::vector<int32_t> prompt(static_cast<size_t>(prompt_tokens));
-  for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = int32_t((i * 7919 + 13) % 30000 + 100);
-  const int64_t context = prompt_tokens + steps + 1;
-  local_blocks blocks(m.blocks(), context);
-  generator g(m.head(), m.tokenizer(), blocks, context);
-  generation_options options;
-  options.sampling.temperature = 0;
-  options.max_tokens = steps;
-  options.stop_at_eos = false;
-  return g.generate(prompt, options, [](const std::string&) { return true; });
-}
-
 uint64_t tensor_bytes(const std::string& path) {
   auto file = gguf_file::open(path);
   if (!file.ok()) return 0;
@@ -190,9 +176,9 @@ int run_quant_bench(const quant_bench_options& options, std::ostream& out) {
         std::cerr << "corolla bench quant: " << model.error().message() << "\n";
         return 1;
       }
-      run_prompt(*model, 64, 2);  // warms the kernels' primitives and thread teams
-      auto prefill = run_prompt(*model, 64, 1);
-      auto decode = run_prompt(*model, 16, options.steps);
+      run_random_prompt(*model, 64, 2, 1);  // warms the kernels' primitives and thread teams
+      auto prefill = run_random_prompt(*model, 64, 1, 2);
+      auto decode = run_random_prompt(*model, 16, options.steps, 3);
       if (!prefill.ok() || !decode.ok()) {
         std::cerr << "corolla bench quant: "
                   << (prefill.ok() ? decode.error().message() : prefill.error().message()) << "\n";
