@@ -75,8 +75,8 @@ bool serve(balancer_pointer self, const balancer_config& cfg, int64_t start,
            double compute_ms_per_block) {
   balancer_state& st = self->state;
   const int64_t length = st.end - st.start;
-  auto loaded = load_span(*st.server_cfg.executor, st.server_cfg.weights, cfg.model_path, start,
-                          start + length);
+  auto loaded = load_span(*st.server_cfg.executor, st.server_cfg.weights, st.server_cfg.kv,
+                          cfg.model_path, start, start + length);
   if (!loaded.ok()) {
     caf::aout(self) << node_name(self) << ": could not load blocks "
                     << span_text(start, start + length) << ": " << loaded.error().message()

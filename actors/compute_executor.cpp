@@ -206,7 +206,8 @@ void compute_executor::impl::run_batch(lane& l, std::vector<waiting_step>& batch
     } else {
       auto it = l.caches.find(s.session_id);
       if (it == l.caches.end()) {
-        it = l.caches.emplace(s.session_id, kv_cache(w.config.kv_dim(), s.max_tokens)).first;
+        it = l.caches.emplace(s.session_id, kv_cache(w.config.kv_dim(), s.max_tokens, w.cache_type))
+                 .first;
       }
       valid = it->second.prepare(s.pos, s.n);
       if (valid.ok()) {
@@ -474,10 +475,11 @@ compute_executor::counters compute_executor::stats() const {
 }
 
 result<std::shared_ptr<const llama_model>> load_span(compute_executor& executor, precision weights,
-                                                     const std::string& path, int64_t start,
-                                                     int64_t end) {
+                                                     kv_type kv, const std::string& path,
+                                                     int64_t start, int64_t end) {
   model_options span;
   span.kind = weights;
+  span.kv = kv;
   span.first_block = start;
   span.end_block = end;
   span.with_head = false;

@@ -106,7 +106,7 @@ class compute_executor {
 // that span holds — loaded on `executor`'s thread, where the process's OpenMP team
 // lives. Errors: the file's, or internal when the executor stopped.
 result<std::shared_ptr<const llama_model>> load_span(compute_executor& executor, precision weights,
-                                                     const std::string& path, int64_t start,
-                                                     int64_t end);
+                                                     kv_type kv, const std::string& path,
+                                                     int64_t start, int64_t end);
 
 }  // namespace corolla

@@ -53,6 +53,7 @@ status load_models(const local_swarm_options& options, std::vector<block_span>& 
     }
     model_options span_options;
     span_options.kind = options.kind;
+    span_options.kv = options.kv;
     span_options.first_block = start;
     span_options.end_block = end;
     span_options.with_head = false;

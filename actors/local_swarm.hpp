@@ -31,6 +31,7 @@ struct local_swarm_options {
   int64_t servers = 3;            // used when spans is empty
   std::vector<block_span> spans;  // explicit spans, one server each
   precision kind = precision::native;
+  std::optional<kv_type> kv;                   // the servers' caches (model_options::kv)
   int64_t kv_budget_bytes = int64_t(1) << 30;  // per server
   // The process's compute thread (all its OpenMP work belongs there); made from
   // `compute` when null.

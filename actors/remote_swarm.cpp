@@ -27,7 +27,7 @@ result<remote_swarm> remote_swarm::join(caf::actor_system& system,
     swarm.model_path_ = swarm.fetched_.path;
   }
   COROLLA_ASSIGN_OR_RETURN(const std::string fingerprint, model_fingerprint(swarm.model_path_));
-  const std::string model_id = swarm_model_id(fingerprint, options.kind);
+  const std::string model_id = swarm_model_id(fingerprint, options.kind, options.servers_kv);
   model_options head_options;
   head_options.kind = options.kind;
   head_options.first_block = 0;

@@ -31,6 +31,7 @@ struct remote_swarm_options {
   std::string model_path;
   std::string head_cache;  // "": default_head_cache()
   precision kind = precision::native;
+  kv_type servers_kv = kv_type::f16;  // the swarm's caches: part of its model id
   std::chrono::milliseconds gossip_period{500};
   std::chrono::milliseconds record_ttl{5000};
   std::chrono::milliseconds peer_timeout{1000};

@@ -189,8 +189,8 @@ caf::result<open_session_reply> open_session(server_pointer self, const server_c
     // without a source actor; monitoring nobody crashed CAF).
     return make_error(errc::malformed_message, "an open session request without a sender");
   }
-  const int64_t bytes =
-      session_reservation_bytes(c, req.end_block - req.start_block, req.max_tokens);
+  const int64_t bytes = session_reservation_bytes(
+      c, req.end_block - req.start_block, req.max_tokens, cfg.model->blocks().front().cache_type);
   if (st.reserved_bytes + bytes > cfg.kv_budget_bytes) {
     const int64_t mib = 1 << 20;
     return make_error(errc::over_budget,
@@ -699,8 +699,9 @@ server_actor::behavior_type server_behavior(server_pointer self, server_config c
 
 }  // namespace
 
-int64_t session_reservation_bytes(const llama_config& c, int64_t blocks, int64_t max_tokens) {
-  return blocks * int64_t(kv_cache::bytes_for(c.kv_dim(), max_tokens)) +
+int64_t session_reservation_bytes(const llama_config& c, int64_t blocks, int64_t max_tokens,
+                                  kv_type cache) {
+  return blocks * int64_t(kv_cache::bytes_for(c.kv_dim(), max_tokens, cache)) +
          max_tokens * c.dim * int64_t(sizeof(float));
 }
 

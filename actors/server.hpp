@@ -60,6 +60,7 @@ struct server_config {
   std::string model_id;
   // How spans this node loads later (hand-overs, balancer moves) keep their weights.
   precision weights = precision::native;
+  kv_type kv = kv_type::f16;
   // The swarm's wire codec: sessions asking another are refused. None: any codec.
   std::optional<tensor_codec> codec;
   // The record is re-announced (its version raised) this often, so that replicas whose
@@ -73,8 +74,9 @@ struct server_config {
 
 server_actor spawn_server(caf::actor_system& system, server_config cfg);
 
-// What admission reserves for a session: its KV cache in every block it uses plus the
-// input history the server keeps for replay.
-int64_t session_reservation_bytes(const llama_config& c, int64_t blocks, int64_t max_tokens);
+// What admission reserves for a session: its KV cache (of type `cache`) in every block
+// it uses plus the input history the server keeps for replay.
+int64_t session_reservation_bytes(const llama_config& c, int64_t blocks, int64_t max_tokens,
+                                  kv_type cache = kv_type::f16);
 
 }  // namespace corolla

@@ -51,7 +51,8 @@ caf::result<server_record> host(host_pointer self, const span_host_config& cfg, 
                           " MiB of room for hosted blocks; " + span_text(start, end) + " needs " +
                           std::to_string(*need / mib) + " MiB");
   }
-  auto loaded = load_span(*cfg.server.executor, cfg.server.weights, cfg.model_path, start, end);
+  auto loaded = load_span(*cfg.server.executor, cfg.server.weights, cfg.server.kv, cfg.model_path,
+                          start, end);
   if (!loaded.ok()) return to_error(loaded.error());
 
   server_config sc = cfg.server;

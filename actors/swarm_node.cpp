@@ -115,7 +115,7 @@ result<swarm_node> swarm_node::start(caf::actor_system& system, const swarm_node
     COROLLA_ASSIGN_OR_RETURN(const llama_config config, read_llama_config(file));
     block_bytes = block_resident_bytes(file, config, o.weights);
     dim = config.dim;
-    node.model_id_ = swarm_model_id(model_fingerprint(file), o.weights);
+    node.model_id_ = swarm_model_id(model_fingerprint(file), o.weights, o.kv);
   }
   const int64_t n_blocks = int64_t(block_bytes.size());
 
@@ -156,7 +156,7 @@ result<swarm_node> swarm_node::start(caf::actor_system& system, const swarm_node
 
   COROLLA_ASSIGN_OR_RETURN(
       std::shared_ptr<const llama_model> loaded,
-      load_span(*node.executor_, o.weights, o.model_path, span.first, span.second));
+      load_span(*node.executor_, o.weights, o.kv, o.model_path, span.first, span.second));
   result<block_throughput> speed = status::internal("the block was not measured");
   COROLLA_RETURN_IF_ERROR(node.executor_->run([&] {
     speed = node_block_throughput(loaded->blocks().front(), o.throughput_cache,
@@ -177,6 +177,7 @@ result<swarm_node> swarm_node::start(caf::actor_system& system, const swarm_node
   server_cfg.port = node.port_;
   server_cfg.model_id = node.model_id_;
   server_cfg.weights = o.weights;
+  server_cfg.kv = o.kv;
   server_cfg.codec = o.codec;
   server_cfg.announce_period = o.gossip_period;
   server_cfg.faults = o.faults;

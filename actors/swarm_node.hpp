@@ -35,6 +35,7 @@ struct swarm_node_options {
   // native or int8 (model/linear.hpp). Part of the swarm's model id: nodes that keep
   // weights differently compute different functions, and spot checks compare bits.
   precision weights = precision::native;
+  kv_type kv = kv_type::f16;  // the sessions' caches; part of the model id as well
   // Blocks [span_start, span_end); -1: num_blocks blocks where the swarm needs them
   // most (Petals' rule 1, after a random wait of up to join_delay so that nodes starting
   // together do not all choose the same blocks).

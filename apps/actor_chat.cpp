@@ -120,6 +120,14 @@ result<peer_settings> read_peer_settings(const po::variables_map& vm) {
     out.swarm.peer_timeout = std::chrono::milliseconds(node.heartbeat_timeout_ms);
     out.network = network_settings(node);
     out.swarm.kind = node.weights;
+    out.swarm.servers_kv = node.kv;
+  }
+  if (!vm["kv-type"].defaulted()) {
+    std::optional<kv_type> kv;
+    if (!kv_from_options(vm["kv-type"].as<std::string>(), "actor-chat", kv)) {
+      return status::invalid_argument("--kv-type: not auto, f16 or f32");
+    }
+    out.swarm.servers_kv = kv.value_or(kv_type::f16);
   }
   if (!vm["weights"].defaulted() || vm.count("f32")) {
     const auto kind = precision_from_options(vm, vm["weights"].as<std::string>(), "actor-chat");
@@ -231,8 +239,8 @@ int run(int argc, char** argv) {
                  "sampling seed (default: a fresh random one for every prompt)")(
       "system", po::value(&repl.system), "the system prompt of a chat")(
       "stop", po::value(&repl.generation.stop_strings)->composing(), "stop string (repeatable)");
-  std::string weights;
-  add_precision_options(opts, weights);
+  std::string weights, kv_name;
+  add_precision_options(opts, weights, &kv_name);
   po::variables_map vm;
   const std::vector<std::string> args(argv + 1, argv + argc);
   if (wants_version(args)) {
@@ -247,7 +255,8 @@ int run(int argc, char** argv) {
     return 2;
   }
   const auto kind = precision_from_options(vm, weights, "actor-chat");
-  if (!kind) return 2;
+  std::optional<kv_type> kv;
+  if (!kind || !kv_from_options(kv_name, "actor-chat", kv)) return 2;
   auto codec = parse_tensor_codec(codec_name);
   if (!codec.ok()) {
     std::cerr << "actor-chat: --codec: " << codec.error().message() << "\n";
@@ -292,6 +301,7 @@ int run(int argc, char** argv) {
     swarm_options.model_path = *made;
   }
   swarm_options.kind = *kind;
+  swarm_options.kv = kv;
   swarm_options.kv_budget_bytes = kv_budget_mib << 20;
 
   node_config cfg;

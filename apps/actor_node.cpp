@@ -57,6 +57,7 @@ remote_swarm_options head_side_options(const node_options& o,
   remote_swarm_options ro;
   ro.model_path = o.model;
   ro.kind = o.weights;
+  ro.servers_kv = o.kv;
   ro.gossip_period = std::chrono::milliseconds(o.gossip_period_ms);
   ro.record_ttl = std::chrono::milliseconds(o.record_ttl_ms);
   ro.peer_timeout = std::chrono::milliseconds(o.heartbeat_timeout_ms);
@@ -141,6 +142,7 @@ int run(int argc, char** argv) {
   node_cfg.seeds = o.seeds;
   node_cfg.model_path = o.model;
   node_cfg.weights = o.weights;
+  node_cfg.kv = o.kv;
   node_cfg.span_start = o.span_start;
   node_cfg.span_end = o.span_end;
   node_cfg.kv_budget_bytes = o.kv_budget_mib << 20;

@@ -42,12 +42,28 @@ bool wants_version(const std::vector<std::string>& args) {
 }
 
 void add_precision_options(boost::program_options::options_description& options,
-                           std::string& weights) {
+                           std::string& weights, std::string* kv) {
+  if (kv != nullptr) {
+    options.add_options()("kv-type", boost::program_options::value(kv)->default_value("auto"),
+                          "the KV cache's type (llama.cpp's -ctk/-ctv): f16, f32, or auto: f16 "
+                          "on the fast kernels, f32 with --f32");
+  }
   options.add_options()(
       "weights", boost::program_options::value(&weights)->default_value("native"),
       "native: weights stored in Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K or Q6_K stay at their "
       "bits (the rest int8); int8: every weight converted to int8")(
       "f32", "run the f32 reference kernels instead (dequantised weights)");
+}
+
+bool kv_from_options(const std::string& kv, const std::string& command,
+                     std::optional<kv_type>& out) {
+  if (kv == "auto") {
+    out.reset();
+    return true;
+  }
+  out = kv_type_from_name(kv);
+  if (!out) std::cerr << command << ": --kv-type '" << kv << "' is not auto, f16 or f32\n";
+  return out.has_value();
 }
 
 std::optional<precision> precision_from_options(const boost::program_options::variables_map& vm,

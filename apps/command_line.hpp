@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "model/kv_cache.hpp"
 #include "model/linear.hpp"
 
 namespace corolla {
@@ -23,10 +24,15 @@ std::optional<int> parse_command_line(const boost::program_options::options_desc
                                       boost::program_options::variables_map& vm);
 
 // The kernels' choice every model-running command offers: --weights native|int8 (see
-// model/linear.hpp) and --f32. add_precision_options declares both;
-// precision_from_options reads them, or says on stderr, naming `command`, what is wrong.
+// model/linear.hpp), --f32, and --kv-type auto|f16|f32 (model/kv_cache.hpp).
+// add_precision_options declares them; precision_from_options and kv_from_options read
+// them, or say on stderr, naming `command`, what is wrong.
 void add_precision_options(boost::program_options::options_description& options,
-                           std::string& weights);
+                           std::string& weights, std::string* kv = nullptr);
+// The cache type asked for: nullopt for auto (model_options::kv's default); false when
+// the name is none of the three.
+bool kv_from_options(const std::string& kv, const std::string& command,
+                     std::optional<kv_type>& out);
 std::optional<precision> precision_from_options(const boost::program_options::variables_map& vm,
                                                 const std::string& weights,
                                                 const std::string& command);

@@ -37,8 +37,8 @@ int run_generate(const std::vector<std::string>& args, std::ostream& out) {
       "threads,t", po::value(&threads), "OpenMP threads (default: all cores)")(
       "context,c", po::value(&context), "KV cache tokens (default: the model's, at most 4096)")(
       "json", "print one JSON object (prompt ids, generated ids, text, stats) instead of text");
-  std::string weights;
-  add_precision_options(opts, weights);
+  std::string weights, kv;
+  add_precision_options(opts, weights, &kv);
   po::variables_map vm;
   if (auto done = parse_command_line(opts, args, "corolla generate", out, vm)) return *done;
   if (model_path.empty() || prompt.empty()) {
@@ -49,7 +49,7 @@ int run_generate(const std::vector<std::string>& args, std::ostream& out) {
 
   model_options options;
   const auto kind = precision_from_options(vm, weights, "corolla generate");
-  if (!kind) return 2;
+  if (!kind || !kv_from_options(kv, "corolla generate", options.kv)) return 2;
   options.kind = *kind;
   auto model = llama_model::load(model_path, options);
   if (!model.ok()) {

@@ -134,6 +134,11 @@ status check(node_options& o, const origins& from) {
   } else {
     return bad(from, "weights", "'" + o.weights_name + "' is not native or int8");
   }
+  if (const auto kv = kv_type_from_name(o.kv_type_name)) {
+    o.kv = *kv;
+  } else {
+    return bad(from, "kv-type", "'" + o.kv_type_name + "' is not f16 or f32");
+  }
   if (o.handshake_timeout_ms < 1) return bad(from, "handshake-timeout-ms", "must be >= 1");
   if (o.max_connections < 1) return bad(from, "max-connections", "must be >= 1");
   if (o.max_pending_per_address < 1) {
@@ -226,6 +231,8 @@ po::options_description node_option_descriptions(node_options& o) {
     ("weights", po::value(&o.weights_name)->default_value(o.weights_name),
      "native: Q4_0 .. Q6_K weights stay at their bits (the rest int8); int8: all int8. "
      "Every node of a swarm must agree (it is part of the model id)")
+    ("kv-type", po::value(&o.kv_type_name)->default_value(o.kv_type_name),
+     "sessions' KV caches: f16 or f32 (llama.cpp's -ctk/-ctv); part of the model id")
     ("codec", po::value(&o.codec_name)->default_value(o.codec_name),
      "hidden states on the wire: f32, f16 or int8")
     ("tls-cert", po::value(&o.tls_cert), "PEM certificate (with tls-key and tls-ca: mutual TLS)")

@@ -39,6 +39,8 @@ struct node_options {
   int64_t drain_timeout_ms = 30000;  // open sessions may finish this long at shutdown
   std::string weights_name = "native";
   precision weights = precision::native;  // from weights_name
+  std::string kv_type_name = "f16";
+  kv_type kv = kv_type::f16;  // from kv_type_name
   std::string codec_name = "f16";
   tensor_codec codec = tensor_codec::f16;
   std::string tls_cert, tls_key, tls_ca;  // all three, or none (plain TCP)

@@ -34,9 +34,10 @@ status forced_logits(const llama_model& model, local_blocks& blocks,
   return status();
 }
 
-result<llama_model> load(const std::string& path, precision kind) {
+result<llama_model> load(const std::string& path, precision kind, std::optional<kv_type> kv) {
   model_options options;
   options.kind = kind;
+  options.kv = kv;
   return llama_model::load(path, options);
 }
 
@@ -65,12 +66,13 @@ int run_score(const std::vector<std::string>& args, std::ostream& out) {
       "logits", po::value(&logits_path), "file to write (n_tokens x n_vocab f32)")(
       "against", po::value(&against), "compare the last rows with this logits file")(
       "threads,t", po::value(&threads), "OpenMP threads (default: all cores)");
-  std::string weights;
-  add_precision_options(opts, weights);
+  std::string weights, kv_name;
+  add_precision_options(opts, weights, &kv_name);
   po::variables_map vm;
   if (auto done = parse_command_line(opts, args, "corolla score", out, vm)) return *done;
   const auto kind = precision_from_options(vm, weights, "corolla score");
-  if (!kind) return 2;
+  std::optional<kv_type> kv;
+  if (!kind || !kv_from_options(kv_name, "corolla score", kv)) return 2;
   if (model_path.empty() || token_text.empty() || (logits_path.empty() && against.empty())) {
     std::cerr << "corolla score: --model FILE, --tokens IDS and --logits OUT (or --against "
                  "FILE) are required\n";
@@ -88,7 +90,7 @@ int run_score(const std::vector<std::string>& args, std::ostream& out) {
     ids.push_back(int32_t(id));
   }
   if (!use_threads(threads, "corolla score")) return 2;
-  auto model = load(model_path, *kind);
+  auto model = load(model_path, *kind, kv);
   if (!model.ok()) {
     std::cerr << "corolla score: " << model.error().message() << "\n";
     return 1;
@@ -147,12 +149,13 @@ int run_perplexity(const std::vector<std::string>& args, std::ostream& out) {
       "file,f", po::value(&text_path), "text to score")(
       "context,c", po::value(&context)->default_value(512), "tokens per chunk")(
       "threads,t", po::value(&threads), "OpenMP threads (default: all cores)");
-  std::string weights;
-  add_precision_options(opts, weights);
+  std::string weights, kv_name;
+  add_precision_options(opts, weights, &kv_name);
   po::variables_map vm;
   if (auto done = parse_command_line(opts, args, "corolla perplexity", out, vm)) return *done;
   const auto kind = precision_from_options(vm, weights, "corolla perplexity");
-  if (!kind) return 2;
+  std::optional<kv_type> kv;
+  if (!kind || !kv_from_options(kv_name, "corolla perplexity", kv)) return 2;
   if (model_path.empty() || text_path.empty()) {
     std::cerr << "corolla perplexity: --model FILE and --file TEXT are required\n";
     return 2;
@@ -168,7 +171,7 @@ int run_perplexity(const std::vector<std::string>& args, std::ostream& out) {
   }
   const std::string text((std::istreambuf_iterator<char>(file)), {});
   if (!use_threads(threads, "corolla perplexity")) return 2;
-  auto model = load(model_path, *kind);
+  auto model = load(model_path, *kind, kv);
   if (!model.ok()) {
     std::cerr << "corolla perplexity: " << model.error().message() << "\n";
     return 1;

@@ -166,7 +166,7 @@ codec_error logit_error(const llama_model& m, tensor_codec codec,
     for (const auto& [start, end] : spans) {
       cross();
       for (int64_t b = start; b < end; ++b) {
-        kv_cache cache(c.kv_dim(), n);
+        kv_cache cache(c.kv_dim(), n, m.blocks()[size_t(b)].cache_type);
         block_forward(m.blocks()[size_t(b)], cache, x.data(), 0, n, ws);
       }
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kernels/geglu.hpp"
+#include "kernels/half.hpp"
 #include "kernels/reference.hpp"
 #include "kernels/rmsnorm.hpp"
 #include "kernels/rope.hpp"
@@ -58,6 +59,8 @@ void block_forward_batch(const block_weights& w, const std::vector<sequence_step
   ensure(ws.qkv, n * qkv_dim);
   ensure(ws.q, n * q_dim);
   ensure(ws.att, n * q_dim);
+  ensure(ws.k, n * kv_dim);
+  ensure(ws.v, n * kv_dim);
   ensure(ws.out, n * dim);
   ensure(ws.gate_up, n * 2 * c.hidden_dim);
   ensure(ws.hidden, n * c.hidden_dim);
@@ -70,14 +73,13 @@ void block_forward_batch(const block_weights& w, const std::vector<sequence_step
   for (const sequence_step& s : seqs) {
     kv_cache& cache = *s.cache;
     float* q = ws.q.data() + row * q_dim;
-    // k and v go straight into the session's cache
+    float* keys = ws.k.data();
     for (int64_t t = 0; t < s.n; ++t) {
       const float* src = ws.qkv.data() + (row + t) * qkv_dim;
       std::copy_n(src, q_dim, q + t * q_dim);
-      std::copy_n(src + q_dim, kv_dim, cache.keys(s.pos + t));
-      std::copy_n(src + q_dim + kv_dim, kv_dim, cache.values(s.pos + t));
+      std::copy_n(src + q_dim, kv_dim, keys + t * kv_dim);
+      std::copy_n(src + q_dim + kv_dim, kv_dim, ws.v.data() + t * kv_dim);
     }
-    float* keys = cache.keys(s.pos);
     if (!w.q_norm.empty()) {  // each head normed on its own
       norm(fast, q, q, w.q_norm, s.n * c.n_heads, c.head_dim(), c.rms_eps);
       norm(fast, keys, keys, w.k_norm, s.n * c.n_kv_heads, c.head_dim(), c.rms_eps);
@@ -93,12 +95,29 @@ void block_forward_batch(const block_weights& w, const std::vector<sequence_step
       ref::rope(keys, s.n, s.pos, c.n_kv_heads, c.head_dim(), c.rope_dim, w.rope_base, factors,
                 c.rope_neox);
     }
+    for (int64_t t = 0; t < s.n; ++t) {
+      cache.store(s.pos + t, keys + t * kv_dim, ws.v.data() + t * kv_dim);
+    }
     // causal attention over the session's cache (or the layer's window of it)
     float* att = ws.att.data() + row * q_dim;
-    if (fast) {
-      attention(att, q, cache.keys(0), cache.values(0), s.n, s.pos, w.attention, ws.attention);
+    const int64_t len = s.pos + s.n;
+    if (cache.type() == kv_type::f16 && fast) {
+      attention(att, q, cache.keys_f16(), cache.values_f16(), s.n, s.pos, w.attention,
+                ws.attention);
+    } else if (fast) {
+      attention(att, q, cache.keys_f32(), cache.values_f32(), s.n, s.pos, w.attention,
+                ws.attention);
+    } else if (cache.type() == kv_type::f16) {
+      ensure(ws.kv_f32, 2 * len * kv_dim);
+      float* k32 = ws.kv_f32.data();
+      float* v32 = k32 + len * kv_dim;
+      for (int64_t i = 0; i < len * kv_dim; ++i) {
+        k32[i] = f16_to_f32(cache.keys_f16()[i]);
+        v32[i] = f16_to_f32(cache.values_f16()[i]);
+      }
+      ref::attention(att, q, k32, v32, s.n, s.pos, w.attention);
     } else {
-      ref::attention(att, q, cache.keys(0), cache.values(0), s.n, s.pos, w.attention);
+      ref::attention(att, q, cache.keys_f32(), cache.values_f32(), s.n, s.pos, w.attention);
     }
     cache.commit(s.pos + s.n);
     row += s.n;

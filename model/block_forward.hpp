@@ -35,6 +35,8 @@ struct block_workspace {
   std::vector<float> xb;       // [n, dim]           normed input
   std::vector<float> qkv;      // [n, q_dim + 2 kv_dim]
   std::vector<float> q;        // [n, q_dim]         queries after RoPE
+  std::vector<float> k, v;     // [n, kv_dim]        new keys (after RoPE) and values
+  std::vector<float> kv_f32;   // an f16 cache widened for the reference kernels
   std::vector<float> att;      // [n, q_dim]         attention output
   std::vector<float> out;      // [n, dim]           projection back to the residual
   std::vector<float> gate_up;  // [n, 2 hidden]

@@ -48,7 +48,7 @@ result<block_throughput> measure_block(const block_weights& w, int decode_steps)
   using clock = std::chrono::steady_clock;
   block_throughput out;
 
-  kv_cache cache(c.kv_dim(), context_tokens + decode_steps + 1);
+  kv_cache cache(c.kv_dim(), context_tokens + decode_steps + 1, w.cache_type);
   refill(context_tokens);
   COROLLA_RETURN_IF_ERROR(block_forward(w, cache, x.data(), 0, context_tokens, ws));
   refill(1);
@@ -61,7 +61,7 @@ result<block_throughput> measure_block(const block_weights& w, int decode_steps)
   const double decode_s = std::chrono::duration<double>(clock::now() - decode_start).count();
   out.decode_steps_per_s = double(decode_steps) / decode_s;
 
-  kv_cache fresh(c.kv_dim(), prefill_tokens);
+  kv_cache fresh(c.kv_dim(), prefill_tokens, w.cache_type);
   refill(prefill_tokens);
   const auto prefill_start = clock::now();
   COROLLA_RETURN_IF_ERROR(block_forward(w, fresh, x.data(), 0, prefill_tokens, ws));

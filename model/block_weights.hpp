@@ -24,6 +24,7 @@
 #include "kernels/attention_params.hpp"
 #include "kernels/rope.hpp"
 #include "model/gguf_file.hpp"
+#include "model/kv_cache.hpp"
 #include "model/linear.hpp"
 #include "model/llama_config.hpp"
 #include "model/status.hpp"
@@ -34,8 +35,9 @@ struct block_weights {
   llama_config config;
   int64_t index = 0;  // block number in the model
   precision kind = precision::native;
-  std::vector<float> attn_norm;  // [dim]
-  std::vector<float> ffn_norm;   // [dim]
+  kv_type cache_type = kv_type::f16;  // of the caches sessions of this block get
+  std::vector<float> attn_norm;       // [dim]
+  std::vector<float> ffn_norm;        // [dim]
   linear qkv, wo, gate_up, down;
   std::vector<float> qkv_bias;        // [q_dim + 2 kv_dim] (qwen2), or empty
   std::vector<float> wo_bias;         // [dim], or empty

@@ -69,7 +69,8 @@ const char* to_string(stop_reason r) {
 
 local_blocks::local_blocks(const std::vector<block_weights>& blocks, int64_t max_tokens)
     : blocks_(blocks) {
-  for (const block_weights& b : blocks) caches_.emplace_back(b.config.kv_dim(), max_tokens);
+  for (const block_weights& b : blocks)
+    caches_.emplace_back(b.config.kv_dim(), max_tokens, b.cache_type);
 }
 
 status local_blocks::forward(int64_t pos, int64_t n, float* x) {

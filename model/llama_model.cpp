@@ -28,6 +28,8 @@ result<llama_model> llama_model::load(const std::string& path, const model_optio
   m.first_block_ = options.first_block;
   for (int64_t b = options.first_block; b < end; ++b) {
     COROLLA_ASSIGN_OR_RETURN(auto block, load_block_weights(*file, config, b, options.kind));
+    block.cache_type =
+        options.kv.value_or(options.kind == precision::f32 ? kv_type::f32 : kv_type::f16);
     m.blocks_.push_back(std::move(block));
   }
   if (options.with_head) {

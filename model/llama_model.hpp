@@ -28,6 +28,9 @@ namespace corolla {
 
 struct model_options {
   precision kind = precision::native;
+  // The blocks' KV caches; none: f16 on the fast kernels (llama.cpp's default), f32 on the
+  // f32 reference path (which compares with llama.cpp's f32-cache outputs).
+  std::optional<kv_type> kv;
   int64_t first_block = 0;
   int64_t end_block = -1;  // exclusive; -1 = through the last block
   bool with_head = true;   // head and tokenizer (a client or a single process)

@@ -44,8 +44,9 @@ result<std::string> model_fingerprint(const std::string& path) {
   return model_fingerprint(file);
 }
 
-std::string swarm_model_id(const std::string& fingerprint, precision weights) {
-  return weights == precision::int8 ? fingerprint + "+int8" : fingerprint;
+std::string swarm_model_id(const std::string& fingerprint, precision weights, kv_type kv) {
+  return fingerprint + (weights == precision::int8 ? "+int8" : "") +
+         (kv == kv_type::f32 ? "+kvf32" : "");
 }
 
 }  // namespace corolla

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "model/gguf_file.hpp"
+#include "model/kv_cache.hpp"
 #include "model/linear.hpp"
 #include "model/status.hpp"
 
@@ -20,9 +21,10 @@ std::string model_fingerprint(const gguf_file& file);
 // The same for a file on disk. Errors: the file's (gguf_file::open).
 result<std::string> model_fingerprint(const std::string& path);
 
-// The id a swarm's nodes compare: the fingerprint, and "+int8" when the servers convert
-// every weight to int8 — native and int8 servers compute different functions, and spot
-// checks compare bits. A client's f32 reference head goes with native servers.
-std::string swarm_model_id(const std::string& fingerprint, precision weights);
+// The id a swarm's nodes compare: the fingerprint, "+int8" when the servers convert
+// every weight to int8, "+kvf32" when their KV caches are f32 — servers that differ so
+// compute different functions, and spot checks compare bits. A client's f32 reference
+// head goes with native servers.
+std::string swarm_model_id(const std::string& fingerprint, precision weights, kv_type kv);
 
 }  // namespace corolla

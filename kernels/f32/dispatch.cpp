@@ -15,7 +15,7 @@ namespace f32 {
 
 int64_t attention_scratch_floats(int64_t n_heads, int64_t n_kv_heads, int64_t head_dim) {
   const int64_t rows = kAttentionTokens * (n_heads / n_kv_heads);
-  const int64_t floats = head_dim * kAttentionPositions + rows * (2 + head_dim);
+  const int64_t floats = 2 * head_dim * kAttentionPositions + rows * (2 + head_dim);
   return (floats + 15) / 16 * 16;  // each thread's share on its own cache lines
 }
 
@@ -50,15 +50,30 @@ void swiglu(float* out, const float* gate_up, int64_t n, int64_t hidden) {
   f32::process_ops().swiglu(out, gate_up, n, hidden);
 }
 
-void attention(float* out, const float* q, const float* k, const float* v, int64_t n, int64_t pos0,
-               const attention_params& p, attention_workspace& ws) {
+namespace {
+
+void run_attention(float* out, const float* q, const float* k, const float* v, const uint16_t* k16,
+                   const uint16_t* v16, int64_t n, int64_t pos0, const attention_params& p,
+                   attention_workspace& ws) {
   COROLLA_ASSERT(n > 0 && pos0 >= 0 && p.n_kv_heads > 0 && p.n_heads % p.n_kv_heads == 0 &&
                  p.window >= 0);
   const size_t needed = size_t(omp_get_max_threads()) *
                         size_t(f32::attention_scratch_floats(p.n_heads, p.n_kv_heads, p.head_dim));
   if (ws.scratch.size() < needed) ws.scratch.resize(needed);
-  f32::process_ops().attention({out, q, k, v, n, pos0, p.n_heads, p.n_kv_heads, p.head_dim, p.scale,
-                                p.softcap, p.window, ws.scratch.data()});
+  f32::process_ops().attention({out, q, k, v, k16, v16, n, pos0, p.n_heads, p.n_kv_heads,
+                                p.head_dim, p.scale, p.softcap, p.window, ws.scratch.data()});
+}
+
+}  // namespace
+
+void attention(float* out, const float* q, const float* k, const float* v, int64_t n, int64_t pos0,
+               const attention_params& p, attention_workspace& ws) {
+  run_attention(out, q, k, v, nullptr, nullptr, n, pos0, p, ws);
+}
+
+void attention(float* out, const float* q, const uint16_t* k, const uint16_t* v, int64_t n,
+               int64_t pos0, const attention_params& p, attention_workspace& ws) {
+  run_attention(out, q, nullptr, nullptr, k, v, n, pos0, p, ws);
 }
 
 }  // namespace corolla

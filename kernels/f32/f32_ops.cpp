@@ -14,7 +14,12 @@
 #include <cmath>
 
 #include "kernels/f32/f32_ops.hpp"
+#include "kernels/half.hpp"
 #include "kernels/vec_math.hpp"
+
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
 
 #define COROLLA_CAT2(a, b) a##b
 #define COROLLA_CAT(a, b) COROLLA_CAT2(a, b)
@@ -93,6 +98,18 @@ inline void attend_tile(const float* qh, const float* kt, const float* v, int64_
   }
 }
 
+// n halves to floats, exactly (F16C where this copy is built for it).
+inline void widen(const uint16_t* h, float* out, int64_t n) {
+  int64_t i = 0;
+#if defined(__F16C__)
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(out + i,
+                     _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i))));
+  }
+#endif
+  for (; i < n; ++i) out[i] = f16_to_f32(h[i]);
+}
+
 void attention(const attention_args& a) {
   const int64_t head_dim = a.head_dim;
   const int64_t group = a.n_heads / a.n_kv_heads;
@@ -108,7 +125,8 @@ void attention(const attention_args& a) {
     const int64_t tb = token_blocks - 1 - task / a.n_kv_heads;
     const int64_t kh = task % a.n_kv_heads;
     float* kt = a.scratch + omp_get_thread_num() * per_thread;
-    float* m = kt + head_dim * kPosTile;
+    float* rows16 = kt + head_dim * kPosTile;
+    float* m = rows16 + head_dim * kPosTile;
     float* l = m + kTokenBlock * group;
     float* o = l + kTokenBlock * group;
     const int64_t t0 = tb * kTokenBlock;
@@ -127,13 +145,29 @@ void attention(const attention_args& a) {
     };
     for (int64_t p0 = first_seen(t0) / kPosTile * kPosTile; p0 < max_len; p0 += kPosTile) {
       const int64_t pn = max_len - p0 < kPosTile ? max_len - p0 : kPosTile;
+      // An f16 cache's tile is widened into rows of its own first (exactly), then read as
+      // an f32 cache's with rows head_dim apart.
       const float* kp = a.k + p0 * kv_dim + kh * head_dim;
+      const float* vp = a.v + p0 * kv_dim + kh * head_dim;
+      int64_t stride = kv_dim;
+      if (a.k16 != nullptr) {
+        for (int64_t i = 0; i < pn; ++i) {
+          widen(a.k16 + (p0 + i) * kv_dim + kh * head_dim, rows16 + i * head_dim, head_dim);
+        }
+        kp = rows16;
+        stride = head_dim;
+      }
       for (int64_t d = 0; d < head_dim; ++d) {
         for (int64_t i = 0; i < kPosTile; ++i) {
-          kt[d * kPosTile + i] = i < pn ? kp[i * kv_dim + d] : 0.0f;
+          kt[d * kPosTile + i] = i < pn ? kp[i * stride + d] : 0.0f;
         }
       }
-      const float* vp = a.v + p0 * kv_dim + kh * head_dim;
+      if (a.v16 != nullptr) {
+        for (int64_t i = 0; i < pn; ++i) {
+          widen(a.v16 + (p0 + i) * kv_dim + kh * head_dim, rows16 + i * head_dim, head_dim);
+        }
+        vp = rows16;
+      }
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t len = a.pos0 + t + 1;
         if (len <= p0) continue;
@@ -143,7 +177,7 @@ void attention(const attention_args& a) {
         for (int64_t g = 0; g < group; ++g) {
           const int64_t j = (t - t0) * group + g;
           const float* qh = a.q + t * dim + (kh * group + g) * head_dim;
-          attend_tile(qh, kt, vp, kv_dim, head_dim, first, valid, a.scale, a.softcap, m[j], l[j],
+          attend_tile(qh, kt, vp, stride, head_dim, first, valid, a.scale, a.softcap, m[j], l[j],
                       o + j * head_dim);
         }
       }

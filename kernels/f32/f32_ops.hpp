@@ -27,8 +27,10 @@ constexpr int64_t kAttentionPositions = 16;
 struct attention_args {
   float* out;
   const float* q;
-  const float* k;
+  const float* k;  // f32 caches ...
   const float* v;
+  const uint16_t* k16;  // ... or f16 ones (k, v null)
+  const uint16_t* v16;
   int64_t n, pos0, n_heads, n_kv_heads, head_dim;
   float scale, softcap;  // attention_params's
   int64_t window;
@@ -36,7 +38,8 @@ struct attention_args {
 };
 
 // Floats of attention scratch one thread needs: the transposed keys of a tile
-// [head_dim, positions], and per query row its running max, sum and output.
+// [head_dim, positions], an f16 cache's tile rows as f32 [positions, head_dim], and per
+// query row its running max, sum and output.
 int64_t attention_scratch_floats(int64_t n_heads, int64_t n_kv_heads, int64_t head_dim);
 
 struct ops {

@@ -91,7 +91,7 @@ first_two_of_three(compute_executor& executor, const std::shared_ptr<const llama
 std::vector<float> alone(const llama_model& m, int64_t first, int64_t end, std::vector<float> x) {
   block_workspace ws;
   for (int64_t b = first; b < end; ++b) {
-    kv_cache cache(m.config().kv_dim(), 16);
+    kv_cache cache(m.config().kv_dim(), 16, m.blocks()[size_t(b)].cache_type);
     EXPECT_TRUE(block_forward(m.blocks()[size_t(b)], cache, x.data(), 0, 1, ws).ok());
   }
   return x;

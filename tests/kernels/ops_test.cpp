@@ -2,6 +2,10 @@
 // seeded random inputs, odd sizes for the tails. Each tolerance says where it comes from.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
+#include <array>
+
 #include <cmath>
 
 #include "kernels/attention.hpp"
@@ -150,6 +154,33 @@ TEST_F(Ops, AttentionMatchesReferenceWithGroupedHeads) {
     // Same dot products; the softmax weights differ by <= ~1e-6 relative (see the
     // softmax test) and the outputs are weighted means of values in [-2, 2].
     expect_close(fast, ref, 1e-5, 1e-5);
+  }
+}
+
+// An f16 cache is read back exactly: its attention is the f32 attention of the values
+// the halves hold, bit for bit (head_dim 12 and 20 leave tails after F16C's 8 lanes).
+TEST_F(Ops, AttentionOverAnF16CacheIsTheF32AttentionOfItsValues) {
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  attention_workspace ws;
+  for (const auto& [n, pos0, heads, kv_heads, head_dim] :
+       {std::array<int64_t, 5>{1, 37, 8, 2, 12}, std::array<int64_t, 5>{6, 40, 4, 4, 64},
+        std::array<int64_t, 5>{17, 3, 6, 2, 20}}) {
+    const int64_t context = pos0 + n;
+    const auto q = random(n * heads * head_dim);
+    auto k = random(context * kv_heads * head_dim);
+    auto v = random(context * kv_heads * head_dim);
+    std::vector<uint16_t> k16(k.size()), v16(v.size());
+    for (size_t i = 0; i < k.size(); ++i) {
+      k16[i] = f32_to_f16(k[i]);
+      v16[i] = f32_to_f16(v[i]);
+      k[i] = f16_to_f32(k16[i]);
+      v[i] = f16_to_f32(v16[i]);
+    }
+    const attention_params p{heads, kv_heads, head_dim, 1.0f / std::sqrt(float(head_dim)), 0, 0};
+    std::vector<float> from16(q.size()), from32(q.size());
+    attention(from16.data(), q.data(), k16.data(), v16.data(), n, pos0, p, ws);
+    attention(from32.data(), q.data(), k.data(), v.data(), n, pos0, p, ws);
+    ASSERT_EQ(std::memcmp(from16.data(), from32.data(), from16.size() * 4), 0);
   }
 }
 
