@@ -105,7 +105,10 @@ struct peer_settings {
   network_options network;
 };
 
-result<peer_settings> read_peer_settings(const po::variables_map& vm) {
+// `kind` and `kv` are the command line's, already checked; they win over the file's
+// when given.
+result<peer_settings> read_peer_settings(const po::variables_map& vm, precision kind,
+                                         std::optional<kv_type> kv) {
   peer_settings out;
   if (vm.count("config")) {
     std::vector<std::string> args{"--config", vm["config"].as<std::string>()};
@@ -122,18 +125,8 @@ result<peer_settings> read_peer_settings(const po::variables_map& vm) {
     out.swarm.kind = node.weights;
     out.swarm.servers_kv = node.kv;
   }
-  if (!vm["kv-type"].defaulted()) {
-    std::optional<kv_type> kv;
-    if (!kv_from_options(vm["kv-type"].as<std::string>(), "actor-chat", kv)) {
-      return status::invalid_argument("--kv-type: not auto, f16 or f32");
-    }
-    out.swarm.servers_kv = kv.value_or(kv_type::f16);
-  }
-  if (!vm["weights"].defaulted() || vm.count("f32")) {
-    const auto kind = precision_from_options(vm, vm["weights"].as<std::string>(), "actor-chat");
-    if (!kind) return status::invalid_argument("--weights: not native or int8");
-    out.swarm.kind = *kind;
-  }
+  if (!vm["kv-type"].defaulted()) out.swarm.servers_kv = kv.value_or(kv_type::f16);
+  if (!vm["weights"].defaulted() || vm.count("f32")) out.swarm.kind = kind;
   if (vm.count("model")) out.swarm.model_path = vm["model"].as<std::string>();
   if (vm.count("peer")) out.swarm.peers = vm["peer"].as<std::vector<std::string>>();
   if (vm.count("swarm-key")) {
@@ -147,9 +140,9 @@ result<peer_settings> read_peer_settings(const po::variables_map& vm) {
   return out;
 }
 
-int run_peer(const po::variables_map& vm, repl_options repl, int64_t context,
-             const http_mode& http) {
-  auto settings = read_peer_settings(vm);
+int run_peer(const po::variables_map& vm, precision kind, std::optional<kv_type> kv,
+             repl_options repl, int64_t context, const http_mode& http) {
+  auto settings = read_peer_settings(vm, kind, kv);
   if (!settings.ok()) {
     std::cerr << "actor-chat: " << settings.error().message() << "\n";
     return 2;
@@ -286,7 +279,7 @@ int run(int argc, char** argv) {
     sigaddset(&http.stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &http.stop_signals, nullptr);
   }
-  if (peer) return run_peer(vm, repl, context, http);
+  if (peer) return run_peer(vm, *kind, kv, repl, context, http);
   // Every kernel of the process, making the demo model's included, runs on one thread
   // (actors/compute_executor.hpp says why).
   swarm_options.executor = std::make_shared<compute_executor>();

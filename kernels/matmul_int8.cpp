@@ -138,8 +138,21 @@ void quantize_activations(const float* x, int64_t m, int64_t cols, int64_t kp,
   }
 }
 
-// Matrices with fewer weights than this skip oneDNN on the VNNI path (see quantize).
+// Matrices with fewer weights than this skip oneDNN on the VNNI path: its fixed cost per
+// call (primitive lookup, its thread split: a few microseconds) is most of a small
+// matrix's time, and the avx512bw kernel (same bits) has none of it. Measured on
+// stories260K (dim 64): 5500 tokens/s on oneDNN, 9300 on packed kernels.
 constexpr int64_t kSmallMatrix = int64_t(1) << 18;
+
+// The path a matrix of this shape is laid out for when `path` is asked.
+int8_path path_for(int64_t rows, int64_t cols, int8_path path) {
+  return path == int8_path::onednn_vnni && rows * cols < kSmallMatrix ? int8_path::avx512bw : path;
+}
+
+// Bytes of packed_int8.hpp's layout.
+size_t packed_bytes(int64_t rows, int64_t cols) {
+  return size_t(packed::padded_rows(rows)) * size_t(packed::padded_cols(cols));
+}
 
 // Below this many multiply-adds a matmul runs on the calling thread: starting the team
 // costs more than it saves (a few microseconds), which is most of a small model's step.
@@ -190,10 +203,7 @@ int8_matrix::~int8_matrix() = default;
 int8_matrix int8_matrix::quantize(int64_t rows, int64_t cols, const row_source& source,
                                   int8_path path) {
   COROLLA_ASSERT(rows > 0 && cols > 0 && int8_path_available(path));
-  // oneDNN's fixed cost per call (primitive lookup, its thread split: a few microseconds)
-  // is most of a small matrix's time; the avx512bw kernel (same bits) has none of it.
-  // Measured on stories260K (dim 64): 5500 tokens/s on oneDNN, 9300 on packed kernels.
-  if (path == int8_path::onednn_vnni && rows * cols < kSmallMatrix) path = int8_path::avx512bw;
+  path = path_for(rows, cols, path);
   auto p = std::make_unique<impl>();
   p->path = path;
   p->rows = rows;
@@ -222,7 +232,7 @@ int8_matrix int8_matrix::quantize(int64_t rows, int64_t cols, const row_source& 
     dnnl::reorder(plain_mem, p->weights).execute(thread_stream(), plain_mem, p->weights);
     thread_stream().wait();
   } else {
-    p->storage_bytes = size_t(packed::padded_rows(rows)) * size_t(packed::padded_cols(cols));
+    p->storage_bytes = packed_bytes(rows, cols);
     p->storage = allocate_weights(p->storage_bytes);
     if (!p->storage) throw std::bad_alloc();
     packed::pack(static_cast<int8_t*>(p->storage.get()), plain.data(), rows, cols);
@@ -250,11 +260,12 @@ size_t int8_matrix::bytes() const {
 }
 
 size_t int8_matrix_bytes(int64_t rows, int64_t cols, int8_path path) {
-  if (path == int8_path::onednn_vnni && rows * cols < kSmallMatrix) path = int8_path::avx512bw;
+  path = path_for(rows, cols, path);
   const size_t scales = size_t(rows) * sizeof(float);
-  if (path == int8_path::onednn_vnni)
+  if (path == int8_path::onednn_vnni) {
     return make_desc(1, cols, rows).weights_desc().get_size() + scales;
-  return size_t(packed::padded_rows(rows)) * size_t(packed::padded_cols(cols)) + scales;
+  }
+  return packed_bytes(rows, cols) + scales;
 }
 
 void matmul_int8(float* out, const float* x, int64_t m, const int8_matrix& w,

@@ -64,22 +64,7 @@ void gemm_of(const gemm_args& a, int64_t tile_begin, int64_t tile_end) {
 }
 
 void gemm(const gemm_args& a, int64_t tile_begin, int64_t tile_end) {
-  switch (a.f) {
-    case format::q4_0:
-      return gemm_of<format::q4_0>(a, tile_begin, tile_end);
-    case format::q4_1:
-      return gemm_of<format::q4_1>(a, tile_begin, tile_end);
-    case format::q5_0:
-      return gemm_of<format::q5_0>(a, tile_begin, tile_end);
-    case format::q5_1:
-      return gemm_of<format::q5_1>(a, tile_begin, tile_end);
-    case format::q4_k:
-      return gemm_of<format::q4_k>(a, tile_begin, tile_end);
-    case format::q5_k:
-      return gemm_of<format::q5_k>(a, tile_begin, tile_end);
-    case format::q6_k:
-      return gemm_of<format::q6_k>(a, tile_begin, tile_end);
-  }
+  with_format(a.f, [&](auto f) { gemm_of<decltype(f)::value>(a, tile_begin, tile_end); });
 }
 
 }  // namespace

@@ -40,6 +40,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 namespace corolla::quant {
 
@@ -64,6 +65,29 @@ constexpr bool is_k(format f) {
 constexpr int offset_of(format f) {
   return f == format::q4_0 ? 8 : f == format::q5_0 ? 16 : f == format::q6_k ? 32 : 0;
 }
+// Calls fn(std::integral_constant<format, f>{}): each kernel's one switch from the runtime
+// format to its compiled-in one. (Each translation unit instantiates it with a lambda of
+// its own, so no ISA's copy can stand in for another's.)
+template <class Fn>
+inline void with_format(format f, Fn&& fn) {
+  switch (f) {
+    case format::q4_0:
+      return fn(std::integral_constant<format, format::q4_0>{});
+    case format::q4_1:
+      return fn(std::integral_constant<format, format::q4_1>{});
+    case format::q5_0:
+      return fn(std::integral_constant<format, format::q5_0>{});
+    case format::q5_1:
+      return fn(std::integral_constant<format, format::q5_1>{});
+    case format::q4_k:
+      return fn(std::integral_constant<format, format::q4_k>{});
+    case format::q5_k:
+      return fn(std::integral_constant<format, format::q5_k>{});
+    case format::q6_k:
+      return fn(std::integral_constant<format, format::q6_k>{});
+  }
+}
+
 // Values a row's length must be a multiple of.
 constexpr int64_t row_multiple(format f) {
   return is_k(f) ? kSuper : kGroup;
