@@ -45,8 +45,8 @@ void add_precision_options(boost::program_options::options_description& options,
                            std::string& weights, std::string* kv) {
   if (kv != nullptr) {
     options.add_options()("kv-type", boost::program_options::value(kv)->default_value("auto"),
-                          "the KV cache's type (llama.cpp's -ctk/-ctv): f16, f32, or auto: f16 "
-                          "on the fast kernels, f32 with --f32");
+                          "the KV cache's type (llama.cpp's -ctk/-ctv): f16, f32, q8_0, or auto: "
+                          "f16 on the fast kernels, f32 with --f32");
   }
   options.add_options()(
       "weights", boost::program_options::value(&weights)->default_value("native"),
@@ -62,7 +62,7 @@ bool kv_from_options(const std::string& kv, const std::string& command,
     return true;
   }
   out = kv_type_from_name(kv);
-  if (!out) std::cerr << command << ": --kv-type '" << kv << "' is not auto, f16 or f32\n";
+  if (!out) std::cerr << command << ": --kv-type '" << kv << "' is not auto, f16, f32 or q8_0\n";
   return out.has_value();
 }
 

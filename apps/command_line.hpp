@@ -24,7 +24,7 @@ std::optional<int> parse_command_line(const boost::program_options::options_desc
                                       boost::program_options::variables_map& vm);
 
 // The kernels' choice every model-running command offers: --weights native|int8 (see
-// model/linear.hpp), --f32, and --kv-type auto|f16|f32 (model/kv_cache.hpp).
+// model/linear.hpp), --f32, and --kv-type auto|f16|f32|q8_0 (model/kv_cache.hpp).
 // add_precision_options declares them; precision_from_options and kv_from_options read
 // them, or say on stderr, naming `command`, what is wrong.
 void add_precision_options(boost::program_options::options_description& options,

@@ -59,6 +59,7 @@ int run_generate(const std::vector<std::string>& args, std::ostream& out) {
   const int64_t max_context =
       context > 0 ? context : std::min<int64_t>(model->config().context_length, 4096);
   local_blocks blocks(model->blocks(), max_context);
+  const kv_type cache = model->blocks().front().cache_type;
   generator g(model->head(), model->tokenizer(), blocks, max_context);
   const auto tokens = model->tokenizer().encode(prompt, /*add_bos=*/true, /*parse_special=*/true);
 
@@ -94,6 +95,7 @@ int run_generate(const std::vector<std::string>& args, std::ostream& out) {
           {"decode_tokens_per_second", stats->decode_tokens_per_second()},
           {"load_seconds", model->load_seconds()},
           {"precision", to_string(options.kind)},
+          {"kv_type", to_string(cache)},
           {"kernels", kernels},
           {"threads", omp_get_max_threads()}}}};
     out << report.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
@@ -101,13 +103,14 @@ int run_generate(const std::vector<std::string>& args, std::ostream& out) {
   }
   std::fprintf(stderr,
                "prompt %lld tokens in %.1f ms (%.1f tokens/s) | generated %lld tokens "
-               "(%.1f tokens/s, %.2f ms/token) | stop: %s | %s, load %.2f s, peak RSS %.0f MiB\n"
+               "(%.1f tokens/s, %.2f ms/token) | stop: %s | %s, KV %s, load %.2f s, peak RSS %.0f "
+               "MiB\n"
                "kernels: %s, %d threads\n",
                (long long)stats->prompt_tokens, stats->prompt_ms, stats->prompt_tokens_per_second(),
                (long long)stats->generated_tokens(), stats->decode_tokens_per_second(),
                1000.0 / stats->decode_tokens_per_second(), to_string(stats->reason),
-               to_string(options.kind), model->load_seconds(), double(peak_rss_bytes()) / (1 << 20),
-               kernels.c_str(), omp_get_max_threads());
+               to_string(options.kind), to_string(cache), model->load_seconds(),
+               double(peak_rss_bytes()) / (1 << 20), kernels.c_str(), omp_get_max_threads());
   return 0;
 }
 

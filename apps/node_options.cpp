@@ -137,7 +137,7 @@ status check(node_options& o, const origins& from) {
   if (const auto kv = kv_type_from_name(o.kv_type_name)) {
     o.kv = *kv;
   } else {
-    return bad(from, "kv-type", "'" + o.kv_type_name + "' is not f16 or f32");
+    return bad(from, "kv-type", "'" + o.kv_type_name + "' is not f16, f32 or q8_0");
   }
   if (o.handshake_timeout_ms < 1) return bad(from, "handshake-timeout-ms", "must be >= 1");
   if (o.max_connections < 1) return bad(from, "max-connections", "must be >= 1");

@@ -68,11 +68,12 @@ std::vector<int32_t> ids_after(const std::string& path, const std::string& key) 
 
 // Teacher-forced logits of the last `steps` positions of prompt + generated[0, steps - 1),
 // in one pass (every path gives a position the same bits in a batch as alone).
-result<std::vector<float>> forced(const std::string& model_path, precision kind,
+result<std::vector<float>> forced(const std::string& model_path, precision kind, kv_type kv,
                                   const std::vector<int32_t>& prompt,
                                   const std::vector<int32_t>& generated, int64_t steps) {
   model_options options;
   options.kind = kind;
+  options.kv = kv;
   COROLLA_ASSIGN_OR_RETURN(llama_model m, llama_model::load(model_path, options));
   std::vector<int32_t> ids = prompt;
   ids.insert(ids.end(), generated.begin(), generated.begin() + (steps - 1));
@@ -110,9 +111,12 @@ void accuracy_table(const std::string& shared, std::ostream& out) {
   const char* types[] = {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K_M", "Q5_K_M", "Q6_K"};
   out << "\naccuracy: teacher-forced against the f32 reference (llama.cpp's logits for each "
          "file's f32 twin), "
-      << shared << "/golden/rand-llama-spm256-*, 32 steps\n"
+      << shared
+      << "/golden/rand-llama-spm256-*, 32 steps; KV cache f32 as llama.cpp ran, and native "
+         "with the default f16 cache\n"
       << "| type | native RMS error | native top-1 | int8 RMS error | int8 top-1 | llama.cpp RMS "
-         "error | llama.cpp top-1 |\n| --- | --- | --- | --- | --- | --- | --- |\n";
+         "error | llama.cpp top-1 | native, f16 KV: RMS error | top-1 |\n"
+         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
   char line[256];
   for (const char* type : types) {
     const std::string name = std::string("rand-llama-spm256-") + type;
@@ -127,18 +131,29 @@ void accuracy_table(const std::string& shared, std::ostream& out) {
     const auto twin = floats_in(golden + "greedy-1.f32twin.logits.f32");
     const auto llama = floats_in(golden + "greedy-1.logits.f32");
     const int64_t steps = int64_t(generated.size());
-    auto native = forced(model, precision::native, prompt, generated, steps);
-    auto int8 = forced(model, precision::int8, prompt, generated, steps);
-    if (!native.ok() || !int8.ok() || native->size() != twin.size()) {
-      out << "| " << type << " | (could not run: "
-          << (native.ok() ? int8.error().message() : native.error().message()) << ") | | | | | |\n";
+    auto native = forced(model, precision::native, kv_type::f32, prompt, generated, steps);
+    auto int8 = forced(model, precision::int8, kv_type::f32, prompt, generated, steps);
+    auto native16 = forced(model, precision::native, kv_type::f16, prompt, generated, steps);
+    for (const auto* run : {&native, &int8, &native16}) {
+      if (!run->ok()) {
+        out << "| " << type << " | (could not run: " << run->error().message()
+            << ") | | | | | | | |\n";
+        break;
+      }
+    }
+    if (!native.ok() || !int8.ok() || !native16.ok()) continue;
+    if (native->size() != twin.size()) {
+      out << "| " << type << " | (the golden logits are not " << steps
+          << " x vocab) | | | | | | | |\n";
       continue;
     }
     const agreement n = against(*native, twin, steps), i = against(*int8, twin, steps),
-                    l = against(llama, twin, steps);
-    std::snprintf(line, sizeof line, "| %s | %.4f | %d/%lld | %.4f | %d/%lld | %.4f | %d/%lld |\n",
-                  type, n.rms, n.top1, (long long)steps, i.rms, i.top1, (long long)steps, l.rms,
-                  l.top1, (long long)steps);
+                    l = against(llama, twin, steps), h = against(*native16, twin, steps);
+    const long long all = steps;
+    std::snprintf(line, sizeof line,
+                  "| %s | %.4f | %d/%lld | %.4f | %d/%lld | %.4f | %d/%lld | %.4f | %d/%lld |\n",
+                  type, n.rms, n.top1, all, i.rms, i.top1, all, l.rms, l.top1, all, h.rms, h.top1,
+                  all);
     out << line;
   }
 }

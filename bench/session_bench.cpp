@@ -12,9 +12,12 @@
 #include "actors/client.hpp"
 #include "actors/local_swarm.hpp"
 #include "actors/node_config.hpp"
+#include "actors/server.hpp"
 #include "bench/bench_commands.hpp"
 #include "messages/caf_types.hpp"
 #include "model/generator.hpp"
+#include "model/gguf_file.hpp"
+#include "model/llama_config.hpp"
 
 namespace corolla {
 
@@ -80,6 +83,33 @@ round_result run_round(caf::actor_system& system, const std::vector<caf::actor>&
       });
   r.aggregate = longest_ms > 0 ? 1000.0 * decode_tokens / longest_ms : 0;
   return r;
+}
+
+// What admission reserves for a session of a full context on a server holding every block
+// and on one of `servers`, per KV type, and how many fit the default budget.
+void admission_table(const std::string& path, int servers, std::ostream& out) {
+  auto file = gguf_file::open(path);
+  if (!file.ok()) return;
+  auto config = read_llama_config(*file);
+  if (!config.ok()) return;
+  constexpr int64_t kTokens = 2048;
+  const int64_t budget = server_config{}.kv_budget_bytes;
+  const int64_t share = (config->n_blocks + servers - 1) / servers;
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "\nadmission: a %lld-token session's reservation (KV caches + input history) "
+                "against the default %lld MiB budget\n",
+                (long long)kTokens, (long long)(budget >> 20));
+  out << line << "| KV type | all " << config->n_blocks << " blocks: MB | sessions that fit | "
+      << share << " blocks: MB | sessions that fit |\n| --- | ---: | ---: | ---: | ---: |\n";
+  for (const kv_type kv : {kv_type::f32, kv_type::f16, kv_type::q8_0}) {
+    const int64_t whole = session_reservation_bytes(*config, config->n_blocks, kTokens, kv);
+    const int64_t part = session_reservation_bytes(*config, share, kTokens, kv);
+    std::snprintf(line, sizeof line, "| %s | %.1f | %lld | %.1f | %lld |\n", to_string(kv),
+                  double(whole) / 1e6, (long long)(budget / whole), double(part) / 1e6,
+                  (long long)(budget / part));
+    out << line;
+  }
 }
 
 }  // namespace
@@ -149,6 +179,7 @@ int run_session_bench(const session_bench_options& options, std::ostream& out) {
                 "%.1f tokens/s = %.1f%% of it (target >= 95%%)\n",
                 single, options.servers, one, single > 0 ? 100.0 * one / single : 0);
   out << line;
+  admission_table(*path, options.servers, out);
   return 0;
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "kernels/attention_params.hpp"
+#include "kernels/kv_rows.hpp"
 
 namespace corolla {
 
@@ -27,9 +28,9 @@ struct attention_workspace {
 // REQUIRES: n_heads % n_kv_heads == 0; out does not overlap q, k or v.
 void attention(float* out, const float* q, const float* k, const float* v, int64_t n, int64_t pos0,
                const attention_params& p, attention_workspace& ws);
-// The same over an f16 cache (IEEE binary16 bits), each row read back exactly as f32:
-// the f32 kernel's results for the f32 values those halves hold, bit for bit.
-void attention(float* out, const float* q, const uint16_t* k, const uint16_t* v, int64_t n,
-               int64_t pos0, const attention_params& p, attention_workspace& ws);
+// The same over a cache's stored rows (kv_rows.hpp), each row read back exactly as f32:
+// the f32 kernel's results for the f32 values those rows hold, bit for bit.
+void attention(float* out, const float* q, const kv_view& cache, int64_t n, int64_t pos0,
+               const attention_params& p, attention_workspace& ws);
 
 }  // namespace corolla

@@ -12,7 +12,14 @@
 #include <cstdint>
 #include <cstring>
 
+#ifndef COROLLA_F32_ISA
+#define COROLLA_F32_ISA baseline
+#endif
+
 namespace corolla {
+// The scalar conversions are inline, and kernels/f32/ compiles them into each ISA's copy:
+// an inline namespace per ISA keeps each copy's symbols its own (vec_math.hpp says why).
+inline namespace COROLLA_F32_ISA {
 
 inline float bits_to_f32(uint32_t bits) {
   float f;
@@ -75,6 +82,8 @@ inline uint16_t f32_to_bf16(float f) {
   if ((x & 0x7fffffffu) > 0x7f800000u) return uint16_t((x >> 16) | 0x40);  // quiet NaN
   return uint16_t((x + 0x7fff + ((x >> 16) & 1)) >> 16);
 }
+
+}  // namespace COROLLA_F32_ISA
 
 // Row conversions: out[i] = convert(in[i]) for i in [0, n). `in` holds n
 // little-endian 16-bit patterns and need not be aligned (GGUF data may not be).

@@ -101,23 +101,18 @@ void block_forward_batch(const block_weights& w, const std::vector<sequence_step
     // causal attention over the session's cache (or the layer's window of it)
     float* att = ws.att.data() + row * q_dim;
     const int64_t len = s.pos + s.n;
-    if (cache.type() == kv_type::f16 && fast) {
-      attention(att, q, cache.keys_f16(), cache.values_f16(), s.n, s.pos, w.attention,
-                ws.attention);
-    } else if (fast) {
-      attention(att, q, cache.keys_f32(), cache.values_f32(), s.n, s.pos, w.attention,
-                ws.attention);
-    } else if (cache.type() == kv_type::f16) {
+    if (fast) {
+      attention(att, q, cache.view(), s.n, s.pos, w.attention, ws.attention);
+    } else if (cache.type() != kv_type::f32) {
       ensure(ws.kv_f32, 2 * len * kv_dim);
       float* k32 = ws.kv_f32.data();
       float* v32 = k32 + len * kv_dim;
-      for (int64_t i = 0; i < len * kv_dim; ++i) {
-        k32[i] = f16_to_f32(cache.keys_f16()[i]);
-        v32[i] = f16_to_f32(cache.values_f16()[i]);
-      }
+      cache.read_f32(len, k32, v32);
       ref::attention(att, q, k32, v32, s.n, s.pos, w.attention);
     } else {
-      ref::attention(att, q, cache.keys_f32(), cache.values_f32(), s.n, s.pos, w.attention);
+      const kv_view rows = cache.view();
+      ref::attention(att, q, static_cast<const float*>(rows.keys),
+                     static_cast<const float*>(rows.values), s.n, s.pos, w.attention);
     }
     cache.commit(s.pos + s.n);
     row += s.n;

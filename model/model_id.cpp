@@ -46,7 +46,7 @@ result<std::string> model_fingerprint(const std::string& path) {
 
 std::string swarm_model_id(const std::string& fingerprint, precision weights, kv_type kv) {
   return fingerprint + (weights == precision::int8 ? "+int8" : "") +
-         (kv == kv_type::f32 ? "+kvf32" : "");
+         (kv == kv_type::f16 ? "" : std::string("+kv") + to_string(kv));
 }
 
 }  // namespace corolla

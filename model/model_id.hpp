@@ -22,9 +22,9 @@ std::string model_fingerprint(const gguf_file& file);
 result<std::string> model_fingerprint(const std::string& path);
 
 // The id a swarm's nodes compare: the fingerprint, "+int8" when the servers convert
-// every weight to int8, "+kvf32" when their KV caches are f32 — servers that differ so
-// compute different functions, and spot checks compare bits. A client's f32 reference
-// head goes with native servers.
+// every weight to int8, "+kvf32" or "+kvq8_0" when their KV caches are not f16 —
+// servers that differ so compute different functions, and spot checks compare bits. A
+// client's f32 reference head goes with native servers.
 std::string swarm_model_id(const std::string& fingerprint, precision weights, kv_type kv);
 
 }  // namespace corolla

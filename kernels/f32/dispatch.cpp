@@ -52,28 +52,27 @@ void swiglu(float* out, const float* gate_up, int64_t n, int64_t hidden) {
 
 namespace {
 
-void run_attention(float* out, const float* q, const float* k, const float* v, const uint16_t* k16,
-                   const uint16_t* v16, int64_t n, int64_t pos0, const attention_params& p,
-                   attention_workspace& ws) {
+void run_attention(float* out, const float* q, const kv_view& cache, int64_t n, int64_t pos0,
+                   const attention_params& p, attention_workspace& ws) {
   COROLLA_ASSERT(n > 0 && pos0 >= 0 && p.n_kv_heads > 0 && p.n_heads % p.n_kv_heads == 0 &&
                  p.window >= 0);
   const size_t needed = size_t(omp_get_max_threads()) *
                         size_t(f32::attention_scratch_floats(p.n_heads, p.n_kv_heads, p.head_dim));
   if (ws.scratch.size() < needed) ws.scratch.resize(needed);
-  f32::process_ops().attention({out, q, k, v, k16, v16, n, pos0, p.n_heads, p.n_kv_heads,
-                                p.head_dim, p.scale, p.softcap, p.window, ws.scratch.data()});
+  f32::process_ops().attention({out, q, cache, n, pos0, p.n_heads, p.n_kv_heads, p.head_dim,
+                                p.scale, p.softcap, p.window, ws.scratch.data()});
 }
 
 }  // namespace
 
 void attention(float* out, const float* q, const float* k, const float* v, int64_t n, int64_t pos0,
                const attention_params& p, attention_workspace& ws) {
-  run_attention(out, q, k, v, nullptr, nullptr, n, pos0, p, ws);
+  run_attention(out, q, {kv_type::f32, k, v}, n, pos0, p, ws);
 }
 
-void attention(float* out, const float* q, const uint16_t* k, const uint16_t* v, int64_t n,
-               int64_t pos0, const attention_params& p, attention_workspace& ws) {
-  run_attention(out, q, nullptr, nullptr, k, v, n, pos0, p, ws);
+void attention(float* out, const float* q, const kv_view& cache, int64_t n, int64_t pos0,
+               const attention_params& p, attention_workspace& ws) {
+  run_attention(out, q, cache, n, pos0, p, ws);
 }
 
 }  // namespace corolla

@@ -17,7 +17,7 @@
 #include "kernels/half.hpp"
 #include "kernels/vec_math.hpp"
 
-#if defined(__F16C__)
+#if defined(__F16C__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -99,7 +99,7 @@ inline void attend_tile(const float* qh, const float* kt, const float* v, int64_
 }
 
 // n halves to floats, exactly (F16C where this copy is built for it).
-inline void widen(const uint16_t* h, float* out, int64_t n) {
+inline void widen_f16(const uint16_t* h, float* out, int64_t n) {
   int64_t i = 0;
 #if defined(__F16C__)
   for (; i + 8 <= n; i += 8) {
@@ -108,6 +108,40 @@ inline void widen(const uint16_t* h, float* out, int64_t n) {
   }
 #endif
   for (; i < n; ++i) out[i] = f16_to_f32(h[i]);
+}
+
+// Values [first, first + n) of a q8_0 row (kv_rows.hpp): each d * q is exact in f32, so
+// the vector and scalar loops agree.
+inline void widen_q8(const unsigned char* row, int64_t kv_dim, int64_t first, int64_t n,
+                     float* out) {
+  const uint16_t* scales = reinterpret_cast<const uint16_t*>(row);
+  const int8_t* q = reinterpret_cast<const int8_t*>(row + kv_q8_values_offset(kv_dim)) + first;
+  int64_t i = 0;
+  while (i < n) {
+    const int64_t block = (first + i) / kKvQ8Block;
+    const int64_t run_end =
+        (block + 1) * kKvQ8Block - first < n ? (block + 1) * kKvQ8Block - first : n;
+    const float d = f16_to_f32(scales[block]);
+#if defined(__AVX2__)
+    for (; i + 8 <= run_end; i += 8) {
+      const __m256i q32 =
+          _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + i)));
+      _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_cvtepi32_ps(q32), _mm256_set1_ps(d)));
+    }
+#endif
+    for (; i < run_end; ++i) out[i] = d * float(q[i]);
+  }
+}
+
+// One head's slice of a stored row as f32 (not called for f32 caches, read in place).
+inline void widen(kv_type type, const void* base, size_t row_bytes, int64_t position,
+                  int64_t kv_dim, int64_t first, int64_t n, float* out) {
+  const unsigned char* row = static_cast<const unsigned char*>(base) + size_t(position) * row_bytes;
+  if (type == kv_type::f16) {
+    widen_f16(reinterpret_cast<const uint16_t*>(row) + first, out, n);
+  } else {
+    widen_q8(row, kv_dim, first, n, out);
+  }
 }
 
 void attention(const attention_args& a) {
@@ -119,6 +153,8 @@ void attention(const attention_args& a) {
   const int64_t tasks = token_blocks * a.n_kv_heads;
   const int64_t per_thread = attention_scratch_floats(a.n_heads, a.n_kv_heads, head_dim);
   const int64_t work = a.n * (a.pos0 + a.n) * dim;
+  const bool in_place = a.cache.type == kv_type::f32;
+  const size_t row_bytes = kv_row_bytes(kv_dim, a.cache.type);
   // Later token blocks see more of the cache: they go first, so the last tasks are short.
 #pragma omp parallel for schedule(dynamic, 1) if (tasks > 1 && work > (int64_t(1) << 17))
   for (int64_t task = 0; task < tasks; ++task) {
@@ -145,28 +181,31 @@ void attention(const attention_args& a) {
     };
     for (int64_t p0 = first_seen(t0) / kPosTile * kPosTile; p0 < max_len; p0 += kPosTile) {
       const int64_t pn = max_len - p0 < kPosTile ? max_len - p0 : kPosTile;
-      // An f16 cache's tile is widened into rows of its own first (exactly), then read as
-      // an f32 cache's with rows head_dim apart.
-      const float* kp = a.k + p0 * kv_dim + kh * head_dim;
-      const float* vp = a.v + p0 * kv_dim + kh * head_dim;
-      int64_t stride = kv_dim;
-      if (a.k16 != nullptr) {
+      // An f16 or q8_0 cache's tile is widened into rows of its own first (exactly), then
+      // read as an f32 cache's with rows head_dim apart.
+      const float* kp = rows16;
+      const float* vp = rows16;
+      int64_t stride = head_dim;
+      if (in_place) {
+        kp = static_cast<const float*>(a.cache.keys) + p0 * kv_dim + kh * head_dim;
+        vp = static_cast<const float*>(a.cache.values) + p0 * kv_dim + kh * head_dim;
+        stride = kv_dim;
+      } else {
         for (int64_t i = 0; i < pn; ++i) {
-          widen(a.k16 + (p0 + i) * kv_dim + kh * head_dim, rows16 + i * head_dim, head_dim);
+          widen(a.cache.type, a.cache.keys, row_bytes, p0 + i, kv_dim, kh * head_dim, head_dim,
+                rows16 + i * head_dim);
         }
-        kp = rows16;
-        stride = head_dim;
       }
       for (int64_t d = 0; d < head_dim; ++d) {
         for (int64_t i = 0; i < kPosTile; ++i) {
           kt[d * kPosTile + i] = i < pn ? kp[i * stride + d] : 0.0f;
         }
       }
-      if (a.v16 != nullptr) {
+      if (!in_place) {
         for (int64_t i = 0; i < pn; ++i) {
-          widen(a.v16 + (p0 + i) * kv_dim + kh * head_dim, rows16 + i * head_dim, head_dim);
+          widen(a.cache.type, a.cache.values, row_bytes, p0 + i, kv_dim, kh * head_dim, head_dim,
+                rows16 + i * head_dim);
         }
-        vp = rows16;
       }
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t len = a.pos0 + t + 1;

@@ -17,6 +17,8 @@
 
 #include <cstdint>
 
+#include "kernels/kv_rows.hpp"
+
 namespace corolla::f32 {
 
 // Attention's tiles: a task is up to kAttentionTokens new tokens of one KV head, walking
@@ -27,10 +29,7 @@ constexpr int64_t kAttentionPositions = 16;
 struct attention_args {
   float* out;
   const float* q;
-  const float* k;  // f32 caches ...
-  const float* v;
-  const uint16_t* k16;  // ... or f16 ones (k, v null)
-  const uint16_t* v16;
+  kv_view cache;  // rows kv_row_bytes(n_kv_heads * head_dim, cache.type) apart
   int64_t n, pos0, n_heads, n_kv_heads, head_dim;
   float scale, softcap;  // attention_params's
   int64_t window;
@@ -38,7 +37,7 @@ struct attention_args {
 };
 
 // Floats of attention scratch one thread needs: the transposed keys of a tile
-// [head_dim, positions], an f16 cache's tile rows as f32 [positions, head_dim], and per
+// [head_dim, positions], an f16 or q8_0 cache's tile rows as f32 [positions, head_dim], and per
 // query row its running max, sum and output.
 int64_t attention_scratch_floats(int64_t n_heads, int64_t n_kv_heads, int64_t head_dim);
 

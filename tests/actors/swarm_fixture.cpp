@@ -51,9 +51,11 @@ generate_request greedy(const std::string& prompt, int32_t max_tokens) {
 }
 
 std::vector<int32_t> single_process_tokens(const std::string& model_path, precision kind,
-                                           const generate_request& req, std::string* text) {
+                                           const generate_request& req, std::string* text,
+                                           std::optional<kv_type> kv) {
   model_options options;
   options.kind = kind;
+  options.kv = kv;
   auto model = llama_model::load(model_path, options);
   if (!model.ok()) return {};
   const int64_t context = std::min<int64_t>(model->config().context_length, 4096);

@@ -39,7 +39,7 @@ generate_request greedy(const std::string& prompt, int32_t max_tokens);
 // The tokens the single-process generator produces for `req` (raw completion), and
 // into `text` (when given) the text it streams.
 std::vector<int32_t> single_process_tokens(const std::string& model_path, precision kind,
-                                           const generate_request& req,
-                                           std::string* text = nullptr);
+                                           const generate_request& req, std::string* text = nullptr,
+                                           std::optional<kv_type> kv = std::nullopt);
 
 }  // namespace corolla::testing

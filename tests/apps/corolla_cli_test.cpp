@@ -129,7 +129,18 @@ TEST(CorollaCli, GeneratesFromAMadeModelWithStats) {
             greedy.output.substr(0, 40));
   const auto f32 = run("generate --model " + path + " --prompt 'Hi' --f32 --max-tokens 4 --seed 9");
   ASSERT_EQ(f32.exit_code, 0) << f32.output;
-  EXPECT_TRUE(contains(f32.output, "f32, load")) << f32.output;
+  EXPECT_TRUE(contains(f32.output, "f32, KV f32, load")) << f32.output;
+  // Each KV cache type runs; q8_0's coarser rows still start the same story here.
+  for (const std::string kv : {"f16", "f32", "q8_0"}) {
+    const auto out =
+        run("generate --model " + path +
+            " --prompt 'Once upon a time' --temperature 0 --max-tokens 12 --kv-type " + kv);
+    ASSERT_EQ(out.exit_code, 0) << out.output;
+    EXPECT_TRUE(contains(out.output, "native, KV " + kv + ", load")) << out.output;
+    EXPECT_EQ(out.output.substr(0, 20), greedy.output.substr(0, 20)) << kv;
+  }
+  expect_refusal("generate --model " + path + " --prompt hi --kv-type q4_0", 2,
+                 "--kv-type 'q4_0' is not auto, f16, f32 or q8_0");
 }
 
 TEST(CorollaCli, GenerateRefusesBadInputClearly) {

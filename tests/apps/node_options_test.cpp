@@ -70,6 +70,20 @@ TEST(NodeOptions, UnknownKeyNamesKeyFileAndLine) {
   EXPECT_NE(e.find("unknown key 'heartbeat'"), std::string::npos) << e;
 }
 
+TEST(NodeOptions, KvTypeTakesEachCacheTypeAndNamesABadOne) {
+  for (const auto& [name, type] : {std::pair{"f16", kv_type::f16}, std::pair{"f32", kv_type::f32},
+                                   std::pair{"q8_0", kv_type::q8_0}}) {
+    const std::string path =
+        write_config("node-kv.conf", std::string("model = m.gguf\nkv-type = ") + name + "\n");
+    auto o = read_node_options({"--config", path});
+    ASSERT_TRUE(o.ok()) << o.error().to_string();
+    EXPECT_EQ(o->kv, type);
+  }
+  const std::string path = write_config("node-kv-bad.conf", "model = m.gguf\nkv-type = q4_0\n");
+  const std::string e = error_of({"--config", path});
+  EXPECT_NE(e.find("kv-type: 'q4_0' is not f16, f32 or q8_0"), std::string::npos) << e;
+}
+
 TEST(NodeOptions, BadValueNamesKeyFileAndLine) {
   const std::string path = write_config("node-badport.conf", "model = m.gguf\nport = seven\n");
   const std::string e = error_of({"--config", path});

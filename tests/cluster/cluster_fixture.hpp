@@ -103,15 +103,18 @@ class Cluster : public ::testing::Test {
   }
 
   // This process as a client of the swarm through `peer`.
-  remote_swarm& join(node_process& peer, const std::string& model = model_) {
-    return join(peer.address(), model);
+  remote_swarm& join(node_process& peer, const std::string& model = model_,
+                     kv_type kv = kv_type::f16) {
+    return join(peer.address(), model, kv);
   }
 
   // The same through any HOST:PORT that reaches a node (a relay, say).
-  remote_swarm& join(const std::string& address, const std::string& model = model_) {
+  remote_swarm& join(const std::string& address, const std::string& model = model_,
+                     kv_type kv = kv_type::f16) {
     remote_swarm_options o;
     o.peers = {address};
     o.model_path = model;
+    o.servers_kv = kv;
     o.gossip_period = gossip_period;
     o.record_ttl = 2000ms;
     auto joined = remote_swarm::join(*system_, o);

@@ -174,6 +174,33 @@ TEST_F(Cluster, ANodeOrClientOfAnotherModelIsRefusedClearly) {
       << joined.error().message();
 }
 
+// The KV cache type is the servers' and part of the model id: nodes with q8_0 caches
+// give the single-process q8_0 tokens, and a node with f16 caches is refused by them.
+TEST_F(Cluster, NodesWithQ8CachesGenerateTheSingleProcessTokensAndRefuseAnF16Node) {
+  auto q8 = [](std::vector<std::string> args) {
+    args.insert(args.end(), {"--kv-type", "q8_0"});
+    return args;
+  };
+  node_process a(testing::app_path("actor-node"), q8(node_args("a", "0:3", {})));
+  ASSERT_TRUE(a.wait_for("serving blocks")) << a.output();
+  node_process b(testing::app_path("actor-node"), q8(node_args("b", "3:5", {a.address()})));
+  ASSERT_TRUE(b.wait_for("serving blocks")) << b.output();
+
+  remote_swarm& swarm = join(a, model_, kv_type::q8_0);
+  ASSERT_TRUE(wait_for_servers(swarm, 2));
+  const generate_request req = testing::greedy("Once upon a time", 16);
+  const auto expected =
+      testing::single_process_tokens(model_, precision::int8, req, nullptr, kv_type::q8_0);
+  ASSERT_FALSE(expected.empty());
+  const testing::answer got = ask_new_client(swarm, req);
+  ASSERT_EQ(got.error, "");
+  EXPECT_EQ(got.reply.stats.tokens, expected);
+
+  node_process f16(testing::app_path("actor-node"), node_args("f16", "0:5", {a.address()}));
+  EXPECT_EQ(f16.wait_exit(), 1) << f16.output();
+  EXPECT_NE(f16.output().find("+kvq8_0"), std::string::npos) << f16.output();
+}
+
 TEST_F(Cluster, BadConfigFilesAndUnreachableSeedsFailClearly) {
   const std::string path = testing::temp_path("cluster-bad.ini");
   testing::write_file(path, "name = x\nmodel = " + model_ + "\nport = 99999\n");

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include <algorithm>
 #include <array>
 
 #include <cmath>
@@ -157,31 +158,73 @@ TEST_F(Ops, AttentionMatchesReferenceWithGroupedHeads) {
   }
 }
 
-// An f16 cache is read back exactly: its attention is the f32 attention of the values
-// the halves hold, bit for bit (head_dim 12 and 20 leave tails after F16C's 8 lanes).
-TEST_F(Ops, AttentionOverAnF16CacheIsTheF32AttentionOfItsValues) {
+// A stored cache is read back exactly: its attention is the f32 attention of the values
+// its rows hold, bit for bit (head_dim 12 and 20 leave tails after 8 lanes; kv_dim 24
+// and 40 end q8_0 rows in a partial block; head_dim 20 puts heads across block edges).
+TEST_F(Ops, AttentionOverAStoredCacheIsTheF32AttentionOfItsValues) {
   SCOPED_TRACE("seed " + std::to_string(seed_));
   attention_workspace ws;
-  for (const auto& [n, pos0, heads, kv_heads, head_dim] :
-       {std::array<int64_t, 5>{1, 37, 8, 2, 12}, std::array<int64_t, 5>{6, 40, 4, 4, 64},
-        std::array<int64_t, 5>{17, 3, 6, 2, 20}}) {
-    const int64_t context = pos0 + n;
-    const auto q = random(n * heads * head_dim);
-    auto k = random(context * kv_heads * head_dim);
-    auto v = random(context * kv_heads * head_dim);
-    std::vector<uint16_t> k16(k.size()), v16(v.size());
-    for (size_t i = 0; i < k.size(); ++i) {
-      k16[i] = f32_to_f16(k[i]);
-      v16[i] = f32_to_f16(v[i]);
-      k[i] = f16_to_f32(k16[i]);
-      v[i] = f16_to_f32(v16[i]);
+  for (const kv_type type : {kv_type::f16, kv_type::q8_0}) {
+    for (const auto& [n, pos0, heads, kv_heads, head_dim] :
+         {std::array<int64_t, 5>{1, 37, 8, 2, 12}, std::array<int64_t, 5>{6, 40, 4, 4, 64},
+          std::array<int64_t, 5>{17, 3, 6, 2, 20}}) {
+      SCOPED_TRACE(std::string(to_string(type)) + " head_dim " + std::to_string(head_dim));
+      const int64_t context = pos0 + n, kv_dim = kv_heads * head_dim;
+      const size_t row_bytes = kv_row_bytes(kv_dim, type);
+      const auto q = random(n * heads * head_dim);
+      auto k = random(context * kv_dim);
+      auto v = random(context * kv_dim);
+      std::vector<unsigned char> k_rows(size_t(context) * row_bytes), v_rows(k_rows.size());
+      for (int64_t r = 0; r < context; ++r) {
+        kv_encode_row(type, &k[size_t(r * kv_dim)], kv_dim, &k_rows[size_t(r) * row_bytes]);
+        kv_encode_row(type, &v[size_t(r * kv_dim)], kv_dim, &v_rows[size_t(r) * row_bytes]);
+        kv_decode_row(type, &k_rows[size_t(r) * row_bytes], kv_dim, 0, kv_dim,
+                      &k[size_t(r * kv_dim)]);
+        kv_decode_row(type, &v_rows[size_t(r) * row_bytes], kv_dim, 0, kv_dim,
+                      &v[size_t(r * kv_dim)]);
+      }
+      const attention_params p{heads, kv_heads, head_dim, 1.0f / std::sqrt(float(head_dim)), 0, 0};
+      std::vector<float> stored(q.size()), from32(q.size());
+      attention(stored.data(), q.data(), kv_view{type, k_rows.data(), v_rows.data()}, n, pos0, p,
+                ws);
+      attention(from32.data(), q.data(), k.data(), v.data(), n, pos0, p, ws);
+      ASSERT_EQ(std::memcmp(stored.data(), from32.data(), stored.size() * 4), 0);
     }
-    const attention_params p{heads, kv_heads, head_dim, 1.0f / std::sqrt(float(head_dim)), 0, 0};
-    std::vector<float> from16(q.size()), from32(q.size());
-    attention(from16.data(), q.data(), k16.data(), v16.data(), n, pos0, p, ws);
-    attention(from32.data(), q.data(), k.data(), v.data(), n, pos0, p, ws);
-    ASSERT_EQ(std::memcmp(from16.data(), from32.data(), from16.size() * 4), 0);
   }
+}
+
+// q8_0 rows are llama.cpp's blocks: d = f16(amax / 127), q = round(x / d), so every value
+// comes back within half a step of its block's scale and the block's extreme exactly
+// (up to d's f16 rounding); f16 rows round each value to nearest even.
+TEST_F(Ops, StoredRowsRoundEachValueOnce) {
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  const int64_t kv_dim = 72;  // two whole q8_0 blocks and a partial one
+  const auto x = random(kv_dim);
+  std::vector<unsigned char> row(kv_row_bytes(kv_dim, kv_type::q8_0));
+  EXPECT_EQ(row.size() % 4, 0u);
+  EXPECT_EQ(row.size(), 8u + 72u);  // three f16 scales padded to 8 bytes, then the values
+  kv_encode_row(kv_type::q8_0, x.data(), kv_dim, row.data());
+  std::vector<float> back(kv_dim);
+  kv_decode_row(kv_type::q8_0, row.data(), kv_dim, 0, kv_dim, back.data());
+  for (int64_t b = 0; b * 32 < kv_dim; ++b) {
+    float amax = 0;
+    for (int64_t i = b * 32; i < std::min<int64_t>(kv_dim, b * 32 + 32); ++i) {
+      amax = std::max(amax, std::fabs(x[size_t(i)]));
+    }
+    const float d = f16_to_f32(f32_to_f16(amax / 127.0f));
+    for (int64_t i = b * 32; i < std::min<int64_t>(kv_dim, b * 32 + 32); ++i) {
+      const float q = std::round(x[size_t(i)] * (1.0f / (amax / 127.0f)));
+      EXPECT_EQ(back[size_t(i)], d * q) << "value " << i;
+    }
+  }
+  std::vector<float> part(5);
+  kv_decode_row(kv_type::q8_0, row.data(), kv_dim, 30, 5, part.data());
+  EXPECT_TRUE(std::equal(part.begin(), part.end(), back.begin() + 30));
+  std::vector<unsigned char> half_row(kv_row_bytes(kv_dim, kv_type::f16));
+  kv_encode_row(kv_type::f16, x.data(), kv_dim, half_row.data());
+  kv_decode_row(kv_type::f16, half_row.data(), kv_dim, 0, kv_dim, back.data());
+  for (int64_t i = 0; i < kv_dim; ++i)
+    EXPECT_EQ(back[size_t(i)], f16_to_f32(f32_to_f16(x[size_t(i)])));
 }
 
 TEST_F(Ops, AttentionIsCausal) {

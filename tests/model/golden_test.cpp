@@ -136,6 +136,39 @@ TEST_F(Golden, F32GreedyIdsMatchLlamaCpp) {
   }
 }
 
+// Teacher-forced top-1 of a cache type against the f32 cache on the same kernels, over
+// the four prompts' steps, printed with the largest logit difference.
+int cache_agreement(precision kind, kv_type kv) {
+  auto load_with = [kind](kv_type type) {
+    model_options options;
+    options.kind = kind;
+    options.kv = type;
+    auto m = llama_model::load(testing::shared_path("models/stories260K.gguf"), options);
+    EXPECT_TRUE(m.ok()) << m.error().to_string();
+    return std::move(*m);
+  };
+  const llama_model stored = load_with(kv), f32 = load_with(kv_type::f32);
+  EXPECT_EQ(stored.blocks().front().cache_type, kv);
+  const int64_t vocab = stored.config().vocab_size;
+  int agree = 0, steps = 0;
+  double worst = 0;
+  for (int n = 1; n <= 4; ++n) {
+    const golden_case c = load_case(n);
+    const auto a = teacher_forced(stored, c), b = teacher_forced(f32, c);
+    for (int s = 0; s < kSteps; ++s) {
+      const float* x = &a[size_t(s) * size_t(vocab)];
+      const float* y = &b[size_t(s) * size_t(vocab)];
+      agree += std::max_element(x, x + vocab) - x == std::max_element(y, y + vocab) - y;
+      ++steps;
+      for (int64_t i = 0; i < vocab; ++i) worst = std::max(worst, double(std::fabs(x[i] - y[i])));
+    }
+  }
+  std::cout << to_string(kind) << " kernels, " << to_string(kv)
+            << " cache: top-1 equal to the f32 cache's on " << agree << " of " << steps
+            << " steps, max |logit difference| " << worst << "\n";
+  return agree;
+}
+
 // Issue 20's bar for the f16 KV cache (the fast kernels' default): teacher-forced top-1
 // equal to the f32 cache's on >= 99% of the four prompts' steps. On the f32 kernels the
 // cache's rounding is all that differs (192 of 192, logits within 0.017: llama.cpp's own
@@ -143,35 +176,19 @@ TEST_F(Golden, F32GreedyIdsMatchLlamaCpp) {
 // activation rounding turns the cache's 2^-11 into whole int8 steps now and then
 // (190 of 192, logits within 0.62): bounded at 98%, printed.
 TEST_F(Golden, F16CacheTopOneAgreesWithTheF32CacheOn99PercentOfSteps) {
-  for (const precision kind : {precision::f32, precision::native}) {
-    auto load_with = [kind](kv_type kv) {
-      model_options options;
-      options.kind = kind;
-      options.kv = kv;
-      auto m = llama_model::load(testing::shared_path("models/stories260K.gguf"), options);
-      EXPECT_TRUE(m.ok()) << m.error().to_string();
-      return std::move(*m);
-    };
-    const llama_model f16 = load_with(kv_type::f16), f32 = load_with(kv_type::f32);
-    ASSERT_EQ(f16.blocks().front().cache_type, kv_type::f16);
-    const int64_t vocab = f16.config().vocab_size;
-    int agree = 0, steps = 0;
-    double worst = 0;
-    for (int n = 1; n <= 4; ++n) {
-      const golden_case c = load_case(n);
-      const auto a = teacher_forced(f16, c), b = teacher_forced(f32, c);
-      for (int s = 0; s < kSteps; ++s) {
-        const float* x = &a[size_t(s) * size_t(vocab)];
-        const float* y = &b[size_t(s) * size_t(vocab)];
-        agree += std::max_element(x, x + vocab) - x == std::max_element(y, y + vocab) - y;
-        ++steps;
-        for (int64_t i = 0; i < vocab; ++i) worst = std::max(worst, double(std::fabs(x[i] - y[i])));
-      }
-    }
-    std::cout << to_string(kind) << " kernels, f16 cache: top-1 equal to the f32 cache's on "
-              << agree << " of " << steps << " steps, max |logit difference| " << worst << "\n";
-    EXPECT_GE(agree, int(std::ceil((kind == precision::f32 ? 0.99 : 0.98) * steps)));
-  }
+  const int steps = 4 * kSteps;
+  EXPECT_GE(cache_agreement(precision::f32, kv_type::f16), int(std::ceil(0.99 * steps)));
+  EXPECT_GE(cache_agreement(precision::native, kv_type::f16), int(std::ceil(0.98 * steps)));
+}
+
+// q8_0 rounds each value to 1/254 of its block's extreme, 16x coarser than f16:
+// llama.cpp's choice for long contexts on little memory. On stories260K (kv_dim 32: one
+// block spans four heads) top-1 holds on 189 of 192 steps on the f32 kernels and 187 on
+// the int8 ones (logits within 0.87 and 1.29): bounded at 95%.
+TEST_F(Golden, Q8CacheTopOneAgreesWithTheF32CacheOn95PercentOfSteps) {
+  const int steps = 4 * kSteps;
+  EXPECT_GE(cache_agreement(precision::f32, kv_type::q8_0), int(std::ceil(0.95 * steps)));
+  EXPECT_GE(cache_agreement(precision::native, kv_type::q8_0), int(std::ceil(0.95 * steps)));
 }
 
 TEST_F(Golden, Int8TopOneAgreesWithLlamaCppOn95PercentOfSteps) {
