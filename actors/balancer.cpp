@@ -20,6 +20,7 @@
 #include <caf/exit_reason.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/balance_plan.hpp"
 #include "actors/balancing.hpp"
 #include "actors/membership.hpp"
 
@@ -180,8 +181,15 @@ void check(balancer_pointer self, const balancer_config& cfg) {
           [self, cfg](const std::vector<server_record>& records) {
             balancer_state& state = self->state;
             if (!state.balancing || state.moving) return;
-            const rebalance r = should_move(balancing_spans(records), state.server_cfg.server_id,
-                                            cfg.n_blocks, cfg.settings.balance_quality, state.rng);
+            const std::vector<swarm_span> spans = balancing_spans(records);
+            const uint64_t self_id = state.server_cfg.server_id;
+            // Only this node's own move limit is known here (it was checked above); the
+            // others count as free to move.
+            const rebalance r =
+                cfg.settings.plan_mode
+                    ? plan_move(spans, self_id, cfg.n_blocks, cfg.settings.balance_quality)
+                    : should_move(spans, self_id, cfg.n_blocks, cfg.settings.balance_quality,
+                                  state.rng);
             if (r.move) {
               begin_move(self, cfg, r);
             } else {

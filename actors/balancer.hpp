@@ -30,7 +30,9 @@ namespace corolla {
 struct balancer_settings {
   // Mean time between checks; each wait is drawn from [0.5, 1.5] times it.
   std::chrono::milliseconds check_period{60000};
-  // Move only when the swarm's throughput now / after the move < this.
+  // petals: Petals' rule 2 (should_move); plan: the swarm's one plan (balance_plan.hpp).
+  bool plan_mode = false;
+  // Move only when the swarm's throughput now / after the move (or the plan) < this.
   double balance_quality = 0.75;
   // Moves the server may make within any hour (move_limiter); <= 0: no limit.
   int max_moves_per_hour = 2;

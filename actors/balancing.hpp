@@ -18,6 +18,7 @@ struct swarm_span {
   int64_t start = 0;  // blocks [start, end)
   int64_t end = 0;
   double throughput = 0;  // requests per second the server announces
+  bool can_move = true;   // false: out of moves for now (plan mode keeps it where it is)
 };
 
 // Per block: the summed throughput of the spans covering it.

@@ -159,6 +159,7 @@ int run(int argc, char** argv) {
   node_cfg.memory_budget_bytes = o.memory_mib << 20;
   node_cfg.join_delay = std::chrono::milliseconds(o.join_delay_ms);
   node_cfg.balancing.check_period = std::chrono::milliseconds(o.mean_balance_check_period_ms);
+  node_cfg.balancing.plan_mode = o.balance_mode == "plan";
   node_cfg.balancing.balance_quality = o.balance_quality;
   node_cfg.balancing.max_moves_per_hour = int(o.max_moves_per_hour);
   node_cfg.balancing.grace = std::chrono::milliseconds(o.balance_grace_ms);

@@ -169,6 +169,9 @@ status check(node_options& o, const origins& from) {
   if (o.mean_balance_check_period_ms < 1) {
     return bad(from, "mean-balance-check-period-ms", "must be >= 1");
   }
+  if (o.balance_mode != "petals" && o.balance_mode != "plan") {
+    return bad(from, "balance-mode", "'" + o.balance_mode + "' is not petals or plan");
+  }
   if (!(o.balance_quality > 0 && o.balance_quality <= 1)) {
     return bad(from, "balance-quality",
                std::to_string(o.balance_quality) + " is not in (0, 1]: 1 moves on any gain");
@@ -282,6 +285,9 @@ po::options_description node_option_descriptions(node_options& o) {
      "span = auto: wait up to this long (random) before choosing blocks")
     ("mean-balance-check-period-ms", po::value(&o.mean_balance_check_period_ms)->default_value(
          o.mean_balance_check_period_ms), "mean time between balance checks (jittered by +-50%)")
+    ("balance-mode", po::value(&o.balance_mode)->default_value(o.balance_mode),
+     "petals: Petals' rule 2, each node on its own view; plan: every node computes the "
+     "swarm's one plan and carries out its own part")
     ("balance-quality", po::value(&o.balance_quality)->default_value(o.balance_quality),
      "move only when the swarm's throughput now / after the move is below this")
     ("max-moves-per-hour", po::value(&o.max_moves_per_hour)->default_value(o.max_moves_per_hour),

@@ -69,6 +69,7 @@ struct node_options {
   int64_t memory_mib = 0;        // weights plus KV budget; 0: 90% of the available memory
   int64_t join_delay_ms = 1000;  // rule 1 waits up to this long (random) before choosing
   int64_t mean_balance_check_period_ms = 60000;
+  std::string balance_mode = "petals";  // petals (rule 2) or plan (actors/balance_plan.hpp)
   double balance_quality = 0.75;
   int64_t max_moves_per_hour = 2;   // per server, in any hour; 0: no limit
   int64_t balance_grace_ms = 5000;  // a moving server's sessions may finish this long

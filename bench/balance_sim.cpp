@@ -7,7 +7,9 @@
 #include <queue>
 #include <random>
 
+#include "actors/balance_plan.hpp"
 #include "actors/balancing.hpp"
+#include "bench/exact_placement.hpp"
 
 namespace corolla {
 namespace {
@@ -33,6 +35,61 @@ void remove(std::vector<swarm_span>& spans, uint64_t id) {
                              [&](const swarm_span& s) { return s.server_id == id; }),
               spans.end());
 }
+
+}  // namespace
+
+namespace {
+
+// A full-balancing policy's swarm, its servers' move limits and its record.
+struct balanced_swarm {
+  std::vector<swarm_span> spans;
+  std::map<uint64_t, move_limiter> limiters;
+  std::map<uint64_t, std::vector<double>> moves_at;
+  policy_result result;
+  double hole_since = -1;  // a leave left blocks unserved at this time
+  double hole_total = 0;
+  uint64_t version = 0;  // bumped at every change of spans, for the plan's cache
+  uint64_t planned = ~uint64_t(0);
+  placement plan;
+
+  bool has_hole(int64_t n_blocks) const {
+    const std::vector<double> t = block_throughputs(spans, n_blocks);
+    return std::find(t.begin(), t.end(), 0.0) != t.end();
+  }
+  // After any change at time `at`: a hole a leave opened may have closed.
+  void changed(double at, int64_t n_blocks, double check_period_s) {
+    ++version;
+    if (hole_since >= 0 && !has_hole(n_blocks)) {
+      const double checks = (at - hole_since) / check_period_s;
+      ++result.holes;
+      hole_total += checks;
+      result.worst_hole_checks = std::max(result.worst_hole_checks, checks);
+      hole_since = -1;
+    }
+  }
+  void moved(uint64_t id, int64_t new_start, double at) {
+    for (swarm_span& s : spans) {
+      if (s.server_id != id) continue;
+      s.end = new_start + (s.end - s.start);
+      s.start = new_start;
+    }
+    moves_at[id].push_back(at);
+    limiters[id].moved(at);
+    ++result.moves;
+  }
+  void finish() {
+    if (result.holes > 0) result.mean_hole_checks = hole_total / double(result.holes);
+    // The most moves any server made within one hour, after the first hour.
+    for (const auto& [id, times] : moves_at) {
+      for (auto from = times.begin(); from != times.end(); ++from) {
+        if (*from < 3600) continue;
+        const auto within = std::upper_bound(from, times.end(), *from + 3600);
+        result.max_moves_per_server_hour =
+            std::max(result.max_moves_per_server_hour, double(within - from));
+      }
+    }
+  }
+};
 
 }  // namespace
 
@@ -62,11 +119,11 @@ balance_sim_result run_balance_sim(const balance_sim_options& o) {
   const double end = o.hours * 3600;
   for (double t = 0; t <= end; t += o.sample_period_s) schedule(t, event_kind::sample, 0);
 
-  // The three policies' swarms: the same servers, where each policy put them.
-  std::vector<swarm_span> none, new_only, full;
-  std::map<uint64_t, std::vector<double>> moves_at;  // full balancing's moves per server
-  std::map<uint64_t, move_limiter> limiters;
+  // The policies' swarms: the same servers, where each policy put them.
+  std::vector<swarm_span> none, new_only;
+  balanced_swarm petals, plan;
   std::map<uint64_t, std::pair<double, double>> present;  // join, leave
+  std::map<std::vector<uint64_t>, exact_result> optima;   // by the live servers' ids
   balance_sim_result r;
   std::mt19937_64 balance_rng(o.seed ^ 0x9e3779b97f4a7c15ULL);
   while (!events.empty() && events.top().at <= end) {
@@ -78,39 +135,59 @@ balance_sim_result run_balance_sim(const balance_sim_options& o) {
         const int64_t last = o.n_blocks - s.length;
         const int64_t random_start = int64_t(unit(rng) * double(last + 1));
         none.push_back({s.id, random_start, random_start + s.length, s.throughput});
-        for (auto* spans : {&new_only, &full}) {
-          const int64_t best = choose_best_start(block_throughputs(*spans, o.n_blocks), s.length);
-          spans->push_back({s.id, best, best + s.length, s.throughput});
+        const int64_t best = choose_best_start(block_throughputs(new_only, o.n_blocks), s.length);
+        new_only.push_back({s.id, best, best + s.length, s.throughput});
+        for (balanced_swarm* b : {&petals, &plan}) {
+          const int64_t at = choose_best_start(block_throughputs(b->spans, o.n_blocks), s.length);
+          b->spans.push_back({s.id, at, at + s.length, s.throughput});
+          b->limiters.emplace(s.id, move_limiter(o.max_moves_per_hour, 3600));
+          b->changed(e.at, o.n_blocks, o.check_period_s);
         }
         present[s.id] = {e.at, end};
-        limiters.emplace(s.id, move_limiter(o.max_moves_per_hour, 3600));
         // Checks are jittered (uniform over half to one and a half periods).
         schedule(e.at + o.check_period_s * (0.5 + unit(rng)), event_kind::check, s.id);
         break;
       }
       case event_kind::leave:
         if (!present.count(e.server) || present[e.server].second < end) break;
-        for (auto* spans : {&none, &new_only, &full}) remove(*spans, e.server);
+        remove(none, e.server);
+        remove(new_only, e.server);
+        for (balanced_swarm* b : {&petals, &plan}) {
+          const bool whole = !b->has_hole(o.n_blocks);
+          remove(b->spans, e.server);
+          b->changed(e.at, o.n_blocks, o.check_period_s);
+          if (whole && b->has_hole(o.n_blocks)) b->hole_since = e.at;
+        }
         present[e.server].second = e.at;
         new_server(e.at + rejoin(rng));
         break;
       case event_kind::check: {
         if (!present.count(e.server) || present[e.server].second < end) break;
-        if (!limiters[e.server].allows(e.at)) {
-          schedule(e.at + o.check_period_s * (0.5 + unit(rng)), event_kind::check, e.server);
-          break;
-        }
-        const rebalance decision =
-            should_move(full, e.server, o.n_blocks, o.balance_quality, balance_rng);
-        if (decision.move) {
-          for (swarm_span& s : full) {
-            if (s.server_id != e.server) continue;
-            s.end = decision.new_start + (s.end - s.start);
-            s.start = decision.new_start;
+        if (petals.limiters[e.server].allows(e.at)) {
+          const rebalance d =
+              should_move(petals.spans, e.server, o.n_blocks, o.balance_quality, balance_rng);
+          if (d.move) {
+            petals.moved(e.server, d.new_start, e.at);
+            petals.changed(e.at, o.n_blocks, o.check_period_s);
           }
-          moves_at[e.server].push_back(e.at);
-          limiters[e.server].moved(e.at);
-          ++r.moves;
+        }
+        if (plan.limiters[e.server].allows(e.at)) {
+          // Every server of this swarm plans alike; servers out of moves stay put.
+          for (swarm_span& sp : plan.spans) {
+            const bool can = plan.limiters[sp.server_id].allows(e.at);
+            if (can != sp.can_move) ++plan.version;
+            sp.can_move = can;
+          }
+          if (plan.planned != plan.version) {
+            plan.plan = plan_placement(plan.spans, o.n_blocks);
+            plan.planned = plan.version;
+          }
+          const rebalance d =
+              plan_move(plan.spans, plan.plan, e.server, o.n_blocks, o.plan_quality);
+          if (d.move) {
+            plan.moved(e.server, d.new_start, e.at);
+            plan.changed(e.at, o.n_blocks, o.check_period_s);
+          }
         }
         schedule(e.at + o.check_period_s * (0.5 + unit(rng)), event_kind::check, e.server);
         break;
@@ -118,80 +195,117 @@ balance_sim_result run_balance_sim(const balance_sim_options& o) {
       case event_kind::sample: {
         balance_sample s;
         s.hours = e.at / 3600;
-        s.servers = int(full.size());
+        s.servers = int(petals.spans.size());
         s.none = swarm_throughput(none, o.n_blocks);
         s.new_only = swarm_throughput(new_only, o.n_blocks);
-        s.full = swarm_throughput(full, o.n_blocks);
+        s.petals = swarm_throughput(petals.spans, o.n_blocks);
+        s.plan = swarm_throughput(plan.spans, o.n_blocks);
         // Every server's throughput spread evenly over the blocks: no placement does better.
-        for (const swarm_span& sp : full) {
+        for (const swarm_span& sp : petals.spans) {
           s.upper_bound += sp.throughput * double(sp.end - sp.start) / double(o.n_blocks);
+        }
+        if (o.exact_time_limit_s > 0 && !petals.spans.empty()) {
+          std::vector<uint64_t> ids;
+          for (const swarm_span& sp : petals.spans) ids.push_back(sp.server_id);
+          std::sort(ids.begin(), ids.end());
+          auto known = optima.find(ids);
+          if (known == optima.end()) {
+            known =
+                optima.emplace(ids, exact_placement(petals.spans, o.n_blocks, o.exact_time_limit_s))
+                    .first;
+          }
+          // The solver's best, or a policy's placement when that is better still.
+          s.optimum = std::max({known->second.throughput, s.petals, s.plan});
+          s.optimum_proven = known->second.optimal;
         }
         r.samples.push_back(s);
         break;
       }
     }
   }
+  petals.finish();
+  plan.finish();
+  r.petals = petals.result;
+  r.plan = plan.result;
   // Averages over the part after the first hour, when the first servers have joined.
-  int counted = 0;
+  int counted = 0, with_optimum = 0;
   for (const balance_sample& s : r.samples) {
     if (s.hours < 1 || s.upper_bound <= 0) continue;
     r.none_ratio += s.none / s.upper_bound;
     r.new_only_ratio += s.new_only / s.upper_bound;
-    r.full_ratio += s.full / s.upper_bound;
+    r.petals.of_bound += s.petals / s.upper_bound;
+    r.plan.of_bound += s.plan / s.upper_bound;
     ++counted;
-  }
-  if (counted > 0) {
-    r.none_ratio /= counted;
-    r.new_only_ratio /= counted;
-    r.full_ratio /= counted;
-  }
-  // The most moves any server made within one hour, after the first hour.
-  for (const auto& [id, times] : moves_at) {
-    for (auto from = times.begin(); from != times.end(); ++from) {
-      if (*from < 3600) continue;
-      const auto within = std::upper_bound(from, times.end(), *from + 3600);
-      r.max_moves_per_server_hour = std::max(r.max_moves_per_server_hour, double(within - from));
+    if (s.optimum > 0) {
+      r.petals.of_optimum += s.petals / s.optimum;
+      r.plan.of_optimum += s.plan / s.optimum;
+      r.optimum_of_bound += s.optimum / s.upper_bound;
+      r.optimum_unproven += !s.optimum_proven;
+      ++with_optimum;
     }
+  }
+  for (double* v : {&r.none_ratio, &r.new_only_ratio, &r.petals.of_bound, &r.plan.of_bound}) {
+    if (counted > 0) *v /= counted;
+  }
+  for (double* v : {&r.petals.of_optimum, &r.plan.of_optimum, &r.optimum_of_bound}) {
+    if (with_optimum > 0) *v /= with_optimum;
   }
   return r;
 }
 
 void print_balance_sim(const balance_sim_options& o, const balance_sim_result& r,
                        std::ostream& out) {
-  char line[400];
+  char line[512];
   std::snprintf(line, sizeof line,
                 "seed %llu: %lld blocks, %d servers joining over the first hour, mean "
                 "lifetime %.1f h (each leaver replaced), checks every %.0f s (jittered), "
-                "balance_quality %.2f, at most %d moves per server in any hour\n\n",
+                "petals balance_quality %.2f, plan balance_quality %.2f, at most %d moves per "
+                "server in any hour\n\n",
                 static_cast<unsigned long long>(o.seed), static_cast<long long>(o.n_blocks),
-                o.servers, o.mean_lifetime_h, o.check_period_s, o.balance_quality,
+                o.servers, o.mean_lifetime_h, o.check_period_s, o.balance_quality, o.plan_quality,
                 o.max_moves_per_hour);
   out << line
-      << "| hours | servers | no balancing | new servers only | full balancing | upper bound |\n"
-      << "| ---: | ---: | ---: | ---: | ---: | ---: |\n";
+      << "| hours | servers | no balancing | new servers only | petals mode | plan mode | "
+         "exact optimum | upper bound |\n"
+      << "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
   double next = 0;
   for (const balance_sample& s : r.samples) {
     if (s.hours + 1e-9 < next) continue;
     next += 0.5;
-    std::snprintf(line, sizeof line, "| %.1f | %d | %.2f | %.2f | %.2f | %.2f |\n", s.hours,
-                  s.servers, s.none, s.new_only, s.full, s.upper_bound);
+    std::snprintf(line, sizeof line, "| %.1f | %d | %.2f | %.2f | %.2f | %.2f | %.2f%s | %.2f |\n",
+                  s.hours, s.servers, s.none, s.new_only, s.petals, s.plan, s.optimum,
+                  s.optimum > 0 && !s.optimum_proven ? "*" : "", s.upper_bound);
     out << line;
   }
   std::snprintf(line, sizeof line,
-                "\nswarm throughput as a share of the upper bound, averaged after the first "
-                "hour:\n  no balancing %.1f%%, new servers only %.1f%%, full balancing %.1f%%\n"
-                "rule 2 moves: %lld; the most any server moved within one hour (after the first): "
-                "%.0f\n",
-                100 * r.none_ratio, 100 * r.new_only_ratio, 100 * r.full_ratio,
-                static_cast<long long>(r.moves), r.max_moves_per_server_hour);
+                "\nswarm throughput averaged after the first hour, as a share of the upper "
+                "bound:\n  no balancing %.1f%%, new servers only %.1f%%\n",
+                100 * r.none_ratio, 100 * r.new_only_ratio);
+  out << line;
+  for (const auto& [name, p] : {std::pair{"petals", &r.petals}, std::pair{"plan", &r.plan}}) {
+    std::snprintf(line, sizeof line,
+                  "  %s mode: %.1f%% of the upper bound, %.1f%% of the exact optimum; %lld "
+                  "moves, at most %.0f by one server in an hour (after the first); %lld leaves "
+                  "left blocks unserved, served again within %.2f check periods at worst "
+                  "(%.2f mean)\n",
+                  name, 100 * p->of_bound, 100 * p->of_optimum, static_cast<long long>(p->moves),
+                  p->max_moves_per_server_hour, static_cast<long long>(p->holes),
+                  p->worst_hole_checks, p->mean_hole_checks);
+    out << line;
+  }
+  std::snprintf(line, sizeof line,
+                "  the exact optimum: %.1f%% of the upper bound (%d samples' optimum not proven "
+                "within %.0f s, marked *: the best placement found)\n",
+                100 * r.optimum_of_bound, r.optimum_unproven, o.exact_time_limit_s);
   out << line;
 }
 
 void write_balance_csv(const balance_sim_result& r, std::ostream& out) {
-  out << "hours,servers,none,new_only,full,upper_bound\n";
+  out << "hours,servers,none,new_only,petals,plan,optimum,optimum_proven,upper_bound\n";
   for (const balance_sample& s : r.samples) {
-    out << s.hours << "," << s.servers << "," << s.none << "," << s.new_only << "," << s.full << ","
-        << s.upper_bound << "\n";
+    out << s.hours << "," << s.servers << "," << s.none << "," << s.new_only << "," << s.petals
+        << "," << s.plan << "," << s.optimum << "," << s.optimum_proven << "," << s.upper_bound
+        << "\n";
   }
 }
 

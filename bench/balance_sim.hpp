@@ -1,8 +1,11 @@
 // balance_sim: a seeded, deterministic swarm over simulated hours — servers of unequal
 // throughput and memory joining and leaving, as in the Petals paper's experiment —
-// driving the real balancing rules (actors/balancing.hpp) under three policies at once:
-// no balancing (a joining server takes a random window), new servers only (rule 1 on
-// join), full balancing (rule 1, and rule 2 at each server's jittered checks). What
+// driving the real balancing rules under four policies at once: no balancing (a joining
+// server takes a random window), new servers only (rule 1 on join), full balancing in
+// petals mode (rule 1, and rule 2 at each server's jittered checks: actors/balancing.hpp)
+// and in plan mode (rule 1, and at each check the swarm's one plan:
+// actors/balance_plan.hpp). Beside them, two yardsticks: the even-spread upper bound and
+// the exact best placement of the live servers (bench/exact_placement.hpp). What
 // `corolla sim` prints.
 #pragma once
 
@@ -16,27 +19,44 @@ namespace corolla {
 struct balance_sim_options {
   uint64_t seed = 1;
   int64_t n_blocks = 32;
-  int servers = 24;            // present at the start (joining over the first hour)
-  double hours = 6;            // simulated
-  double mean_lifetime_h = 3;  // a server's time in the swarm (exponential)
-  double check_period_s = 60;  // mean balance check period (jittered)
-  double balance_quality = 0.75;
-  int max_moves_per_hour = 2;  // per server (move_limiter); <= 0: no limit
+  int servers = 24;               // present at the start (joining over the first hour)
+  double hours = 6;               // simulated
+  double mean_lifetime_h = 3;     // a server's time in the swarm (exponential)
+  double check_period_s = 60;     // mean balance check period (jittered)
+  double balance_quality = 0.75;  // petals mode's
+  double plan_quality = 0.95;     // plan mode's balance_quality
+  int max_moves_per_hour = 2;     // per server (move_limiter); <= 0: no limit
   double sample_period_s = 60;
+  double exact_time_limit_s = 0.5;  // per distinct set of live servers; 0: no exact yardstick
 };
 
 struct balance_sample {
   double hours = 0;
   int servers = 0;
-  double none = 0, new_only = 0, full = 0;  // swarm throughput per policy
+  double none = 0, new_only = 0, petals = 0, plan = 0;  // swarm throughput per policy
+  double optimum = 0;  // the exact best placement's (0 when not computed)
+  bool optimum_proven = false;
   double upper_bound = 0;
+};
+
+// A full-balancing policy's record over the run.
+struct policy_result {
+  double of_bound = 0;    // share of the upper bound, averaged after the first hour
+  double of_optimum = 0;  // share of the exact optimum, likewise (samples that have one)
+  int64_t moves = 0;
+  double max_moves_per_server_hour = 0;  // in any hour after the first, by any server
+  // Blocks left without a server by a leave: how long until every block was served again,
+  // in mean check periods (the worst and the mean over such leaves).
+  int64_t holes = 0;
+  double worst_hole_checks = 0, mean_hole_checks = 0;
 };
 
 struct balance_sim_result {
   std::vector<balance_sample> samples;
-  double none_ratio = 0, new_only_ratio = 0, full_ratio = 0;  // of the upper bound, averaged
-  int64_t moves = 0;                                          // rule 2 moves (full balancing)
-  double max_moves_per_server_hour = 0;  // in any hour after the first, by any server
+  double none_ratio = 0, new_only_ratio = 0;  // of the upper bound, averaged
+  policy_result petals, plan;
+  double optimum_of_bound = 0;  // the exact optimum's share of the upper bound
+  int optimum_unproven = 0;     // samples whose optimum the solver did not prove in time
 };
 
 balance_sim_result run_balance_sim(const balance_sim_options& options);

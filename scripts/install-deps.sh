@@ -16,6 +16,7 @@ packages=(
   libreadline-dev
   qemu-user
   libcpp-httplib-dev nlohmann-json3-dev
+  libglpk-dev
   chromium
 )
 

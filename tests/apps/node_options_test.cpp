@@ -84,6 +84,17 @@ TEST(NodeOptions, KvTypeTakesEachCacheTypeAndNamesABadOne) {
   EXPECT_NE(e.find("kv-type: 'q4_0' is not f16, f32 or q8_0"), std::string::npos) << e;
 }
 
+TEST(NodeOptions, BalanceModeIsPetalsOrPlan) {
+  auto o = read_node_options(
+      {"--config", write_config("node-plan.conf", "model = m.gguf\nbalance-mode = plan\n")});
+  ASSERT_TRUE(o.ok()) << o.error().to_string();
+  EXPECT_EQ(o->balance_mode, "plan");
+  const std::string path =
+      write_config("node-mode-bad.conf", "model = m.gguf\nbalance-mode = greedy\n");
+  EXPECT_NE(error_of({"--config", path}).find("balance-mode: 'greedy' is not petals or plan"),
+            std::string::npos);
+}
+
 TEST(NodeOptions, BadValueNamesKeyFileAndLine) {
   const std::string path = write_config("node-badport.conf", "model = m.gguf\nport = seven\n");
   const std::string e = error_of({"--config", path});

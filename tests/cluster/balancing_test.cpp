@@ -19,12 +19,16 @@ constexpr int64_t n_blocks = 5;  // stories260K's
 class SwarmBalancing : public Cluster {
  protected:
   static std::vector<std::string> balancing_args(const std::string& name, const std::string& span,
-                                                 const std::vector<std::string>& seeds) {
+                                                 const std::vector<std::string>& seeds,
+                                                 const std::string& mode = "petals") {
     std::vector<std::string> args = node_args(name, span, seeds);
     args.insert(args.end(), {"--balance", "on", "--mean-balance-check-period-ms",
-                             std::to_string(check_period.count()), "--balance-grace-ms", "500"});
+                             std::to_string(check_period.count()), "--balance-grace-ms", "500",
+                             "--balance-mode", mode});
     return args;
   }
+
+  void four_nodes_on_one_span_cover_the_model(const std::string& mode);
 
   // Blocks no online server covers, as `table` sees them.
   int64_t uncovered(const routing_table_actor& table) {
@@ -44,14 +48,14 @@ class SwarmBalancing : public Cluster {
   }
 };
 
-TEST_F(SwarmBalancing, FourNodesStartingOnOneSpanCoverTheModelWithinThreeCheckPeriods) {
+void SwarmBalancing::four_nodes_on_one_span_cover_the_model(const std::string& mode) {
   std::vector<std::unique_ptr<node_process>> nodes;
   const auto started = std::chrono::steady_clock::now();
   for (const std::string name : {"a", "b", "c", "d"}) {
     std::vector<std::string> seeds;
     if (!nodes.empty()) seeds.push_back(nodes.front()->address());
     nodes.push_back(std::make_unique<node_process>(testing::app_path("actor-node"),
-                                                   balancing_args(name, "0:2", seeds)));
+                                                   balancing_args(name, "0:2", seeds, mode)));
   }
   for (auto& n : nodes) ASSERT_TRUE(n->wait_for("serving blocks [0, 2)")) << n->output();
   remote_swarm& swarm = join(*nodes.front());
@@ -89,6 +93,16 @@ TEST_F(SwarmBalancing, FourNodesStartingOnOneSpanCoverTheModelWithinThreeCheckPe
   const testing::answer got = testing::ask(*system_, *client, req);
   ASSERT_EQ(got.error, "");
   EXPECT_EQ(got.reply.stats.tokens, testing::single_process_tokens(model_, precision::int8, req));
+}
+
+TEST_F(SwarmBalancing, FourNodesStartingOnOneSpanCoverTheModelWithinThreeCheckPeriods) {
+  four_nodes_on_one_span_cover_the_model("petals");
+}
+
+// The same in plan mode: every node computes the one plan from its table and moves
+// only itself.
+TEST_F(SwarmBalancing, InPlanModeFourNodesOnOneSpanCoverTheModelWithinThreeCheckPeriods) {
+  four_nodes_on_one_span_cover_the_model("plan");
 }
 
 // b alone serves [2, 4); s is a spare on [0, 2) with a balancer. b is killed during a
