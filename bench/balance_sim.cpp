@@ -93,7 +93,7 @@ struct balanced_swarm {
 
 }  // namespace
 
-balance_sim_result run_balance_sim(const balance_sim_options& o) {
+balance_sim_result run_balance_sim(const balance_sim_options& o, const balance_scenario* scenario) {
   std::mt19937_64 rng(o.seed);
   std::uniform_real_distribution<double> unit(0, 1);
   std::exponential_distribution<double> lifetime(1.0 / (o.mean_lifetime_h * 3600));
@@ -104,18 +104,42 @@ balance_sim_result run_balance_sim(const balance_sim_options& o) {
     events.push(event{at, order++, kind, server});
   };
   std::map<uint64_t, server_spec> specs;
+  std::map<uint64_t, bool> replaced;  // on leaving, by a server like it
   uint64_t next_id = 1;
-  auto new_server = [&](double at) {
+  auto add_server = [&](double throughput, int64_t length, double at, double leave_at,
+                        bool replace) {
     server_spec s;
     s.id = next_id++;
-    // Unequal machines: throughputs over a decade, memory for 1/8 to 1/2 of the model.
-    s.throughput = std::pow(10.0, unit(rng));
-    s.length = std::max<int64_t>(1, int64_t(double(o.n_blocks) * (0.125 + 0.375 * unit(rng))));
+    s.throughput = throughput;
+    s.length = length;
     specs[s.id] = s;
+    replaced[s.id] = replace;
     schedule(at, event_kind::join, s.id);
-    schedule(at + lifetime(rng), event_kind::leave, s.id);
+    if (leave_at >= 0) schedule(leave_at, event_kind::leave, s.id);
   };
-  for (int i = 0; i < o.servers; ++i) new_server(unit(rng) * 3600);
+  // Unequal machines: throughputs over a decade, memory for 1/8 to 1/2 of the model.
+  auto new_server = [&](double at) {
+    const double throughput = std::pow(10.0, unit(rng));
+    const int64_t length =
+        std::max<int64_t>(1, int64_t(double(o.n_blocks) * (0.125 + 0.375 * unit(rng))));
+    add_server(throughput, length, at, at + lifetime(rng), true);
+  };
+  auto replacement = [&](const server_spec& gone, double at) {
+    if (scenario == nullptr) {
+      new_server(at);
+    } else {
+      add_server(gone.throughput, gone.length, at, at + lifetime(rng), true);
+    }
+  };
+  if (scenario == nullptr) {
+    for (int i = 0; i < o.servers; ++i) new_server(unit(rng) * 3600);
+  } else {
+    for (const scenario_server& s : scenario->servers) {
+      const bool churns = scenario->churn && s.leave_s < 0;
+      add_server(s.throughput, s.blocks, s.join_s, churns ? s.join_s + lifetime(rng) : s.leave_s,
+                 churns);
+    }
+  }
   const double end = o.hours * 3600;
   for (double t = 0; t <= end; t += o.sample_period_s) schedule(t, event_kind::sample, 0);
 
@@ -159,7 +183,7 @@ balance_sim_result run_balance_sim(const balance_sim_options& o) {
           if (whole && b->has_hole(o.n_blocks)) b->hole_since = e.at;
         }
         present[e.server].second = e.at;
-        new_server(e.at + rejoin(rng));
+        if (replaced[e.server]) replacement(specs[e.server], e.at + rejoin(rng));
         break;
       case event_kind::check: {
         if (!present.count(e.server) || present[e.server].second < end) break;
@@ -253,17 +277,25 @@ balance_sim_result run_balance_sim(const balance_sim_options& o) {
   return r;
 }
 
-void print_balance_sim(const balance_sim_options& o, const balance_sim_result& r,
-                       std::ostream& out) {
+void print_balance_sim(const balance_sim_options& o, const balance_sim_result& r, std::ostream& out,
+                       const balance_scenario* scenario) {
   char line[512];
+  char swarm[160];
+  if (scenario == nullptr) {
+    std::snprintf(swarm, sizeof swarm,
+                  "%d servers joining over the first hour, mean lifetime %.1f h (each leaver "
+                  "replaced)",
+                  o.servers, o.mean_lifetime_h);
+  } else {
+    std::snprintf(swarm, sizeof swarm, "the scenario's %zu servers%s", scenario->servers.size(),
+                  scenario->churn ? ", churn on" : "");
+  }
   std::snprintf(line, sizeof line,
-                "seed %llu: %lld blocks, %d servers joining over the first hour, mean "
-                "lifetime %.1f h (each leaver replaced), checks every %.0f s (jittered), "
-                "petals balance_quality %.2f, plan balance_quality %.2f, at most %d moves per "
-                "server in any hour\n\n",
-                static_cast<unsigned long long>(o.seed), static_cast<long long>(o.n_blocks),
-                o.servers, o.mean_lifetime_h, o.check_period_s, o.balance_quality, o.plan_quality,
-                o.max_moves_per_hour);
+                "seed %llu: %lld blocks, %s, checks every %.0f s (jittered), petals "
+                "balance_quality %.2f, plan balance_quality %.2f, at most %d moves per server in "
+                "any hour\n\n",
+                static_cast<unsigned long long>(o.seed), static_cast<long long>(o.n_blocks), swarm,
+                o.check_period_s, o.balance_quality, o.plan_quality, o.max_moves_per_hour);
   out << line
       << "| hours | servers | no balancing | new servers only | petals mode | plan mode | "
          "exact optimum | upper bound |\n"
@@ -282,22 +314,28 @@ void print_balance_sim(const balance_sim_options& o, const balance_sim_result& r
                 "bound:\n  no balancing %.1f%%, new servers only %.1f%%\n",
                 100 * r.none_ratio, 100 * r.new_only_ratio);
   out << line;
+  const bool exact = o.exact_time_limit_s > 0;
   for (const auto& [name, p] : {std::pair{"petals", &r.petals}, std::pair{"plan", &r.plan}}) {
+    char of_optimum[64] = "";
+    if (exact)
+      std::snprintf(of_optimum, sizeof of_optimum, ", %.1f%% of the exact optimum",
+                    100 * p->of_optimum);
     std::snprintf(line, sizeof line,
-                  "  %s mode: %.1f%% of the upper bound, %.1f%% of the exact optimum; %lld "
-                  "moves, at most %.0f by one server in an hour (after the first); %lld leaves "
-                  "left blocks unserved, served again within %.2f check periods at worst "
-                  "(%.2f mean)\n",
-                  name, 100 * p->of_bound, 100 * p->of_optimum, static_cast<long long>(p->moves),
+                  "  %s mode: %.1f%% of the upper bound%s; %lld moves, at most %.0f by one server "
+                  "in an hour (after the first); %lld leaves left blocks unserved, served again "
+                  "within %.2f check periods at worst (%.2f mean)\n",
+                  name, 100 * p->of_bound, of_optimum, static_cast<long long>(p->moves),
                   p->max_moves_per_server_hour, static_cast<long long>(p->holes),
                   p->worst_hole_checks, p->mean_hole_checks);
     out << line;
   }
-  std::snprintf(line, sizeof line,
-                "  the exact optimum: %.1f%% of the upper bound (%d samples' optimum not proven "
-                "within %.0f s, marked *: the best placement found)\n",
-                100 * r.optimum_of_bound, r.optimum_unproven, o.exact_time_limit_s);
-  out << line;
+  if (exact) {
+    std::snprintf(line, sizeof line,
+                  "  the exact optimum: %.1f%% of the upper bound (%d samples' optimum not proven "
+                  "within %.1f s, marked *: the best placement found)\n",
+                  100 * r.optimum_of_bound, r.optimum_unproven, o.exact_time_limit_s);
+    out << line;
+  }
 }
 
 void write_balance_csv(const balance_sim_result& r, std::ostream& out) {

@@ -30,6 +30,22 @@ struct balance_sim_options {
   double exact_time_limit_s = 0.5;  // per distinct set of live servers; 0: no exact yardstick
 };
 
+// A swarm to replay instead of the built-in random one (`corolla sim --scenario FILE`).
+struct scenario_server {
+  std::string name;
+  double throughput = 1;  // steps per second through its whole span
+  int64_t blocks = 1;     // its span's length (what its memory holds)
+  double join_s = 0;
+  double leave_s = -1;  // < 0: never, or after a random lifetime when churn is on
+};
+
+struct balance_scenario {
+  std::vector<scenario_server> servers;
+  // Servers without a leave time leave after a random lifetime (mean_lifetime_h) and are
+  // replaced by a server of the same throughput and memory within minutes.
+  bool churn = false;
+};
+
 struct balance_sample {
   double hours = 0;
   int servers = 0;
@@ -59,11 +75,14 @@ struct balance_sim_result {
   int optimum_unproven = 0;     // samples whose optimum the solver did not prove in time
 };
 
-balance_sim_result run_balance_sim(const balance_sim_options& options);
+// The built-in swarm (options.servers random servers joining over the first hour, each
+// leaver replaced), or `scenario`'s when given.
+balance_sim_result run_balance_sim(const balance_sim_options& options,
+                                   const balance_scenario* scenario = nullptr);
 
 // The table (a row per simulated half hour) and the averages.
 void print_balance_sim(const balance_sim_options& options, const balance_sim_result& r,
-                       std::ostream& out);
+                       std::ostream& out, const balance_scenario* scenario = nullptr);
 // Every sample, as CSV.
 void write_balance_csv(const balance_sim_result& r, std::ostream& out);
 

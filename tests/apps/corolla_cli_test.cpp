@@ -192,6 +192,34 @@ TEST(CorollaCli, SimulatesBalancingDeterministicallyAndWritesCsv) {
   expect_refusal("sim --servers 0", 2, "servers >= 1");
 }
 
+TEST(CorollaCli, SimulatesAScenarioFileAndNamesWhatIsWrongInOne) {
+  const std::string path = testing::temp_path("scenario.json");
+  testing::write_file(path, R"({"blocks": 8, "hours": 1.5, "churn": false, "servers": [
+      {"name": "big", "throughput": 4, "blocks": 4, "join_s": 0},
+      {"name": "small", "throughput": 1, "blocks": 2, "join_s": 60, "count": 3},
+      {"name": "leaver", "throughput": 2, "blocks": 4, "join_s": 0, "leave_s": 4000}]})");
+  const auto out = run("sim --exact-time-limit-s 0 --scenario " + path);
+  ASSERT_EQ(out.exit_code, 0) << out.output;
+  EXPECT_TRUE(contains(out.output, "8 blocks, the scenario's 5 servers, checks every"))
+      << out.output;
+  // The leaver's blocks are left to the others after 4000 s: 4 servers at 1.5 h.
+  EXPECT_TRUE(contains(out.output, "| 1.5 | 4 |")) << out.output;
+  EXPECT_TRUE(contains(out.output, "  plan mode: ")) << out.output;
+  auto refused = [&](const std::string& text, const std::string& why) {
+    testing::write_file(path, text);
+    expect_refusal("sim --scenario " + path, 2, path + ": " + why);
+  };
+  refused("{\"servers\": [{\"throughput\": 1, \"blocks\": 40}]}",
+          "servers[0].blocks: 40 is not a whole number of blocks in 1..32");
+  refused("{\"servers\": [{\"throughput\": 1, \"blocks\": 2, \"speed\": 3}]}",
+          "servers[0]: unknown key 'speed'");
+  refused("{\"severs\": []}", "unknown key 'severs'");
+  refused("{\"servers\": [{\"blocks\": 2}]}", "servers[0]: throughput and blocks are required");
+  refused("{\"servers\": [", "not JSON");
+  refused("{\"servers\": [{\"throughput\": 1, \"blocks\": 2, \"join_s\": 9, \"leave_s\": 5}]}",
+          "servers[0].leave_s: not after join_s");
+}
+
 // generate --json gives the ids; score's teacher-forced logits pick the same greedy ids
 // (two tools, one model, no shared code between them but the model).
 TEST(CorollaCli, GenerateJsonAndScoreAgreeOnTheGreedyIds) {
