@@ -1,12 +1,21 @@
 #include "apps/plan_command.hpp"
 
 #include <boost/program_options.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/scoped_actor.hpp>
 #include <charconv>
 #include <cstdio>
 #include <iostream>
+#include <thread>
 
+#include "actors/balance_plan.hpp"
+#include "actors/membership.hpp"
+#include "actors/node_config.hpp"
+#include "actors/node_network.hpp"
+#include "actors/remote_swarm.hpp"
 #include "actors/span_planner.hpp"
 #include "apps/command_line.hpp"
+#include "messages/caf_types.hpp"
 #include "model/block_weights.hpp"
 #include "model/gguf_file.hpp"
 #include "model/llama_config.hpp"
@@ -69,12 +78,75 @@ status read_model(const std::string& path, precision weights, int64_t& n_blocks,
   return status();
 }
 
+// --peer: the live swarm's spans, as a node's table holds them, beside the placement
+// plan mode would move them to (actors/balance_plan.hpp).
+int plan_live_swarm(const std::string& peer, const std::string& model, precision kind,
+                    std::optional<kv_type> kv, std::ostream& out) {
+  node_config cfg;
+  enable_network(cfg, network_options{});
+  caf::actor_system system{cfg};
+  remote_swarm_options o;
+  o.peers = {peer};
+  o.model_path = model;
+  o.kind = kind;
+  o.servers_kv = kv.value_or(kv_type::f16);
+  o.wait_for_coverage = false;
+  auto swarm = remote_swarm::join(system, o);
+  if (!swarm.ok()) {
+    std::cerr << "corolla plan: " << swarm.error().message() << "\n";
+    return 1;
+  }
+  // The joining replica learns the others' records by gossip: wait until two periods
+  // pass without a new one.
+  caf::scoped_actor self{system};
+  std::vector<server_record> records;
+  for (size_t seen = 0, quiet = 0; quiet < 2; std::this_thread::sleep_for(o.gossip_period)) {
+    self->request(swarm->routing_table(), std::chrono::seconds(5), list_atom::value)
+        .receive([&](std::vector<server_record>& r) { records = std::move(r); },
+                 [&](const caf::error&) { records.clear(); });
+    quiet = records.size() == seen ? quiet + 1 : 0;
+    seen = records.size();
+  }
+  const int64_t n_blocks = swarm->head_model()->config().n_blocks;
+  const std::vector<swarm_span> spans = balancing_spans(records);
+  const placement plan = plan_placement(spans, n_blocks);
+  double spread = 0;
+  for (const swarm_span& sp : spans) spread += sp.throughput * double(sp.end - sp.start);
+  spread /= double(n_blocks);
+  char line[256];
+  out << "the swarm through " << swarm->joined_through() << ": " << spans.size() << " servers over "
+      << n_blocks << " blocks\n\n"
+      << "| server | throughput | serves now | plan |\n| --- | ---: | --- | --- |\n";
+  for (size_t i = 0; i < spans.size(); ++i) {
+    const auto r = std::find_if(records.begin(), records.end(), [&](const server_record& x) {
+      return x.server_id == spans[i].server_id;
+    });
+    const int64_t length = spans[i].end - spans[i].start;
+    const std::string now = std::to_string(spans[i].start) + ":" + std::to_string(spans[i].end);
+    const std::string to =
+        plan.starts[i] == spans[i].start
+            ? "stays"
+            : std::to_string(plan.starts[i]) + ":" + std::to_string(plan.starts[i] + length);
+    std::snprintf(line, sizeof line, "| %s | %.1f | %s | %s |\n",
+                  r == records.end() ? "?" : r->name.c_str(), spans[i].throughput, now.c_str(),
+                  to.c_str());
+    out << line;
+  }
+  std::snprintf(line, sizeof line,
+                "\nweakest block: %.1f steps/s now, %.1f with the plan (%d moves); even-spread "
+                "bound %.1f\n",
+                swarm_throughput(spans, n_blocks), plan.throughput, plan.moves, spread);
+  out << line;
+  return 0;
+}
+
 }  // namespace
 
 int run_plan(const std::vector<std::string>& args, std::ostream& out) {
   po::options_description opts(
       "corolla plan (--model FILE | --blocks N --block-mib M) --node NAME,MEMORY_MIB,"
       "THROUGHPUT[,START:END] ...\n"
+      "corolla plan --peer HOST:PORT [--model FILE]: a live swarm beside its plan\n"
       "THROUGHPUT: block-steps per second on the node (decode steps/s of one block);\n"
       "START:END: the span it serves now (blocks kept in place are counted)");
   std::string model;
@@ -85,13 +157,17 @@ int run_plan(const std::vector<std::string>& args, std::ostream& out) {
                                                  "GGUF file: its blocks and their size")(
       "blocks", po::value(&n_blocks), "blocks of the model (without --model)")(
       "block-mib", po::value(&block_mib), "memory one block takes (without --model)")(
-      "node", po::value(&specs)->composing(), "a node (repeatable)");
-  std::string weights;
-  add_precision_options(opts, weights);
+      "node", po::value(&specs)->composing(), "a node (repeatable)")(
+      "peer", po::value<std::string>(),
+      "HOST:PORT of a node: print the live swarm's spans beside plan mode's placement");
+  std::string weights, kv_name;
+  add_precision_options(opts, weights, &kv_name);
   po::variables_map vm;
   if (auto done = parse_command_line(opts, args, "corolla plan", out, vm)) return *done;
   const auto kind = precision_from_options(vm, weights, "corolla plan");
-  if (!kind) return 2;
+  std::optional<kv_type> kv;
+  if (!kind || !kv_from_options(kv_name, "corolla plan", kv)) return 2;
+  if (vm.count("peer")) return plan_live_swarm(vm["peer"].as<std::string>(), model, *kind, kv, out);
   int64_t block_bytes = int64_t(block_mib * mib);
   if (!model.empty()) {
     if (status s = read_model(model, *kind, n_blocks, block_bytes); !s.ok()) {

@@ -137,6 +137,9 @@ int run_sim(const std::vector<std::string>& args, std::ostream& out) {
       "petals mode: move only if the swarm would get faster than now / this")(
       "plan-quality", po::value(&o.plan_quality)->default_value(o.plan_quality),
       "plan mode's balance-quality: follow the plan only if it beats now / this")(
+      "plan-checks-per-period",
+      po::value(&o.plan_checks_per_period)->default_value(o.plan_checks_per_period),
+      "plan mode checks this many times per check period")(
       "exact-time-limit-s", po::value(&o.exact_time_limit_s)->default_value(o.exact_time_limit_s),
       "seconds GLPK may take per set of live servers for the exact optimum (0: skip it)")(
       "max-moves-per-hour", po::value(&o.max_moves_per_hour)->default_value(o.max_moves_per_hour),

@@ -20,7 +20,7 @@ struct server_spec {
   int64_t length = 0;  // blocks its memory holds
 };
 
-enum class event_kind { join, leave, check, sample };
+enum class event_kind { join, leave, check, plan_check, sample };
 
 struct event {
   double at = 0;  // seconds
@@ -150,6 +150,9 @@ balance_sim_result run_balance_sim(const balance_sim_options& o, const balance_s
   std::map<std::vector<uint64_t>, exact_result> optima;   // by the live servers' ids
   balance_sim_result r;
   std::mt19937_64 balance_rng(o.seed ^ 0x9e3779b97f4a7c15ULL);
+  std::mt19937_64 plan_rng(o.seed ^ 0x5851f42d4c957f2dULL);
+  std::uniform_real_distribution<double> plan_unit(0, 1);
+  const double plan_period = o.check_period_s / double(std::max(1, o.plan_checks_per_period));
   while (!events.empty() && events.top().at <= end) {
     const event e = events.top();
     events.pop();
@@ -168,8 +171,10 @@ balance_sim_result run_balance_sim(const balance_sim_options& o, const balance_s
           b->changed(e.at, o.n_blocks, o.check_period_s);
         }
         present[s.id] = {e.at, end};
-        // Checks are jittered (uniform over half to one and a half periods).
+        // Checks are jittered (uniform over half to one and a half periods); plan mode's
+        // have their own generator, so that petals mode's run is the same with or without.
         schedule(e.at + o.check_period_s * (0.5 + unit(rng)), event_kind::check, s.id);
+        schedule(e.at + plan_period * (0.5 + plan_unit(plan_rng)), event_kind::plan_check, s.id);
         break;
       }
       case event_kind::leave:
@@ -195,6 +200,11 @@ balance_sim_result run_balance_sim(const balance_sim_options& o, const balance_s
             petals.changed(e.at, o.n_blocks, o.check_period_s);
           }
         }
+        schedule(e.at + o.check_period_s * (0.5 + unit(rng)), event_kind::check, e.server);
+        break;
+      }
+      case event_kind::plan_check: {
+        if (!present.count(e.server) || present[e.server].second < end) break;
         if (plan.limiters[e.server].allows(e.at)) {
           // Every server of this swarm plans alike; servers out of moves stay put.
           for (swarm_span& sp : plan.spans) {
@@ -213,7 +223,8 @@ balance_sim_result run_balance_sim(const balance_sim_options& o, const balance_s
             plan.changed(e.at, o.n_blocks, o.check_period_s);
           }
         }
-        schedule(e.at + o.check_period_s * (0.5 + unit(rng)), event_kind::check, e.server);
+        schedule(e.at + plan_period * (0.5 + plan_unit(plan_rng)), event_kind::plan_check,
+                 e.server);
         break;
       }
       case event_kind::sample: {

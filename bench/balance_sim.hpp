@@ -19,13 +19,14 @@ namespace corolla {
 struct balance_sim_options {
   uint64_t seed = 1;
   int64_t n_blocks = 32;
-  int servers = 24;               // present at the start (joining over the first hour)
-  double hours = 6;               // simulated
-  double mean_lifetime_h = 3;     // a server's time in the swarm (exponential)
-  double check_period_s = 60;     // mean balance check period (jittered)
-  double balance_quality = 0.75;  // petals mode's
-  double plan_quality = 0.95;     // plan mode's balance_quality
-  int max_moves_per_hour = 2;     // per server (move_limiter); <= 0: no limit
+  int servers = 24;                // present at the start (joining over the first hour)
+  double hours = 6;                // simulated
+  double mean_lifetime_h = 3;      // a server's time in the swarm (exponential)
+  double check_period_s = 60;      // mean balance check period (jittered)
+  double balance_quality = 0.75;   // petals mode's
+  double plan_quality = 0.95;      // plan mode's balance_quality
+  int plan_checks_per_period = 1;  // plan mode checks this many times as often
+  int max_moves_per_hour = 2;      // per server (move_limiter); <= 0: no limit
   double sample_period_s = 60;
   double exact_time_limit_s = 0.5;  // per distinct set of live servers; 0: no exact yardstick
 };

@@ -105,6 +105,27 @@ TEST_F(SwarmBalancing, InPlanModeFourNodesOnOneSpanCoverTheModelWithinThreeCheck
   four_nodes_on_one_span_cover_the_model("plan");
 }
 
+// corolla plan --peer: a live swarm of three nodes on [0, 3) of 5 blocks, blocks 3 and 4
+// served by none, and the plan that moves one of them there.
+TEST_F(SwarmBalancing, PlanPeerPrintsTheLiveSpansBesideThePlan) {
+  node_process a(testing::app_path("actor-node"), node_args("a", "0:3", {}));
+  ASSERT_TRUE(a.wait_for("serving blocks")) << a.output();
+  node_process b(testing::app_path("actor-node"), node_args("b", "0:3", {a.address()}));
+  node_process c(testing::app_path("actor-node"), node_args("c", "0:3", {a.address()}));
+  ASSERT_TRUE(b.wait_for("serving blocks")) << b.output();
+  ASSERT_TRUE(c.wait_for("serving blocks")) << c.output();
+  const auto shown = testing::run_command(testing::app_path("corolla") + " plan --peer " +
+                                          a.address() + " --model " + model_ + " 2>&1");
+  ASSERT_EQ(shown.exit_code, 0) << shown.output;
+  EXPECT_NE(shown.output.find("3 servers over 5 blocks"), std::string::npos) << shown.output;
+  for (const std::string name : {"| a | ", "| b | ", "| c | "}) {
+    EXPECT_NE(shown.output.find(name), std::string::npos) << shown.output;
+  }
+  EXPECT_NE(shown.output.find("| 2:5 |"), std::string::npos) << shown.output;
+  EXPECT_NE(shown.output.find("weakest block: 0.0 steps/s now"), std::string::npos) << shown.output;
+  EXPECT_NE(shown.output.find("(1 moves)"), std::string::npos) << shown.output;
+}
+
 // b alone serves [2, 4); s is a spare on [0, 2) with a balancer. b is killed during a
 // generation: s moves to [2, 4), the client replays there, and the answer is unchanged.
 TEST_F(SwarmBalancing, AKilledNodesBlocksAreReCoveredByABalancerWhileAGenerationGoesOn) {
