@@ -181,6 +181,7 @@ result<swarm_node> swarm_node::start(caf::actor_system& system, const swarm_node
   server_cfg.codec = o.codec;
   server_cfg.announce_period = o.gossip_period;
   server_cfg.faults = o.faults;
+  server_cfg.balances = o.balance;
   server_cfg.network_steps_per_s = node.network_steps_per_s_;
   node.server_ = spawn_server(system, server_cfg);
   if (o.balance) {

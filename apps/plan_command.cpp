@@ -108,7 +108,14 @@ int plan_live_swarm(const std::string& peer, const std::string& model, precision
     seen = records.size();
   }
   const int64_t n_blocks = swarm->head_model()->config().n_blocks;
-  const std::vector<swarm_span> spans = balancing_spans(records);
+  // Every server as movable: an operator can restart any node on its planned span; the
+  // balancing column says which would move by themselves.
+  std::vector<swarm_span> spans = balancing_spans(records);
+  std::vector<bool> balances;
+  for (swarm_span& sp : spans) {
+    balances.push_back(sp.can_move);
+    sp.can_move = true;
+  }
   const placement plan = plan_placement(spans, n_blocks);
   double spread = 0;
   for (const swarm_span& sp : spans) spread += sp.throughput * double(sp.end - sp.start);
@@ -116,7 +123,8 @@ int plan_live_swarm(const std::string& peer, const std::string& model, precision
   char line[256];
   out << "the swarm through " << swarm->joined_through() << ": " << spans.size() << " servers over "
       << n_blocks << " blocks\n\n"
-      << "| server | throughput | serves now | plan |\n| --- | ---: | --- | --- |\n";
+      << "| server | balancing | throughput | serves now | plan |\n| --- | --- | ---: | --- | --- "
+         "|\n";
   for (size_t i = 0; i < spans.size(); ++i) {
     const auto r = std::find_if(records.begin(), records.end(), [&](const server_record& x) {
       return x.server_id == spans[i].server_id;
@@ -127,9 +135,9 @@ int plan_live_swarm(const std::string& peer, const std::string& model, precision
         plan.starts[i] == spans[i].start
             ? "stays"
             : std::to_string(plan.starts[i]) + ":" + std::to_string(plan.starts[i] + length);
-    std::snprintf(line, sizeof line, "| %s | %.1f | %s | %s |\n",
-                  r == records.end() ? "?" : r->name.c_str(), spans[i].throughput, now.c_str(),
-                  to.c_str());
+    std::snprintf(line, sizeof line, "| %s | %s | %.1f | %s | %s |\n",
+                  r == records.end() ? "?" : r->name.c_str(), balances[i] ? "yes" : "no",
+                  spans[i].throughput, now.c_str(), to.c_str());
     out << line;
   }
   std::snprintf(line, sizeof line,

@@ -52,13 +52,15 @@ struct server_record {
   int64_t next_start = -1;
   int64_t next_end = -1;
   int64_t kv_rows = 0;  // tokens held in its sessions' caches (each row spans its blocks)
+  // Its node runs a balancer that may move it (plan mode plans moves for these alone).
+  bool balances = false;
 
   template <class Archive>
   void serialize(Archive& ar) {
     ar(server_id, text_field(name), protocol_version, start_block, end_block, state,
        compute_ms_per_block, rtt_ms, cache_bytes_free, version, text_field(host), port,
        text_field(model_id), sessions, codec, block_restarts, throughput, next_start, next_end,
-       kv_rows);
+       kv_rows, balances);
   }
 };
 

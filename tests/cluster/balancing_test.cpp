@@ -29,6 +29,7 @@ class SwarmBalancing : public Cluster {
   }
 
   void four_nodes_on_one_span_cover_the_model(const std::string& mode);
+  void a_killed_nodes_blocks_are_re_covered(const std::string& mode);
 
   // Blocks no online server covers, as `table` sees them.
   int64_t uncovered(const routing_table_actor& table) {
@@ -118,7 +119,7 @@ TEST_F(SwarmBalancing, PlanPeerPrintsTheLiveSpansBesideThePlan) {
                                           a.address() + " --model " + model_ + " 2>&1");
   ASSERT_EQ(shown.exit_code, 0) << shown.output;
   EXPECT_NE(shown.output.find("3 servers over 5 blocks"), std::string::npos) << shown.output;
-  for (const std::string name : {"| a | ", "| b | ", "| c | "}) {
+  for (const std::string name : {"| a | no | ", "| b | no | ", "| c | no | "}) {
     EXPECT_NE(shown.output.find(name), std::string::npos) << shown.output;
   }
   EXPECT_NE(shown.output.find("| 2:5 |"), std::string::npos) << shown.output;
@@ -128,10 +129,10 @@ TEST_F(SwarmBalancing, PlanPeerPrintsTheLiveSpansBesideThePlan) {
 
 // b alone serves [2, 4); s is a spare on [0, 2) with a balancer. b is killed during a
 // generation: s moves to [2, 4), the client replays there, and the answer is unchanged.
-TEST_F(SwarmBalancing, AKilledNodesBlocksAreReCoveredByABalancerWhileAGenerationGoesOn) {
+void SwarmBalancing::a_killed_nodes_blocks_are_re_covered(const std::string& mode) {
   node_process a(testing::app_path("actor-node"), node_args("a", "0:2", {}));
   ASSERT_TRUE(a.wait_for("serving blocks")) << a.output();
-  node_process s(testing::app_path("actor-node"), balancing_args("s", "0:2", {a.address()}));
+  node_process s(testing::app_path("actor-node"), balancing_args("s", "0:2", {a.address()}, mode));
   node_process b(testing::app_path("actor-node"), node_args("b", "2:4", {a.address()}));
   node_process c(testing::app_path("actor-node"), node_args("c", "4:5", {a.address()}));
   for (node_process* n : {&s, &b, &c}) ASSERT_TRUE(n->wait_for("serving blocks")) << n->output();
@@ -159,6 +160,14 @@ TEST_F(SwarmBalancing, AKilledNodesBlocksAreReCoveredByABalancerWhileAGeneration
   EXPECT_TRUE(b_replaced_by_s);
   EXPECT_TRUE(s.wait_for("s: moving from blocks [0, 2) to [2, 4)")) << s.output();
   EXPECT_EQ(uncovered(swarm.routing_table()), 0);
+}
+
+TEST_F(SwarmBalancing, AKilledNodesBlocksAreReCoveredByABalancerWhileAGenerationGoesOn) {
+  a_killed_nodes_blocks_are_re_covered("petals");
+}
+
+TEST_F(SwarmBalancing, InPlanModeAKilledNodesBlocksAreReCoveredWhileAGenerationGoesOn) {
+  a_killed_nodes_blocks_are_re_covered("plan");
 }
 
 }  // namespace
