@@ -3,14 +3,21 @@
 # demo model (ports 7711-7714), with balancers checking every 2 s (jittered) instead of
 # every minute. They spread out until every block is served; then the node that moved
 # first is killed with SIGKILL, and another moves to re-cover its blocks. Each node's
-# balancing lines are shown as they happened.
+# balancing lines are shown as they happened. `bash scripts/balance.sh plan` runs the
+# balancers in plan mode (balance-mode = plan) instead of Petals' rule 2.
 set -euo pipefail
+mode=${1:-petals}
+if [ "$mode" != petals ] && [ "$mode" != plan ]; then
+  echo "usage: bash scripts/balance.sh [petals|plan]" >&2
+  exit 2
+fi
 cd "$(dirname "$0")/.."
 source scripts/lib/loopback.sh
 
 loopback_prepare
 trap loopback_stop EXIT
-balancing=(--balance on --mean-balance-check-period-ms 2000 --balance-grace-ms 1000)
+balancing=(--balance on --mean-balance-check-period-ms 2000 --balance-grace-ms 1000
+  --balance-mode "$mode")
 loopback_start w --config config/loopback/a.ini --name w --port 7711 "${balancing[@]}"
 for i in 2 3 4; do
   name=$(echo x y z | cut -d' ' -f$((i - 1)))
