@@ -57,10 +57,10 @@ class planner {
       target = rounds.back().first * (1 + kStep);
     }
     const double best = rounds.back().first;
-    const auto chosen =
-        best <= 0 ? rounds.end() - 1
-                  : std::find_if(rounds.begin(), rounds.end(),
-                                 [&](const auto& r) { return r.first >= best * kKeep; });
+    const auto chosen = best <= 0 ? rounds.end() - 1
+                                  : std::find_if(rounds.begin(), rounds.end(), [&](const auto& r) {
+                                      return r.first >= best * kKeep;
+                                    });
     placement p;
     p.throughput = swarm_throughput(chosen->second, n_);
     for (const swarm_span& s : chosen->second) p.starts.push_back(s.start);

@@ -85,6 +85,12 @@ bool serve(balancer_pointer self, const balancer_config& cfg, int64_t start,
     return false;
   }
   st.server_cfg.server_id = random_id();
+  // The record says from when this server may move again (plan mode plans around it).
+  const double now = now_s();
+  st.server_cfg.may_move_at =
+      std::chrono::steady_clock::now() +
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+          std::chrono::duration<double>(st.limiter.next_allowed(now) - now));
   server_config sc = st.server_cfg;
   sc.model = *loaded;
   sc.compute_ms_per_block = compute_ms_per_block;

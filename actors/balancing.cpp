@@ -91,6 +91,10 @@ bool move_limiter::allows(double now) const {
   return max_moves_ <= 0 || int(moves_.size()) < max_moves_ || now - moves_.front() >= window_;
 }
 
+double move_limiter::next_allowed(double now) const {
+  return allows(now) ? now : moves_.front() + window_;
+}
+
 void move_limiter::moved(double now) {
   if (max_moves_ <= 0) return;
   moves_.push_back(now);

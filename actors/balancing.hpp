@@ -56,6 +56,8 @@ class move_limiter {
   move_limiter() = default;
   move_limiter(int max_moves, double window) : max_moves_(max_moves), window_(window) {}
   bool allows(double now) const;
+  // The earliest time from `now` on at which allows() holds.
+  double next_allowed(double now) const;
   void moved(double now);
 
  private:

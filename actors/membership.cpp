@@ -136,9 +136,9 @@ std::vector<swarm_span> balancing_spans(const std::vector<server_record>& record
   for (const server_record& r : records) {
     const auto state = serving_state(r.state);
     if (state == serving_state::online || state == serving_state::joining) {
-      out.push_back(swarm_span{r.server_id, r.start_block, r.end_block, r.throughput, r.balances});
+      out.push_back(swarm_span{r.server_id, r.start_block, r.end_block, r.throughput, r.movable});
     } else if (state == serving_state::draining && r.next_start >= 0) {
-      out.push_back(swarm_span{r.server_id, r.next_start, r.next_end, r.throughput, r.balances});
+      out.push_back(swarm_span{r.server_id, r.next_start, r.next_end, r.throughput, r.movable});
     }
   }
   return out;

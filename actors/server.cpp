@@ -129,7 +129,7 @@ server_record make_record(server_pointer self, const server_config& cfg) {
   for (const auto& [id, s] : self->state.sessions) r.kv_rows += s.length(cfg.model->config().dim);
   r.codec = uint8_t(cfg.codec.value_or(tensor_codec::f32));
   r.block_restarts = self->state.block_restarts;
-  r.balances = cfg.balances;
+  r.movable = cfg.balances && std::chrono::steady_clock::now() >= cfg.may_move_at;
   const double blocks = double(span_end(cfg) - span_start(cfg));
   r.throughput = 1000.0 / (std::max(self->state.compute_ms_per_block, 1e-6) * blocks);
   if (cfg.network_steps_per_s > 0) r.throughput = std::min(r.throughput, cfg.network_steps_per_s);

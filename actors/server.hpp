@@ -67,7 +67,10 @@ struct server_config {
   // TTL would drop it see it refreshed; 0: only when it changes.
   std::chrono::milliseconds announce_period{0};
   fault_injection faults;
-  bool balances = false;  // a balancer owns this server and may move it (announced)
+  // A balancer owns this server and may move it from may_move_at on (its move limit);
+  // the record announces whether it may now (re-announced every announce_period).
+  bool balances = false;
+  std::chrono::steady_clock::time_point may_move_at{};
   // When a block actor crashes: restart the span's blocks (replaying every session's
   // inputs) or, past this intensity, hand the span over (drain; clients fail over).
   supervision_settings supervision;

@@ -109,7 +109,7 @@ int plan_live_swarm(const std::string& peer, const std::string& model, precision
   }
   const int64_t n_blocks = swarm->head_model()->config().n_blocks;
   // Every server as movable: an operator can restart any node on its planned span; the
-  // balancing column says which would move by themselves.
+  // balancing column says which would move by themselves now.
   std::vector<swarm_span> spans = balancing_spans(records);
   std::vector<bool> balances;
   for (swarm_span& sp : spans) {

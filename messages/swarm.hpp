@@ -52,15 +52,16 @@ struct server_record {
   int64_t next_start = -1;
   int64_t next_end = -1;
   int64_t kv_rows = 0;  // tokens held in its sessions' caches (each row spans its blocks)
-  // Its node runs a balancer that may move it (plan mode plans moves for these alone).
-  bool balances = false;
+  // Its node's balancer may move it now: it balances and has a move left within the hour
+  // (plan mode plans moves for these servers alone).
+  bool movable = false;
 
   template <class Archive>
   void serialize(Archive& ar) {
     ar(server_id, text_field(name), protocol_version, start_block, end_block, state,
        compute_ms_per_block, rtt_ms, cache_bytes_free, version, text_field(host), port,
        text_field(model_id), sessions, codec, block_restarts, throughput, next_start, next_end,
-       kv_rows, balances);
+       kv_rows, movable);
   }
 };
 

@@ -85,11 +85,13 @@ TEST(Balancing, AServerMovesAtMostTwiceInAnyHour) {
   EXPECT_TRUE(limiter.allows(200));
   limiter.moved(200);
   EXPECT_FALSE(limiter.allows(300));
-  EXPECT_FALSE(limiter.allows(3699));  // the first move is still within the hour
+  EXPECT_EQ(limiter.next_allowed(300), 3700);  // what the server's record announces
+  EXPECT_FALSE(limiter.allows(3699));          // the first move is still within the hour
   EXPECT_TRUE(limiter.allows(3700));
   limiter.moved(3700);
   EXPECT_FALSE(limiter.allows(3799));  // the second one is
   EXPECT_TRUE(limiter.allows(3800));
+  EXPECT_EQ(limiter.next_allowed(3800), 3800);
   move_limiter unlimited(0, 3600);
   for (int i = 0; i < 10; ++i) unlimited.moved(i);
   EXPECT_TRUE(unlimited.allows(10));

@@ -160,6 +160,11 @@ void SwarmBalancing::a_killed_nodes_blocks_are_re_covered(const std::string& mod
   EXPECT_TRUE(b_replaced_by_s);
   EXPECT_TRUE(s.wait_for("s: moving from blocks [0, 2) to [2, 4)")) << s.output();
   EXPECT_EQ(uncovered(swarm.routing_table()), 0);
+  // The records say who may be moved: s (a balancer, one of its two moves an hour left),
+  // not a and c (no balancer).
+  for (const server_record& r : list(swarm.routing_table())) {
+    EXPECT_EQ(r.movable, r.name == "s") << r.name;
+  }
 }
 
 TEST_F(SwarmBalancing, AKilledNodesBlocksAreReCoveredByABalancerWhileAGenerationGoesOn) {
