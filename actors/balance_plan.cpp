@@ -16,6 +16,10 @@ constexpr double kKeep = 0.98;
 // sums of the same throughputs in another order must not count).
 constexpr double kSame = 1e-9;
 
+int64_t unserved_blocks(const std::vector<double>& t) {
+  return std::count(t.begin(), t.end(), 0.0);
+}
+
 struct candidate {
   size_t server = 0;
   int64_t start = 0;
@@ -48,7 +52,7 @@ class planner {
       if (deficit(t_, target) > kSame * target) {
         // Out of reach; but where blocks had no server, serving some of them counts.
         if (rounds.back().first <= 0 &&
-            unserved(t_) < unserved(block_throughputs(rounds.back().second, n_))) {
+            unserved_blocks(t_) < unserved_blocks(block_throughputs(rounds.back().second, n_))) {
           rounds.emplace_back(0.0, spans_);
         }
         break;
@@ -68,10 +72,6 @@ class planner {
   }
 
  private:
-  static int64_t unserved(const std::vector<double>& t) {
-    return std::count(t.begin(), t.end(), 0.0);
-  }
-
   double min_block() const { return t_.empty() ? 0 : *std::min_element(t_.begin(), t_.end()); }
 
   static double deficit(const std::vector<double>& t, double target) {
@@ -208,21 +208,18 @@ placement plan_placement(const std::vector<swarm_span>& spans, int64_t n_blocks)
     return sorted[a].throughput * double(sorted[a].end - sorted[a].start) >
            sorted[b].throughput * double(sorted[b].end - sorted[b].start);
   });
-  std::vector<swarm_span> fresh;
+  std::vector<swarm_span> fresh = sorted;
+  std::vector<swarm_span> placed;  // the spans rule 1 has placed so far, and those that stay
   for (const swarm_span& s : sorted) {
-    if (!s.can_move) fresh.push_back(s);
+    if (!s.can_move) placed.push_back(s);
   }
   for (size_t i : by_weight) {
-    if (!sorted[i].can_move) continue;
-    swarm_span s = sorted[i];
-    const int64_t length = s.end - s.start;
-    s.start = choose_best_start(block_throughputs(fresh, n_blocks), length);
-    s.end = s.start + length;
-    fresh.push_back(s);
+    if (!fresh[i].can_move) continue;
+    const int64_t length = fresh[i].end - fresh[i].start;
+    fresh[i].start = choose_best_start(block_throughputs(placed, n_blocks), length);
+    fresh[i].end = fresh[i].start + length;
+    placed.push_back(fresh[i]);
   }
-  std::sort(fresh.begin(), fresh.end(), [](const swarm_span& a, const swarm_span& b) {
-    return a.server_id != b.server_id ? a.server_id < b.server_id : a.start < b.start;
-  });
   const placement other = planner(fresh, sorted, n_blocks).run();
   if (other.throughput * kKeep > found.throughput) found = other;
   placement p;
@@ -256,11 +253,8 @@ rebalance plan_move(const std::vector<swarm_span>& spans, const placement& plan,
       after[i].end = plan.starts[i] + (after[i].end - after[i].start);
       after[i].start = plan.starts[i];
     }
-    auto unserved = [&](const std::vector<swarm_span>& s) {
-      const std::vector<double> t = block_throughputs(s, n_blocks);
-      return std::count(t.begin(), t.end(), 0.0);
-    };
-    out.move = unserved(after) < unserved(spans);
+    out.move = unserved_blocks(block_throughputs(after, n_blocks)) <
+               unserved_blocks(block_throughputs(spans, n_blocks));
     return out;
   }
   if (out.swarm_now / out.swarm_after >= balance_quality - kEps) return out;

@@ -111,11 +111,11 @@ inline void widen_f16(const uint16_t* h, float* out, int64_t n) {
 }
 
 // Values [first, first + n) of a q8_0 row (kv_rows.hpp): each d * q is exact in f32, so
-// the vector and scalar loops agree.
-inline void widen_q8(const unsigned char* row, int64_t kv_dim, int64_t first, int64_t n,
+// the vector and scalar loops agree. values_at: kv_q8_values_offset of the row's kv_dim.
+inline void widen_q8(const unsigned char* row, size_t values_at, int64_t first, int64_t n,
                      float* out) {
   const uint16_t* scales = reinterpret_cast<const uint16_t*>(row);
-  const int8_t* q = reinterpret_cast<const int8_t*>(row + kv_q8_values_offset(kv_dim)) + first;
+  const int8_t* q = reinterpret_cast<const int8_t*>(row + values_at) + first;
   int64_t i = 0;
   while (i < n) {
     const int64_t block = (first + i) / kKvQ8Block;
@@ -135,12 +135,12 @@ inline void widen_q8(const unsigned char* row, int64_t kv_dim, int64_t first, in
 
 // One head's slice of a stored row as f32 (not called for f32 caches, read in place).
 inline void widen(kv_type type, const void* base, size_t row_bytes, int64_t position,
-                  int64_t kv_dim, int64_t first, int64_t n, float* out) {
+                  size_t q8_values_at, int64_t first, int64_t n, float* out) {
   const unsigned char* row = static_cast<const unsigned char*>(base) + size_t(position) * row_bytes;
   if (type == kv_type::f16) {
     widen_f16(reinterpret_cast<const uint16_t*>(row) + first, out, n);
   } else {
-    widen_q8(row, kv_dim, first, n, out);
+    widen_q8(row, q8_values_at, first, n, out);
   }
 }
 
@@ -155,6 +155,7 @@ void attention(const attention_args& a) {
   const int64_t work = a.n * (a.pos0 + a.n) * dim;
   const bool in_place = a.cache.type == kv_type::f32;
   const size_t row_bytes = kv_row_bytes(kv_dim, a.cache.type);
+  const size_t q8_values_at = kv_q8_values_offset(kv_dim);
   // Later token blocks see more of the cache: they go first, so the last tasks are short.
 #pragma omp parallel for schedule(dynamic, 1) if (tasks > 1 && work > (int64_t(1) << 17))
   for (int64_t task = 0; task < tasks; ++task) {
@@ -192,8 +193,8 @@ void attention(const attention_args& a) {
         stride = kv_dim;
       } else {
         for (int64_t i = 0; i < pn; ++i) {
-          widen(a.cache.type, a.cache.keys, row_bytes, p0 + i, kv_dim, kh * head_dim, head_dim,
-                rows16 + i * head_dim);
+          widen(a.cache.type, a.cache.keys, row_bytes, p0 + i, q8_values_at, kh * head_dim,
+                head_dim, rows16 + i * head_dim);
         }
       }
       for (int64_t d = 0; d < head_dim; ++d) {
@@ -203,8 +204,8 @@ void attention(const attention_args& a) {
       }
       if (!in_place) {
         for (int64_t i = 0; i < pn; ++i) {
-          widen(a.cache.type, a.cache.values, row_bytes, p0 + i, kv_dim, kh * head_dim, head_dim,
-                rows16 + i * head_dim);
+          widen(a.cache.type, a.cache.values, row_bytes, p0 + i, q8_values_at, kh * head_dim,
+                head_dim, rows16 + i * head_dim);
         }
       }
       for (int64_t t = t0; t < t1; ++t) {
