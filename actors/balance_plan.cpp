@@ -16,7 +16,7 @@ constexpr double kKeep = 0.98;
 // sums of the same throughputs in another order must not count).
 constexpr double kSame = 1e-9;
 
-int64_t unserved_blocks(const std::vector<double>& t) {
+int64_t count_unserved(const std::vector<double>& t) {
   return std::count(t.begin(), t.end(), 0.0);
 }
 
@@ -52,7 +52,7 @@ class planner {
       if (deficit(t_, target) > kSame * target) {
         // Out of reach; but where blocks had no server, serving some of them counts.
         if (rounds.back().first <= 0 &&
-            unserved_blocks(t_) < unserved_blocks(block_throughputs(rounds.back().second, n_))) {
+            count_unserved(t_) < unserved_blocks(rounds.back().second, n_)) {
           rounds.emplace_back(0.0, spans_);
         }
         break;
@@ -253,8 +253,7 @@ rebalance plan_move(const std::vector<swarm_span>& spans, const placement& plan,
       after[i].end = plan.starts[i] + (after[i].end - after[i].start);
       after[i].start = plan.starts[i];
     }
-    out.move = unserved_blocks(block_throughputs(after, n_blocks)) <
-               unserved_blocks(block_throughputs(spans, n_blocks));
+    out.move = unserved_blocks(after, n_blocks) < unserved_blocks(spans, n_blocks);
     return out;
   }
   if (out.swarm_now / out.swarm_after >= balance_quality - kEps) return out;

@@ -12,6 +12,7 @@
 // server that does not answer a step of the move stays where it is, and checks go on.
 #include "actors/balancer.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <random>
 
@@ -37,6 +38,10 @@ struct balancer_state {
   std::chrono::steady_clock::time_point hand_over_at;
   move_limiter limiter;
   std::mt19937_64 rng;
+  // When the scheduled check is due: a tick before it is one a hole's early check made
+  // stale (max while a check waits for the table).
+  std::chrono::steady_clock::time_point check_due;
+  int64_t holes_at_check = 0;  // blocks nobody served at the last check
   static inline const char* name = "balancer";
 };
 
@@ -56,6 +61,7 @@ void schedule_check(balancer_pointer self, const balancer_config& cfg) {
   std::uniform_real_distribution<double> jitter(0.5, 1.5);
   const auto wait = std::chrono::milliseconds(
       int64_t(double(cfg.settings.check_period.count()) * jitter(self->state.rng)));
+  self->state.check_due = std::chrono::steady_clock::now() + wait;
   self->delayed_send(self, wait, tick_atom::value);
 }
 
@@ -182,12 +188,14 @@ void check(balancer_pointer self, const balancer_config& cfg) {
     schedule_check(self, cfg);
     return;
   }
+  st.check_due = std::chrono::steady_clock::time_point::max();
   self->request(st.server_cfg.routing_table, ask_timeout, list_atom::value)
       .then(
           [self, cfg](const std::vector<server_record>& records) {
             balancer_state& state = self->state;
             if (!state.balancing || state.moving) return;
             const std::vector<swarm_span> spans = balancing_spans(records);
+            state.holes_at_check = unserved_blocks(spans, cfg.n_blocks);
             const uint64_t self_id = state.server_cfg.server_id;
             // Only this node's own move limit is known here (it was checked above); the
             // others count as free to move.
@@ -205,6 +213,25 @@ void check(balancer_pointer self, const balancer_config& cfg) {
           [self, cfg](const caf::error&) { schedule_check(self, cfg); });
 }
 
+// Between checks: a block nobody serves makes the check due now.
+void watch(balancer_pointer self, const balancer_config& cfg) {
+  balancer_state& st = self->state;
+  if (!st.balancing) return;
+  self->delayed_send(self, cfg.settings.hole_watch, watch_atom::value);
+  if (st.moving || st.check_due == std::chrono::steady_clock::time_point::max()) return;
+  self->request(st.server_cfg.routing_table, ask_timeout, list_atom::value)
+      .then(
+          [self, cfg](const std::vector<server_record>& records) {
+            // Only new holes: one the plan can not fill would otherwise replan every time.
+            if (unserved_blocks(balancing_spans(records), cfg.n_blocks) >
+                    self->state.holes_at_check &&
+                self->state.check_due != std::chrono::steady_clock::time_point::max()) {
+              check(self, cfg);
+            }
+          },
+          [](const caf::error&) {});
+}
+
 balancer_actor::behavior_type balancer_behavior(balancer_pointer self, balancer_config cfg) {
   balancer_state& st = self->state;
   st.server = cfg.running;
@@ -217,6 +244,9 @@ balancer_actor::behavior_type balancer_behavior(balancer_pointer self, balancer_
   st.limiter = move_limiter(cfg.settings.max_moves_per_hour, 3600);
   self->link_to(st.server);
   schedule_check(self, cfg);
+  if (cfg.settings.plan_mode && cfg.settings.hole_watch.count() > 0) {
+    self->delayed_send(self, cfg.settings.hole_watch, watch_atom::value);
+  }
   return {
       [self](info_atom) { return self->state.server; },
       [self](drain_atom) -> caf::result<server_record> {
@@ -227,7 +257,10 @@ balancer_actor::behavior_type balancer_behavior(balancer_pointer self, balancer_
                   [promise](caf::error& e) mutable { promise.deliver(std::move(e)); });
         return promise;
       },
-      [self, cfg](tick_atom) { check(self, cfg); },
+      [self, cfg](tick_atom) {
+        if (std::chrono::steady_clock::now() >= self->state.check_due) check(self, cfg);
+      },
+      [self, cfg](watch_atom) { watch(self, cfg); },
       [self, cfg](move_atom) { poll_sessions(self, cfg); },
   };
 }

@@ -32,10 +32,16 @@ struct balancer_settings {
   std::chrono::milliseconds check_period{60000};
   // petals: Petals' rule 2 (should_move); plan: the swarm's one plan (balance_plan.hpp).
   bool plan_mode = false;
-  // Move only when the swarm's throughput now / after the move (or the plan) < this.
+  // Move only when the swarm's throughput now / after the move (or the plan) < this
+  // (actor-node's balance-quality in petals mode, plan-quality in plan mode).
   double balance_quality = 0.75;
   // Moves the server may make within any hour (move_limiter); <= 0: no limit.
   int max_moves_per_hour = 2;
+  // Plan mode: how often the node looks at its table for blocks nobody serves between
+  // checks, and checks at once when it sees some, so that a leave's hole waits for this
+  // and a move, not for a check period. All replicas plan alike, so only the servers the
+  // plan names move in. 0: only at checks.
+  std::chrono::milliseconds hole_watch{0};
   // How long a moving server's sessions may run on before they are handed over.
   std::chrono::milliseconds grace{5000};
   uint64_t seed = 0;  // the check jitter and should_move's order; 0: random

@@ -41,6 +41,11 @@ std::vector<double> block_throughputs(const std::vector<swarm_span>& spans, int6
   return t;
 }
 
+int64_t unserved_blocks(const std::vector<swarm_span>& spans, int64_t n_blocks) {
+  const std::vector<double> t = block_throughputs(spans, n_blocks);
+  return std::count(t.begin(), t.end(), 0.0);
+}
+
 double swarm_throughput(const std::vector<swarm_span>& spans, int64_t n_blocks) {
   return weakest(block_throughputs(spans, n_blocks));
 }

@@ -233,6 +233,9 @@ void compute_executor::impl::run_batch(lane& l, std::vector<waiting_step>& batch
   } catch (const std::exception& e) {
     failure = status::internal("block " + std::to_string(l.index()) + ": " + e.what());
   }
+  while (steady::now() < start + opt.min_block_time) {
+    // the emulated slower machine computing
+  }
   const int64_t us =
       std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - start).count();
   at = 0;
@@ -367,6 +370,10 @@ void compute_executor::impl::stop_all(std::unique_lock<std::mutex>& lock) {
 
 compute_executor::compute_executor(compute_options opt) : impl_(std::make_shared<impl>(opt)) {
   thread_ = std::thread([state = impl_] { state->loop(); });
+}
+
+const compute_options& compute_executor::options() const {
+  return impl_->opt;
 }
 
 void compute_executor::stop() {

@@ -41,6 +41,11 @@ namespace corolla {
 struct compute_options {
   int64_t max_batch_rows = 64;  // rows per batch, unless one step alone has more
   std::chrono::milliseconds max_wait{100};
+  // Every block pass takes at least this long, the thread busy for the rest: a slower
+  // machine, so that nodes of unequal speed can be tried on one (actor-node's
+  // fault-block-ms). Busy, not asleep: an idle core's wake-up added ~2 ms to each hop
+  // after it on this project's VMs. 0: off.
+  std::chrono::microseconds min_block_time{0};
 };
 
 class compute_executor {
@@ -67,6 +72,8 @@ class compute_executor {
   // REQUIRES: model holds block `index`; next is null or a lane of this executor.
   std::shared_ptr<lane> add_lane(std::shared_ptr<const llama_model> model, int64_t index,
                                  std::shared_ptr<lane> next);
+
+  const compute_options& options() const;
 
   // Queues `step` at `at`. Thread-safe.
   void submit(const std::shared_ptr<lane>& at, block_step step, step_done done);

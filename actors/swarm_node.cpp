@@ -163,6 +163,13 @@ result<swarm_node> swarm_node::start(caf::actor_system& system, const swarm_node
                                   node.block_speed_source_);
   }));
   COROLLA_RETURN_IF_ERROR(speed.error());
+  if (const auto floor = node.executor_->options().min_block_time; floor.count() > 0) {
+    // Measured outside the executor's passes (and cached as the machine's own): the
+    // floor caps it here. 128: the measured prefill's tokens, one pass.
+    const double passes_per_s = 1e6 / double(floor.count());
+    speed->decode_steps_per_s = std::min(speed->decode_steps_per_s, passes_per_s);
+    speed->prefill_tokens_per_s = std::min(speed->prefill_tokens_per_s, 128 * passes_per_s);
+  }
   node.block_speed_ = *speed;
 
   server_config server_cfg;

@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cmath>
 #include <iostream>
 
 #include <caf/actor_system.hpp>
@@ -132,7 +133,10 @@ int run(int argc, char** argv) {
   node_config cfg;
   enable_network(cfg, network_settings(o));
   caf::actor_system system{cfg};
-  auto executor = std::make_shared<compute_executor>();
+  compute_options compute;
+  compute.min_block_time =
+      std::chrono::microseconds(int64_t(std::llround(o.fault_block_ms * 1000)));
+  auto executor = std::make_shared<compute_executor>(compute);
   if (o.threads > 0) executor->run([&] { omp_set_num_threads(int(o.threads)); });
 
   swarm_node_options node_cfg;
@@ -159,8 +163,10 @@ int run(int argc, char** argv) {
   node_cfg.memory_budget_bytes = o.memory_mib << 20;
   node_cfg.join_delay = std::chrono::milliseconds(o.join_delay_ms);
   node_cfg.balancing.check_period = std::chrono::milliseconds(o.mean_balance_check_period_ms);
+  node_cfg.balancing.hole_watch = std::chrono::milliseconds(o.gossip_period_ms);
   node_cfg.balancing.plan_mode = o.balance_mode == "plan";
-  node_cfg.balancing.balance_quality = o.balance_quality;
+  node_cfg.balancing.balance_quality =
+      o.balance_mode == "plan" ? o.plan_quality : o.balance_quality;
   node_cfg.balancing.max_moves_per_hour = int(o.max_moves_per_hour);
   node_cfg.balancing.grace = std::chrono::milliseconds(o.balance_grace_ms);
   node_cfg.network_mbps = o.network_mbps;

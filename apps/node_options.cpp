@@ -150,6 +150,9 @@ status check(node_options& o, const origins& from) {
                "'" + o.log_level + "' is not one of error, warning, info, debug");
   }
   if (o.fault_delay_ms < 0) return bad(from, "fault-delay-ms", "must be >= 0");
+  if (!(o.fault_block_ms >= 0 && o.fault_block_ms <= 60000)) {
+    return bad(from, "fault-block-ms", "must be in [0, 60000]");
+  }
   if (o.fault_alter_every < 0) return bad(from, "fault-alter-every", "must be >= 0");
   if (!(o.spot_check >= 0 && o.spot_check <= 1)) {
     return bad(from, "spot-check", std::to_string(o.spot_check) + " is not a fraction (0..1)");
@@ -175,6 +178,10 @@ status check(node_options& o, const origins& from) {
   if (!(o.balance_quality > 0 && o.balance_quality <= 1)) {
     return bad(from, "balance-quality",
                std::to_string(o.balance_quality) + " is not in (0, 1]: 1 moves on any gain");
+  }
+  if (!(o.plan_quality > 0 && o.plan_quality <= 1)) {
+    return bad(from, "plan-quality",
+               std::to_string(o.plan_quality) + " is not in (0, 1]: 1 moves on any gain");
   }
   if (o.max_moves_per_hour < 0)
     return bad(from, "max-moves-per-hour", "must be >= 0 (0: no limit)");
@@ -270,6 +277,8 @@ po::options_description node_option_descriptions(node_options& o) {
         o.fault_block_crash_after_steps), "... after taking this many steps ...")
     ("fault-block-crashes", po::value(&o.fault_block_crashes)->default_value(
         o.fault_block_crashes), "... in its first this many lives (restarts spawn it again)")
+    ("fault-block-ms", po::value(&o.fault_block_ms)->default_value(o.fault_block_ms),
+     "every block pass takes at least this long: a slower machine (balancing demos)")
     ("host-budget-mib", po::value(&o.host_budget_mib)->default_value(o.host_budget_mib),
      "weights this node may load for spans other nodes give up (0: none)")
     ("throughput-cache", po::value(&o.throughput_cache)->default_value(o.throughput_cache),
@@ -289,7 +298,10 @@ po::options_description node_option_descriptions(node_options& o) {
      "petals: Petals' rule 2, each node on its own view; plan: every node computes the "
      "swarm's one plan and carries out its own part")
     ("balance-quality", po::value(&o.balance_quality)->default_value(o.balance_quality),
-     "move only when the swarm's throughput now / after the move is below this")
+     "petals mode: move only when the swarm's throughput now / after the move is below this")
+    ("plan-quality", po::value(&o.plan_quality)->default_value(o.plan_quality, "0.95"),
+     "plan mode: follow the plan only when the swarm's throughput now / the plan's is below "
+     "this")
     ("max-moves-per-hour", po::value(&o.max_moves_per_hour)->default_value(o.max_moves_per_hour),
      "moves the server may make within any hour (against thrashing); 0: no limit")
     ("balance-grace-ms", po::value(&o.balance_grace_ms)->default_value(o.balance_grace_ms),

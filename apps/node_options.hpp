@@ -60,7 +60,8 @@ struct node_options {
   int64_t fault_crash_block = -1;             // this block's actor throws after ...
   int64_t fault_block_crash_after_steps = 0;  // ... this many steps, in its first
   int64_t fault_block_crashes = 1;            // ... this many lives
-  int64_t host_budget_mib = 0;                // weights it may load for spans other nodes give up
+  double fault_block_ms = 0;     // every block pass takes at least this long (a slower machine)
+  int64_t host_budget_mib = 0;   // weights it may load for spans other nodes give up
   std::string throughput_cache;  // "": the default path; "none": measure at every start
   // Balancing (actors/balancer.hpp).
   std::string balance = "auto";  // on, off, or auto: on when the span is auto
@@ -71,6 +72,7 @@ struct node_options {
   int64_t mean_balance_check_period_ms = 60000;
   std::string balance_mode = "petals";  // petals (rule 2) or plan (actors/balance_plan.hpp)
   double balance_quality = 0.75;
+  double plan_quality = 0.95;       // balance-mode = plan's balance_quality
   int64_t max_moves_per_hour = 2;   // per server, in any hour; 0: no limit
   int64_t balance_grace_ms = 5000;  // a moving server's sessions may finish this long
   double network_mbps = 0;          // the node's link; 0: measured against its seed

@@ -135,7 +135,7 @@ int run_sim(const std::vector<std::string>& args, std::ostream& out) {
                                   "mean balance check period (mean_balance_check_period)")(
       "balance-quality", po::value(&o.balance_quality)->default_value(o.balance_quality),
       "petals mode: move only if the swarm would get faster than now / this")(
-      "plan-quality", po::value(&o.plan_quality)->default_value(o.plan_quality),
+      "plan-quality", po::value(&o.plan_quality)->default_value(o.plan_quality, "0.95"),
       "plan mode's balance-quality: follow the plan only if it beats now / this")(
       "plan-checks-per-period",
       po::value(&o.plan_checks_per_period)->default_value(o.plan_checks_per_period),

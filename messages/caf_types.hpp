@@ -44,6 +44,7 @@ using move_atom = caf::atom_constant<caf::atom("move")>;
 using probe_atom = caf::atom_constant<caf::atom("probe")>;
 using head_atom = caf::atom_constant<caf::atom("head")>;
 using observe_atom = caf::atom_constant<caf::atom("observe")>;
+using watch_atom = caf::atom_constant<caf::atom("watch")>;
 
 // The messages that travel as cereal bytes, with their registered names.
 #define COROLLA_WIRE_MESSAGES(X) \

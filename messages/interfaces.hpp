@@ -77,10 +77,11 @@ using span_host_actor =
 // A node's balancer (actors/balancer.cpp), which owns the node's server and moves it.
 // info_atom: the server it runs now; drain_atom: balancing stops and the server drains;
 // tick_atom: its timer for the next balance check; move_atom: its timer while a move
-// waits for sessions to finish.
+// waits for sessions to finish; watch_atom: its timer to look for blocks nobody serves.
 using balancer_actor = caf::typed_actor<caf::replies_to<info_atom>::with<server_actor>,
                                         caf::replies_to<drain_atom>::with<server_record>,
-                                        caf::reacts_to<tick_atom>, caf::reacts_to<move_atom>>;
+                                        caf::reacts_to<tick_atom>, caf::reacts_to<move_atom>,
+                                        caf::reacts_to<watch_atom>>;
 
 // Server records and routes (actors/routing_table.cpp). gossip_atom: one push-pull
 // round (the records, then their servers' handles in the same order); join_atom: connect
