@@ -8,6 +8,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include "actors/balance_plan.hpp"
 #include "actors/balancing.hpp"
 #include "actors/membership.hpp"
 #include "actors/node_network.hpp"
@@ -104,6 +105,23 @@ result<std::pair<int64_t, int64_t>> choose_span(caf::actor_system& system,
 
 }  // namespace
 
+namespace {
+
+// Where plan mode's plan puts this node's span among the swarm's records.
+result<int64_t> planned_start(caf::actor_system& system, const swarm_node& node, uint64_t id,
+                              const block_throughput& speed, int64_t n_blocks) {
+  auto records = ask<std::vector<server_record>>(system, node.routing_table(), list_atom::value);
+  if (!records) return status::io_error("the routing table did not answer");
+  std::vector<swarm_span> spans = balancing_spans(*records);
+  const int64_t start = node.span_start(), end = node.span_end();
+  double throughput = speed.decode_steps_per_s / double(end - start);
+  if (node.network_steps_per_s() > 0) throughput = std::min(throughput, node.network_steps_per_s());
+  spans.push_back(swarm_span{id, start, end, throughput, true});
+  return plan_placement(spans, n_blocks).starts.back();
+}
+
+}  // namespace
+
 result<swarm_node> swarm_node::start(caf::actor_system& system, const swarm_node_options& o) {
   swarm_node node;
   node.system_ = &system;
@@ -174,6 +192,20 @@ result<swarm_node> swarm_node::start(caf::actor_system& system, const swarm_node
 
   server_config server_cfg;
   server_cfg.server_id = random_id();
+  // Plan mode: a node that chose rule 1's window starts where the swarm's plan with it
+  // puts it, now that its speed is known; not a move, as nothing is served yet.
+  if (o.balance && o.balancing.plan_mode && o.span_start < 0) {
+    COROLLA_ASSIGN_OR_RETURN(const int64_t planned,
+                             planned_start(system, node, server_cfg.server_id, *speed, n_blocks));
+    if (planned != node.span_start_) {
+      const int64_t length = node.span_end_ - node.span_start_;
+      COROLLA_ASSIGN_OR_RETURN(loaded, load_span(*node.executor_, o.weights, o.kv, o.model_path,
+                                                 planned, planned + length));
+      node.planned_from_ = node.span_start_;
+      node.span_start_ = planned;
+      node.span_end_ = planned + length;
+    }
+  }
   server_cfg.name = node.name_;
   server_cfg.model = loaded;
   server_cfg.kv_budget_bytes = o.kv_budget_bytes;

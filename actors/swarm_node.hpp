@@ -103,6 +103,9 @@ class swarm_node {
   // The span it started with.
   int64_t span_start() const { return span_start_; }
   int64_t span_end() const { return span_end_; }
+  // Plan mode, span = auto: rule 1's start, when the plan moved the node elsewhere before
+  // it served; -1 otherwise.
+  int64_t planned_from() const { return planned_from_; }
   const std::string& model_id() const { return model_id_; }
   // The peer the node joined through; "" when it started a new swarm.
   const std::string& joined_through() const { return joined_through_; }
@@ -129,6 +132,7 @@ class swarm_node {
   uint16_t port_ = 0;
   int64_t span_start_ = 0;
   int64_t span_end_ = 0;
+  int64_t planned_from_ = -1;
   std::string model_id_;
   std::string joined_through_;
   uint64_t servers_known_ = 0;

@@ -179,6 +179,11 @@ int run(int argc, char** argv) {
             << name << ": serving blocks [" << node.span_start() << ", " << node.span_end()
             << ") of " << o.model << " (model " << node.model_id() << ", codec "
             << to_string(o.codec) << ", " << int8_path_summary() << ")" << std::endl;
+  if (node.planned_from() >= 0) {
+    const int64_t length = node.span_end() - node.span_start();
+    std::cout << name << ": the swarm's plan put it there instead of rule 1's "
+              << span_text(node.planned_from(), node.planned_from() + length) << std::endl;
+  }
   if (node_cfg.faults.any()) {
     const fault_injection& f = node_cfg.faults;
     std::cout << name << ": fault injection on: crash after " << f.crash_after_steps

@@ -1,5 +1,6 @@
 #include "apps/plan_command.hpp"
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/scoped_actor.hpp>
@@ -13,6 +14,7 @@
 #include "actors/node_config.hpp"
 #include "actors/node_network.hpp"
 #include "actors/remote_swarm.hpp"
+#include "actors/route_planner.hpp"
 #include "actors/span_planner.hpp"
 #include "apps/command_line.hpp"
 #include "messages/caf_types.hpp"
@@ -76,6 +78,37 @@ status read_model(const std::string& path, precision weights, int64_t& n_blocks,
   const std::vector<int64_t> bytes = block_resident_bytes(file, config, weights);
   block_bytes = *std::max_element(bytes.begin(), bytes.end());
   return status();
+}
+
+// What one session's decode steps through the swarm as it is cost: the route this
+// process would take (announced block times, its measured round trips).
+void print_session_route(const std::vector<server_record>& records, int64_t n_blocks,
+                         std::ostream& out) {
+  std::vector<route_candidate> candidates;
+  for (const server_record& r : records) {
+    if (r.state != uint8_t(serving_state::online)) continue;
+    candidates.push_back(
+        {r.server_id, r.start_block, r.end_block, r.rtt_ms, r.compute_ms_per_block});
+  }
+  const auto route = plan_min_latency_route(candidates, 0, n_blocks);
+  if (!route) {
+    out << "one session: no route (a block has no online server)\n";
+    return;
+  }
+  double compute_ms = 0, rtt_ms = 0;
+  std::string hops;
+  for (const planned_hop& h : *route) {
+    const auto r = std::find_if(records.begin(), records.end(),
+                                [&](const server_record& x) { return x.server_id == h.server_id; });
+    compute_ms += r->compute_ms_per_block * double(h.end_block - h.start_block);
+    rtt_ms += r->rtt_ms;
+    hops += (hops.empty() ? "" : ", ") + r->name + " " + span_text(h.start_block, h.end_block);
+  }
+  char line[256];
+  std::snprintf(line, sizeof line,
+                ": %.1f ms compute + %.1f ms round trips a step = %.1f decode steps/s\n",
+                compute_ms, rtt_ms, 1000.0 / (compute_ms + rtt_ms));
+  out << "one session now: " << hops << line;
 }
 
 // --peer: the live swarm's spans, as a node's table holds them, beside the placement
@@ -145,6 +178,7 @@ int plan_live_swarm(const std::string& peer, const std::string& model, precision
                 "bound %.1f\n",
                 swarm_throughput(spans, n_blocks), plan.throughput, plan.moves, spread);
   out << line;
+  print_session_route(records, n_blocks, out);
   return 0;
 }
 

@@ -170,6 +170,15 @@ balance_sim_result run_balance_sim(const balance_sim_options& o, const balance_s
           b->limiters.emplace(s.id, move_limiter(o.max_moves_per_hour, 3600));
           b->changed(e.at, o.n_blocks, o.check_period_s);
         }
+        {
+          // Plan mode: a joining server starts where the plan with it puts it.
+          for (swarm_span& sp : plan.spans) sp.can_move = plan.limiters[sp.server_id].allows(e.at);
+          const placement joined = plan_placement(plan.spans, o.n_blocks);
+          swarm_span& mine = plan.spans.back();
+          mine.start = joined.starts.back();
+          mine.end = mine.start + s.length;
+          plan.changed(e.at, o.n_blocks, o.check_period_s);
+        }
         present[s.id] = {e.at, end};
         // Checks are jittered (uniform over half to one and a half periods); plan mode's
         // have their own generator, so that petals mode's run is the same with or without.

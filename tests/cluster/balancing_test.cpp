@@ -299,6 +299,37 @@ TEST_F(SwarmBalancing, InPlanModeUnequalNodesSettleDecodeAtThePlannedRateAndHeal
   EXPECT_LE(heal_periods, 2.0);
 }
 
+// Plan mode's join: a (8 ms a block) on [0, 3) and b (4 ms) on [2, 5) without balancers,
+// c (8 ms) on [1, 3) balancing; n (16 ms, two blocks, span = auto) joins. Rule 1 would
+// put it on [0, 2), the weakest block's window (the swarm then 72.9 steps/s); the plan
+// puts n on [3, 5) and c on [0, 2) (104.2). n starts there, not counting a move, and c
+// moves at its check.
+TEST_F(SwarmBalancing, InPlanModeAJoiningNodeStartsWhereThePlanPutsIt) {
+  const auto with = [](std::vector<std::string> args, std::vector<std::string> more) {
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  };
+  node_process a(testing::app_path("actor-node"),
+                 with(node_args("a", "0:3", {}), {"--fault-block-ms", "8"}));
+  ASSERT_TRUE(a.wait_for("serving blocks")) << a.output();
+  node_process b(testing::app_path("actor-node"),
+                 with(node_args("b", "2:5", {a.address()}), {"--fault-block-ms", "4"}));
+  node_process c(
+      testing::app_path("actor-node"),
+      with(balancing_args("c", "1:3", {a.address()}, "plan"), {"--fault-block-ms", "8"}));
+  for (node_process* n : {&b, &c}) ASSERT_TRUE(n->wait_for("serving blocks")) << n->output();
+  remote_swarm& swarm = join(a);
+  ASSERT_TRUE(wait_for_servers(swarm, 3));
+  node_process n(testing::app_path("actor-node"),
+                 with(balancing_args("n", "auto", {a.address()}, "plan"),
+                      {"--fault-block-ms", "16", "--num-blocks", "2", "--join-delay-ms", "0"}));
+  ASSERT_TRUE(n.wait_for("serving blocks")) << n.output();
+  EXPECT_TRUE(n.wait_for("n: serving blocks [3, 5)")) << n.output();
+  EXPECT_TRUE(n.wait_for("the swarm's plan put it there instead of rule 1's [0, 2)")) << n.output();
+  EXPECT_TRUE(c.wait_for("c: moving from blocks [1, 3) to [0, 2)")) << c.output();
+  EXPECT_EQ(moves(n), 0u) << n.output();
+}
+
 TEST_F(SwarmBalancing, AKilledNodesBlocksAreReCoveredByABalancerWhileAGenerationGoesOn) {
   a_killed_nodes_blocks_are_re_covered("petals");
 }
