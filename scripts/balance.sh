@@ -39,7 +39,7 @@ build/apps/corolla plan --peer 127.0.0.1:7711 --model "$model" >&2
 echo "--- a greedy answer through the swarm (actor-chat's /stats):" >&2
 printf 'Once upon a time\n/stats\n' |
   build/apps/actor-chat --peer 127.0.0.1:7711 --model "$model" --max-tokens 32 \
-    --temperature 0 2>&1 | grep -i "steps/s\|tokens/s\|route" >&2 || true
+    --temperature 0 2>&1 | grep -m 1 "tokens/s" >&2 || true
 first=$(cat build/demo/node-{w,x,y,z}.log | grep -h "now serving" | head -n 1 | cut -d: -f1)
 if [ -z "$first" ]; then
   echo "no node moved" >&2
