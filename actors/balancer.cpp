@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <random>
+#include <utility>
 
 #include <caf/actor_ostream.hpp>
 #include <caf/actor_system.hpp>
@@ -42,6 +43,7 @@ struct balancer_state {
   // stale (max while a check waits for the table).
   std::chrono::steady_clock::time_point check_due;
   int64_t holes_at_check = 0;  // blocks nobody served at the last check
+  bool confirming = false;     // the next check confirms a move the plan made wait its turn
   static inline const char* name = "balancer";
 };
 
@@ -197,18 +199,31 @@ void check(balancer_pointer self, const balancer_config& cfg) {
             const std::vector<swarm_span> spans = balancing_spans(records);
             state.holes_at_check = unserved_blocks(spans, cfg.n_blocks);
             const uint64_t self_id = state.server_cfg.server_id;
-            // Only this node's own move limit is known here (it was checked above); the
-            // others count as free to move.
-            const rebalance r =
-                cfg.settings.plan_mode
-                    ? plan_move(spans, self_id, cfg.n_blocks, cfg.settings.balance_quality)
-                    : should_move(spans, self_id, cfg.n_blocks, cfg.settings.balance_quality,
-                                  state.rng);
-            if (r.move) {
-              begin_move(self, cfg, r);
-            } else {
-              schedule_check(self, cfg);
+            const bool confirming = std::exchange(state.confirming, false);
+            if (!cfg.settings.plan_mode) {
+              const rebalance r = should_move(spans, self_id, cfg.n_blocks,
+                                              cfg.settings.balance_quality, state.rng);
+              if (r.move) return begin_move(self, cfg, r);
+              return schedule_check(self, cfg);
             }
+            const placement plan = plan_placement(spans, cfg.n_blocks);
+            const rebalance r =
+                plan_move(spans, plan, self_id, cfg.n_blocks, cfg.settings.balance_quality);
+            if (!r.move) return schedule_check(self, cfg);
+            // The plan's movers go one after another, by server id, so that each sees the
+            // moves before its own announced: replicas a gossip round apart (two
+            // balancers woken by the same hole) would otherwise both fill one gap.
+            int64_t before = 0;
+            for (size_t i = 0; i < spans.size(); ++i) {
+              before += spans[i].server_id < self_id && plan.starts[i] != spans[i].start;
+            }
+            if (confirming || before == 0 || cfg.settings.move_stagger.count() == 0) {
+              return begin_move(self, cfg, r);
+            }
+            state.confirming = true;
+            const auto wait = cfg.settings.move_stagger * before;
+            state.check_due = std::chrono::steady_clock::now() + wait;
+            self->delayed_send(self, wait, tick_atom::value);
           },
           [self, cfg](const caf::error&) { schedule_check(self, cfg); });
 }

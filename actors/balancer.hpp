@@ -42,6 +42,9 @@ struct balancer_settings {
   // and a move, not for a check period. All replicas plan alike, so only the servers the
   // plan names move in. 0: only at checks.
   std::chrono::milliseconds hole_watch{0};
+  // Plan mode: a server the plan moves waits this long for each mover of a lower id, then
+  // checks again (and moves if the plan, now seeing theirs, still says so). 0: no waiting.
+  std::chrono::milliseconds move_stagger{0};
   // How long a moving server's sessions may run on before they are handed over.
   std::chrono::milliseconds grace{5000};
   uint64_t seed = 0;  // the check jitter and should_move's order; 0: random

@@ -21,34 +21,47 @@ status connection_admission::admit_inbound(connection_id id, const std::string& 
   }
   ++from_address;
   ++pending_;
-  entries_[id] = entry{address, now + limits_.handshake_timeout, true};
+  entries_[id] = entry{address, now + limits_.handshake_timeout, now, true};
   return status::ok_status();
 }
 
 void connection_admission::admit_outbound(connection_id id, time_point now) {
-  entries_[id] = entry{std::string(), now + limits_.handshake_timeout, true};
+  entries_[id] = entry{std::string(), now + limits_.handshake_timeout, now, true};
 }
 
-void connection_admission::established(connection_id id) {
+void connection_admission::heard(connection_id id, time_point now) {
+  auto it = entries_.find(id);
+  if (it != entries_.end()) it->second.heard = now;
+}
+
+void connection_admission::established(connection_id id, time_point now) {
   auto it = entries_.find(id);
   if (it == entries_.end() || !it->second.pending) return;
-  it->second.pending = false;
-  if (it->second.address.empty()) return;
-  --pending_;
-  auto by = pending_by_address_.find(it->second.address);
-  if (--by->second == 0) pending_by_address_.erase(by);
+  release(it->second);
+  it->second.heard = now;
 }
 
 void connection_admission::closed(connection_id id) {
-  established(id);
-  entries_.erase(id);
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return;
+  if (it->second.pending) release(it->second);
+  entries_.erase(it);
 }
 
-std::vector<connection_admission::connection_id> connection_admission::expired(
-    time_point now) const {
-  std::vector<connection_id> out;
+void connection_admission::release(entry& e) {
+  e.pending = false;
+  if (e.address.empty()) return;
+  --pending_;
+  auto by = pending_by_address_.find(e.address);
+  if (--by->second == 0) pending_by_address_.erase(by);
+}
+
+std::vector<connection_admission::expiry> connection_admission::expired(time_point now) const {
+  const auto silence = limits_.silence_timeout;
+  std::vector<expiry> out;
   for (const auto& [id, e] : entries_) {
-    if (e.pending && now >= e.deadline) out.push_back(id);
+    if (e.pending && now >= e.deadline) out.push_back({id, false});
+    if (!e.pending && silence.count() > 0 && now > e.heard + silence) out.push_back({id, true});
   }
   return out;
 }

@@ -88,7 +88,11 @@ class guard_state {
   }
   void established(native_socket fd) {
     std::lock_guard<std::mutex> lock(mu_);
-    admission_.established(fd);
+    admission_.established(fd, clock_type::now());
+  }
+  void heard(native_socket fd, clock_type::time_point now) {
+    std::lock_guard<std::mutex> lock(mu_);
+    admission_.heard(fd, now);
   }
   // Called before the socket is closed, so the sweeper never shuts a reused fd down.
   void closed(native_socket fd) {
@@ -141,14 +145,19 @@ class guard_state {
       lock.unlock();
       print_logged();
       lock.lock();
-      for (auto fd : admission_.expired(clock_type::now())) {
-        const std::string peer = peer_name(native_socket(fd));
-        ::shutdown(native_socket(fd), SHUT_RDWR);
-        admission_.closed(fd);
-        ++counters_.failed_connections;
+      for (const auto& e : admission_.expired(clock_type::now())) {
+        const std::string peer = peer_name(native_socket(e.id));
+        ::shutdown(native_socket(e.id), SHUT_RDWR);
+        admission_.closed(e.id);
         lock.unlock();
-        log("closed " + peer + ": its handshakes did not finish within " +
-            std::to_string(settings_.admission.handshake_timeout.count()) + " ms");
+        if (e.silent) {
+          log("closed " + peer + ": silent for " +
+              std::to_string(settings_.admission.silence_timeout.count()) + " ms");
+        } else {
+          ++counters_.failed_connections;
+          log("closed " + peer + ": its handshakes did not finish within " +
+              std::to_string(settings_.admission.handshake_timeout.count()) + " ms");
+        }
         lock.lock();
       }
     }
@@ -244,6 +253,7 @@ class guard_policy {
       }
       status s = guard_.commit(got);
       if (!s.ok()) return refuse(s);
+      if (got > 0) heard();
       if (!established_ && guard_.established()) {
         established_ = true;
         state_->established(fd_);
@@ -278,6 +288,7 @@ class guard_policy {
 
  private:
   static constexpr size_t chunk_bytes = size_t(1) << 20;
+  static constexpr auto heard_every = std::chrono::milliseconds(10);
   // BASP bytes CAF wrote before the handshakes finished: the server handshake and little
   // else, since the peer answers nothing before it.
   static constexpr size_t held_limit = size_t(1) << 20;
@@ -313,6 +324,15 @@ class guard_policy {
     return true;
   }
 
+  // Tells the sweeper the peer is alive, at most every heard_every (a read can be a
+  // few bytes; the admission's mutex is the whole process's).
+  void heard() {
+    const auto now = clock_type::now();
+    if (now - last_heard_ < heard_every) return;
+    last_heard_ = now;
+    state_->heard(fd_, now);
+  }
+
   rw_state refuse(const status& why) {
     failed_ = true;
     ++state_->counters().failed_connections;
@@ -328,6 +348,7 @@ class guard_policy {
   std::vector<uint8_t> held_;
   bool established_ = false;
   bool failed_ = false;
+  clock_type::time_point last_heard_{};
 };
 
 using default_mpx = caf::io::network::default_multiplexer;

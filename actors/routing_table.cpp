@@ -84,14 +84,8 @@ void forget(table_pointer self, uint64_t server_id) {
   self->state.observed.erase(server_id);
 }
 
-// CAF's middleman sometimes drops a new connection in its handshake on a loaded machine
-// (sec::connection_timeout within ~100 ms: seen under ctest -j2); such a connect is tried
-// again, up to this many times in all. A refusal or an unreachable port is not.
-constexpr int connect_attempts = 3;
-
 void connect_peer(table_pointer self, const routing_table_config& cfg, const std::string& address,
-                  std::function<void(caf::expected<routing_table_actor>)> done,
-                  int attempts_left = connect_attempts);
+                  std::function<void(caf::expected<routing_table_actor>)> done);
 
 void push_all(table_pointer self, const routing_table_config& cfg,
               std::function<void(uint64_t)> done);
@@ -170,7 +164,7 @@ void gossip_with(table_pointer self, const routing_table_config& cfg,
 }
 
 void connect_peer(table_pointer self, const routing_table_config& cfg, const std::string& address,
-                  std::function<void(caf::expected<routing_table_actor>)> done, int attempts_left) {
+                  std::function<void(caf::expected<routing_table_actor>)> done) {
   std::string host;
   uint16_t port = 0;
   if (!split_address(address, host, port)) {
@@ -209,11 +203,7 @@ void connect_peer(table_pointer self, const routing_table_config& cfg, const std
               gossip_with(self, cfg, table, nullptr);  // a new peer: exchange at once
             }
           },
-          [self, cfg, address, done, fail, attempts_left](caf::error& err) {
-            if (err == caf::sec::connection_timeout && attempts_left > 1) {
-              connect_peer(self, cfg, address, done, attempts_left - 1);
-              return;
-            }
+          [address, fail](caf::error& err) {
             fail(make_error(errc::no_route, "can not reach " + address + ": " + describe(err)));
           });
 }

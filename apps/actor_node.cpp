@@ -164,6 +164,7 @@ int run(int argc, char** argv) {
   node_cfg.join_delay = std::chrono::milliseconds(o.join_delay_ms);
   node_cfg.balancing.check_period = std::chrono::milliseconds(o.mean_balance_check_period_ms);
   node_cfg.balancing.hole_watch = std::chrono::milliseconds(o.gossip_period_ms);
+  node_cfg.balancing.move_stagger = std::chrono::milliseconds(2 * o.gossip_period_ms);
   node_cfg.balancing.plan_mode = o.balance_mode == "plan";
   node_cfg.balancing.balance_quality =
       o.balance_mode == "plan" ? o.plan_quality : o.balance_quality;

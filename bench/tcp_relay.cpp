@@ -1,5 +1,8 @@
 #include "bench/tcp_relay.hpp"
 
+#include <condition_variable>
+#include <deque>
+#include <optional>
 #include <string_view>
 
 #include <arpa/inet.h>
@@ -78,8 +81,11 @@ void tcp_relay::accept_loop() {
     const size_t index = recordings_.size();
     recordings_.emplace_back();
     fds_.insert(fds_.end(), {client, target});
-    pumps_.emplace_back([this, client, target, index] { pump(client, target, index, true); });
-    pumps_.emplace_back([this, client, target, index] { pump(target, client, index, false); });
+    const std::chrono::microseconds latency(latency_us_.load());
+    pumps_.emplace_back(
+        [this, client, target, index, latency] { pump(client, target, index, true, latency); });
+    pumps_.emplace_back(
+        [this, client, target, index, latency] { pump(target, client, index, false, latency); });
   }
 }
 
@@ -89,8 +95,79 @@ void tcp_relay::mangle_once(const std::string& needle, int skip) {
   skip_ = skip;
 }
 
-void tcp_relay::pump(int from, int to, size_t index, bool to_target) {
+namespace {
+
+// Bytes on their way through a link of some latency: the reader queues what it read
+// with the time it may leave; the sender thread sends each chunk when due.
+class delay_line {
+ public:
+  delay_line(int to, std::chrono::microseconds latency)
+      : to_(to), latency_(latency), sender_([this] { send_loop(); }) {}
+  ~delay_line() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closing_ = true;
+    }
+    wake_.notify_all();
+    sender_.join();
+  }
+  // False once the far side stopped taking bytes.
+  bool push(const char* data, size_t n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back({clock::now() + latency_, std::string(data, n)});
+    wake_.notify_all();
+    return !failed_;
+  }
+
+ private:
+  using clock = std::chrono::steady_clock;
+  struct chunk {
+    clock::time_point due;
+    std::string bytes;
+  };
+
+  // Sends everything queued, the rest after the reader closes too.
+  void send_loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      wake_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+      if (queue_.empty()) break;
+      const clock::time_point due = queue_.front().due;
+      if (clock::now() < due) {
+        wake_.wait_until(lock, due);
+        continue;
+      }
+      std::string bytes = std::move(queue_.front().bytes);
+      queue_.pop_front();
+      lock.unlock();
+      bool ok = true;
+      for (size_t sent = 0; ok && sent < bytes.size();) {
+        const ssize_t m = ::send(to_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+        ok = m > 0;
+        if (ok) sent += size_t(m);
+      }
+      lock.lock();
+      if (!ok) failed_ = true;
+    }
+  }
+
+  const int to_;
+  const std::chrono::microseconds latency_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<chunk> queue_;
+  bool closing_ = false;
+  bool failed_ = false;
+  std::thread sender_;  // last: it starts with the rest made
+};
+
+}  // namespace
+
+void tcp_relay::pump(int from, int to, size_t index, bool to_target,
+                     std::chrono::microseconds latency) {
   char buf[65536];
+  std::optional<delay_line> line;
+  if (latency.count() > 0) line.emplace(to, latency);
   for (;;) {
     const ssize_t n = ::recv(from, buf, sizeof buf, 0);
     if (n <= 0) break;
@@ -109,6 +186,13 @@ void tcp_relay::pump(int from, int to, size_t index, bool to_target) {
       auto& r = recordings_[index];
       (to_target ? r.to_target : r.from_target).append(buf, size_t(n));
     }
+    if (line) {
+      if (!line->push(buf, size_t(n))) {
+        ::shutdown(from, SHUT_RDWR);
+        return;
+      }
+      continue;
+    }
     for (ssize_t sent = 0; sent < n;) {
       const ssize_t m = ::send(to, buf + sent, size_t(n - sent), MSG_NOSIGNAL);
       if (m <= 0) {
@@ -118,6 +202,7 @@ void tcp_relay::pump(int from, int to, size_t index, bool to_target) {
       sent += m;
     }
   }
+  line.reset();  // what is on its way still arrives
   ::shutdown(to, SHUT_WR);
 }
 

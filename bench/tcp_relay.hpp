@@ -1,12 +1,15 @@
 // tcp_relay: a TCP forwarder on 127.0.0.1 between a process and a node, for tests and
 // benchmarks — it can record what each side sent (the wire fuzzer's seeds are real
-// traffic captured this way) and change one byte of it, as a faulty link or a meddler.
+// traffic captured this way), change one byte of it, as a faulty link or a meddler, and
+// hold every byte back a one-way latency in each direction, as a long link does (this
+// machine's kernel has no netem qdisc).
 //
 // Thread safety: start() and the destructor from one thread; recorded() after the
 // connections it asks about have closed or the relay has stopped.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -41,16 +44,21 @@ class tcp_relay {
   // byte is changed; mangled() says whether that happened.
   void mangle_once(const std::string& needle, int skip);
   bool mangled() const { return mangled_; }
+  // Every byte of connections accepted from now on reaches the other side this long
+  // after the relay read it, in both directions; bytes keep their order and the link
+  // its throughput (a delay line, not a pause).
+  void set_one_way_latency(std::chrono::microseconds latency) { latency_us_ = latency.count(); }
 
  private:
   void accept_loop();
-  void pump(int from, int to, size_t index, bool to_target);
+  void pump(int from, int to, size_t index, bool to_target, std::chrono::microseconds latency);
 
   uint16_t target_port_;
   bool record_;
   int listen_fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> latency_us_{0};
   std::thread acceptor_;
   std::mutex mu_;
   std::vector<std::thread> pumps_;
