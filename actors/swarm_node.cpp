@@ -212,8 +212,8 @@ result<swarm_node> swarm_node::start(caf::actor_system& system, const swarm_node
   server_cfg.compute_ms_per_block = 1000.0 / speed->decode_steps_per_s;
   server_cfg.routing_table = node.table_;
   server_cfg.executor = node.executor_;
-  server_cfg.host = o.host;
-  server_cfg.port = node.port_;
+  server_cfg.host = o.advertise_host.empty() ? o.host : o.advertise_host;
+  server_cfg.port = o.advertise_port > 0 ? o.advertise_port : node.port_;
   server_cfg.model_id = node.model_id_;
   server_cfg.weights = o.weights;
   server_cfg.kv = o.kv;

@@ -30,6 +30,10 @@ struct swarm_node_options {
   std::string name;  // in records and logs; "" for host:port
   std::string host = "127.0.0.1";
   uint16_t port = 0;               // 0: a free one
+  // What the records announce as this node's address, when peers must reach it another
+  // way than host:port (port forwarding, a relay); "" and 0: host and the port listened on.
+  std::string advertise_host;
+  uint16_t advertise_port = 0;
   std::vector<std::string> seeds;  // "host:port" of nodes to join through; none: a new swarm
   std::string model_path;
   // native or int8 (model/linear.hpp). Part of the swarm's model id: nodes that keep

@@ -142,6 +142,8 @@ int run(int argc, char** argv) {
   swarm_node_options node_cfg;
   node_cfg.name = o.name;
   node_cfg.host = o.host;
+  node_cfg.advertise_host = o.advertise_host;
+  node_cfg.advertise_port = uint16_t(o.advertise_port);
   node_cfg.port = uint16_t(o.port);
   node_cfg.seeds = o.seeds;
   node_cfg.model_path = o.model;
@@ -176,7 +178,7 @@ int run(int argc, char** argv) {
   swarm_node& node = *started;
   const std::string& name = node.name();
   std::cout << name << ": listening on " << node.address() << (o.tls_cert.empty() ? "" : " (TLS)")
-            << "\n"
+            << (o.advertise.empty() ? "" : ", advertised as " + o.advertise) << "\n"
             << name << ": serving blocks [" << node.span_start() << ", " << node.span_end()
             << ") of " << o.model << " (model " << node.model_id() << ", codec "
             << to_string(o.codec) << ", " << int8_path_summary() << ")" << std::endl;

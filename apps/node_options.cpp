@@ -149,6 +149,20 @@ status check(node_options& o, const origins& from) {
     return bad(from, "log-level",
                "'" + o.log_level + "' is not one of error, warning, info, debug");
   }
+  if (!o.advertise.empty()) {
+    const size_t colon = o.advertise.rfind(':');
+    int64_t port = -1;
+    if (colon != std::string::npos && colon > 0 && colon + 1 < o.advertise.size() &&
+        o.advertise.find_first_not_of("0123456789", colon + 1) == std::string::npos &&
+        o.advertise.size() - colon - 1 <= 5) {
+      port = std::stoll(o.advertise.substr(colon + 1));
+    }
+    if (port < 1 || port > 65535) {
+      return bad(from, "advertise", "'" + o.advertise + "' is not HOST:PORT (port 1-65535)");
+    }
+    o.advertise_host = o.advertise.substr(0, colon);
+    o.advertise_port = port;
+  }
   if (o.fault_delay_ms < 0) return bad(from, "fault-delay-ms", "must be >= 0");
   if (!(o.fault_block_ms >= 0 && o.fault_block_ms <= 60000)) {
     return bad(from, "fault-block-ms", "must be in [0, 60000]");
@@ -221,6 +235,8 @@ po::options_description node_option_descriptions(node_options& o) {
     ("config", po::value(&o.config), "cluster config file: 'key = value' lines, # comments")
     ("name", po::value(&o.name), "this node's name in the swarm (default: host:port)")
     ("host", po::value(&o.host)->default_value(o.host), "address to listen on and announce")
+    ("advertise", po::value(&o.advertise)->default_value(o.advertise),
+     "HOST:PORT peers reach this node at, when not host:port (port forwarding, a relay)")
     ("port", po::value(&o.port)->default_value(o.port), "port to listen on; 0 = a free one")
     ("seed", po::value(&o.seeds)->composing(), "host:port of a node to join through (repeatable)")
     ("model", po::value(&o.model), "the GGUF file to serve (required)")

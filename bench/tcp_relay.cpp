@@ -1,8 +1,10 @@
 #include "bench/tcp_relay.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <optional>
+#include <random>
 #include <string_view>
 
 #include <arpa/inet.h>
@@ -24,6 +26,21 @@ int connect_loopback(uint16_t port) {
     return -1;
   }
   return fd;
+}
+
+uint16_t free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  uint16_t port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
 }
 
 tcp_relay::tcp_relay(uint16_t target_port, bool record)
@@ -81,12 +98,19 @@ void tcp_relay::accept_loop() {
     const size_t index = recordings_.size();
     recordings_.emplace_back();
     fds_.insert(fds_.end(), {client, target});
-    const std::chrono::microseconds latency(latency_us_.load());
+    link_shape there = shape_, back = shape_;
+    there.seed = shape_.seed + 2 * index;
+    back.seed = shape_.seed + 2 * index + 1;
     pumps_.emplace_back(
-        [this, client, target, index, latency] { pump(client, target, index, true, latency); });
+        [this, client, target, index, there] { pump(client, target, index, true, there); });
     pumps_.emplace_back(
-        [this, client, target, index, latency] { pump(target, client, index, false, latency); });
+        [this, client, target, index, back] { pump(target, client, index, false, back); });
   }
+}
+
+void tcp_relay::set_link(const link_shape& shape) {
+  std::lock_guard<std::mutex> lock(mu_);
+  shape_ = shape;
 }
 
 void tcp_relay::mangle_once(const std::string& needle, int skip) {
@@ -97,12 +121,12 @@ void tcp_relay::mangle_once(const std::string& needle, int skip) {
 
 namespace {
 
-// Bytes on their way through a link of some latency: the reader queues what it read
-// with the time it may leave; the sender thread sends each chunk when due.
+// Bytes on their way through a shaped link: the reader queues what it read with the time
+// it may leave (link_shape); the sender thread sends each chunk when due.
 class delay_line {
  public:
-  delay_line(int to, std::chrono::microseconds latency)
-      : to_(to), latency_(latency), sender_([this] { send_loop(); }) {}
+  delay_line(int to, const link_shape& shape)
+      : to_(to), shape_(shape), rng_(shape.seed), sender_([this] { send_loop(); }) {}
   ~delay_line() {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -114,7 +138,21 @@ class delay_line {
   // False once the far side stopped taking bytes.
   bool push(const char* data, size_t n) {
     std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_back({clock::now() + latency_, std::string(data, n)});
+    const clock::time_point now = clock::now();
+    clock::time_point sent = std::max(now, link_free_);
+    if (shape_.mbps > 0) {
+      sent += std::chrono::duration_cast<clock::duration>(
+          std::chrono::duration<double>(double(n) * 8 / (shape_.mbps * 1e6)));
+    }
+    link_free_ = sent;
+    clock::time_point due = sent + shape_.latency;
+    if (shape_.jitter.count() > 0) {
+      due += std::chrono::microseconds(int64_t(unit_(rng_) * double(shape_.jitter.count())));
+    }
+    if (shape_.stall_fraction > 0 && unit_(rng_) < shape_.stall_fraction) due += shape_.stall;
+    due = std::max(due, last_due_);
+    last_due_ = due;
+    queue_.push_back({due, std::string(data, n)});
     wake_.notify_all();
     return !failed_;
   }
@@ -152,7 +190,11 @@ class delay_line {
   }
 
   const int to_;
-  const std::chrono::microseconds latency_;
+  const link_shape shape_;
+  std::mt19937_64 rng_;
+  std::uniform_real_distribution<double> unit_{0, 1};
+  clock::time_point link_free_{};  // when the last chunk queued is through the bandwidth cap
+  clock::time_point last_due_{};
   std::mutex mu_;
   std::condition_variable wake_;
   std::deque<chunk> queue_;
@@ -163,11 +205,10 @@ class delay_line {
 
 }  // namespace
 
-void tcp_relay::pump(int from, int to, size_t index, bool to_target,
-                     std::chrono::microseconds latency) {
+void tcp_relay::pump(int from, int to, size_t index, bool to_target, link_shape shape) {
   char buf[65536];
   std::optional<delay_line> line;
-  if (latency.count() > 0) line.emplace(to, latency);
+  if (shape.shaped()) line.emplace(to, shape);
   for (;;) {
     const ssize_t n = ::recv(from, buf, sizeof buf, 0);
     if (n <= 0) break;

@@ -1,7 +1,7 @@
 // tcp_relay: a TCP forwarder on 127.0.0.1 between a process and a node, for tests and
 // benchmarks — it can record what each side sent (the wire fuzzer's seeds are real
 // traffic captured this way), change one byte of it, as a faulty link or a meddler, and
-// hold every byte back a one-way latency in each direction, as a long link does (this
+// shape each direction like a real link (latency, jitter, bandwidth, stalls: this
 // machine's kernel has no netem qdisc).
 //
 // Thread safety: start() and the destructor from one thread; recorded() after the
@@ -18,8 +18,28 @@
 
 namespace corolla {
 
+// One direction of a link, as the relay emulates it: a chunk read at t leaves at
+// max(t, when the link is free) + its size / bandwidth + latency + jitter, never before
+// the chunk ahead of it (TCP keeps order); with probability stall_fraction it is also held
+// back `stall` (a lost packet's retransmission, as TCP sees loss). All zero: no shaping.
+struct link_shape {
+  std::chrono::microseconds latency{0};  // one way
+  std::chrono::microseconds jitter{0};   // uniform in [0, jitter], added to the latency
+  double mbps = 0;                       // megabits per second; 0: no cap
+  double stall_fraction = 0;
+  std::chrono::microseconds stall{200000};
+  uint64_t seed = 1;  // the jitter's and the stalls'
+  bool shaped() const {
+    return latency.count() > 0 || jitter.count() > 0 || mbps > 0 || stall_fraction > 0;
+  }
+};
+
 // A blocking TCP connection to 127.0.0.1:port; -1 when refused.
 int connect_loopback(uint16_t port);
+
+// A port of 127.0.0.1 the kernel just handed out and nobody listens on, for a process that
+// must know its port before it starts (another may take it first); 0 when none.
+uint16_t free_loopback_port();
 
 class tcp_relay {
  public:
@@ -44,21 +64,19 @@ class tcp_relay {
   // byte is changed; mangled() says whether that happened.
   void mangle_once(const std::string& needle, int skip);
   bool mangled() const { return mangled_; }
-  // Every byte of connections accepted from now on reaches the other side this long
-  // after the relay read it, in both directions; bytes keep their order and the link
-  // its throughput (a delay line, not a pause).
-  void set_one_way_latency(std::chrono::microseconds latency) { latency_us_ = latency.count(); }
+  // Connections accepted from now on carry bytes both ways as `shape` says.
+  void set_link(const link_shape& shape);
 
  private:
   void accept_loop();
-  void pump(int from, int to, size_t index, bool to_target, std::chrono::microseconds latency);
+  void pump(int from, int to, size_t index, bool to_target, link_shape shape);
 
   uint16_t target_port_;
   bool record_;
   int listen_fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
-  std::atomic<int64_t> latency_us_{0};
+  link_shape shape_;  // under mu_
   std::thread acceptor_;
   std::mutex mu_;
   std::vector<std::thread> pumps_;

@@ -95,6 +95,18 @@ TEST(NodeOptions, BalanceModeIsPetalsOrPlan) {
             std::string::npos);
 }
 
+TEST(NodeOptions, AdvertiseIsHostAndPort) {
+  auto o = read_node_options({"--model", "m.gguf", "--advertise", "relay.example:7901"});
+  ASSERT_TRUE(o.ok()) << o.error().to_string();
+  EXPECT_EQ(o->advertise_host, "relay.example");
+  EXPECT_EQ(o->advertise_port, 7901);
+  for (const char* bad : {"relay.example", ":7901", "relay:0", "relay:70000", "relay:7x"}) {
+    EXPECT_NE(error_of({"--model", "m.gguf", "--advertise", bad}).find("advertise: '"),
+              std::string::npos)
+        << bad;
+  }
+}
+
 TEST(NodeOptions, BadValueNamesKeyFileAndLine) {
   const std::string path = write_config("node-badport.conf", "model = m.gguf\nport = seven\n");
   const std::string e = error_of({"--config", path});
