@@ -1,6 +1,7 @@
 #include "apps/bench_command.hpp"
 
 #include <boost/program_options.hpp>
+#include <cstdio>
 #include <iostream>
 
 #include "apps/command_line.hpp"
@@ -90,6 +91,49 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out) {
     if (options.session_tokens.empty()) options.session_tokens = {64, 512, 2048};
     return run_recovery_bench(options, out);
   }
+  if (suite == "wan") {
+    wan_bench_options options;
+    std::vector<int> servers;
+    std::vector<int64_t> prompts;
+    std::vector<std::string> links;
+    po::options_description opts =
+        model_suite_options("corolla bench wan [--model FILE]", options.model_path);
+    opts.add_options()("decode-tokens", po::value(&options.decode_tokens)->default_value(16),
+                       "greedy decode steps timed per row")(
+        "servers", po::value(&servers)->multitoken(), "server counts (default: 1 2 3)")(
+        "prompts", po::value(&prompts)->multitoken(),
+        "prompt lengths timed to the first token (default: 128 512)")(
+        "link", po::value(&links)->multitoken(),
+        "LATENCY_MS:MBITS settings, one way (default: 0.5:1000 5:100 50:10)");
+    if (auto done = parse_command_line(opts, rest, "corolla bench wan", out, vm)) return *done;
+    if (!servers.empty()) options.servers = servers;
+    if (!prompts.empty()) options.prompts = prompts;
+    if (!links.empty()) options.settings.clear();
+    for (const std::string& l : links) {
+      wan_setting s;
+      char tail = 0;
+      if (std::sscanf(l.c_str(), "%lf:%lf%c", &s.latency_ms, &s.mbps, &tail) != 2 ||
+          !(s.latency_ms >= 0) || !(s.mbps > 0)) {
+        std::cerr << "corolla bench wan: --link '" << l
+                  << "' is not LATENCY_MS:MBITS (latency >= 0, bandwidth > 0)\n";
+        return 2;
+      }
+      options.settings.push_back(s);
+    }
+    for (int n : options.servers) {
+      if (n < 1 || n > 8) {
+        std::cerr << "corolla bench wan: --servers " << n << " is not in 1..8\n";
+        return 2;
+      }
+    }
+    for (int64_t p : options.prompts) {
+      if (p < 1 || p > 4096) {
+        std::cerr << "corolla bench wan: --prompts " << p << " is not in 1..4096\n";
+        return 2;
+      }
+    }
+    return run_wan_bench(options, out);
+  }
   if (suite == "http") {
     http_bench_options options;
     po::options_description opts =
@@ -162,7 +206,8 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out) {
   }
   std::cerr << "corolla bench: "
             << (suite.empty() ? "no suite given" : "unknown suite '" + suite + "'")
-            << "; suites: kernels, generate, sessions, swarm, recovery, http, spot, quant, wire\n";
+            << "; suites: kernels, generate, sessions, swarm, wan, recovery, http, spot, quant, "
+               "wire\n";
   return 2;
 }
 

@@ -79,6 +79,23 @@ struct recovery_bench_options {
 };
 int run_recovery_bench(const recovery_bench_options& options, std::ostream& out);
 
+// `corolla bench wan`: the model over 1-3 actor-node processes whose every link runs
+// through a shaped relay: decode steps/s (push and round trips) and time to first token,
+// each beside the physical limit of the setting (bench/wan_bench.cpp).
+struct wan_setting {
+  double latency_ms = 0;  // one way
+  double mbps = 0;
+};
+struct wan_bench_options {
+  std::string model_path;  // empty: as generate_bench_options
+  int decode_tokens = 16;
+  std::vector<int> servers = {1, 2, 3};
+  std::vector<int64_t> prompts = {128, 512};
+  // The Petals paper's settings: a cluster, a slower cluster, the internet.
+  std::vector<wan_setting> settings = {{0.5, 1000}, {5, 100}, {50, 10}};
+};
+int run_wan_bench(const wan_bench_options& options, std::ostream& out);
+
 // `corolla bench wire`: fuzzed frames (mutations of captured real traffic) against a live
 // actor-node; prints the count, the node's RSS, and whether an honest client still gets
 // its tokens. Exit code 1 when the node died or answered differently.
