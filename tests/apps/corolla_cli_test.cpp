@@ -111,6 +111,9 @@ TEST(CorollaCli, BadInputGivesOneClearLineAndNonZeroExit) {
   expect_refusal("gguf make --preset tiny --type q2_k -o " + testing::temp_path("x.gguf"), 2,
                  "weight type 'q2_k'");
   expect_refusal("frobnicate", 2, "unknown command 'frobnicate'");
+  expect_refusal("bench wan --link 50ms", 2, "--link '50ms' is not LATENCY_MS:MBITS");
+  expect_refusal("bench wan --link 5:0", 2, "--link '5:0' is not LATENCY_MS:MBITS");
+  expect_refusal("bench wan --servers 9", 2, "--servers 9 is not in 1..8");
 }
 
 TEST(CorollaCli, GeneratesFromAMadeModelWithStats) {
