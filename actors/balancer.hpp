@@ -1,8 +1,9 @@
 // balancer: a node's share of balancing the swarm — Petals' rule 2, run by the node
 // itself. Every check period (jittered, so that nodes do not check in step) it reads
 // the swarm's records from the node's routing table and asks should_move
-// (actors/balancing.hpp) whether moving its server would raise the swarm's throughput
-// enough; if so, it moves the server:
+// (actors/balancing.hpp) — or in plan mode the swarm's plan (actors/balance_plan.hpp) —
+// whether moving its server would raise the swarm's throughput enough; if so, it moves
+// the server:
 //
 //   move_atom: the server drains, announcing where it is going (balancers elsewhere
 //   count it there) -> running sessions may finish within the grace period -> the
@@ -13,7 +14,10 @@
 // with it, and the balancer's end ends the server). Rule 1 is the node's choice at
 // start (swarm_node). Healing needs nothing more: a dead node's records leave the
 // table, its blocks' throughput drops to zero, and the next check of a node whose
-// blocks others also cover moves it there.
+// blocks others also cover moves it there. In plan mode that check comes early: the
+// balancer looks for blocks nobody serves every hole_watch, and a mover the plan names
+// waits its turn behind the movers of lower ids (move_stagger), so that replicas a
+// gossip round apart do not send two servers into one gap.
 #pragma once
 
 #include <chrono>
