@@ -231,7 +231,10 @@ int run(int argc, char** argv) {
       "1 = off")("seed", po::value(&repl.generation.sampling.seed)->default_value(0),
                  "sampling seed (default: a fresh random one for every prompt)")(
       "system", po::value(&repl.system), "the system prompt of a chat")(
-      "stop", po::value(&repl.generation.stop_strings)->composing(), "stop string (repeatable)");
+      "stop", po::value(&repl.generation.stop_strings)->composing(), "stop string (repeatable)")(
+      "draft-tokens", po::value(&repl.generation.draft_tokens)->default_value(0),
+      "speculative decoding, greedy only: up to this many tokens drafted from the context "
+      "and verified in one step through the swarm (0 = off, at most 16)");
   std::string weights, kv_name;
   add_precision_options(opts, weights, &kv_name);
   po::variables_map vm;

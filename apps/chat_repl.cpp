@@ -82,6 +82,11 @@ void print_stats(std::ostream& out, const generate_reply& r) {
       << "answer: " << s.generated_tokens() << " tokens, "
       << format_ms(s.decode_tokens_per_second()) << " tokens/s, stop: " << to_string(s.reason)
       << "\n";
+  if (s.drafted > 0) {
+    out << "speculation: " << s.accepted << " of " << s.drafted << " drafted tokens accepted ("
+        << format_ms(100.0 * double(s.accepted) / double(s.drafted)) << "%), " << s.decode_steps
+        << " decode steps\n";
+  }
   if (r.mean_token.empty()) return;
   double compute = 0, transfer = 0;
   out << "per token (mean of the decode steps):\n";

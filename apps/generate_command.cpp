@@ -34,7 +34,10 @@ int run_generate(const std::vector<std::string>& args, std::ostream& out) {
       "repeat-penalty", po::value(&gen.sampling.repeat_penalty)->default_value(1.0f, "1.0"),
       "1 = off")("seed", po::value(&gen.sampling.seed)->default_value(0), "sampling seed")(
       "stop", po::value(&gen.stop_strings)->composing(), "stop string (repeatable)")(
-      "threads,t", po::value(&threads), "OpenMP threads (default: all cores)")(
+      "draft-tokens", po::value(&gen.draft_tokens)->default_value(0),
+      "speculative decoding, greedy only: up to this many tokens drafted from the context "
+      "and verified in one step (0 = off, at most 16)")("threads,t", po::value(&threads),
+                                                        "OpenMP threads (default: all cores)")(
       "context,c", po::value(&context), "KV cache tokens (default: the model's, at most 4096)")(
       "json", "print one JSON object (prompt ids, generated ids, text, stats) instead of text");
   std::string weights, kv;
@@ -93,6 +96,9 @@ int run_generate(const std::vector<std::string>& args, std::ostream& out) {
           {"prompt_tokens_per_second", stats->prompt_tokens_per_second()},
           {"generated_tokens", stats->generated_tokens()},
           {"decode_tokens_per_second", stats->decode_tokens_per_second()},
+          {"decode_steps", stats->decode_steps},
+          {"drafted_tokens", stats->drafted},
+          {"accepted_tokens", stats->accepted},
           {"load_seconds", model->load_seconds()},
           {"precision", to_string(options.kind)},
           {"kv_type", to_string(cache)},
@@ -111,6 +117,11 @@ int run_generate(const std::vector<std::string>& args, std::ostream& out) {
                1000.0 / stats->decode_tokens_per_second(), to_string(stats->reason),
                to_string(options.kind), to_string(cache), model->load_seconds(),
                double(peak_rss_bytes()) / (1 << 20), kernels.c_str(), omp_get_max_threads());
+  if (stats->drafted > 0) {
+    std::fprintf(stderr, "speculation: %lld of %lld drafted tokens accepted, %lld decode steps\n",
+                 (long long)stats->accepted, (long long)stats->drafted,
+                 (long long)stats->decode_steps);
+  }
   return 0;
 }
 

@@ -29,20 +29,20 @@ void serialize(Archive& ar, sampling_params& p) {
 
 template <class Archive>
 void serialize(Archive& ar, generation_options& o) {
-  ar(o.sampling, o.max_tokens, text_list<64>(o.stop_strings), o.stop_at_eos);
+  ar(o.sampling, o.max_tokens, text_list<64>(o.stop_strings), o.stop_at_eos, o.draft_tokens);
 }
 
 template <class Archive>
 void save(Archive& ar, const generation_stats& s) {
   ar(s.prompt_tokens, s.prompt_ms, s.generate_ms, uint8_t(s.reason),
-     bounded_values<max_wire_tokens>(s.tokens));
+     bounded_values<max_wire_tokens>(s.tokens), s.drafted, s.accepted, s.decode_steps);
 }
 
 template <class Archive>
 void load(Archive& ar, generation_stats& s) {
   uint8_t reason = 0;
-  ar(s.prompt_tokens, s.prompt_ms, s.generate_ms, reason,
-     bounded_values<max_wire_tokens>(s.tokens));
+  ar(s.prompt_tokens, s.prompt_ms, s.generate_ms, reason, bounded_values<max_wire_tokens>(s.tokens),
+     s.drafted, s.accepted, s.decode_steps);
   if (reason > uint8_t(stop_reason::cancelled)) {
     throw cereal::Exception("unknown stop reason " + std::to_string(reason));
   }

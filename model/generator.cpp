@@ -97,17 +97,45 @@ status generator::prefill(const std::vector<int32_t>& tokens, size_t from) {
     COROLLA_RETURN_IF_ERROR(head_.embed(&tokens[pos], n, x_.data()));
     COROLLA_RETURN_IF_ERROR(runner_.forward(int64_t(pos), n, x_.data()));
     cached_.insert(cached_.end(), tokens.begin() + pos, tokens.begin() + pos + n);
-    if (pos + n == tokens.size()) {
-      logits_.resize(size_t(head_.vocab_size()));
-      const float* last = x_.data() + (n - 1) * dim;
-      if (run_logits_) {
-        COROLLA_RETURN_IF_ERROR(run_logits_(last, logits_.data()));
-      } else {
-        head_.logits(last, 1, logits_.data(), head_ws_);
-      }
-    }
+    if (pos + n == tokens.size()) COROLLA_RETURN_IF_ERROR(logits_of(x_.data() + (n - 1) * dim));
   }
   return status();
+}
+
+status generator::logits_of(const float* x) {
+  logits_.resize(size_t(head_.vocab_size()));
+  if (run_logits_) return run_logits_(x, logits_.data());
+  head_.logits(x, 1, logits_.data(), head_ws_);
+  return status();
+}
+
+status generator::verify(int32_t id, const std::vector<int32_t>& drafts) {
+  const int64_t dim = head_.config().dim;
+  std::vector<int32_t> step{id};
+  step.insert(step.end(), drafts.begin(), drafts.end());
+  const int64_t n = int64_t(step.size());
+  ahead_.resize(size_t(n * dim));
+  COROLLA_RETURN_IF_ERROR(head_.embed(step.data(), n, ahead_.data()));
+  COROLLA_RETURN_IF_ERROR(runner_.forward(int64_t(cached_.size()), n, ahead_.data()));
+  cached_.insert(cached_.end(), step.begin(), step.end());
+  return logits_of(ahead_.data());
+}
+
+std::vector<int32_t> draft_from_context(const std::vector<int32_t>& context, int32_t max_tokens) {
+  const size_t size = context.size();
+  if (max_tokens <= 0) return {};
+  for (size_t n = std::min<size_t>(3, size > 0 ? size - 1 : 0); n >= 1; --n) {
+    const auto suffix = context.end() - std::ptrdiff_t(n);
+    // The latest earlier occurrence: its continuation is what this context last did here.
+    for (size_t at = size - n; at-- > 0;) {
+      if (!std::equal(suffix, context.end(), context.begin() + std::ptrdiff_t(at))) continue;
+      const size_t from = at + n;
+      const size_t take = std::min(size - from, size_t(max_tokens));
+      return std::vector<int32_t>(context.begin() + std::ptrdiff_t(from),
+                                  context.begin() + std::ptrdiff_t(from + take));
+    }
+  }
+  return {};
 }
 
 result<generation_stats> generator::generate(const std::vector<int32_t>& tokens,
@@ -115,6 +143,11 @@ result<generation_stats> generator::generate(const std::vector<int32_t>& tokens,
                                              const text_callback& on_text) {
   if (tokens.empty()) return status::invalid_argument("the prompt has no tokens");
   COROLLA_RETURN_IF_ERROR(options.sampling.validate());
+  if (options.draft_tokens < 0 || options.draft_tokens > max_draft_tokens) {
+    return status::invalid_argument("draft_tokens must be in [0, " +
+                                    std::to_string(max_draft_tokens) + "], got " +
+                                    std::to_string(options.draft_tokens));
+  }
   if (options.max_tokens < 1) {
     return status::invalid_argument("max_tokens must be >= 1, got " +
                                     std::to_string(options.max_tokens));
@@ -146,6 +179,9 @@ result<generation_stats> generator::generate(const std::vector<int32_t>& tokens,
   std::vector<int32_t> history = tokens;
   token_stream stream(tokenizer_);
   std::string pending;  // final text not yet passed to on_text
+  const bool speculate = options.draft_tokens > 0 && options.sampling.temperature == 0;
+  std::vector<int32_t> drafts;  // the verified step's drafts not taken yet, in order
+  int64_t row = 0;              // the step's row whose logits are in logits_
   for (;;) {
     const int32_t id = sample.sample(logits_.data(), head_.vocab_size(), history);
     history.push_back(id);
@@ -174,17 +210,44 @@ result<generation_stats> generator::generate(const std::vector<int32_t>& tokens,
       stats.reason = stop_reason::max_tokens;
       break;
     }
-    if (int64_t(cached_.size()) + 1 >= max_context_) {
+    if (int64_t(history.size()) >= max_context_) {
       stats.reason = stop_reason::context_full;
       break;
     }
-    // decode: the sampled token through every block at the next position
-    const status st = prefill(history, cached_.size());
+    if (!drafts.empty()) {
+      if (id == drafts.front()) {  // the draft the last step ran here: its row is next
+        drafts.erase(drafts.begin());
+        ++stats.accepted;
+        const status st = logits_of(ahead_.data() + (++row) * head_.config().dim);
+        if (!st.ok()) {
+          cached_.clear();
+          return st;
+        }
+        continue;
+      }
+      cached_.resize(history.size() - 1);  // the rest of the step's rows do not count
+      drafts.clear();
+    }
+    // decode: the sampled token (and drafts after it) through every block
+    ++stats.decode_steps;
+    if (speculate) {
+      const int64_t room = std::min<int64_t>(
+          {int64_t(options.draft_tokens), int64_t(options.max_tokens) - stats.generated_tokens(),
+           max_context_ - int64_t(history.size())});
+      drafts = draft_from_context(history, int32_t(room));
+    }
+    const status st = drafts.empty() ? prefill(history, cached_.size()) : verify(id, drafts);
     if (!st.ok()) {
       cached_.clear();
       return st;
     }
+    stats.drafted += int64_t(drafts.size());
+    row = 0;
   }
+  // Invariant 1: rows of drafts the answer did not take are not context.
+  size_t kept = 0;
+  while (kept < cached_.size() && kept < history.size() && cached_[kept] == history[kept]) ++kept;
+  cached_.resize(kept);
   // A stop string or a cancel ends the text where it is; otherwise an unfinished UTF-8
   // sequence the stream still holds is owed to the reader.
   if (stats.reason != stop_reason::stop_string && stats.reason != stop_reason::cancelled) {

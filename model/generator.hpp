@@ -12,6 +12,12 @@
 //     or the callback returning false. No token is computed after that point.
 //  3. Text is only emitted once it can no longer turn out to start a stop string, and
 //     never splits a UTF-8 sequence.
+//  4. Speculation (draft_tokens > 0, greedy sampling) changes how many positions a step
+//     runs, never the tokens: drafts come from the context itself (prompt lookup), the
+//     step runs the sampled token and its drafts at once, and a draft is taken only
+//     when it is what the sampler picks from the logits of the row before it; the
+//     runner's caches are rewound past the first draft that is not (positions are
+//     explicit). Rows of a step are computed as single rows are, bit for bit.
 // One owner; the head and tokenizer may be shared with other generators.
 #pragma once
 
@@ -54,7 +60,18 @@ struct generation_options {
   int32_t max_tokens = 256;  // new tokens at most
   std::vector<std::string> stop_strings;
   bool stop_at_eos = true;
+  // Speculative decoding: up to this many tokens drafted from the context and verified
+  // in the same step as the sampled one. Greedy sampling only (temperature 0: the
+  // draft is kept exactly when it is the sampler's pick); otherwise off. 0: off.
+  int32_t draft_tokens = 0;
 };
+
+// Speculation's drafts: after the longest suffix of `context` (3 tokens at most) that
+// occurred before, the tokens that followed its latest earlier occurrence — up to
+// max_tokens of them; none when no suffix repeats.
+std::vector<int32_t> draft_from_context(const std::vector<int32_t>& context, int32_t max_tokens);
+
+constexpr int32_t max_draft_tokens = 16;
 
 enum class stop_reason { end_of_generation, stop_string, max_tokens, context_full, cancelled };
 const char* to_string(stop_reason r);
@@ -65,6 +82,9 @@ struct generation_stats {
   double generate_ms = 0;     // everything after: sampling and the decode steps
   stop_reason reason = stop_reason::max_tokens;
   std::vector<int32_t> tokens;  // the sampled ids in order, an end-of-generation one included
+  int64_t drafted = 0;          // speculation: tokens drafted and verified
+  int64_t accepted = 0;         // of them, kept
+  int64_t decode_steps = 0;     // steps through the blocks after the prompt's
 
   int64_t generated_tokens() const { return int64_t(tokens.size()); }
   double prompt_tokens_per_second() const;
@@ -100,6 +120,11 @@ class generator {
  private:
   // Runs tokens[from, end) and leaves the last token's logits in logits_.
   status prefill(const std::vector<int32_t>& tokens, size_t from);
+  // Runs `id` and `drafts` at position cached_.size() as one step, appends them all to
+  // cached_, keeps the rows' hidden states in ahead_ and leaves row 0's logits in logits_.
+  status verify(int32_t id, const std::vector<int32_t>& drafts);
+  // The head on one hidden state [dim], into logits_.
+  status logits_of(const float* x);
 
   const head& head_;
   const tokenizer& tokenizer_;
@@ -109,6 +134,7 @@ class generator {
   std::vector<int32_t> cached_;
   std::vector<float> x_;       // [chunk, dim]
   std::vector<float> logits_;  // [vocab]
+  std::vector<float> ahead_;   // speculation: the verified step's rows [1 + drafts, dim]
   head_workspace head_ws_;
 };
 

@@ -44,6 +44,31 @@ TEST_F(Cluster, ThreeNodesAndAClientGenerateTheSingleProcessTokens) {
   }
 }
 
+// Speculation through the swarm: every server's cache rewinds past rejected drafts
+// (positions are explicit) and the greedy tokens are the single-process ones.
+TEST_F(Cluster, SpeculationThroughThreeNodesKeepsTheSingleProcessTokens) {
+  three_nodes nodes;
+  ASSERT_TRUE(nodes.start());
+  remote_swarm& swarm = join(nodes.a);
+  generate_request req = testing::greedy("Once upon a time", 64);
+  const auto expected = testing::single_process_tokens(model_, precision::int8, req);
+  req.options.draft_tokens = 4;
+  for (bool push : {false, true}) {
+    SCOPED_TRACE(push ? "push" : "round trips");
+    client_config client_cfg = swarm.client_defaults();
+    client_cfg.push = push;
+    auto client = start_client(*system_, client_cfg);
+    ASSERT_TRUE(client.ok()) << client.error().message();
+    client_handle owner(*client);
+    const testing::answer got = testing::ask(*system_, *client, req);
+    ASSERT_EQ(got.error, "");
+    EXPECT_EQ(got.reply.stats.tokens, expected);
+    EXPECT_GT(got.reply.stats.drafted, 0);
+    std::cout << got.reply.stats.accepted << " of " << got.reply.stats.drafted
+              << " drafts accepted, " << got.reply.stats.decode_steps << " decode steps\n";
+  }
+}
+
 TEST_F(Cluster, AFourthNodeAppearsInEveryTableWithinThreeGossipPeriods) {
   three_nodes nodes;
   ASSERT_TRUE(nodes.start());

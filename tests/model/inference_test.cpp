@@ -3,6 +3,8 @@
 // the sampler and the generator's stopping rules.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <algorithm>
 #include <cmath>
 
@@ -324,6 +326,95 @@ TEST_F(Generator, MakesNoMatmulPrimitivePerToken) {
   gen_->reset();
   run("Once upon a time");
   EXPECT_EQ(matmul_int8_primitives_created(), before);
+}
+
+// Prompt lookup: the tokens after the latest earlier occurrence of the longest repeated
+// suffix (3 tokens at most).
+TEST(Speculation, DraftsWhatFollowedTheLatestRepeatOfTheSuffix) {
+  EXPECT_EQ(draft_from_context({1, 2, 3, 9, 1, 2, 3, 7, 8, 1, 2, 3}, 4),
+            (std::vector<int32_t>{7, 8, 1, 2}));
+  EXPECT_EQ(draft_from_context({5, 6, 1, 2, 6}, 3), (std::vector<int32_t>{1, 2, 6}));
+  EXPECT_EQ(draft_from_context({4, 4}, 2), std::vector<int32_t>{4});
+  EXPECT_TRUE(draft_from_context({1, 2, 3}, 4).empty());
+  EXPECT_TRUE(draft_from_context({1, 2, 1}, 0).empty());
+  EXPECT_TRUE(draft_from_context({}, 4).empty());
+}
+
+// Records every step the generator runs, to see where speculation rewinds.
+class recording_runner : public block_runner {
+ public:
+  explicit recording_runner(block_runner& inner) : inner_(inner) {}
+  status forward(int64_t pos, int64_t n, float* x) override {
+    steps.push_back({pos, n});
+    return inner_.forward(pos, n, x);
+  }
+  std::vector<std::pair<int64_t, int64_t>> steps;
+
+ private:
+  block_runner& inner_;
+};
+
+// Speculation changes the steps, never the tokens: for every draft length, the greedy
+// tokens are those of plain decoding and the context left behind holds only them; drafts
+// are taken, and rejected ones are rewound at several rows of a step.
+TEST_F(Generator, SpeculationKeepsTheGreedyTokensAndRewindsRejectedRows) {
+  options_.max_tokens = 96;
+  const std::vector<std::string> prompts = {"Once upon a time", "Lily and Ben"};
+  std::set<int64_t> rewound_rows;
+  for (const std::string& prompt : prompts) {
+    const auto ids = model_->tokenizer().encode(prompt, true, false);
+    gen_->reset();
+    auto plain = gen_->generate(ids, options_, [](const std::string&) { return true; });
+    ASSERT_TRUE(plain.ok());
+    const std::vector<int32_t> plain_context = gen_->context();
+    for (int32_t draft : {1, 2, 4, 8, 16}) {
+      SCOPED_TRACE(prompt + ", draft " + std::to_string(draft));
+      local_blocks blocks(model_->blocks(), 512);
+      recording_runner runner(blocks);
+      generator g(model_->head(), model_->tokenizer(), runner, 512);
+      generation_options o = options_;
+      o.draft_tokens = draft;
+      auto r = g.generate(ids, o, [](const std::string&) { return true; });
+      ASSERT_TRUE(r.ok()) << r.error().to_string();
+      EXPECT_EQ(r->tokens, plain->tokens);
+      // Invariant 1 either way; speculation may have run the last token already.
+      std::vector<int32_t> whole = ids;
+      whole.insert(whole.end(), r->tokens.begin(), r->tokens.end());
+      const std::vector<int32_t>& context = g.context();
+      ASSERT_GE(context.size(), plain_context.size());
+      EXPECT_TRUE(std::equal(plain_context.begin(), plain_context.end(), context.begin()));
+      ASSERT_LE(context.size(), whole.size());
+      EXPECT_TRUE(std::equal(context.begin(), context.end(), whole.begin()));
+      EXPECT_GT(r->drafted, 0);
+      EXPECT_LE(r->accepted, r->drafted);
+      EXPECT_EQ(r->decode_steps + r->accepted, r->generated_tokens() - 1);
+      for (size_t i = 1; i < runner.steps.size(); ++i) {
+        const auto [pos, n] = runner.steps[i - 1];
+        if (runner.steps[i].first < pos + n) rewound_rows.insert(runner.steps[i].first - pos);
+      }
+      // The next turn reuses what speculation left as context, like a fresh run would.
+      std::vector<int32_t> longer = g.context();
+      const auto more = model_->tokenizer().encode(" The end.", false, false);
+      longer.insert(longer.end(), more.begin(), more.end());
+      auto next = g.generate(longer, o, [](const std::string&) { return true; });
+      local_blocks fresh_blocks(model_->blocks(), 512);
+      generator fresh(model_->head(), model_->tokenizer(), fresh_blocks, 512);
+      auto expected = fresh.generate(longer, options_, [](const std::string&) { return true; });
+      ASSERT_TRUE(next.ok() && expected.ok());
+      EXPECT_EQ(next->tokens, expected->tokens);
+    }
+  }
+  std::cout << "rows rewound to:";
+  for (int64_t r : rewound_rows) std::cout << " " << r;
+  std::cout << "\n";
+  EXPECT_GE(rewound_rows.size(), 3u);
+}
+
+TEST_F(Generator, RefusesBadDraftCounts) {
+  options_.draft_tokens = max_draft_tokens + 1;
+  auto r = gen_->generate({1, 2}, options_, [](const std::string&) { return true; });
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("draft_tokens"), std::string::npos);
 }
 
 TEST_F(Generator, RefusesAPromptLongerThanTheContext) {
