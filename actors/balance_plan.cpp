@@ -16,10 +16,6 @@ constexpr double kKeep = 0.98;
 // sums of the same throughputs in another order must not count).
 constexpr double kSame = 1e-9;
 
-int64_t count_unserved(const std::vector<double>& t) {
-  return std::count(t.begin(), t.end(), 0.0);
-}
-
 struct candidate {
   size_t server = 0;
   int64_t start = 0;
@@ -52,7 +48,7 @@ class planner {
       if (deficit(t_, target) > kSame * target) {
         // Out of reach; but where blocks had no server, serving some of them counts.
         if (rounds.back().first <= 0 &&
-            count_unserved(t_) < unserved_blocks(rounds.back().second, n_)) {
+            unserved_blocks(t_) < unserved_blocks(rounds.back().second, n_)) {
           rounds.emplace_back(0.0, spans_);
         }
         break;

@@ -41,9 +41,12 @@ std::vector<double> block_throughputs(const std::vector<swarm_span>& spans, int6
   return t;
 }
 
+int64_t unserved_blocks(const std::vector<double>& block_throughputs) {
+  return std::count(block_throughputs.begin(), block_throughputs.end(), 0.0);
+}
+
 int64_t unserved_blocks(const std::vector<swarm_span>& spans, int64_t n_blocks) {
-  const std::vector<double> t = block_throughputs(spans, n_blocks);
-  return std::count(t.begin(), t.end(), 0.0);
+  return unserved_blocks(block_throughputs(spans, n_blocks));
 }
 
 double swarm_throughput(const std::vector<swarm_span>& spans, int64_t n_blocks) {

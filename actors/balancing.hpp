@@ -24,8 +24,9 @@ struct swarm_span {
 // Per block: the summed throughput of the spans covering it.
 std::vector<double> block_throughputs(const std::vector<swarm_span>& spans, int64_t n_blocks);
 
-// Blocks no span covers.
+// Blocks no span covers, from the spans or from their block_throughputs.
 int64_t unserved_blocks(const std::vector<swarm_span>& spans, int64_t n_blocks);
+int64_t unserved_blocks(const std::vector<double>& block_throughputs);
 
 // The swarm's throughput: its weakest block's (0 when a block has no server).
 double swarm_throughput(const std::vector<swarm_span>& spans, int64_t n_blocks);

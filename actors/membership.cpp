@@ -144,4 +144,8 @@ std::vector<swarm_span> balancing_spans(const std::vector<server_record>& record
   return out;
 }
 
+route_candidate route_candidate_of(const server_record& r) {
+  return route_candidate{r.server_id, r.start_block, r.end_block, r.rtt_ms, r.compute_ms_per_block};
+}
+
 }  // namespace corolla

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "actors/balancing.hpp"
+#include "actors/route_planner.hpp"
 #include "messages/swarm.hpp"
 #include "model/status.hpp"
 
@@ -104,5 +105,8 @@ std::vector<int64_t> block_coverage(const std::vector<server_record>& records, i
 // moves to — so that a second server does not move into the same gap meanwhile.
 // Servers draining to leave, and offline ones, count nowhere.
 std::vector<swarm_span> balancing_spans(const std::vector<server_record>& records);
+
+// `r` as a candidate for routes: its span, this process's round trip to it, its block time.
+route_candidate route_candidate_of(const server_record& r);
 
 }  // namespace corolla

@@ -67,4 +67,18 @@ std::optional<std::vector<planned_hop>> plan_min_latency_route(
   return merged;
 }
 
+route_cost cost_of(const std::vector<planned_hop>& route,
+                   const std::vector<route_candidate>& candidates) {
+  route_cost cost;
+  for (const planned_hop& h : route) {
+    for (const route_candidate& c : candidates) {
+      if (c.server_id != h.server_id) continue;
+      cost.compute_ms += c.compute_ms_per_block * double(h.end_block - h.start_block);
+      cost.rtt_ms += c.rtt_ms;
+      break;
+    }
+  }
+  return cost;
+}
+
 }  // namespace corolla

@@ -36,4 +36,14 @@ struct planned_hop {
 std::optional<std::vector<planned_hop>> plan_min_latency_route(
     const std::vector<route_candidate>& candidates, int64_t start_block, int64_t end_block);
 
+// What a step over `route` costs as the planner counts it, from the candidates' figures
+// (hops whose server is not among them count nothing).
+struct route_cost {
+  double compute_ms = 0;  // each hop's blocks
+  double rtt_ms = 0;      // each hop's round trip
+  double total_ms() const { return compute_ms + rtt_ms; }
+};
+route_cost cost_of(const std::vector<planned_hop>& route,
+                   const std::vector<route_candidate>& candidates);
+
 }  // namespace corolla

@@ -286,8 +286,7 @@ caf::result<std::vector<route_hop>> find_route(table_pointer self, const route_r
     const bool excluded =
         std::find(req.excluded.begin(), req.excluded.end(), id) != req.excluded.end();
     if (excluded || r.state != uint8_t(serving_state::online) || !routable(self, r)) continue;
-    candidates.push_back(
-        route_candidate{id, r.start_block, r.end_block, r.rtt_ms, r.compute_ms_per_block});
+    candidates.push_back(route_candidate_of(r));
   }
   auto planned = plan_min_latency_route(candidates, req.start_block, req.end_block);
   if (!planned) {

@@ -130,9 +130,8 @@ server_record make_record(server_pointer self, const server_config& cfg) {
   r.codec = uint8_t(cfg.codec.value_or(tensor_codec::f32));
   r.block_restarts = self->state.block_restarts;
   r.movable = cfg.balances && std::chrono::steady_clock::now() >= cfg.may_move_at;
-  const double blocks = double(span_end(cfg) - span_start(cfg));
-  r.throughput = 1000.0 / (std::max(self->state.compute_ms_per_block, 1e-6) * blocks);
-  if (cfg.network_steps_per_s > 0) r.throughput = std::min(r.throughput, cfg.network_steps_per_s);
+  r.throughput = announced_throughput(self->state.compute_ms_per_block,
+                                      span_end(cfg) - span_start(cfg), cfg.network_steps_per_s);
   r.next_start = self->state.next_start;
   r.next_end = self->state.next_end;
   return r;
@@ -708,6 +707,12 @@ int64_t session_reservation_bytes(const llama_config& c, int64_t blocks, int64_t
 
 server_actor spawn_server(caf::actor_system& system, server_config cfg) {
   return system.spawn(server_behavior, std::move(cfg));
+}
+
+double announced_throughput(double compute_ms_per_block, int64_t blocks,
+                            double network_steps_per_s) {
+  const double compute = 1000.0 / (std::max(compute_ms_per_block, 1e-6) * double(blocks));
+  return network_steps_per_s > 0 ? std::min(compute, network_steps_per_s) : compute;
 }
 
 }  // namespace corolla

@@ -78,6 +78,11 @@ struct server_config {
 
 server_actor spawn_server(caf::actor_system& system, server_config cfg);
 
+// What a server of `blocks` blocks announces as its throughput: decode steps/s through
+// its whole span, at most what its links carry (network_steps_per_s; 0: unknown).
+double announced_throughput(double compute_ms_per_block, int64_t blocks,
+                            double network_steps_per_s);
+
 // What admission reserves for a session: its KV cache (of type `cache`) in every block
 // it uses plus the input history the server keeps for replay.
 int64_t session_reservation_bytes(const llama_config& c, int64_t blocks, int64_t max_tokens,

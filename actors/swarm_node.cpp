@@ -103,19 +103,14 @@ result<std::pair<int64_t, int64_t>> choose_span(caf::actor_system& system,
   return std::make_pair(start, start + length);
 }
 
-}  // namespace
-
-namespace {
-
-// Where plan mode's plan puts this node's span among the swarm's records.
-result<int64_t> planned_start(caf::actor_system& system, const swarm_node& node, uint64_t id,
-                              const block_throughput& speed, int64_t n_blocks) {
-  auto records = ask<std::vector<server_record>>(system, node.routing_table(), list_atom::value);
+// Where plan mode's plan puts span [start, end) of server `id`, announcing `throughput`,
+// among the swarm's records.
+result<int64_t> planned_start(caf::actor_system& system, const routing_table_actor& table,
+                              uint64_t id, int64_t start, int64_t end, double throughput,
+                              int64_t n_blocks) {
+  auto records = ask<std::vector<server_record>>(system, table, list_atom::value);
   if (!records) return status::io_error("the routing table did not answer");
   std::vector<swarm_span> spans = balancing_spans(*records);
-  const int64_t start = node.span_start(), end = node.span_end();
-  double throughput = speed.decode_steps_per_s / double(end - start);
-  if (node.network_steps_per_s() > 0) throughput = std::min(throughput, node.network_steps_per_s());
   spans.push_back(swarm_span{id, start, end, throughput, true});
   return plan_placement(spans, n_blocks).starts.back();
 }
@@ -172,9 +167,12 @@ result<swarm_node> swarm_node::start(caf::actor_system& system, const swarm_node
   node.span_start_ = span.first;
   node.span_end_ = span.second;
 
-  COROLLA_ASSIGN_OR_RETURN(
-      std::shared_ptr<const llama_model> loaded,
-      load_span(*node.executor_, o.weights, o.kv, o.model_path, span.first, span.second));
+  // Plan mode, span = auto: the plan places the span once the node's speed is known, and
+  // one block is enough to time.
+  const bool plan_join = o.balance && o.balancing.plan_mode && o.span_start < 0;
+  COROLLA_ASSIGN_OR_RETURN(std::shared_ptr<const llama_model> loaded,
+                           load_span(*node.executor_, o.weights, o.kv, o.model_path, span.first,
+                                     plan_join ? span.first + 1 : span.second));
   result<block_throughput> speed = status::internal("the block was not measured");
   COROLLA_RETURN_IF_ERROR(node.executor_->run([&] {
     speed = node_block_throughput(loaded->blocks().front(), o.throughput_cache,
@@ -192,24 +190,25 @@ result<swarm_node> swarm_node::start(caf::actor_system& system, const swarm_node
 
   server_config server_cfg;
   server_cfg.server_id = random_id();
-  // Plan mode: a node that chose rule 1's window starts where the swarm's plan with it
-  // puts it, now that its speed is known; not a move, as nothing is served yet.
-  if (o.balance && o.balancing.plan_mode && o.span_start < 0) {
-    COROLLA_ASSIGN_OR_RETURN(const int64_t planned,
-                             planned_start(system, node, server_cfg.server_id, *speed, n_blocks));
-    if (planned != node.span_start_) {
-      const int64_t length = node.span_end_ - node.span_start_;
-      COROLLA_ASSIGN_OR_RETURN(loaded, load_span(*node.executor_, o.weights, o.kv, o.model_path,
-                                                 planned, planned + length));
-      node.planned_from_ = node.span_start_;
-      node.span_start_ = planned;
-      node.span_end_ = planned + length;
-    }
+  server_cfg.compute_ms_per_block = 1000.0 / speed->decode_steps_per_s;
+  if (plan_join) {
+    // Not a move: nothing is served yet.
+    const int64_t length = span.second - span.first;
+    COROLLA_ASSIGN_OR_RETURN(
+        const int64_t planned,
+        planned_start(system, node.table_, server_cfg.server_id, span.first, span.second,
+                      announced_throughput(server_cfg.compute_ms_per_block, length,
+                                           node.network_steps_per_s_),
+                      n_blocks));
+    COROLLA_ASSIGN_OR_RETURN(loaded, load_span(*node.executor_, o.weights, o.kv, o.model_path,
+                                               planned, planned + length));
+    if (planned != span.first) node.planned_from_ = span.first;
+    node.span_start_ = planned;
+    node.span_end_ = planned + length;
   }
   server_cfg.name = node.name_;
   server_cfg.model = loaded;
   server_cfg.kv_budget_bytes = o.kv_budget_bytes;
-  server_cfg.compute_ms_per_block = 1000.0 / speed->decode_steps_per_s;
   server_cfg.routing_table = node.table_;
   server_cfg.executor = node.executor_;
   server_cfg.host = o.advertise_host.empty() ? o.host : o.advertise_host;

@@ -143,7 +143,7 @@ int run(int argc, char** argv) {
   node_cfg.name = o.name;
   node_cfg.host = o.host;
   node_cfg.advertise_host = o.advertise_host;
-  node_cfg.advertise_port = uint16_t(o.advertise_port);
+  node_cfg.advertise_port = o.advertise_port;
   node_cfg.port = uint16_t(o.port);
   node_cfg.seeds = o.seeds;
   node_cfg.model_path = o.model;

@@ -149,19 +149,8 @@ status check(node_options& o, const origins& from) {
     return bad(from, "log-level",
                "'" + o.log_level + "' is not one of error, warning, info, debug");
   }
-  if (!o.advertise.empty()) {
-    const size_t colon = o.advertise.rfind(':');
-    int64_t port = -1;
-    if (colon != std::string::npos && colon > 0 && colon + 1 < o.advertise.size() &&
-        o.advertise.find_first_not_of("0123456789", colon + 1) == std::string::npos &&
-        o.advertise.size() - colon - 1 <= 5) {
-      port = std::stoll(o.advertise.substr(colon + 1));
-    }
-    if (port < 1 || port > 65535) {
-      return bad(from, "advertise", "'" + o.advertise + "' is not HOST:PORT (port 1-65535)");
-    }
-    o.advertise_host = o.advertise.substr(0, colon);
-    o.advertise_port = port;
+  if (!o.advertise.empty() && !split_address(o.advertise, o.advertise_host, o.advertise_port)) {
+    return bad(from, "advertise", "'" + o.advertise + "' is not HOST:PORT (port 1-65535)");
   }
   if (o.fault_delay_ms < 0) return bad(from, "fault-delay-ms", "must be >= 0");
   if (!(o.fault_block_ms >= 0 && o.fault_block_ms <= 60000)) {

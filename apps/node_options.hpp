@@ -25,10 +25,10 @@ struct node_options {
   std::string config;  // the file read, if any
   std::string name;
   std::string host = "127.0.0.1";
-  int64_t port = 0;                // 0: any free port
-  std::string advertise;           // HOST:PORT the records announce; "": host:port
-  std::string advertise_host;      // from advertise
-  int64_t advertise_port = 0;
+  int64_t port = 0;            // 0: any free port
+  std::string advertise;       // HOST:PORT the records announce; "": host:port
+  std::string advertise_host;  // from advertise
+  uint16_t advertise_port = 0;
   std::vector<std::string> seeds;  // host:port of nodes to join through
   std::string model;
   std::string span = "auto";  // "auto", "START:END" (blocks [START, END)) or "none" (a gateway)

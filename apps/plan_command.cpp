@@ -87,27 +87,24 @@ void print_session_route(const std::vector<server_record>& records, int64_t n_bl
   std::vector<route_candidate> candidates;
   for (const server_record& r : records) {
     if (r.state != uint8_t(serving_state::online)) continue;
-    candidates.push_back(
-        {r.server_id, r.start_block, r.end_block, r.rtt_ms, r.compute_ms_per_block});
+    candidates.push_back(route_candidate_of(r));
   }
   const auto route = plan_min_latency_route(candidates, 0, n_blocks);
   if (!route) {
     out << "one session: no route (a block has no online server)\n";
     return;
   }
-  double compute_ms = 0, rtt_ms = 0;
   std::string hops;
   for (const planned_hop& h : *route) {
     const auto r = std::find_if(records.begin(), records.end(),
                                 [&](const server_record& x) { return x.server_id == h.server_id; });
-    compute_ms += r->compute_ms_per_block * double(h.end_block - h.start_block);
-    rtt_ms += r->rtt_ms;
     hops += (hops.empty() ? "" : ", ") + r->name + " " + span_text(h.start_block, h.end_block);
   }
+  const route_cost cost = cost_of(*route, candidates);
   char line[256];
   std::snprintf(line, sizeof line,
                 ": %.1f ms compute + %.1f ms round trips a step = %.1f decode steps/s\n",
-                compute_ms, rtt_ms, 1000.0 / (compute_ms + rtt_ms));
+                cost.compute_ms, cost.rtt_ms, 1000.0 / cost.total_ms());
   out << "one session now: " << hops << line;
 }
 

@@ -52,9 +52,20 @@ struct balanced_swarm {
   uint64_t planned = ~uint64_t(0);
   placement plan;
 
-  bool has_hole(int64_t n_blocks) const {
-    const std::vector<double> t = block_throughputs(spans, n_blocks);
-    return std::find(t.begin(), t.end(), 0.0) != t.end();
+  bool has_hole(int64_t n_blocks) const { return unserved_blocks(spans, n_blocks) > 0; }
+  // The plan of the spans as they are at `at`: every server of this swarm plans alike,
+  // and plans around the servers out of moves then. Computed once per state.
+  const placement& current_plan(double at, int64_t n_blocks) {
+    for (swarm_span& sp : spans) {
+      const bool can = limiters[sp.server_id].allows(at);
+      if (can != sp.can_move) ++version;
+      sp.can_move = can;
+    }
+    if (planned != version) {
+      plan = plan_placement(spans, n_blocks);
+      planned = version;
+    }
+    return plan;
   }
   // After any change at time `at`: a hole a leave opened may have closed.
   void changed(double at, int64_t n_blocks, double check_period_s) {
@@ -172,10 +183,9 @@ balance_sim_result run_balance_sim(const balance_sim_options& o, const balance_s
         }
         {
           // Plan mode: a joining server starts where the plan with it puts it.
-          for (swarm_span& sp : plan.spans) sp.can_move = plan.limiters[sp.server_id].allows(e.at);
-          const placement joined = plan_placement(plan.spans, o.n_blocks);
+          const int64_t planned = plan.current_plan(e.at, o.n_blocks).starts.back();
           swarm_span& mine = plan.spans.back();
-          mine.start = joined.starts.back();
+          mine.start = planned;
           mine.end = mine.start + s.length;
           plan.changed(e.at, o.n_blocks, o.check_period_s);
         }
@@ -215,18 +225,8 @@ balance_sim_result run_balance_sim(const balance_sim_options& o, const balance_s
       case event_kind::plan_check: {
         if (!present.count(e.server) || present[e.server].second < end) break;
         if (plan.limiters[e.server].allows(e.at)) {
-          // Every server of this swarm plans alike; servers out of moves stay put.
-          for (swarm_span& sp : plan.spans) {
-            const bool can = plan.limiters[sp.server_id].allows(e.at);
-            if (can != sp.can_move) ++plan.version;
-            sp.can_move = can;
-          }
-          if (plan.planned != plan.version) {
-            plan.plan = plan_placement(plan.spans, o.n_blocks);
-            plan.planned = plan.version;
-          }
-          const rebalance d =
-              plan_move(plan.spans, plan.plan, e.server, o.n_blocks, o.plan_quality);
+          const rebalance d = plan_move(plan.spans, plan.current_plan(e.at, o.n_blocks), e.server,
+                                        o.n_blocks, o.plan_quality);
           if (d.move) {
             plan.moved(e.server, d.new_start, e.at);
             plan.changed(e.at, o.n_blocks, o.check_period_s);

@@ -122,8 +122,10 @@ int run_spot_bench(const spot_bench_options& options, std::ostream& out);
 // The prompt every model bench decodes after.
 extern const char* const bench_prompt;
 
-// Decode tokens/s of the single-process generator on bench_prompt (after a warm-up).
+// Decode tokens/s of the single-process generator on bench_prompt (after a warm-up), of
+// the model at `path` or of one already loaded.
 double single_process_rate(const std::string& path, int tokens);
+double single_process_rate(const llama_model& model, int tokens);
 
 // `given`, or demo/tinyllama-1.1b-q8_0.gguf, made by the model maker when absent.
 result<std::string> bench_model(const std::string& given);

@@ -23,6 +23,7 @@
 #include "actors/node_network.hpp"
 #include "actors/remote_swarm.hpp"
 #include "bench/bench_commands.hpp"
+#include "bench/client_answer.hpp"
 #include "bench/node_process.hpp"
 #include "http/gateway.hpp"
 #include "messages/caf_types.hpp"
@@ -99,27 +100,17 @@ json streamed(const std::string& prompt, int max_tokens) {
 // Decode tokens/s of one answer the REPL's way: a client actor streaming to this thread.
 double repl_rate(caf::actor_system& system, const caf::actor& client, const std::string& prompt,
                  int tokens) {
-  caf::scoped_actor self{system};
   generate_request req;
   req.prompt = prompt;
   req.options.sampling.temperature = 0;
   req.options.max_tokens = tokens;
   req.options.stop_at_eos = false;
-  self->send(client, reset_atom::value);
-  self->send(client, req);
-  double rate = 0;
-  bool done = false;
-  self->receive_while([&] { return !done; })([](const text_chunk&) {},
-                                             [&](const generate_reply& r) {
-                                               rate = r.stats.decode_tokens_per_second();
-                                               done = true;
-                                             },
-                                             [&](const caf::error& e) {
-                                               std::cerr << "repl path failed: " << describe(e)
-                                                         << "\n";
-                                               done = true;
-                                             });
-  return rate;
+  const auto answer = ask_client(system, client, req);
+  if (!answer.ok()) {
+    std::cerr << "repl path failed: " << answer.error().message() << "\n";
+    return 0;
+  }
+  return answer->stats.decode_tokens_per_second();
 }
 
 // Tokens per second between a stream's first and last piece.

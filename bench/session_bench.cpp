@@ -25,14 +25,17 @@ const char* const bench_prompt = "Once upon a time, in a quiet town by the sea,"
 
 double single_process_rate(const std::string& path, int tokens) {
   auto model = llama_model::load(path, model_options{});
-  if (!model.ok()) return 0;
-  local_blocks blocks(model->blocks(), 512);
-  generator gen(model->head(), model->tokenizer(), blocks, 512);
+  return model.ok() ? single_process_rate(*model, tokens) : 0;
+}
+
+double single_process_rate(const llama_model& model, int tokens) {
+  local_blocks blocks(model.blocks(), 512);
+  generator gen(model.head(), model.tokenizer(), blocks, 512);
   generation_options opt;
   opt.sampling.temperature = 0;
   opt.max_tokens = tokens;
   opt.stop_at_eos = false;
-  const auto ids = model->tokenizer().encode(bench_prompt, true, true);
+  const auto ids = model.tokenizer().encode(bench_prompt, true, true);
   gen.generate(ids, opt, [](const std::string&) { return true; });  // warm-up
   gen.reset();
   auto stats = gen.generate(ids, opt, [](const std::string&) { return true; });

@@ -16,6 +16,7 @@
 #include "actors/local_swarm.hpp"
 #include "actors/node_config.hpp"
 #include "bench/bench_commands.hpp"
+#include "bench/client_answer.hpp"
 #include "messages/caf_types.hpp"
 
 namespace corolla {
@@ -38,32 +39,20 @@ spot_run generate_with_checks(caf::actor_system& system, const local_swarm& swar
   auto client = start_client(system, c);
   if (!client.ok()) return spot_run{{}, 0, client.error().message()};
   client_handle owner(*client);
-  caf::scoped_actor self{system};
   generate_request req;
   req.prompt = bench_prompt;
   req.options.sampling.temperature = 0;
   req.options.max_tokens = steps;
   req.options.stop_at_eos = false;
-  self->send(*client, req);
   spot_run run;
-  bool done = false;
-  self->receive_while([&] { return !done; })(
-      [](const text_chunk&) {},
-      [&](generate_reply& r) {
-        run.reply = std::move(r);
-        const double ms = run.reply.stats.generate_ms;
-        run.decode_tokens_per_s = ms > 0 ? 1000.0 * double(run.reply.stats.tokens.size()) / ms : 0;
-        done = true;
-      },
-      [&](caf::error& e) {
-        run.error = describe(e);
-        done = true;
-      },
-      caf::after(600s) >>
-          [&] {
-            run.error = "no answer within 600 s";
-            done = true;
-          });
+  auto answer = ask_client(system, *client, req);
+  if (!answer.ok()) {
+    run.error = answer.error().message();
+    return run;
+  }
+  run.reply = std::move(*answer);
+  const double ms = run.reply.stats.generate_ms;
+  run.decode_tokens_per_s = ms > 0 ? 1000.0 * double(run.reply.stats.tokens.size()) / ms : 0;
   return run;
 }
 

@@ -21,6 +21,7 @@
 #include "actors/node_network.hpp"
 #include "actors/remote_swarm.hpp"
 #include "bench/bench_commands.hpp"
+#include "bench/client_answer.hpp"
 #include "bench/node_process.hpp"
 #include "messages/caf_types.hpp"
 #include "model/generator.hpp"
@@ -64,34 +65,19 @@ result<decode_figures> decode(caf::actor_system& system, const remote_swarm& swa
   cfg.max_tokens = 256;
   COROLLA_ASSIGN_OR_RETURN(caf::actor client, start_client(system, cfg));
   client_handle owner(client);
-  caf::scoped_actor self{system};
   generate_request req;
   req.prompt = bench_prompt;
   req.options.sampling.temperature = 0;
   req.options.stop_at_eos = false;
+  req.options.max_tokens = 4;  // a warm-up
+  COROLLA_RETURN_IF_ERROR(ask_client(system, client, req).error());
+  req.options.max_tokens = tokens;
+  COROLLA_ASSIGN_OR_RETURN(const generate_reply reply, ask_client(system, client, req));
   decode_figures f;
-  for (int round = 0; round < 2; ++round) {  // a warm-up, then the figure
-    req.options.max_tokens = round == 0 ? 4 : tokens;
-    self->send(client, reset_atom::value);
-    self->send(client, req);
-    caf::error failed;
-    bool done = false;
-    self->receive_while([&] { return !done; })([](const text_chunk&) {},
-                                               [&](const generate_reply& reply) {
-                                                 f.tokens_per_second =
-                                                     reply.stats.decode_tokens_per_second();
-                                                 f.compute_ms = f.transfer_ms = 0;
-                                                 for (const hop_timing& h : reply.mean_token) {
-                                                   f.compute_ms += h.compute_ms;
-                                                   f.transfer_ms += h.transfer_ms;
-                                                 }
-                                                 done = true;
-                                               },
-                                               [&](caf::error& e) {
-                                                 failed = std::move(e);
-                                                 done = true;
-                                               });
-    if (failed) return status::internal("generation failed: " + describe(failed));
+  f.tokens_per_second = reply.stats.decode_tokens_per_second();
+  for (const hop_timing& h : reply.mean_token) {
+    f.compute_ms += h.compute_ms;
+    f.transfer_ms += h.transfer_ms;
   }
   return f;
 }

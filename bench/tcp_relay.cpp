@@ -41,37 +41,32 @@ int connect_loopback(uint16_t port) {
   return fd;
 }
 
-uint16_t free_loopback_port() {
+int listen_loopback(uint16_t& port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof(addr);
-  uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd, 64) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    return -1;
   }
-  ::close(fd);
+  port = ntohs(addr.sin_port);
+  return fd;
+}
+
+uint16_t free_loopback_port() {
+  uint16_t port = 0;
+  const int fd = listen_loopback(port);
+  if (fd >= 0) ::close(fd);
   return port;
 }
 
 tcp_relay::tcp_relay(uint16_t target_port, bool record)
     : target_port_(target_port), record_(record) {
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::listen(listen_fd_, 64) != 0 ||
-      ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(listen_fd_);
-    listen_fd_ = -1;
-    return;
-  }
-  port_ = ntohs(addr.sin_port);
-  acceptor_ = std::thread([this] { accept_loop(); });
+  listen_fd_ = listen_loopback(port_);
+  if (listen_fd_ >= 0) acceptor_ = std::thread([this] { accept_loop(); });
 }
 
 tcp_relay::~tcp_relay() {

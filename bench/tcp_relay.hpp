@@ -37,6 +37,9 @@ struct link_shape {
 // A blocking TCP connection to 127.0.0.1:port; -1 when refused.
 int connect_loopback(uint16_t port);
 
+// A socket listening on 127.0.0.1 at a port the kernel picks (`port`); -1 when none.
+int listen_loopback(uint16_t& port);
+
 // A port of 127.0.0.1 the kernel just handed out and nobody listens on, for a process that
 // must know its port before it starts (another may take it first); 0 when none.
 uint16_t free_loopback_port();

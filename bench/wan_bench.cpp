@@ -27,6 +27,7 @@
 #include "actors/node_network.hpp"
 #include "actors/remote_swarm.hpp"
 #include "bench/bench_commands.hpp"
+#include "bench/client_answer.hpp"
 #include "bench/node_process.hpp"
 #include "bench/tcp_relay.hpp"
 #include "messages/caf_types.hpp"
@@ -69,28 +70,6 @@ result<std::vector<relayed_node>> start_nodes(const std::string& model, int64_t 
   return nodes;
 }
 
-// A greedy generation through `client`: its stats.
-result<generation_stats> generate(caf::actor_system& system, const caf::actor& client,
-                                  generate_request req) {
-  caf::scoped_actor self{system};
-  self->send(client, reset_atom::value);
-  self->send(client, std::move(req));
-  caf::error failed;
-  generation_stats stats;
-  bool done = false;
-  self->receive_while([&] { return !done; })([](const text_chunk&) {},
-                                             [&](const generate_reply& reply) {
-                                               stats = reply.stats;
-                                               done = true;
-                                             },
-                                             [&](caf::error& e) {
-                                               failed = std::move(e);
-                                               done = true;
-                                             });
-  if (failed) return status::internal("generation failed: " + describe(failed));
-  return stats;
-}
-
 std::vector<int32_t> random_prompt(int64_t tokens, int64_t vocab, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<int32_t> ids(static_cast<size_t>(tokens));
@@ -123,7 +102,7 @@ int run_wan_bench(const wan_bench_options& options, std::ostream& out) {
     n_blocks = model->config().n_blocks;
     dim = model->config().dim;
     vocab = model->config().vocab_size;
-    const double rate = single_process_rate(*path, options.decode_tokens);
+    const double rate = single_process_rate(*model, options.decode_tokens);
     one.decode_ms = rate > 0 ? 1000.0 / rate : 0;
     for (int64_t p : options.prompts) {
       auto stats = run_random_prompt(*model, p, 1, 7);
@@ -185,15 +164,16 @@ int run_wan_bench(const wan_bench_options& options, std::ostream& out) {
         req.options.sampling.temperature = 0;
         req.options.stop_at_eos = false;
         req.options.max_tokens = 4;  // a warm-up
-        auto stats = generate(system, *client, req);
+        auto answer = ask_client(system, *client, req);
         req.options.max_tokens = options.decode_tokens;
-        if (stats.ok()) stats = generate(system, *client, req);
-        if (!stats.ok()) {
-          std::cerr << "corolla bench wan: " << stats.error().message() << "\n";
+        if (answer.ok()) answer = ask_client(system, *client, req);
+        if (!answer.ok()) {
+          std::cerr << "corolla bench wan: " << answer.error().message() << "\n";
           return 1;
         }
+        const generation_stats& stats = answer->stats;
         const int trips = push ? n + 1 : 2 * n;
-        const double decode = stats->decode_tokens_per_second();
+        const double decode = stats.decode_tokens_per_second();
         const double decode_limit = 1000.0 / (trips * trip_ms + one.decode_ms);
         std::snprintf(line, sizeof line,
                       "| %.1f ms | %.0f Mbit/s | %d | %s | %.2f | %.2f | %.0f%% |",
@@ -207,7 +187,7 @@ int run_wan_bench(const wan_bench_options& options, std::ostream& out) {
           first.options.sampling.temperature = 0;
           first.options.stop_at_eos = false;
           first.options.max_tokens = 1;
-          auto f = generate(system, *client, first);
+          auto f = ask_client(system, *client, first);
           if (!f.ok()) {
             std::cerr << "corolla bench wan: " << f.error().message() << "\n";
             return 1;
@@ -215,8 +195,8 @@ int run_wan_bench(const wan_bench_options& options, std::ostream& out) {
           const double limit =
               trips * (setting.latency_ms + double(p) * token_bytes * 8 / (setting.mbps * 1e3)) +
               one.prefill_ms[i];
-          std::snprintf(line, sizeof line, " %.0f ms | %.0f ms | %.0f%% |", f->prompt_ms, limit,
-                        100 * limit / f->prompt_ms);
+          std::snprintf(line, sizeof line, " %.0f ms | %.0f ms | %.0f%% |", f->stats.prompt_ms,
+                        limit, 100 * limit / f->stats.prompt_ms);
           out << line;
         }
         out << "\n" << std::flush;

@@ -27,6 +27,7 @@
 #include "actors/remote_swarm.hpp"
 #include "actors/wire_guard.hpp"
 #include "bench/bench_commands.hpp"
+#include "bench/client_answer.hpp"
 #include "bench/node_process.hpp"
 #include "bench/process_stats.hpp"
 #include "bench/tcp_relay.hpp"
@@ -51,26 +52,13 @@ result<std::vector<int32_t>> honest_tokens(caf::actor_system& system, const std:
   client_config cfg = swarm.client_defaults();
   COROLLA_ASSIGN_OR_RETURN(caf::actor client, start_client(system, cfg));
   client_handle owner(client);
-  caf::scoped_actor self{system};
   generate_request req;
   req.prompt = "Once upon a time";
   req.options.sampling.temperature = 0;
   req.options.stop_at_eos = false;
   req.options.max_tokens = 8;
-  self->send(client, req);
-  result<std::vector<int32_t>> out = status::internal("no answer within 20 s");
-  bool done = false;
-  self->receive_while([&] { return !done; })([](const text_chunk&) {},
-                                             [&](const generate_reply& reply) {
-                                               out = reply.stats.tokens;
-                                               done = true;
-                                             },
-                                             [&](caf::error& e) {
-                                               out = status::internal(describe(e));
-                                               done = true;
-                                             },
-                                             caf::after(20s) >> [&] { done = true; });
-  return out;
+  COROLLA_ASSIGN_OR_RETURN(const generate_reply reply, ask_client(system, client, req, 20s));
+  return reply.stats.tokens;
 }
 
 // The BASP frames of a captured byte stream, in order.

@@ -181,7 +181,7 @@ result<generation_stats> generator::generate(const std::vector<int32_t>& tokens,
   std::string pending;  // final text not yet passed to on_text
   const bool speculate = options.draft_tokens > 0 && options.sampling.temperature == 0;
   std::vector<int32_t> drafts;  // the verified step's drafts not taken yet, in order
-  int64_t row = 0;              // the step's row whose logits are in logits_
+  const int64_t dim = head_.config().dim;
   for (;;) {
     const int32_t id = sample.sample(logits_.data(), head_.vocab_size(), history);
     history.push_back(id);
@@ -218,7 +218,8 @@ result<generation_stats> generator::generate(const std::vector<int32_t>& tokens,
       if (id == drafts.front()) {  // the draft the last step ran here: its row is next
         drafts.erase(drafts.begin());
         ++stats.accepted;
-        const status st = logits_of(ahead_.data() + (++row) * head_.config().dim);
+        const int64_t row = int64_t(ahead_.size()) / dim - 1 - int64_t(drafts.size());
+        const status st = logits_of(ahead_.data() + row * dim);
         if (!st.ok()) {
           cached_.clear();
           return st;
@@ -242,7 +243,6 @@ result<generation_stats> generator::generate(const std::vector<int32_t>& tokens,
       return st;
     }
     stats.drafted += int64_t(drafts.size());
-    row = 0;
   }
   // Invariant 1: rows of drafts the answer did not take are not context.
   size_t kept = 0;

@@ -228,25 +228,17 @@ TEST_F(SwarmBalancing, InPlanModeUnequalNodesSettleDecodeAtThePlannedRateAndHeal
 
   // The plan's promise for one session: the cheapest route over the announced speeds and
   // this process's measured round trips, as routing itself counts them.
+  const auto candidates_of = [](const std::vector<server_record>& now) {
+    std::vector<route_candidate> out;
+    for (const server_record& r : now) out.push_back(route_candidate_of(r));
+    return out;
+  };
   records = list(swarm.routing_table());
-  std::vector<route_candidate> candidates;
-  for (const server_record& r : records) {
-    candidates.push_back(
-        {r.server_id, r.start_block, r.end_block, r.rtt_ms, r.compute_ms_per_block});
-  }
-  const auto route = plan_min_latency_route(candidates, 0, n_blocks);
+  const auto route = plan_min_latency_route(candidates_of(records), 0, n_blocks);
   ASSERT_TRUE(route.has_value());
   // A step's cost over the route's hops, as `now` announce them.
   const auto route_ms = [&](const std::vector<server_record>& now) {
-    double ms = 0;
-    for (const planned_hop& h : *route) {
-      for (const server_record& r : now) {
-        if (r.server_id == h.server_id) {
-          ms += r.rtt_ms + r.compute_ms_per_block * double(h.end_block - h.start_block);
-        }
-      }
-    }
-    return ms;
+    return cost_of(*route, candidates_of(now)).total_ms();
   };
   std::vector<std::string> route_names;
   for (const planned_hop& h : *route) {

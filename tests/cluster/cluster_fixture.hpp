@@ -149,7 +149,11 @@ class Cluster : public ::testing::Test {
   // A fresh client of `swarm` asked for `req` (greedy): its answer, which the caller
   // compares with single_process_tokens.
   answer ask_new_client(remote_swarm& swarm, const generate_request& req) {
-    auto client = start_client(*system_, swarm.client_defaults());
+    return ask_new_client(swarm.client_defaults(), req);
+  }
+  // The same with a client configured so.
+  answer ask_new_client(const client_config& cfg, const generate_request& req) {
+    auto client = start_client(*system_, cfg);
     if (!client.ok()) return answer{"", {}, client.error().message()};
     client_handle owner(*client);
     return ask(*system_, *client, req);

@@ -32,10 +32,7 @@ TEST_F(Cluster, ThreeNodesAndAClientGenerateTheSingleProcessTokens) {
     SCOPED_TRACE(push ? "push" : "round trips");
     client_config client_cfg = swarm.client_defaults();
     client_cfg.push = push;
-    auto client = start_client(*system_, client_cfg);
-    ASSERT_TRUE(client.ok()) << client.error().message();
-    client_handle owner(*client);
-    const testing::answer got = testing::ask(*system_, *client, req);
+    const testing::answer got = ask_new_client(client_cfg, req);
     ASSERT_EQ(got.error, "");
     EXPECT_EQ(got.reply.stats.tokens, expected);
     ASSERT_EQ(got.reply.last_token.size(), 3u);
@@ -57,10 +54,7 @@ TEST_F(Cluster, SpeculationThroughThreeNodesKeepsTheSingleProcessTokens) {
     SCOPED_TRACE(push ? "push" : "round trips");
     client_config client_cfg = swarm.client_defaults();
     client_cfg.push = push;
-    auto client = start_client(*system_, client_cfg);
-    ASSERT_TRUE(client.ok()) << client.error().message();
-    client_handle owner(*client);
-    const testing::answer got = testing::ask(*system_, *client, req);
+    const testing::answer got = ask_new_client(client_cfg, req);
     ASSERT_EQ(got.error, "");
     EXPECT_EQ(got.reply.stats.tokens, expected);
     EXPECT_GT(got.reply.stats.drafted, 0);

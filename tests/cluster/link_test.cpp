@@ -3,7 +3,6 @@
 // failed in CAF 0.17's first heartbeat tick (actors/connection_admission.hpp).
 #include <gtest/gtest.h>
 
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,15 +25,10 @@ class Links : public Cluster {};
 // The relay's link against a plain TCP sink: a byte takes the one-way latency, a
 // megabyte its size over the bandwidth, and jitter never reorders bytes.
 TEST(LinkRelay, DelaysThrottlesAndKeepsOrder) {
-  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(::listen(listener, 4), 0);
-  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  tcp_relay relay(ntohs(addr.sin_port));
+  uint16_t sink_port = 0;
+  const int listener = listen_loopback(sink_port);
+  ASSERT_GE(listener, 0);
+  tcp_relay relay(sink_port);
   link_shape shape;
   shape.latency = 10ms;
   shape.jitter = 5ms;
@@ -138,11 +132,8 @@ TEST_F(Links, ANodeAdvertisingARelayIsReachedThroughIt) {
       EXPECT_EQ(r.host + ":" + std::to_string(r.port), link.address());
     }
   }
-  auto client = start_client(*system_, swarm.client_defaults());
-  ASSERT_TRUE(client.ok()) << client.error().message();
-  client_handle owner(*client);
   const generate_request req = testing::greedy("Once upon a time", 4);
-  const testing::answer got = testing::ask(*system_, *client, req);
+  const testing::answer got = ask_new_client(swarm, req);
   ASSERT_EQ(got.error, "");
   EXPECT_EQ(got.reply.stats.tokens, testing::single_process_tokens(model_, precision::int8, req));
   bool saw_b = false;
