@@ -104,7 +104,9 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out) {
         "prompts", po::value(&prompts)->multitoken(),
         "prompt lengths timed to the first token (default: 128 512)")(
         "link", po::value(&links)->multitoken(),
-        "LATENCY_MS:MBITS settings, one way (default: 0.5:1000 5:100 50:10)");
+        "LATENCY_MS:MBITS settings, one way (default: 0.5:1000 5:100 50:10)")(
+        "draft-tokens", po::value(&options.draft_tokens)->default_value(0),
+        "speculative decoding in the decode rows: tokens drafted from the context a step");
     if (auto done = parse_command_line(opts, rest, "corolla bench wan", out, vm)) return *done;
     if (!servers.empty()) options.servers = servers;
     if (!prompts.empty()) options.prompts = prompts;

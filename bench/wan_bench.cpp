@@ -118,13 +118,20 @@ int run_wan_bench(const wan_bench_options& options, std::ostream& out) {
   char line[512];
   out << *path << ": actor-node processes on this machine, every link through a shaped relay "
       << "(both ways), codec " << to_string(codec) << " (" << token_bytes << " bytes a token), "
-      << options.decode_tokens << " greedy decode steps\n"
-      << "one process in the same run: " << one.decode_ms << " ms a decode step";
+      << options.decode_tokens
+      << (options.draft_tokens > 0 ? " greedy decode tokens\n" : " greedy decode steps\n");
+  const bool speculating = options.draft_tokens > 0;
+  if (speculating) {
+    out << "speculation: up to " << options.draft_tokens
+        << " tokens drafted from the context a step (the limit counts one token a step)\n";
+  }
+  out << "one process in the same run: " << one.decode_ms << " ms a decode step";
   for (size_t i = 0; i < options.prompts.size(); ++i) {
     out << ", " << one.prefill_ms[i] << " ms to prefill " << options.prompts[i] << " tokens";
   }
   out << "\nlimit = one-way trips x (latency + bytes / bandwidth) + one process's compute\n\n"
-      << "| one-way latency | bandwidth | servers | mode | decode steps/s | limit | share |";
+      << "| one-way latency | bandwidth | servers | mode | decode "
+      << (speculating ? "tokens" : "steps") << "/s | limit | share |";
   for (int64_t p : options.prompts) out << " first token, " << p << " tokens | limit | share |";
   out << "\n| ---: | ---: | ---: | --- | ---: | ---: | ---: |";
   for (size_t i = 0; i < options.prompts.size(); ++i) out << " ---: | ---: | ---: |";
@@ -166,6 +173,7 @@ int run_wan_bench(const wan_bench_options& options, std::ostream& out) {
         req.options.max_tokens = 4;  // a warm-up
         auto answer = ask_client(system, *client, req);
         req.options.max_tokens = options.decode_tokens;
+        req.options.draft_tokens = options.draft_tokens;
         if (answer.ok()) answer = ask_client(system, *client, req);
         if (!answer.ok()) {
           std::cerr << "corolla bench wan: " << answer.error().message() << "\n";
@@ -175,10 +183,16 @@ int run_wan_bench(const wan_bench_options& options, std::ostream& out) {
         const int trips = push ? n + 1 : 2 * n;
         const double decode = stats.decode_tokens_per_second();
         const double decode_limit = 1000.0 / (trips * trip_ms + one.decode_ms);
+        char taken[64] = "";
+        if (speculating) {
+          std::snprintf(taken, sizeof taken, " (%lld of %lld drafts taken)",
+                        static_cast<long long>(stats.accepted),
+                        static_cast<long long>(stats.drafted));
+        }
         std::snprintf(line, sizeof line,
-                      "| %.1f ms | %.0f Mbit/s | %d | %s | %.2f | %.2f | %.0f%% |",
+                      "| %.1f ms | %.0f Mbit/s | %d | %s | %.2f%s | %.2f | %.0f%% |",
                       setting.latency_ms, setting.mbps, n, push ? "push" : "round trips", decode,
-                      decode_limit, 100 * decode / decode_limit);
+                      taken, decode_limit, 100 * decode / decode_limit);
         out << line;
         for (size_t i = 0; i < options.prompts.size(); ++i) {
           const int64_t p = options.prompts[i];
