@@ -122,6 +122,11 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out) {
       }
       options.settings.push_back(s);
     }
+    if (options.draft_tokens < 0 || options.draft_tokens > max_draft_tokens) {
+      std::cerr << "corolla bench wan: --draft-tokens " << options.draft_tokens << " is not in 0.."
+                << max_draft_tokens << "\n";
+      return 2;
+    }
     for (int n : options.servers) {
       if (n < 1 || n > 8) {
         std::cerr << "corolla bench wan: --servers " << n << " is not in 1..8\n";

@@ -114,6 +114,7 @@ TEST(CorollaCli, BadInputGivesOneClearLineAndNonZeroExit) {
   expect_refusal("bench wan --link 50ms", 2, "--link '50ms' is not LATENCY_MS:MBITS");
   expect_refusal("bench wan --link 5:0", 2, "--link '5:0' is not LATENCY_MS:MBITS");
   expect_refusal("bench wan --servers 9", 2, "--servers 9 is not in 1..8");
+  expect_refusal("bench wan --draft-tokens 17", 2, "--draft-tokens 17 is not in 0..16");
 }
 
 TEST(CorollaCli, GeneratesFromAMadeModelWithStats) {
