@@ -237,6 +237,7 @@ void client_loop(caf::blocking_actor* self, client_config cfg) {
   sc.open_timeout = cfg.open_timeout;
   sc.step_timeout = cfg.step_timeout;
   sc.push = cfg.push;
+  sc.prefill_chunk = cfg.prefill_chunk;
   sc.failover = cfg.failover;
   sc.spot_checks = cfg.spot_checks;
   sc.seed = cfg.session_id;

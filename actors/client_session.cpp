@@ -70,9 +70,19 @@ struct client_session_state {
       uint64_t output_digest = 0;  // what it sent the session (and the next hop)
       bool reported = false;       // false: a hop before the first run this attempt
     };
-    uint64_t sent_digest = 0;  // push mode: the input the session sent the first hop
+    // Push mode: the step goes down the route in chunks of rows, chunk c as step id + c,
+    // so that a server computes chunk c while the one before it computes chunk c + 1.
+    struct chunk {
+      int64_t pos = 0;
+      int64_t n = 0;
+      uint64_t sent_digest = 0;                      // the input the session sent hop `from`
+      std::vector<std::optional<received>> outputs;  // per hop
+    };
+    std::vector<chunk> chunks;
+    size_t from = 0;       // the hop this attempt started at
+    size_t sent = 0;       // chunks sent to it
+    size_t completed = 0;  // chunks the last hop has reported (they arrive in order)
     steady::time_point started;
-    std::vector<std::optional<received>> outputs;  // per hop
     size_t restart_hop = 0;  // after a failover: the first hop to run the step again
     std::vector<recovery_report> recoveries;
   };
@@ -229,12 +239,11 @@ void check_step(session_pointer self, const client_session_config& cfg) {
   self->delayed_send(self, watchdog_period(cfg), tick_atom::value);
 }
 
-// Keeps `hidden`, the input of `hop` at the step's position, for replay. False (and the
-// step failed) when the position would leave a gap.
-bool keep_input(session_pointer self, const client_session_config& cfg, size_t hop,
+// Keeps `hidden`, the input of `hop` at `pos`, for replay. False (and the step failed)
+// when the position would leave a gap.
+bool keep_input(session_pointer self, const client_session_config& cfg, size_t hop, int64_t pos,
                 const std::vector<float>& hidden) {
   client_session_state& st = self->state;
-  const int64_t pos = st.running->step.pos;
   std::vector<float>& history = st.history[hop];
   const int64_t held = int64_t(history.size()) / cfg.dim;
   if (pos > held) {
@@ -259,27 +268,73 @@ void watch(session_pointer self, const client_session_config& cfg, size_t hop) {
   }
 }
 
-// Push mode: the step goes to hop `from` with the rest of the route; `hidden` is its input.
+// Push mode: sends hop `from` the running step's next chunk, with the rest of the route;
+// its input is what the session keeps for that hop.
+void send_chunk(session_pointer self, const client_session_config& cfg) {
+  client_session_state& st = self->state;
+  running_step& running = *st.running;
+  const size_t c = running.sent++;
+  running_step::chunk& ch = running.chunks[c];
+  std::vector<caf::actor> chain;
+  for (size_t i = running.from + 1; i < st.route.size(); ++i) {
+    chain.push_back(caf::actor_cast<caf::actor>(st.route[i].handle));
+  }
+  const float* rows = st.history[running.from].data() + ch.pos * cfg.dim;
+  tensor_bytes input = encode_tensor(cfg.codec, rows, ch.n, cfg.dim);
+  ch.sent_digest = tensor_digest(input);
+  self->send(st.route[running.from].handle,
+             push_step{step_request{cfg.session_id, running.id + c, ch.pos, std::move(input)},
+                       uint32_t(running.from), push_clock_ns(), std::move(chain),
+                       caf::actor_cast<caf::actor>(self)});
+}
+
+// Push mode: chunks go out while fewer than max_waiting_steps are on the route, so that
+// no server holds more of the session's steps than it queues (more would be refused).
+void send_chunks(session_pointer self, const client_session_config& cfg) {
+  running_step& running = *self->state.running;
+  while (running.sent < running.chunks.size() &&
+         running.sent - running.completed < max_waiting_steps) {
+    send_chunk(self, cfg);
+  }
+}
+
+// Push mode: the step goes down the route from hop `from`, whose input is `hidden`, in
+// chunks of cfg.prefill_chunk rows (a decode step is one chunk).
 void run_push(session_pointer self, const client_session_config& cfg, size_t from,
               const std::vector<float>& hidden) {
   client_session_state& st = self->state;
   running_step& running = *st.running;
-  if (!keep_input(self, cfg, from, hidden)) return;
-  std::vector<caf::actor> chain;
-  for (size_t i = from + 1; i < st.route.size(); ++i) {
-    chain.push_back(caf::actor_cast<caf::actor>(st.route[i].handle));
-  }
-  running.started = steady::now();
-  running.outputs.assign(st.route.size(), std::nullopt);
-  for (size_t i = 0; i < from; ++i) running.outputs[i] = running_step::received{running.started};
-  watch(self, cfg, from);
   const session_step& step = running.step;
-  tensor_bytes input = encode_tensor(cfg.codec, hidden.data(), step.n, cfg.dim);
-  running.sent_digest = tensor_digest(input);
-  self->send(st.route[from].handle,
-             push_step{step_request{cfg.session_id, running.id, step.pos, std::move(input)},
-                       uint32_t(from), push_clock_ns(), std::move(chain),
-                       caf::actor_cast<caf::actor>(self)});
+  if (!keep_input(self, cfg, from, step.pos, hidden)) return;
+  const int64_t rows = cfg.prefill_chunk > 0 ? cfg.prefill_chunk : step.n;
+  running.chunks.clear();
+  for (int64_t p = 0; p < step.n; p += rows) {
+    running.chunks.push_back({step.pos + p, std::min(rows, step.n - p), 0, {}});
+  }
+  running.id = st.next_step_id;
+  st.next_step_id += running.chunks.size();
+  running.from = from;
+  running.sent = 0;
+  running.completed = 0;
+  running.started = steady::now();
+  for (running_step::chunk& ch : running.chunks) {
+    ch.outputs.assign(st.route.size(), std::nullopt);
+    for (size_t i = 0; i < from; ++i) ch.outputs[i] = running_step::received{running.started};
+  }
+  watch(self, cfg, from);
+  send_chunks(self, cfg);
+}
+
+// Push mode: the first hop of the step that has not reported every chunk: before it, the
+// session holds the step's whole input of every hop.
+size_t first_unfinished_hop(const running_step& running) {
+  size_t first = SIZE_MAX;
+  for (const running_step::chunk& ch : running.chunks) {
+    size_t h = 0;
+    while (h < ch.outputs.size() && ch.outputs[h]) ++h;
+    first = std::min(first, h);
+  }
+  return first == SIZE_MAX ? 0 : first;
 }
 
 // Push mode: every hop computed on what the one before it sent the session (the session
@@ -288,79 +343,100 @@ void run_push(session_pointer self, const client_session_config& cfg, size_t fro
 // banned as liars and replaced. False when the step is abandoned for that.
 bool handed_over_as_sent(session_pointer self, const client_session_config& cfg) {
   client_session_state& st = self->state;
-  running_step& running = *st.running;
-  std::optional<uint64_t> sent;  // what the previous hop of this attempt sent
-  for (size_t h = 0; h < running.outputs.size(); ++h) {
-    const running_step::received& r = *running.outputs[h];
-    if (!r.reported) continue;
-    const uint64_t expected = sent ? *sent : running.sent_digest;
-    if (r.input_digest != expected) {
-      const route_hop& receiver = st.route[h];
-      std::string why = hop_name(receiver) + " computed on another input than " +
-                        (sent ? hop_name(st.route[h - 1]) + " sent the session"
-                              : std::string("the session sent it")) +
-                        " (push hand-over)";
-      std::cerr << "corolla: session " << cfg.session_id << ": " << why << "\n";
-      const auto now = steady::now();
-      st.policy.server_lied(receiver.server.server_id, now);
-      if (sent) {
-        const uint64_t sender = st.route[h - 1].server.server_id;
-        st.policy.server_lied(sender, now);
-        server_failed(self, cfg, sender, why);
+  for (const running_step::chunk& ch : st.running->chunks) {
+    std::optional<uint64_t> sent;  // what the previous hop of this attempt sent
+    for (size_t h = 0; h < ch.outputs.size(); ++h) {
+      const running_step::received& r = *ch.outputs[h];
+      if (!r.reported) continue;
+      const uint64_t expected = sent ? *sent : ch.sent_digest;
+      if (r.input_digest != expected) {
+        const route_hop& receiver = st.route[h];
+        std::string why = hop_name(receiver) + " computed on another input than " +
+                          (sent ? hop_name(st.route[h - 1]) + " sent the session"
+                                : std::string("the session sent it")) +
+                          " (push hand-over)";
+        std::cerr << "corolla: session " << cfg.session_id << ": " << why << "\n";
+        const auto now = steady::now();
+        st.policy.server_lied(receiver.server.server_id, now);
+        if (sent) {
+          const uint64_t sender = st.route[h - 1].server.server_id;
+          st.policy.server_lied(sender, now);
+          server_failed(self, cfg, sender, why);
+        }
+        server_failed(self, cfg, receiver.server.server_id, why);
+        return false;
       }
-      server_failed(self, cfg, receiver.server.server_id, why);
-      return false;
+      sent = r.output_digest;
     }
-    sent = r.output_digest;
   }
   return true;
 }
 
-// Push mode: one server's output. Kept as the next hop's input; after every hop has
-// reported, the last one's output is the step's result.
+// Push mode, all chunks in: per hop, its compute, and the time between the previous hop's
+// last output reaching the session and its own, less its last chunk's compute (the
+// hand-over and the copy to the session).
+std::vector<hop_timing> push_timing(const std::vector<route_hop>& route,
+                                    const running_step& running) {
+  std::vector<hop_timing> out;
+  auto previous = running.started;
+  for (size_t h = 0; h < route.size(); ++h) {
+    double compute_ms = 0;
+    for (const running_step::chunk& ch : running.chunks) {
+      compute_ms += double(ch.outputs[h]->compute_us) / 1000.0;
+    }
+    const running_step::received& last = *running.chunks.back().outputs[h];
+    const double gap_ms = std::chrono::duration<double, std::milli>(last.at - previous).count();
+    previous = std::max(previous, last.at);
+    out.push_back(hop_timing{route[h].server.name, route[h].start_block, route[h].end_block,
+                             compute_ms, std::max(0.0, gap_ms - double(last.compute_us) / 1000.0),
+                             double(last.inbound_us) / 1000.0});
+  }
+  return out;
+}
+
+// Push mode: one server's output of one chunk. Kept as the next hop's input; the last
+// hop's outputs, chunk by chunk, are the step's result.
 void on_hop_output(session_pointer self, const client_session_config& cfg, hop_output& out) {
   client_session_state& st = self->state;
-  if (!st.running || st.recovering || st.running->id != out.step_id || out.hop >= st.route.size() ||
-      st.running->outputs.size() != st.route.size() || st.running->outputs[out.hop]) {
+  if (!st.running || st.recovering || out.step_id < st.running->id ||
+      out.step_id - st.running->id >= st.running->sent || out.hop >= st.route.size()) {
     return;
   }
-  auto& running = *st.running;
+  running_step& running = *st.running;
+  running_step::chunk& ch = running.chunks[out.step_id - running.id];
+  if (ch.outputs.size() != st.route.size() || ch.outputs[out.hop]) return;
   if (out.error_code != 0) {
     const route_hop& h = st.route[out.hop];
     server_failed(self, cfg, h.server.server_id, hop_name(h) + ": " + out.error_text);
     return;
   }
   std::vector<float> hidden;
-  if (status s = decode_tensor(out.hidden, cfg.dim, running.step.n, hidden); !s.ok()) {
+  if (status s = decode_tensor(out.hidden, cfg.dim, ch.n, hidden); !s.ok()) {
     const route_hop& h = st.route[out.hop];
     server_failed(self, cfg, h.server.server_id, hop_name(h) + ": " + s.message());
     return;
   }
   const size_t hop = out.hop;
-  if (hop + 1 < st.route.size() && !keep_input(self, cfg, hop + 1, hidden)) return;
-  if (hop + 1 == st.route.size()) running.step.hidden = std::move(hidden);
-  running.outputs[hop] = running_step::received{
+  const bool last_hop = hop + 1 == st.route.size();
+  if (!last_hop && !keep_input(self, cfg, hop + 1, ch.pos, hidden)) return;
+  if (last_hop) {
+    std::copy(hidden.begin(), hidden.end(),
+              running.step.hidden.begin() + (ch.pos - running.step.pos) * cfg.dim);
+  }
+  ch.outputs[hop] = running_step::received{
       steady::now(), out.compute_us, out.inbound_us, out.input_digest, tensor_digest(out.hidden),
       true};
-  size_t missing = 0;
-  while (missing < running.outputs.size() && running.outputs[missing]) ++missing;
-  if (missing < running.outputs.size()) {
-    watch(self, cfg, missing);
+  if (last_hop) {
+    ++running.completed;
+    send_chunks(self, cfg);
+  }
+  // Hops report in any order (a later hop's output can overtake an earlier one's).
+  if (const size_t waiting = first_unfinished_hop(running); waiting < st.route.size()) {
+    watch(self, cfg, waiting);
     return;
   }
   if (!handed_over_as_sent(self, cfg)) return;
-  // Per hop: its compute, and the time between the previous hop's output reaching the
-  // session and its own, less its compute (the hand-over and the copy to the session).
-  auto previous = running.started;
-  for (size_t h = 0; h < st.route.size(); ++h) {
-    const auto& o = *running.outputs[h];
-    const double compute_ms = double(o.compute_us) / 1000.0;
-    const double gap_ms = std::chrono::duration<double, std::milli>(o.at - previous).count();
-    previous = std::max(previous, o.at);
-    running.timing.push_back(
-        hop_timing{st.route[h].server.name, st.route[h].start_block, st.route[h].end_block,
-                   compute_ms, std::max(0.0, gap_ms - compute_ms), double(o.inbound_us) / 1000.0});
-  }
+  running.timing = push_timing(st.route, running);
   complete_step(self, cfg);
 }
 
@@ -389,7 +465,7 @@ void on_reply(session_pointer self, const client_session_config& cfg, size_t hop
 void run_hop(session_pointer self, const client_session_config& cfg, size_t hop, uint64_t step_id) {
   client_session_state& st = self->state;
   const session_step& step = st.running->step;
-  if (!keep_input(self, cfg, hop, step.hidden)) return;
+  if (!keep_input(self, cfg, hop, step.pos, step.hidden)) return;
   step_request req{cfg.session_id, step_id, step.pos,
                    encode_tensor(cfg.codec, step.hidden.data(), step.n, cfg.dim)};
   watch(self, cfg, hop);
@@ -697,12 +773,7 @@ void server_failed(session_pointer self, const client_session_config& cfg, uint6
   if (st.running) {
     running_step& running = *st.running;
     running.id = 0;
-    size_t first = running.hop;
-    if (cfg.push) {
-      first = 0;
-      while (first < running.outputs.size() && running.outputs[first]) ++first;
-    }
-    running.restart_hop = first;
+    running.restart_hop = cfg.push ? first_unfinished_hop(running) : running.hop;
   }
   schedule_recovery(self, cfg);
 }

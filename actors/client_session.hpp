@@ -26,6 +26,10 @@ struct client_session_config {
   // server also sends the session its output (the next server's input, kept for replay).
   // A token then costs one pass along the chain instead of a round trip per server.
   bool push = false;
+  // Push mode: a step of more rows than this goes down the route in chunks of this many,
+  // so that the servers compute one chunk each at once and the next chunk's bytes cross a
+  // link while one computes (0: whole). Decode steps are one row.
+  int64_t prefill_chunk = 128;
   // Bans and the retry budget when a server fails (actors/client_session.cpp).
   failover_settings failover;
   // How often the route's outputs are recomputed on other servers of the same spans and

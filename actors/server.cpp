@@ -13,9 +13,12 @@
 // announce_period so that replicas with a TTL keep it.
 //
 // A session's steps run one at a time, so block caches never see two steps of a session
-// at once: a step while the previous one is in flight waits for it (a client that
-// reran a step after a failover may send it before the abandoned one is done), up to
-// max_waiting_steps; more are refused (busy).
+// at once: a step while the previous one is in flight waits for it, up to
+// max_waiting_steps (messages/session.hpp); more are refused (busy). Waiting steps are the
+// chunks of a pipelined prefill, or an abandoned attempt's: a step at or below a waiting
+// one's position supersedes it (a client reruns a step after a failover with a higher id,
+// and the rerun truncates the cache there anyway), and the superseded one is answered
+// busy without running.
 // Positions follow kv_cache's rule: pos == length appends, pos < length truncates then
 // appends, pos > length is a gap and is refused without touching anything.
 // A malformed request (bad codec tag, wrong shape, wrong protocol version, unknown
@@ -42,7 +45,6 @@
 namespace corolla {
 
 using step_done = std::function<void(caf::expected<step_reply>)>;
-constexpr size_t max_waiting_steps = 2;
 
 // A step the span's blocks run: kept by the server until they answer, so that a
 // restart of the blocks can run it again.
@@ -452,6 +454,16 @@ void execute_step(server_pointer self, const server_config& cfg, step_request& r
   }
   server_state::session& s = it->second;
   if (s.busy) {
+    for (auto w = s.waiting.begin(); w != s.waiting.end();) {
+      if (w->first.pos < req.pos || w->first.step_id > req.step_id) {
+        ++w;
+        continue;
+      }
+      w->second(make_error(errc::busy, "step " + std::to_string(w->first.step_id) + " of session " +
+                                           std::to_string(req.session_id) + " superseded by step " +
+                                           std::to_string(req.step_id)));
+      w = s.waiting.erase(w);
+    }
     if (s.waiting.size() >= max_waiting_steps) {
       done(make_error(errc::busy, "session " + std::to_string(req.session_id) + " already has " +
                                       std::to_string(s.waiting.size() + 1) + " steps on " +

@@ -169,6 +169,7 @@ int run_peer(const po::variables_map& vm, precision kind, std::optional<kv_type>
   client_config client_cfg = swarm->client_defaults();
   client_cfg.max_tokens = context;
   client_cfg.push = !vm.count("round-trips");
+  client_cfg.prefill_chunk = vm["prefill-chunk"].as<int64_t>();
   client_cfg.spot_checks.fraction = vm["spot-check"].as<double>();
   if (!vm["codec"].defaulted())
     client_cfg.codec = *parse_tensor_codec(vm["codec"].as<std::string>());
@@ -218,9 +219,12 @@ int run(int argc, char** argv) {
       "servers of the same spans and compared bit for bit (0..1; a liar is banned)")(
       "round-trips",
       "the client sends each server its input in turn (default: each server pushes its "
-      "output straight to the next)")("max-tokens,n",
-                                      po::value(&repl.generation.max_tokens)->default_value(256),
-                                      "new tokens per answer at most")(
+      "output straight to the next)")(
+      "prefill-chunk", po::value<int64_t>()->default_value(128),
+      "push mode: a prompt goes down the route in chunks of this many tokens, each server "
+      "computing one while the next chunk crosses a link (0 = the whole prompt at once)")(
+      "max-tokens,n", po::value(&repl.generation.max_tokens)->default_value(256),
+      "new tokens per answer at most")(
       "temperature", po::value(&repl.generation.sampling.temperature)->default_value(0.8f, "0.8"),
       "0 = greedy")("top-k", po::value(&repl.generation.sampling.top_k)->default_value(40),
                     "0 = off")(
@@ -260,6 +264,11 @@ int run(int argc, char** argv) {
   }
   if (const double f = vm["spot-check"].as<double>(); !(f >= 0 && f <= 1)) {
     std::cerr << "actor-chat: --spot-check " << f << " is not a fraction (0..1)\n";
+    return 2;
+  }
+  if (vm["prefill-chunk"].as<int64_t>() < 0) {
+    std::cerr << "actor-chat: --prefill-chunk " << vm["prefill-chunk"].as<int64_t>()
+              << " is negative (0: the whole prompt at once)\n";
     return 2;
   }
   repl.chat = !vm.count("raw");
@@ -318,6 +327,7 @@ int run(int argc, char** argv) {
   client_config client_cfg = swarm->client_defaults();
   client_cfg.max_tokens = context;
   client_cfg.push = !vm.count("round-trips");
+  client_cfg.prefill_chunk = vm["prefill-chunk"].as<int64_t>();
   client_cfg.spot_checks.fraction = vm["spot-check"].as<double>();
   client_cfg.codec = *codec;
   return chat(system, client_cfg, repl, http, swarm_options.model_path);

@@ -106,7 +106,10 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out) {
         "link", po::value(&links)->multitoken(),
         "LATENCY_MS:MBITS settings, one way (default: 0.5:1000 5:100 50:10)")(
         "draft-tokens", po::value(&options.draft_tokens)->default_value(0),
-        "speculative decoding in the decode rows: tokens drafted from the context a step");
+        "speculative decoding in the decode rows: tokens drafted from the context a step")(
+        "prefill-chunk", po::value(&options.prefill_chunk)->default_value(128),
+        "push rows send prompts down the route in chunks of this many tokens, beside a push "
+        "row sending them whole (0: whole only)");
     if (auto done = parse_command_line(opts, rest, "corolla bench wan", out, vm)) return *done;
     if (!servers.empty()) options.servers = servers;
     if (!prompts.empty()) options.prompts = prompts;
@@ -125,6 +128,11 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out) {
     if (options.draft_tokens < 0 || options.draft_tokens > max_draft_tokens) {
       std::cerr << "corolla bench wan: --draft-tokens " << options.draft_tokens << " is not in 0.."
                 << max_draft_tokens << "\n";
+      return 2;
+    }
+    if (options.prefill_chunk < 0) {
+      std::cerr << "corolla bench wan: --prefill-chunk " << options.prefill_chunk
+                << " is negative\n";
       return 2;
     }
     for (int n : options.servers) {

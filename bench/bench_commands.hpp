@@ -91,7 +91,8 @@ struct wan_bench_options {
   int decode_tokens = 16;
   std::vector<int> servers = {1, 2, 3};
   std::vector<int64_t> prompts = {128, 512};
-  int32_t draft_tokens = 0;  // speculation in the decode rows (generation_options)
+  int32_t draft_tokens = 0;     // speculation in the decode rows (generation_options)
+  int64_t prefill_chunk = 128;  // push rows' pipelined prefill; also a row with whole prompts
   // The Petals paper's settings: a cluster, a slower cluster, the internet.
   std::vector<wan_setting> settings = {{0.5, 1000}, {5, 100}, {50, 10}};
 };

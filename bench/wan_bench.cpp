@@ -9,7 +9,8 @@
 // client, N + 1; round trips: 2N), each one latency plus one token's hidden state over the
 // bandwidth, plus the step's compute as one process does it (measured in the same run).
 // Of a first token: the prompt's hidden states over the same trips, plus one process's
-// prefill of the prompt. The route may beat neither.
+// prefill of the prompt; pipelined (push, in chunks), first_token_limit's. The route may
+// beat neither.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -82,6 +83,26 @@ struct single_process {
   std::vector<double> prefill_ms;  // per prompt length
 };
 
+struct wan_mode {
+  std::string name;
+  bool push = false;
+  int64_t chunk = 0;  // client_config::prefill_chunk
+};
+
+// The first token's limit: a whole prompt crosses every trip, then the route computes;
+// in chunks, one chunk's crossing of every trip is what can not overlap, the rest is bound
+// by the busier of the compute (one process's prefill: the nodes share the cores) and a
+// link carrying the whole prompt.
+double first_token_limit(const wan_setting& s, int trips, int64_t prompt, int64_t chunk,
+                         double token_bytes, double prefill_ms) {
+  const double ms_per_token = token_bytes * 8 / (s.mbps * 1e3);
+  if (chunk <= 0 || chunk >= prompt) {
+    return trips * (s.latency_ms + double(prompt) * ms_per_token) + prefill_ms;
+  }
+  return trips * (s.latency_ms + double(chunk) * ms_per_token) +
+         std::max(prefill_ms, double(prompt - chunk) * ms_per_token);
+}
+
 }  // namespace
 
 int run_wan_bench(const wan_bench_options& options, std::ostream& out) {
@@ -129,7 +150,21 @@ int run_wan_bench(const wan_bench_options& options, std::ostream& out) {
   for (size_t i = 0; i < options.prompts.size(); ++i) {
     out << ", " << one.prefill_ms[i] << " ms to prefill " << options.prompts[i] << " tokens";
   }
-  out << "\nlimit = one-way trips x (latency + bytes / bandwidth) + one process's compute\n\n"
+  std::vector<wan_mode> modes;
+  if (options.prefill_chunk > 0) {
+    modes.push_back({"push", true, options.prefill_chunk});
+    modes.push_back({"push, whole prompts", true, 0});
+  } else {
+    modes.push_back({"push", true, 0});
+  }
+  modes.push_back({"round trips", false, 0});
+  out << "\nlimit = one-way trips x (latency + bytes / bandwidth) + one process's compute";
+  if (options.prefill_chunk > 0) {
+    out << "; a prompt in chunks of " << options.prefill_chunk
+        << " tokens (push): one chunk's trips + the larger of one process's prefill and the "
+           "prompt's bytes over one link";
+  }
+  out << "\n\n"
       << "| one-way latency | bandwidth | servers | mode | decode "
       << (speculating ? "tokens" : "steps") << "/s | limit | share |";
   for (int64_t p : options.prompts) out << " first token, " << p << " tokens | limit | share |";
@@ -156,9 +191,11 @@ int run_wan_bench(const wan_bench_options& options, std::ostream& out) {
         std::cerr << "corolla bench wan: " << swarm.error().message() << "\n";
         return 1;
       }
-      for (bool push : {true, false}) {
+      for (const wan_mode& mode : modes) {
+        const bool push = mode.push;
         client_config cc = swarm->client_defaults();
         cc.push = push;
+        cc.prefill_chunk = mode.chunk;
         cc.max_tokens = 1024;
         auto client = start_client(system, cc);
         if (!client.ok()) {
@@ -191,8 +228,8 @@ int run_wan_bench(const wan_bench_options& options, std::ostream& out) {
         }
         std::snprintf(line, sizeof line,
                       "| %.1f ms | %.0f Mbit/s | %d | %s | %.2f%s | %.2f | %.0f%% |",
-                      setting.latency_ms, setting.mbps, n, push ? "push" : "round trips", decode,
-                      taken, decode_limit, 100 * decode / decode_limit);
+                      setting.latency_ms, setting.mbps, n, mode.name.c_str(), decode, taken,
+                      decode_limit, 100 * decode / decode_limit);
         out << line;
         for (size_t i = 0; i < options.prompts.size(); ++i) {
           const int64_t p = options.prompts[i];
@@ -207,8 +244,7 @@ int run_wan_bench(const wan_bench_options& options, std::ostream& out) {
             return 1;
           }
           const double limit =
-              trips * (setting.latency_ms + double(p) * token_bytes * 8 / (setting.mbps * 1e3)) +
-              one.prefill_ms[i];
+              first_token_limit(setting, trips, p, mode.chunk, token_bytes, one.prefill_ms[i]);
           std::snprintf(line, sizeof line, " %.0f ms | %.0f ms | %.0f%% |", f->stats.prompt_ms,
                         limit, 100 * limit / f->stats.prompt_ms);
           out << line;

@@ -20,6 +20,12 @@
 
 namespace corolla {
 
+// A server queues this many of a session's steps behind the one running and refuses more
+// (busy); a client session in push mode keeps at most this many chunks of a pipelined
+// prefill on its route, so that each server has room for them beside an abandoned
+// attempt's step still running after a failover.
+constexpr size_t max_waiting_steps = 3;
+
 struct open_session_request {
   uint32_t protocol_version = 0;
   uint64_t session_id = 0;  // chosen by the client, unique in the swarm
