@@ -529,6 +529,88 @@ void start_next(session_pointer self, const client_session_config& cfg) {
   }
 }
 
+// Runs `input` ([rows, dim] from position `pos`) through `hops` in order on session
+// `session_id`, each hop's output the next one's input. To each hop the rows go as steps of
+// at most cfg.prefill_chunk rows, up to max_waiting_steps of them on the way at once (the
+// server queues them): the next chunk crosses the link while one computes, and no request
+// carries more than a chunk's bytes, so step_timeout bounds a chunk, not the whole run — a
+// long replay over a slow link is not taken for a hang. `done` gets the last output and the
+// compute it took, or the index of the hop that failed and its error.
+struct chain_run {
+  uint64_t session_id = 0;
+  std::vector<route_hop> hops;
+  int64_t pos = 0;
+  int64_t rows = 0;
+  std::vector<float> data;  // the next hop's input; at the end, the output
+  double compute_ms = 0;
+  std::vector<std::vector<float>> inputs;  // when keep_inputs: per hop, what it was sent
+  bool keep_inputs = false;
+  std::function<void(chain_run&, std::optional<std::pair<size_t, caf::error>>)> done;
+  // The hop under way.
+  size_t hop = 0;
+  std::vector<float> output;
+  int64_t sent = 0;      // rows sent to it
+  int64_t answered = 0;  // rows it answered
+  bool failed = false;
+};
+
+void run_chain(session_pointer self, const client_session_config& cfg,
+               std::shared_ptr<chain_run> run, size_t j);
+
+// Sends hop run->hop its next chunks, while the window has room.
+void send_chain_chunks(session_pointer self, const client_session_config& cfg,
+                       const std::shared_ptr<chain_run>& run) {
+  const int64_t chunk = cfg.prefill_chunk > 0 ? cfg.prefill_chunk : run->rows;
+  while (run->sent < run->rows &&
+         (run->sent - run->answered) < chunk * int64_t(max_waiting_steps)) {
+    const int64_t at = run->sent;
+    const int64_t n = std::min(chunk, run->rows - at);
+    run->sent += n;
+    const size_t j = run->hop;
+    step_request req{run->session_id, self->state.next_step_id++, run->pos + at,
+                     encode_tensor(cfg.codec, run->data.data() + at * cfg.dim, n, cfg.dim)};
+    self->request(run->hops[j].handle, cfg.step_timeout, std::move(req))
+        .then(
+            [self, cfg, run, j, at, n](step_reply& reply) {
+              if (run->failed) return;
+              std::vector<float> out;
+              if (status s = decode_tensor(reply.hidden, cfg.dim, n, out); !s.ok()) {
+                run->failed = true;
+                run->done(*run, std::make_pair(j, to_error(s)));
+                return;
+              }
+              std::copy(out.begin(), out.end(), run->output.begin() + at * cfg.dim);
+              run->compute_ms += double(reply.compute_us) / 1000.0;
+              run->answered += n;
+              if (run->answered < run->rows) {
+                send_chain_chunks(self, cfg, run);
+                return;
+              }
+              if (run->keep_inputs) run->inputs.push_back(std::move(run->data));
+              run->data = std::move(run->output);
+              run_chain(self, cfg, run, j + 1);
+            },
+            [run, j](caf::error& err) {
+              if (run->failed) return;
+              run->failed = true;
+              run->done(*run, std::make_pair(j, std::move(err)));
+            });
+  }
+}
+
+void run_chain(session_pointer self, const client_session_config& cfg,
+               std::shared_ptr<chain_run> run, size_t j) {
+  if (j == run->hops.size() || run->rows == 0) {
+    run->done(*run, std::nullopt);
+    return;
+  }
+  run->hop = j;
+  run->output.assign(size_t(run->rows * cfg.dim), 0.0f);
+  run->sent = 0;
+  run->answered = 0;
+  send_chain_chunks(self, cfg, run);
+}
+
 // ---- Failover ---------------------------------------------------------------------
 
 void schedule_recovery(session_pointer self, const client_session_config& cfg);
@@ -618,36 +700,30 @@ void splice(session_pointer self, const client_session_config& cfg,
   attempt_recovery(self, cfg);  // progress: the next failed hop, if any, without backoff
 }
 
-// Replays the cached inputs through replacement hop j (round trips: its output is the
-// next one's replay input).
+// Replays the cached inputs through the replacement hops (each one's output is the next
+// one's replay input), then splices them into the route.
 void replay(session_pointer self, const client_session_config& cfg,
-            const std::shared_ptr<replacement>& rep, size_t j) {
-  client_session_state& st = self->state;
-  if (j == rep->hops.size() || rep->rows == 0) {
+            const std::shared_ptr<replacement>& rep) {
+  auto run = std::make_shared<chain_run>();
+  run->session_id = cfg.session_id;
+  run->hops = rep->hops;
+  run->rows = rep->rows;
+  run->data = std::move(rep->inputs[0]);
+  run->keep_inputs = true;
+  run->done = [self, cfg, rep](chain_run& r, std::optional<std::pair<size_t, caf::error>> failed) {
+    if (failed) {
+      const route_hop& hop = rep->hops[failed->first];
+      self->state.policy.server_failed(hop.server.server_id, steady::now());
+      try_failed(self, cfg, rep, hop_name(hop) + ": replay: " + describe(failed->second));
+      return;
+    }
+    if (r.rows > 0) {
+      for (size_t j = 0; j < r.inputs.size(); ++j) rep->inputs[j] = std::move(r.inputs[j]);
+      rep->output = std::move(r.data);
+    }
     splice(self, cfg, rep);
-    return;
-  }
-  const route_hop& h = rep->hops[j];
-  step_request req{cfg.session_id, st.next_step_id++, 0,
-                   encode_tensor(cfg.codec, rep->inputs[j].data(), rep->rows, cfg.dim)};
-  self->request(h.handle, cfg.step_timeout, std::move(req))
-      .then(
-          [self, cfg, rep, j](step_reply& reply) {
-            std::vector<float> out;
-            const route_hop& hop = rep->hops[j];
-            if (status s = decode_tensor(reply.hidden, cfg.dim, rep->rows, out); !s.ok()) {
-              self->state.policy.server_failed(hop.server.server_id, steady::now());
-              try_failed(self, cfg, rep, hop_name(hop) + ": replay: " + s.message());
-              return;
-            }
-            (j + 1 < rep->hops.size() ? rep->inputs[j + 1] : rep->output) = std::move(out);
-            replay(self, cfg, rep, j + 1);
-          },
-          [self, cfg, rep, j](caf::error& err) {
-            const route_hop& hop = rep->hops[j];
-            self->state.policy.server_failed(hop.server.server_id, steady::now());
-            try_failed(self, cfg, rep, hop_name(hop) + ": replay: " + describe(err));
-          });
+  };
+  run_chain(self, cfg, run, 0);
 }
 
 // Opens the session on every replacement hop, then replays.
@@ -672,7 +748,7 @@ void open_replacement(session_pointer self, const client_session_config& cfg, si
             [self, cfg, rep](const open_session_reply&) {
               if (rep->failed || --rep->opening > 0) return;
               rep->opened = steady::now();
-              replay(self, cfg, rep, 0);
+              replay(self, cfg, rep);
             },
             [self, cfg, rep, h](caf::error& err) {
               if (rep->failed) return;
@@ -850,42 +926,6 @@ void try_open(session_pointer self, const client_session_config& cfg) {
 }
 
 // ---- Spot checks ------------------------------------------------------------------
-
-// Runs `input` ([rows, dim] from position `pos`) through `hops` in order on session
-// `session_id`, each hop's output the next one's input. `done` gets the last output and
-// the compute it took, or the index of the hop that failed and its error.
-struct chain_run {
-  uint64_t session_id = 0;
-  std::vector<route_hop> hops;
-  int64_t pos = 0;
-  int64_t rows = 0;
-  std::vector<float> data;  // the next hop's input; at the end, the output
-  double compute_ms = 0;
-  std::function<void(chain_run&, std::optional<std::pair<size_t, caf::error>>)> done;
-};
-
-void run_chain(session_pointer self, const client_session_config& cfg,
-               std::shared_ptr<chain_run> run, size_t j) {
-  if (j == run->hops.size()) {
-    run->done(*run, std::nullopt);
-    return;
-  }
-  step_request req{run->session_id, self->state.next_step_id++, run->pos,
-                   encode_tensor(cfg.codec, run->data.data(), run->rows, cfg.dim)};
-  self->request(run->hops[j].handle, cfg.step_timeout, std::move(req))
-      .then(
-          [self, cfg, run, j](step_reply& reply) {
-            std::vector<float> out;
-            if (status s = decode_tensor(reply.hidden, cfg.dim, run->rows, out); !s.ok()) {
-              run->done(*run, std::make_pair(j, to_error(s)));
-              return;
-            }
-            run->data = std::move(out);
-            run->compute_ms += double(reply.compute_us) / 1000.0;
-            run_chain(self, cfg, run, j + 1);
-          },
-          [run, j](caf::error& err) { run->done(*run, std::make_pair(j, std::move(err))); });
-}
 
 // Opens session `session_id` on every hop of `hops`; `done` gets the first refusal, if any.
 void open_chain(session_pointer self, const client_session_config& cfg, uint64_t session_id,

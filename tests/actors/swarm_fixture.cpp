@@ -61,11 +61,13 @@ std::vector<int32_t> single_process_tokens(const std::string& model_path, precis
   const int64_t context = std::min<int64_t>(model->config().context_length, 4096);
   local_blocks blocks(model->blocks(), context);
   generator gen(model->head(), model->tokenizer(), blocks, context);
-  auto stats = gen.generate(model->tokenizer().encode(req.prompt, true, true), req.options,
-                            [&](const std::string& piece) {
-                              if (text) *text += piece;
-                              return true;
-                            });
+  // As the client: the request's tokens when it has them, else its prompt encoded.
+  const std::vector<int32_t> prompt =
+      req.tokens.empty() ? model->tokenizer().encode(req.prompt, true, true) : req.tokens;
+  auto stats = gen.generate(prompt, req.options, [&](const std::string& piece) {
+    if (text) *text += piece;
+    return true;
+  });
   return stats.ok() ? stats->tokens : std::vector<int32_t>{};
 }
 

@@ -8,6 +8,8 @@
 
 #include <cstring>
 #include <fstream>
+#include <memory>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -20,7 +22,32 @@ namespace {
 using namespace std::chrono_literals;
 using testing::Cluster;
 
-class Links : public Cluster {};
+class Links : public Cluster {
+ protected:
+  // A node listening on a port of its own and advertising `link`'s address, so that the
+  // swarm reaches it only through the relay (the port must be known before it starts).
+  struct relayed_node {
+    std::unique_ptr<tcp_relay> link;
+    std::unique_ptr<node_process> node;
+  };
+  relayed_node start_relayed(const std::string& name, const std::string& span,
+                             const std::vector<std::string>& seeds, const link_shape& shape) {
+    relayed_node r;
+    const uint16_t port = free_loopback_port();
+    EXPECT_NE(port, 0);
+    r.link = std::make_unique<tcp_relay>(port);
+    r.link->set_link(shape);
+    std::vector<std::string> args = node_args(name, span, seeds);
+    for (size_t i = 0; i + 1 < args.size(); ++i) {
+      if (args[i] == "--port") args[i + 1] = std::to_string(port);
+    }
+    args.insert(args.end(), {"--advertise", r.link->address()});
+    r.node = std::make_unique<node_process>(testing::app_path("actor-node"), args);
+    EXPECT_TRUE(r.node->wait_for("serving blocks")) << r.node->output();
+    EXPECT_TRUE(r.node->wait_for("advertised as " + r.link->address())) << r.node->output();
+    return r;
+  }
+};
 
 // The relay's link against a plain TCP sink: a byte takes the one-way latency, a
 // megabyte its size over the bandwidth, and jitter never reorders bytes.
@@ -111,19 +138,8 @@ TEST_F(Links, NodesAndClientsJoinOverA300MsOneWayLink) {
 TEST_F(Links, ANodeAdvertisingARelayIsReachedThroughIt) {
   node_process a(testing::app_path("actor-node"), node_args("a", "0:3", {}));
   ASSERT_TRUE(a.wait_for("serving blocks")) << a.output();
-  // b's port must be known before it starts.
-  const uint16_t b_port = free_loopback_port();
-  ASSERT_NE(b_port, 0);
-  tcp_relay link(b_port);
-  link.set_link({20ms});
-  std::vector<std::string> args = node_args("b", "3:5", {a.address()});
-  for (size_t i = 0; i + 1 < args.size(); ++i) {
-    if (args[i] == "--port") args[i + 1] = std::to_string(b_port);
-  }
-  args.insert(args.end(), {"--advertise", link.address()});
-  node_process b(testing::app_path("actor-node"), args);
-  ASSERT_TRUE(b.wait_for("serving blocks")) << b.output();
-  EXPECT_TRUE(b.wait_for("advertised as " + link.address())) << b.output();
+  const relayed_node b = start_relayed("b", "3:5", {a.address()}, {20ms});
+  const tcp_relay& link = *b.link;
 
   remote_swarm& swarm = join(a);
   ASSERT_TRUE(wait_for_servers(swarm, 2));
@@ -145,6 +161,56 @@ TEST_F(Links, ANodeAdvertisingARelayIsReachedThroughIt) {
     EXPECT_GE(h.transfer_ms, 40.0);  // two trips over the link
   }
   EXPECT_TRUE(saw_b);
+}
+
+// A replacement server is replayed what the session cached in steps of a chunk each: over
+// a link whose bytes take several step timeouts, a 2030-token replay completes and changes
+// no token. (f32 hidden states of this 64-wide model over 1 Mbit/s: 0.5 MiB in 4.2 s, four
+// step timeouts; TinyLlama's over 10 Mbit/s are 8 MiB in 6.7 s.)
+TEST_F(Links, AReplayLongerThanTheStepTimeoutOverASlowLinkCompletesAndChangesNoToken) {
+  node_process a(testing::app_path("actor-node"), node_args("a", "0:5", {}));
+  ASSERT_TRUE(a.wait_for("serving blocks")) << a.output();
+  remote_swarm& swarm = join(a);
+  ASSERT_TRUE(wait_for_servers(swarm, 1));
+  const uint64_t seed = testing::test_seed(41);
+  std::cout << "prompt seed " << seed << "\n";
+  std::mt19937_64 rng(seed);
+  generate_request first = testing::greedy("", 1);
+  for (int i = 0; i < 2030; ++i) first.tokens.push_back(int32_t(3 + rng() % 500));
+  client_config c = failover_client(swarm, seed);
+  c.codec = tensor_codec::f32;
+  c.step_timeout = 1s;
+  c.prefill_chunk = 64;
+  auto client = start_client(*system_, c);
+  ASSERT_TRUE(client.ok()) << client.error().message();
+  client_handle owner(*client);
+  const testing::answer one = testing::ask(*system_, *client, first);
+  ASSERT_EQ(one.error, "");
+  ASSERT_EQ(one.reply.stats.tokens.size(), 1u);
+  // The next turn continues the session's cache: the prompt, its answer, five more.
+  generate_request next = testing::greedy("", 8);
+  next.tokens = first.tokens;
+  next.tokens.push_back(one.reply.stats.tokens[0]);
+  for (int i = 0; i < 5; ++i) next.tokens.push_back(int32_t(3 + rng() % 500));
+  const auto expected = testing::single_process_tokens(model_, precision::int8, next);
+
+  link_shape slow;
+  slow.latency = 5ms;
+  slow.mbps = 1;
+  const relayed_node b = start_relayed("b", "0:5", {a.address()}, slow);
+  ASSERT_TRUE(wait_for_servers(swarm, 2));
+  a.signal(SIGKILL);
+  const testing::answer got = testing::ask(*system_, *client, next, std::chrono::seconds(60));
+  ASSERT_EQ(got.error, "");
+  EXPECT_EQ(got.reply.stats.tokens, expected);
+  ASSERT_EQ(got.reply.recoveries.size(), 1u);
+  const recovery_report& r = got.reply.recoveries[0];
+  EXPECT_EQ(r.failed_server, "a");
+  EXPECT_EQ(r.replaced_by, std::vector<std::string>{"b"});
+  EXPECT_EQ(r.replayed_tokens, 2030);
+  std::cout << "replayed " << r.replayed_tokens << " tokens over 1 Mbit/s in " << r.replay_ms
+            << " ms (step timeout 1000 ms)\n";
+  EXPECT_GT(r.replay_ms, 1000.0) << "the replay's bytes must outlast one step timeout";
 }
 
 // 64 actor-chat processes started at once against one healthy node: every one joins and
