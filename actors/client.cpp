@@ -22,6 +22,7 @@
 
 #include "actors/client_session.hpp"
 #include "model/chat_template.hpp"
+#include "model/draft_model.hpp"
 #include "model/generator.hpp"
 
 namespace corolla {
@@ -106,6 +107,27 @@ class session_runner final : public block_runner {
   int64_t decode_steps_ = 0;
   std::vector<recovery_report> recoveries_;
   spot_check_totals spot_checks_;
+};
+
+// A draft model's drafts, computed on the process's compute thread when it has one (one
+// OpenMP team per process).
+class executor_drafts : public draft_source {
+ public:
+  executor_drafts(std::unique_ptr<draft_model> model, std::shared_ptr<compute_executor> executor)
+      : model_(std::move(model)), executor_(std::move(executor)) {}
+  result<std::vector<int32_t>> draft(const std::vector<int32_t>& context,
+                                     int32_t max_tokens) override {
+    if (!executor_) return model_->draft(context, max_tokens);
+    result<std::vector<int32_t>> out = status::internal("the draft did not run");
+    if (status ran = executor_->run([&] { out = model_->draft(context, max_tokens); }); !ran.ok()) {
+      return ran;
+    }
+    return out;
+  }
+
+ private:
+  std::unique_ptr<draft_model> model_;
+  std::shared_ptr<compute_executor> executor_;
 };
 
 struct client_state {
@@ -242,6 +264,18 @@ void client_loop(caf::blocking_actor* self, client_config cfg) {
   sc.spot_checks = cfg.spot_checks;
   sc.seed = cfg.session_id;
   client_state st(self, cfg, spawn_client_session(self->system(), sc), context);
+  // A draft model that can not serve this one fails the open.
+  std::unique_ptr<executor_drafts> drafts;
+  status draft_error;
+  if (cfg.draft_model) {
+    auto made = draft_model::make(cfg.draft_model, st.model.tokenizer(), context);
+    if (made.ok()) {
+      drafts = std::make_unique<executor_drafts>(std::move(*made), cfg.executor);
+      st.gen.set_draft_source(drafts.get());
+    } else {
+      draft_error = made.error();
+    }
+  }
   // The session dies with the client (its servers then free its caches).
   self->link_to(st.session);
   bool running = true;
@@ -250,7 +284,10 @@ void client_loop(caf::blocking_actor* self, client_config cfg) {
   const auto open_budget =
       (cfg.open_timeout * 2 + cfg.failover.backoff_max) * (cfg.failover.attempts + 1);
   self->receive_while([&] { return running; })(
-      [&](open_atom) { return ask_session(self, st.session, open_budget, open_atom{}); },
+      [&](open_atom) -> caf::result<std::vector<hop_timing>> {
+        if (!draft_error.ok()) return to_error(draft_error);
+        return ask_session(self, st.session, open_budget, open_atom{});
+      },
       [&](generate_request& req) {
         const auto to = caf::actor_cast<caf::actor>(self->current_sender());
         if (st.runner.session_failed()) {

@@ -33,6 +33,9 @@ struct client_config {
   // Where the head's kernels run: the process's compute thread when it has one (one
   // OpenMP team per process); null: the client's own thread.
   std::shared_ptr<compute_executor> executor;
+  // Speculation's drafts from this model (loaded whole, with the model's vocabulary) run in
+  // the client, rather than from the context; null: the context (model/draft_model.hpp).
+  std::shared_ptr<const llama_model> draft_model;
 };
 
 // Spawns the client (on its own thread: it computes the head) and opens its session.

@@ -141,7 +141,8 @@ result<peer_settings> read_peer_settings(const po::variables_map& vm, precision 
 }
 
 int run_peer(const po::variables_map& vm, precision kind, std::optional<kv_type> kv,
-             repl_options repl, int64_t context, const http_mode& http) {
+             std::shared_ptr<const llama_model> draft, repl_options repl, int64_t context,
+             const http_mode& http) {
   auto settings = read_peer_settings(vm, kind, kv);
   if (!settings.ok()) {
     std::cerr << "actor-chat: " << settings.error().message() << "\n";
@@ -170,6 +171,7 @@ int run_peer(const po::variables_map& vm, precision kind, std::optional<kv_type>
   client_cfg.max_tokens = context;
   client_cfg.push = !vm.count("round-trips");
   client_cfg.prefill_chunk = vm["prefill-chunk"].as<int64_t>();
+  client_cfg.draft_model = draft;
   client_cfg.spot_checks.fraction = vm["spot-check"].as<double>();
   if (!vm["codec"].defaulted())
     client_cfg.codec = *parse_tensor_codec(vm["codec"].as<std::string>());
@@ -235,10 +237,9 @@ int run(int argc, char** argv) {
       "1 = off")("seed", po::value(&repl.generation.sampling.seed)->default_value(0),
                  "sampling seed (default: a fresh random one for every prompt)")(
       "system", po::value(&repl.system), "the system prompt of a chat")(
-      "stop", po::value(&repl.generation.stop_strings)->composing(), "stop string (repeatable)")(
-      "draft-tokens", po::value(&repl.generation.draft_tokens)->default_value(0),
-      "speculative decoding, greedy only: up to this many tokens drafted from the context "
-      "and verified in one step through the swarm (0 = off, at most 16)");
+      "stop", po::value(&repl.generation.stop_strings)->composing(), "stop string (repeatable)");
+  std::string draft_path;
+  add_speculation_options(opts, repl.generation.draft_tokens, draft_path);
   std::string weights, kv_name;
   add_precision_options(opts, weights, &kv_name);
   po::variables_map vm;
@@ -291,7 +292,11 @@ int run(int argc, char** argv) {
     sigaddset(&http.stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &http.stop_signals, nullptr);
   }
-  if (peer) return run_peer(vm, *kind, kv, repl, context, http);
+  std::shared_ptr<const llama_model> draft;
+  if (!load_draft_model(vm, draft_path, repl.generation.draft_tokens, draft, "actor-chat")) {
+    return 1;
+  }
+  if (peer) return run_peer(vm, *kind, kv, draft, repl, context, http);
   // Every kernel of the process, making the demo model's included, runs on one thread
   // (actors/compute_executor.hpp says why).
   swarm_options.executor = std::make_shared<compute_executor>();
@@ -328,6 +333,7 @@ int run(int argc, char** argv) {
   client_cfg.max_tokens = context;
   client_cfg.push = !vm.count("round-trips");
   client_cfg.prefill_chunk = vm["prefill-chunk"].as<int64_t>();
+  client_cfg.draft_model = draft;
   client_cfg.spot_checks.fraction = vm["spot-check"].as<double>();
   client_cfg.codec = *codec;
   return chat(system, client_cfg, repl, http, swarm_options.model_path);

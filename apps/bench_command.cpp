@@ -6,6 +6,7 @@
 
 #include "apps/command_line.hpp"
 #include "bench/bench_commands.hpp"
+#include "messages/tensor_codec.hpp"
 
 namespace po = boost::program_options;
 
@@ -106,7 +107,11 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out) {
         "link", po::value(&links)->multitoken(),
         "LATENCY_MS:MBITS settings, one way (default: 0.5:1000 5:100 50:10)")(
         "draft-tokens", po::value(&options.draft_tokens)->default_value(0),
-        "speculative decoding in the decode rows: tokens drafted from the context a step")(
+        "speculative decoding in the decode rows: tokens drafted a step (4 with --draft)")(
+        "draft", po::value(&options.draft_path),
+        "the decode rows' drafts from this model run in the client, not from the context")(
+        "codec", po::value(&options.codec)->default_value("f16"),
+        "hidden states between client and servers: f32, f16 or int8")(
         "prefill-chunk", po::value(&options.prefill_chunk)->default_value(128),
         "push rows send prompts down the route in chunks of this many tokens, beside a push "
         "row sending them whole (0: whole only)");
@@ -125,9 +130,14 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out) {
       }
       options.settings.push_back(s);
     }
+    if (!options.draft_path.empty() && vm["draft-tokens"].defaulted()) options.draft_tokens = 4;
     if (options.draft_tokens < 0 || options.draft_tokens > max_draft_tokens) {
       std::cerr << "corolla bench wan: --draft-tokens " << options.draft_tokens << " is not in 0.."
                 << max_draft_tokens << "\n";
+      return 2;
+    }
+    if (auto codec = parse_tensor_codec(options.codec); !codec.ok()) {
+      std::cerr << "corolla bench wan: --codec: " << codec.error().message() << "\n";
       return 2;
     }
     if (options.prefill_chunk < 0) {

@@ -91,4 +91,31 @@ bool use_threads(int64_t threads, const std::string& command) {
   return true;
 }
 
+void add_speculation_options(boost::program_options::options_description& options,
+                             int32_t& draft_tokens, std::string& draft_path) {
+  namespace po = boost::program_options;
+  options.add_options()(
+      "draft-tokens", po::value(&draft_tokens)->default_value(0),
+      "speculative decoding: up to this many tokens drafted a step and verified in one step; "
+      "greedy text is unchanged, sampled tokens keep the model's distribution (0 = off, at "
+      "most 16; 4 with --draft)")(
+      "draft", po::value(&draft_path),
+      "draft the tokens with this small GGUF model (the model's vocabulary), run in this "
+      "process, rather than from the context");
+}
+
+bool load_draft_model(const boost::program_options::variables_map& vm,
+                      const std::string& draft_path, int32_t& draft_tokens,
+                      std::shared_ptr<const llama_model>& out, const std::string& command) {
+  if (draft_path.empty()) return true;
+  auto model = llama_model::load(draft_path, model_options{});
+  if (!model.ok()) {
+    std::cerr << command << ": --draft: " << model.error().message() << "\n";
+    return false;
+  }
+  out = std::make_shared<const llama_model>(std::move(*model));
+  if (vm["draft-tokens"].defaulted()) draft_tokens = 4;
+  return true;
+}
+
 }  // namespace corolla

@@ -4,6 +4,7 @@
 
 #include <boost/program_options.hpp>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "model/kv_cache.hpp"
 #include "model/linear.hpp"
+#include "model/llama_model.hpp"
 
 namespace corolla {
 
@@ -29,6 +31,16 @@ std::optional<int> parse_command_line(const boost::program_options::options_desc
 // them, or say on stderr, naming `command`, what is wrong.
 void add_precision_options(boost::program_options::options_description& options,
                            std::string& weights, std::string* kv = nullptr);
+
+// Speculative decoding's options, for the commands that generate: --draft-tokens N and
+// --draft FILE (a small model with the model's vocabulary, run in this process).
+void add_speculation_options(boost::program_options::options_description& options,
+                             int32_t& draft_tokens, std::string& draft_path);
+// The --draft model loaded whole (null when none is given; --draft-tokens then defaults to
+// 4 rather than 0). False, said on stderr naming `command`, when it does not load.
+bool load_draft_model(const boost::program_options::variables_map& vm,
+                      const std::string& draft_path, int32_t& draft_tokens,
+                      std::shared_ptr<const llama_model>& out, const std::string& command);
 // The cache type asked for: nullopt for auto (model_options::kv's default); false when
 // the name is none of the three.
 bool kv_from_options(const std::string& kv, const std::string& command,

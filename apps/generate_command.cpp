@@ -10,6 +10,7 @@
 #include "apps/command_line.hpp"
 #include "bench/process_stats.hpp"
 #include "kernels/cpu_isa.hpp"
+#include "model/draft_model.hpp"
 #include "model/generator.hpp"
 #include "model/llama_model.hpp"
 
@@ -34,14 +35,12 @@ int run_generate(const std::vector<std::string>& args, std::ostream& out) {
       "repeat-penalty", po::value(&gen.sampling.repeat_penalty)->default_value(1.0f, "1.0"),
       "1 = off")("seed", po::value(&gen.sampling.seed)->default_value(0), "sampling seed")(
       "stop", po::value(&gen.stop_strings)->composing(), "stop string (repeatable)")(
-      "draft-tokens", po::value(&gen.draft_tokens)->default_value(0),
-      "speculative decoding, greedy only: up to this many tokens drafted from the context "
-      "and verified in one step (0 = off, at most 16)")("threads,t", po::value(&threads),
-                                                        "OpenMP threads (default: all cores)")(
+      "threads,t", po::value(&threads), "OpenMP threads (default: all cores)")(
       "context,c", po::value(&context), "KV cache tokens (default: the model's, at most 4096)")(
       "json", "print one JSON object (prompt ids, generated ids, text, stats) instead of text");
-  std::string weights, kv;
+  std::string weights, kv, draft_path;
   add_precision_options(opts, weights, &kv);
+  add_speculation_options(opts, gen.draft_tokens, draft_path);
   po::variables_map vm;
   if (auto done = parse_command_line(opts, args, "corolla generate", out, vm)) return *done;
   if (model_path.empty() || prompt.empty()) {
@@ -64,6 +63,18 @@ int run_generate(const std::vector<std::string>& args, std::ostream& out) {
   local_blocks blocks(model->blocks(), max_context);
   const kv_type cache = model->blocks().front().cache_type;
   generator g(model->head(), model->tokenizer(), blocks, max_context);
+  std::shared_ptr<const llama_model> draft;
+  if (!load_draft_model(vm, draft_path, gen.draft_tokens, draft, "corolla generate")) return 1;
+  std::unique_ptr<draft_model> drafts;
+  if (draft) {
+    auto made = draft_model::make(draft, model->tokenizer(), max_context);
+    if (!made.ok()) {
+      std::cerr << "corolla generate: --draft: " << made.error().message() << "\n";
+      return 1;
+    }
+    drafts = std::move(*made);
+    g.set_draft_source(drafts.get());
+  }
   const auto tokens = model->tokenizer().encode(prompt, /*add_bos=*/true, /*parse_special=*/true);
 
   const bool json = vm.count("json") > 0;

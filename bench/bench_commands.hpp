@@ -93,6 +93,8 @@ struct wan_bench_options {
   std::vector<int64_t> prompts = {128, 512};
   int32_t draft_tokens = 0;     // speculation in the decode rows (generation_options)
   int64_t prefill_chunk = 128;  // push rows' pipelined prefill; also a row with whole prompts
+  std::string draft_path;       // their drafts from this model in the client; "": the context
+  std::string codec = "f16";    // the swarm's hidden states on the wire (actor-node --codec)
   // The Petals paper's settings: a cluster, a slower cluster, the internet.
   std::vector<wan_setting> settings = {{0.5, 1000}, {5, 100}, {50, 10}};
 };

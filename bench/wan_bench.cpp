@@ -47,7 +47,7 @@ struct relayed_node {
 };
 
 result<std::vector<relayed_node>> start_nodes(const std::string& model, int64_t n_blocks, int n,
-                                              const link_shape& link) {
+                                              const link_shape& link, tensor_codec codec) {
   std::vector<relayed_node> nodes;
   for (const auto& [start, end] : even_spans(n_blocks, n)) {
     const uint16_t port = free_loopback_port();
@@ -59,7 +59,8 @@ result<std::vector<relayed_node>> start_nodes(const std::string& model, int64_t 
                                   "--port",      std::to_string(port),
                                   "--advertise", node.relay->address(),
                                   "--span",      std::to_string(start) + ":" + std::to_string(end),
-                                  "--name",      "node-" + std::to_string(nodes.size() + 1)};
+                                  "--name",      "node-" + std::to_string(nodes.size() + 1),
+                                  "--codec",     to_string(codec)};
     if (!nodes.empty()) args.insert(args.end(), {"--seed", nodes.front().relay->address()});
     node.process =
         std::make_unique<node_process>(program_beside_this_one("actor-node"), std::move(args));
@@ -134,7 +135,12 @@ int run_wan_bench(const wan_bench_options& options, std::ostream& out) {
     std::cerr << "corolla bench wan: can not run " << *path << "\n";
     return 1;
   }
-  const tensor_codec codec = tensor_codec::f16;  // the swarm's default
+  const auto parsed = parse_tensor_codec(options.codec);
+  if (!parsed.ok()) {
+    std::cerr << "corolla bench wan: --codec: " << parsed.error().message() << "\n";
+    return 2;
+  }
+  const tensor_codec codec = *parsed;
   const double token_bytes = double(encoded_size(codec, 1, dim));
   char line[512];
   out << *path << ": actor-node processes on this machine, every link through a shaped relay "
@@ -142,9 +148,19 @@ int run_wan_bench(const wan_bench_options& options, std::ostream& out) {
       << options.decode_tokens
       << (options.draft_tokens > 0 ? " greedy decode tokens\n" : " greedy decode steps\n");
   const bool speculating = options.draft_tokens > 0;
+  std::shared_ptr<const llama_model> draft;
+  if (!options.draft_path.empty()) {
+    auto loaded = llama_model::load(options.draft_path, model_options{});
+    if (!loaded.ok()) {
+      std::cerr << "corolla bench wan: --draft: " << loaded.error().message() << "\n";
+      return 1;
+    }
+    draft = std::make_shared<const llama_model>(std::move(*loaded));
+  }
   if (speculating) {
-    out << "speculation: up to " << options.draft_tokens
-        << " tokens drafted from the context a step (the limit counts one token a step)\n";
+    out << "speculation: up to " << options.draft_tokens << " tokens drafted a step "
+        << (draft ? "by " + options.draft_path + " in the client" : std::string("from the context"))
+        << " (the limit counts one token a step)\n";
   }
   out << "one process in the same run: " << one.decode_ms << " ms a decode step";
   for (size_t i = 0; i < options.prompts.size(); ++i) {
@@ -177,7 +193,7 @@ int run_wan_bench(const wan_bench_options& options, std::ostream& out) {
     link.mbps = setting.mbps;
     const double trip_ms = setting.latency_ms + token_bytes * 8 / (setting.mbps * 1e3);
     for (int n : options.servers) {
-      auto nodes = start_nodes(*path, n_blocks, n, link);
+      auto nodes = start_nodes(*path, n_blocks, n, link, codec);
       if (!nodes.ok()) {
         std::cerr << "corolla bench wan: " << nodes.error().message() << "\n";
         return 1;
@@ -196,6 +212,7 @@ int run_wan_bench(const wan_bench_options& options, std::ostream& out) {
         client_config cc = swarm->client_defaults();
         cc.push = push;
         cc.prefill_chunk = mode.chunk;
+        cc.draft_model = draft;
         cc.max_tokens = 1024;
         auto client = start_client(system, cc);
         if (!client.ok()) {

@@ -179,13 +179,17 @@ result<generation_stats> generator::generate(const std::vector<int32_t>& tokens,
   std::vector<int32_t> history = tokens;
   token_stream stream(tokenizer_);
   std::string pending;  // final text not yet passed to on_text
-  const bool speculate = options.draft_tokens > 0 && options.sampling.temperature == 0;
+  const bool speculate = options.draft_tokens > 0;
   std::vector<int32_t> drafts;  // the verified step's drafts not taken yet, in order
   const int64_t dim = head_.config().dim;
   for (;;) {
-    const int32_t id = sample.sample(logits_.data(), head_.vocab_size(), history);
+    const int32_t id =
+        drafts.empty() ? sample.sample(logits_.data(), head_.vocab_size(), history)
+                       : sample.sample(logits_.data(), head_.vocab_size(), history, drafts.front());
     history.push_back(id);
     stats.tokens.push_back(id);
+    const bool taken = !drafts.empty() && id == drafts.front();  // counted if the answer ends here
+    if (taken) ++stats.accepted;
     if (options.stop_at_eos && tokenizer_.is_end_of_generation(id)) {
       stats.reason = stop_reason::end_of_generation;
       break;
@@ -215,9 +219,8 @@ result<generation_stats> generator::generate(const std::vector<int32_t>& tokens,
       break;
     }
     if (!drafts.empty()) {
-      if (id == drafts.front()) {  // the draft the last step ran here: its row is next
+      if (taken) {  // the draft the last step ran here: its row is next
         drafts.erase(drafts.begin());
-        ++stats.accepted;
         const int64_t row = int64_t(ahead_.size()) / dim - 1 - int64_t(drafts.size());
         const status st = logits_of(ahead_.data() + row * dim);
         if (!st.ok()) {
@@ -235,7 +238,14 @@ result<generation_stats> generator::generate(const std::vector<int32_t>& tokens,
       const int64_t room = std::min<int64_t>(
           {int64_t(options.draft_tokens), int64_t(options.max_tokens) - stats.generated_tokens(),
            max_context_ - int64_t(history.size())});
-      drafts = draft_from_context(history, int32_t(room));
+      if (!drafter_) {
+        drafts = draft_from_context(history, int32_t(room));
+      } else if (auto drafted = drafter_->draft(history, int32_t(room)); drafted.ok()) {
+        drafts = std::move(*drafted);
+        drafts.resize(std::min(drafts.size(), size_t(std::max<int64_t>(room, 0))));
+      } else {
+        return drafted.error();  // the model's caches hold the context: nothing to undo
+      }
     }
     const status st = drafts.empty() ? prefill(history, cached_.size()) : verify(id, drafts);
     if (!st.ok()) {

@@ -12,12 +12,15 @@
 //     or the callback returning false. No token is computed after that point.
 //  3. Text is only emitted once it can no longer turn out to start a stop string, and
 //     never splits a UTF-8 sequence.
-//  4. Speculation (draft_tokens > 0, greedy sampling) changes how many positions a step
-//     runs, never the tokens: drafts come from the context itself (prompt lookup), the
-//     step runs the sampled token and its drafts at once, and a draft is taken only
-//     when it is what the sampler picks from the logits of the row before it; the
-//     runner's caches are rewound past the first draft that is not (positions are
-//     explicit). Rows of a step are computed as single rows are, bit for bit.
+//  4. Speculation (draft_tokens > 0) changes how many positions a step runs, never what
+//     the tokens follow: drafts come from the context itself (prompt lookup) or from a
+//     draft_source (a small model, model/draft_model.hpp), the step runs the sampled
+//     token and its drafts at once, and a draft is taken by the sampler's accept/reject
+//     rule on the logits of the row before it (sampler.hpp: at temperature 0, when it is
+//     the argmax, so the greedy text is the text without speculation; sampled, the
+//     tokens follow the model's distribution); the runner's caches are rewound past the
+//     first draft not taken (positions are explicit). Rows of a step are computed as
+//     single rows are, bit for bit.
 // One owner; the head and tokenizer may be shared with other generators.
 #pragma once
 
@@ -60,9 +63,8 @@ struct generation_options {
   int32_t max_tokens = 256;  // new tokens at most
   std::vector<std::string> stop_strings;
   bool stop_at_eos = true;
-  // Speculative decoding: up to this many tokens drafted from the context and verified
-  // in the same step as the sampled one. Greedy sampling only (temperature 0: the
-  // draft is kept exactly when it is the sampler's pick); otherwise off. 0: off.
+  // Speculative decoding: up to this many tokens drafted (from the context, or by the
+  // generator's draft_source) and verified in the same step as the sampled one. 0: off.
   int32_t draft_tokens = 0;
 };
 
@@ -72,6 +74,16 @@ struct generation_options {
 std::vector<int32_t> draft_from_context(const std::vector<int32_t>& context, int32_t max_tokens);
 
 constexpr int32_t max_draft_tokens = 16;
+
+// Where speculation's drafts come from instead of the context. A draft must be certain
+// (the drafter's pick, not a sample of its own): the accept/reject rule assumes it.
+class draft_source {
+ public:
+  virtual ~draft_source() = default;
+  // Up to max_tokens tokens to follow `context`; fewer, or none, when it has no guess.
+  virtual result<std::vector<int32_t>> draft(const std::vector<int32_t>& context,
+                                             int32_t max_tokens) = 0;
+};
 
 enum class stop_reason { end_of_generation, stop_string, max_tokens, context_full, cancelled };
 const char* to_string(stop_reason r);
@@ -116,6 +128,9 @@ class generator {
 
   const std::vector<int32_t>& context() const { return cached_; }
   void reset() { cached_.clear(); }
+  // Drafts from `source` rather than the context (null: the context). REQUIRES: it
+  // outlives the generator, or is replaced first.
+  void set_draft_source(draft_source* source) { drafter_ = source; }
 
  private:
   // Runs tokens[from, end) and leaves the last token's logits in logits_.
@@ -131,6 +146,7 @@ class generator {
   block_runner& runner_;
   int64_t max_context_;
   logits_runner run_logits_;
+  draft_source* drafter_ = nullptr;
   std::vector<int32_t> cached_;
   std::vector<float> x_;       // [chunk, dim]
   std::vector<float> logits_;  // [vocab]

@@ -47,7 +47,11 @@ status sampling_params::validate() const {
   return status();
 }
 
-int32_t sample_candidates(std::vector<candidate>& c, const sampling_params& params, float coin) {
+namespace {
+
+// top-k, top-p and min-p on `c`, which keeps the survivors sorted; their probabilities at
+// the temperature.
+std::vector<double> filter_candidates(std::vector<candidate>& c, const sampling_params& params) {
   // top-k: keep the k largest logits, sorted
   const size_t k = params.top_k > 0 ? std::min(c.size(), size_t(params.top_k)) : c.size();
   std::partial_sort(c.begin(), c.begin() + k, c.end(), by_logit);
@@ -73,8 +77,13 @@ int32_t sample_candidates(std::vector<candidate>& c, const sampling_params& para
     while (keep < c.size() && double(c[keep].logit) - c[0].logit >= threshold) ++keep;
     c.resize(keep);
   }
-  // temperature, then the draw
-  const auto p = probabilities(c, params.temperature);
+  return probabilities(c, params.temperature);
+}
+
+}  // namespace
+
+int32_t sample_candidates(std::vector<candidate>& c, const sampling_params& params, float coin) {
+  const auto p = filter_candidates(c, params);
   double cumulative = 0;
   for (size_t i = 0; i < c.size(); ++i) {
     cumulative += p[i];
@@ -83,7 +92,30 @@ int32_t sample_candidates(std::vector<candidate>& c, const sampling_params& para
   return c.back().id;
 }
 
-int32_t sampler::sample(float* logits, int64_t vocab, const std::vector<int32_t>& history) {
+int32_t sample_given_draft(std::vector<candidate>& c, const sampling_params& params, int32_t draft,
+                           float accept_coin, float coin) {
+  const auto p = filter_candidates(c, params);
+  double p_draft = 0;
+  for (size_t i = 0; i < c.size(); ++i) {
+    if (c[i].id == draft) p_draft = p[i];
+  }
+  if (double(accept_coin) < p_draft) return draft;
+  // The residual max(0, p - q) with q the draft's one-hot distribution: p without the
+  // draft, renormalised. Taken with probability 1 - p(draft), each other token y comes out
+  // with (1 - p(draft)) * p(y) / (1 - p(draft)) = p(y).
+  const double rest = 1.0 - p_draft;
+  double cumulative = 0;
+  int32_t last = draft;
+  for (size_t i = 0; i < c.size(); ++i) {
+    if (c[i].id == draft) continue;
+    last = c[i].id;
+    cumulative += p[i] / rest;
+    if (double(coin) < cumulative) return c[i].id;
+  }
+  return last;
+}
+
+void sampler::penalize(float* logits, int64_t vocab, const std::vector<int32_t>& history) const {
   // repetition penalty, as llama.cpp applies it: shrink a repeated token's logit
   if (params_.repeat_penalty != 1.0f && params_.repeat_last_n > 0) {
     const size_t from = history.size() > size_t(params_.repeat_last_n)
@@ -96,13 +128,30 @@ int32_t sampler::sample(float* logits, int64_t vocab, const std::vector<int32_t>
                                   : logits[id] * params_.repeat_penalty;
     }
   }
+}
+
+float sampler::coin() {
+  return float(rng_() >> 40) * 0x1p-24f;
+}
+
+int32_t sampler::sample(float* logits, int64_t vocab, const std::vector<int32_t>& history) {
+  penalize(logits, vocab, history);
   if (params_.temperature <= 0.0f) {
     return int32_t(std::max_element(logits, logits + vocab) - logits);
   }
   candidates_.resize(size_t(vocab));
   for (int64_t i = 0; i < vocab; ++i) candidates_[i] = {int32_t(i), logits[i]};
-  const float coin = float(rng_() >> 40) * 0x1p-24f;
-  return sample_candidates(candidates_, params_, coin);
+  return sample_candidates(candidates_, params_, coin());
+}
+
+int32_t sampler::sample(float* logits, int64_t vocab, const std::vector<int32_t>& history,
+                        int32_t draft) {
+  if (params_.temperature <= 0.0f) return sample(logits, vocab, history);
+  penalize(logits, vocab, history);
+  candidates_.resize(size_t(vocab));
+  for (int64_t i = 0; i < vocab; ++i) candidates_[i] = {int32_t(i), logits[i]};
+  const float accept_coin = coin();
+  return sample_given_draft(candidates_, params_, draft, accept_coin, coin());
 }
 
 }  // namespace corolla

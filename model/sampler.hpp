@@ -42,6 +42,13 @@ struct candidate {
 int32_t sample_candidates(std::vector<candidate>& candidates, const sampling_params& params,
                           float coin);
 
+// Speculation's accept/reject rule for a draft that was certain (prompt lookup, a greedy
+// draft model): the draft with its probability p(draft) under `params` (accept_coin below
+// it), else a draw (`coin`) from the others renormalised — so the token follows p exactly
+// as sample_candidates' does. Coins in [0, 1). REQUIRES: as sample_candidates.
+int32_t sample_given_draft(std::vector<candidate>& candidates, const sampling_params& params,
+                           int32_t draft, float accept_coin, float coin);
+
 class sampler {
  public:
   explicit sampler(const sampling_params& params) : params_(params), rng_(params.seed) {}
@@ -49,10 +56,16 @@ class sampler {
   // The next token given logits [vocab] and the tokens so far (the last repeat_last_n
   // of them are penalised). `logits` is modified by the penalty.
   int32_t sample(float* logits, int64_t vocab, const std::vector<int32_t>& history);
+  // The same, where the step ran `draft` next: it is kept by sample_given_draft's rule (at
+  // temperature 0, when it is the argmax); the token returned is then `draft`.
+  int32_t sample(float* logits, int64_t vocab, const std::vector<int32_t>& history, int32_t draft);
 
   const sampling_params& params() const { return params_; }
 
  private:
+  void penalize(float* logits, int64_t vocab, const std::vector<int32_t>& history) const;
+  float coin();
+
   sampling_params params_;
   std::mt19937_64 rng_;
   std::vector<candidate> candidates_;

@@ -115,6 +115,16 @@ TEST(CorollaCli, BadInputGivesOneClearLineAndNonZeroExit) {
   expect_refusal("bench wan --link 5:0", 2, "--link '5:0' is not LATENCY_MS:MBITS");
   expect_refusal("bench wan --servers 9", 2, "--servers 9 is not in 1..8");
   expect_refusal("bench wan --draft-tokens 17", 2, "--draft-tokens 17 is not in 0..16");
+  expect_refusal("bench wan --prefill-chunk -1", 2, "--prefill-chunk -1 is negative");
+  expect_refusal("bench wan --codec f8", 2, "--codec: ");
+  expect_refusal("generate --model " + junk + " --prompt x --draft " + junk, 1, "not a GGUF file");
+  const std::string model = testing::temp_path("cli-draft.gguf");
+  const std::string other = testing::temp_path("cli-draft-tiny.gguf");
+  ASSERT_EQ(run("gguf make --preset stories260k --type q8_0 --seed 5 -o " + model).exit_code, 0);
+  ASSERT_EQ(run("gguf make --preset tiny --vocab 640 --type q8_0 --seed 5 -o " + other).exit_code,
+            0);
+  expect_refusal("generate --model " + model + " --prompt x --draft " + other, 1,
+                 "--draft: the draft model's vocabulary has 640 tokens");
 }
 
 TEST(CorollaCli, GeneratesFromAMadeModelWithStats) {

@@ -61,6 +61,18 @@ TEST_F(Cluster, SpeculationThroughThreeNodesKeepsTheSingleProcessTokens) {
     std::cout << got.reply.stats.accepted << " of " << got.reply.stats.drafted
               << " drafts accepted, " << got.reply.stats.decode_steps << " decode steps\n";
   }
+  // The model as its own draft model in the client: every draft is taken.
+  client_config client_cfg = swarm.client_defaults();
+  client_cfg.push = true;
+  client_cfg.draft_model =
+      std::make_shared<const llama_model>(testing::load_model(model_, precision::int8));
+  const testing::answer got = ask_new_client(client_cfg, req);
+  ASSERT_EQ(got.error, "");
+  EXPECT_EQ(got.reply.stats.tokens, expected);
+  EXPECT_GT(got.reply.stats.drafted, 0);
+  EXPECT_EQ(got.reply.stats.accepted, got.reply.stats.drafted);
+  std::cout << "draft model: " << got.reply.stats.accepted << " of " << got.reply.stats.drafted
+            << " drafts accepted, " << got.reply.stats.decode_steps << " decode steps\n";
 }
 
 TEST_F(Cluster, AFourthNodeAppearsInEveryTableWithinThreeGossipPeriods) {

@@ -3,12 +3,14 @@
 // the sampler and the generator's stopping rules.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <set>
 
 #include <algorithm>
 #include <cmath>
 
 #include "kernels/matmul_int8.hpp"
+#include "model/draft_model.hpp"
 #include "model/generator.hpp"
 #include "model/llama_model.hpp"
 #include "model/model_maker.hpp"
@@ -227,6 +229,43 @@ TEST(Sampler, FiltersFollowLlamaCppSemantics) {
   EXPECT_EQ(copy.size(), 2u);
 }
 
+// The accept/reject rule for a certain draft gives each token the probability plain
+// sampling does, whichever token was drafted, and never a token the filters removed.
+TEST(Sampler, ADraftKeptByTheAcceptRejectRuleLeavesTheDistributionAsItWas) {
+  const std::vector<candidate> c = {{0, 2.0f}, {1, 1.0f}, {2, 0.5f}, {3, 0.0f}};
+  sampling_params p;
+  p.temperature = 0.7f;
+  p.top_k = 0;
+  p.top_p = 1;
+  p.min_p = 0;
+  std::vector<double> expected(4);
+  double sum = 0;
+  for (size_t i = 0; i < 4; ++i) sum += expected[i] = std::exp(double(c[i].logit) / 0.7);
+  for (double& e : expected) e /= sum;
+  const uint64_t seed = testing::test_seed(3);
+  std::cout << "coin seed " << seed << "\n";
+  std::mt19937_64 rng(seed);
+  const auto coin = [&] { return float(rng() >> 40) * 0x1p-24f; };
+  const int draws = 200000;
+  for (int32_t draft = 0; draft < 4; ++draft) {
+    SCOPED_TRACE("draft " + std::to_string(draft));
+    std::vector<int> seen(4);
+    for (int i = 0; i < draws; ++i) {
+      auto copy = c;
+      const float accept = coin();
+      ++seen[size_t(sample_given_draft(copy, p, draft, accept, coin()))];
+    }
+    // Five standard deviations of a binomial count at these probabilities: < 0.006.
+    for (size_t i = 0; i < 4; ++i) EXPECT_NEAR(double(seen[i]) / draws, expected[i], 0.006);
+  }
+  p.top_k = 2;
+  for (int i = 0; i < 1000; ++i) {
+    auto copy = c;
+    const float accept = coin();
+    EXPECT_LT(sample_given_draft(copy, p, 3, accept, coin()), 2);
+  }
+}
+
 TEST(Sampler, RepetitionPenaltyDemotesRecentTokens) {
   std::vector<float> logits = {1.0f, 1.1f};
   sampling_params p;
@@ -387,7 +426,10 @@ TEST_F(Generator, SpeculationKeepsTheGreedyTokensAndRewindsRejectedRows) {
       EXPECT_TRUE(std::equal(context.begin(), context.end(), whole.begin()));
       EXPECT_GT(r->drafted, 0);
       EXPECT_LE(r->accepted, r->drafted);
-      EXPECT_EQ(r->decode_steps + r->accepted, r->generated_tokens() - 1);
+      // Every token after the first came from a step or an accepted draft's row; a draft
+      // taken as the last token is counted too, though no row after it was needed.
+      EXPECT_GE(r->decode_steps + r->accepted, r->generated_tokens() - 1);
+      EXPECT_LE(r->decode_steps + r->accepted, r->generated_tokens());
       for (size_t i = 1; i < runner.steps.size(); ++i) {
         const auto [pos, n] = runner.steps[i - 1];
         if (runner.steps[i].first < pos + n) rewound_rows.insert(runner.steps[i].first - pos);
@@ -408,6 +450,55 @@ TEST_F(Generator, SpeculationKeepsTheGreedyTokensAndRewindsRejectedRows) {
   for (int64_t r : rewound_rows) std::cout << " " << r;
   std::cout << "\n";
   EXPECT_GE(rewound_rows.size(), 3u);
+}
+
+// The model as its own draft model: every greedy draft is what the model picks (a step's
+// rows are computed as single rows are), so all are taken and the text is unchanged;
+// sampled, a seed gives the same tokens twice.
+TEST_F(Generator, ADraftModelsGreedyDraftsAreTakenAndChangeNoToken) {
+  const auto ids = model_->tokenizer().encode("Once upon a time", true, false);
+  auto plain = gen_->generate(ids, options_, [](const std::string&) { return true; });
+  ASSERT_TRUE(plain.ok());
+  auto same = std::make_shared<const llama_model>(
+      testing::load_model(testing::shared_path("models/stories260K.gguf"), precision::int8));
+  for (float temperature : {0.0f, 0.8f}) {
+    SCOPED_TRACE("temperature " + std::to_string(temperature));
+    std::vector<std::vector<int32_t>> runs;
+    for (int run = 0; run < 2; ++run) {
+      auto drafts = draft_model::make(same, model_->tokenizer(), 512);
+      ASSERT_TRUE(drafts.ok()) << drafts.error().to_string();
+      local_blocks blocks(model_->blocks(), 512);
+      generator g(model_->head(), model_->tokenizer(), blocks, 512);
+      g.set_draft_source(drafts->get());
+      generation_options o = options_;
+      o.draft_tokens = 4;
+      o.sampling.temperature = temperature;
+      o.sampling.seed = 7;
+      auto r = g.generate(ids, o, [](const std::string&) { return true; });
+      ASSERT_TRUE(r.ok()) << r.error().to_string();
+      EXPECT_GT(r->drafted, 0);
+      if (temperature == 0) {
+        EXPECT_EQ(r->tokens, plain->tokens);
+        EXPECT_EQ(r->accepted, r->drafted);
+        EXPECT_LE(r->decode_steps * 5, r->generated_tokens() + 4);
+      } else {
+        EXPECT_GT(r->accepted, 0);
+        EXPECT_LT(r->accepted, r->drafted);  // sampled tokens leave the greedy drafts
+      }
+      runs.push_back(r->tokens);
+    }
+    EXPECT_EQ(runs[0], runs[1]);
+  }
+}
+
+TEST_F(Generator, ADraftModelWithAnotherVocabularyIsRefusedByName) {
+  const std::string path = testing::temp_path("draft-tiny.gguf");
+  ASSERT_TRUE(make_preset_model("tiny", ggml_type::q8_0, 5, path).ok());
+  auto other = std::make_shared<const llama_model>(testing::load_model(path, precision::int8));
+  auto drafts = draft_model::make(other, model_->tokenizer(), 512);
+  ASSERT_FALSE(drafts.ok());
+  EXPECT_NE(drafts.error().message().find("the vocabularies differ"), std::string::npos)
+      << drafts.error().message();
 }
 
 TEST_F(Generator, RefusesBadDraftCounts) {
