@@ -14,7 +14,10 @@
 //
 // Steps run one at a time, hop after hop (or, in push mode, handed from server to
 // server, each also sending the session its output); up to max_queued_steps more wait in order,
-// more than that are refused (busy): mailboxes must not grow without bound.
+// more than that are refused (busy): mailboxes must not grow without bound. In push mode a
+// step of more than prefill_chunk rows goes down the route as chunks with consecutive ids,
+// at most max_waiting_steps of them on the route at once (pipelined prefill); replays and
+// spot checks' recomputations go to each server in such chunks too (chain_run).
 //
 // Failover: a hop's error, its timeout or its server's down_msg (a lost connection:
 // heartbeats) bans the server and abandons the step's attempt (its replies are ignored
