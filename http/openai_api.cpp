@@ -166,6 +166,17 @@ std::optional<api_error> read_options(const json& body, completion_request& req)
     o.max_tokens = int32_t(std::min<int64_t>(max_tokens, std::numeric_limits<int32_t>::max()));
     req.max_tokens_given = true;
   }
+  // Speculation (generation_options::draft_tokens), by Corolla's name or llama-server's.
+  for (const char* key : {"draft_tokens", "speculative.n_max"}) {
+    int64_t drafts = o.draft_tokens;
+    bool drafts_given = false;
+    if (auto e = read_integer(body, key, drafts, drafts_given)) return e;
+    if (!drafts_given) continue;
+    if (drafts < 0 || drafts > max_draft_tokens) {
+      return bad_field(key, "must be in 0.." + std::to_string(max_draft_tokens));
+    }
+    o.draft_tokens = int32_t(drafts);
+  }
   int64_t n = 1;
   bool n_given = false;
   if (auto e = read_integer(body, "n", n, n_given)) return e;

@@ -175,6 +175,23 @@ TEST_F(Gateway, StreamedChatHasTheRoleFirstTheReasonLastAndDone) {
   for (const json& e : events) EXPECT_EQ(e["object"], "chat.completion.chunk");
 }
 
+// Speculation asked for in the body keeps the greedy text; a count out of range is refused.
+TEST_F(Gateway, DraftTokensInTheBodySpeculateWithoutChangingTheGreedyText) {
+  start();
+  for (const char* key : {"draft_tokens", "speculative.n_max"}) {
+    SCOPED_TRACE(key);
+    const json reply =
+        post("/v1/completions",
+             {{"prompt", "Once upon a time"}, {"max_tokens", 16}, {"temperature", 0}, {key, 4}});
+    EXPECT_EQ(reply["choices"][0]["text"], json(greedy_text("Once upon a time", 16)));
+    const json e = post("/v1/completions", {{"prompt", "Once"}, {key, 17}}, 400);
+    EXPECT_NE(e["error"]["message"].get<std::string>().find("'" + std::string(key) +
+                                                            "' must be in 0..16"),
+              std::string::npos)
+        << e.dump();
+  }
+}
+
 TEST_F(Gateway, TheSameSeedGivesTheSameText) {
   start();
   const json body{{"prompt", "The cat"}, {"max_tokens", 24}, {"temperature", 1.0}, {"seed", 42}};
