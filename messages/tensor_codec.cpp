@@ -101,6 +101,9 @@ status decode_tensor(const tensor_bytes& t, int64_t expected_cols, int64_t max_r
   if (t.codec > uint8_t(tensor_codec::int8_block)) {
     return status::corruption("tensor: unknown codec tag " + std::to_string(t.codec));
   }
+  if (t.cols < 1) {
+    return status::corruption("tensor: " + std::to_string(t.cols) + " values per token");
+  }
   if (t.cols != expected_cols) {
     return status::invalid_argument("tensor: " + std::to_string(t.cols) +
                                     " values per token, expected " + std::to_string(expected_cols));

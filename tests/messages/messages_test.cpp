@@ -239,6 +239,10 @@ TEST(TensorCodec, DecodeChecksTagShapeAndSize) {
   bad = t;
   bad.data.pop_back();
   EXPECT_EQ(decode_tensor(bad, 8, 2, y).code(), status_code::corruption);
+  bad = t;  // a token of no values (the wire fuzzer's find: a null copy of nothing)
+  bad.cols = 0;
+  bad.data.clear();
+  EXPECT_EQ(decode_tensor(bad, 0, 2, y).code(), status_code::corruption);
   EXPECT_EQ(y, std::vector<float>{42.0f});  // untouched on error
   EXPECT_FALSE(parse_tensor_codec("bf16").ok());
   EXPECT_EQ(*parse_tensor_codec("int8"), tensor_codec::int8_block);
