@@ -82,9 +82,8 @@ struct client_session_state {
       std::vector<std::optional<received>> outputs;  // per hop
     };
     std::vector<chunk> chunks;
-    size_t from = 0;       // the hop this attempt started at
-    size_t sent = 0;       // chunks sent to it
-    size_t completed = 0;  // chunks the last hop has reported (they arrive in order)
+    size_t from = 0;  // the hop this attempt started at
+    size_t sent = 0;  // chunks sent to it
     steady::time_point started;
     size_t restart_hop = 0;  // after a failover: the first hop to run the step again
     std::vector<recovery_report> recoveries;
@@ -291,12 +290,19 @@ void send_chunk(session_pointer self, const client_session_config& cfg) {
                        caf::actor_cast<caf::actor>(self)});
 }
 
+// Rows a step of `n` rows goes to a server in: cfg.prefill_chunk, or all at once.
+int64_t chunk_rows(const client_session_config& cfg, int64_t n) {
+  return cfg.prefill_chunk > 0 ? cfg.prefill_chunk : n;
+}
+
 // Push mode: chunks go out while fewer than max_waiting_steps are on the route, so that
 // no server holds more of the session's steps than it queues (more would be refused).
 void send_chunks(session_pointer self, const client_session_config& cfg) {
   running_step& running = *self->state.running;
-  while (running.sent < running.chunks.size() &&
-         running.sent - running.completed < max_waiting_steps) {
+  const auto through = [](const running_step::chunk& ch) { return bool(ch.outputs.back()); };
+  const size_t completed = size_t(std::count_if(
+      running.chunks.begin(), running.chunks.begin() + ptrdiff_t(running.sent), through));
+  while (running.sent < running.chunks.size() && running.sent - completed < max_waiting_steps) {
     send_chunk(self, cfg);
   }
 }
@@ -309,7 +315,7 @@ void run_push(session_pointer self, const client_session_config& cfg, size_t fro
   running_step& running = *st.running;
   const session_step& step = running.step;
   if (!keep_input(self, cfg, from, step.pos, hidden)) return;
-  const int64_t rows = cfg.prefill_chunk > 0 ? cfg.prefill_chunk : step.n;
+  const int64_t rows = chunk_rows(cfg, step.n);
   running.chunks.clear();
   for (int64_t p = 0; p < step.n; p += rows) {
     running.chunks.push_back({step.pos + p, std::min(rows, step.n - p), 0, {}});
@@ -318,7 +324,6 @@ void run_push(session_pointer self, const client_session_config& cfg, size_t fro
   st.next_step_id += running.chunks.size();
   running.from = from;
   running.sent = 0;
-  running.completed = 0;
   running.started = steady::now();
   for (running_step::chunk& ch : running.chunks) {
     ch.outputs.assign(st.route.size(), std::nullopt);
@@ -429,10 +434,7 @@ void on_hop_output(session_pointer self, const client_session_config& cfg, hop_o
   ch.outputs[hop] = running_step::received{
       steady::now(), out.compute_us, out.inbound_us, out.input_digest, tensor_digest(out.hidden),
       true};
-  if (last_hop) {
-    ++running.completed;
-    send_chunks(self, cfg);
-  }
+  if (last_hop) send_chunks(self, cfg);
   // Hops report in any order (a later hop's output can overtake an earlier one's).
   if (const size_t waiting = first_unfinished_hop(running); waiting < st.route.size()) {
     watch(self, cfg, waiting);
@@ -546,8 +548,7 @@ struct chain_run {
   int64_t rows = 0;
   std::vector<float> data;  // the next hop's input; at the end, the output
   double compute_ms = 0;
-  std::vector<std::vector<float>> inputs;  // when keep_inputs: per hop, what it was sent
-  bool keep_inputs = false;
+  std::vector<std::vector<float>> inputs;  // per hop done, what it was sent
   std::function<void(chain_run&, std::optional<std::pair<size_t, caf::error>>)> done;
   // The hop under way.
   size_t hop = 0;
@@ -563,7 +564,7 @@ void run_chain(session_pointer self, const client_session_config& cfg,
 // Sends hop run->hop its next chunks, while the window has room.
 void send_chain_chunks(session_pointer self, const client_session_config& cfg,
                        const std::shared_ptr<chain_run>& run) {
-  const int64_t chunk = cfg.prefill_chunk > 0 ? cfg.prefill_chunk : run->rows;
+  const int64_t chunk = chunk_rows(cfg, run->rows);
   while (run->sent < run->rows &&
          (run->sent - run->answered) < chunk * int64_t(max_waiting_steps)) {
     const int64_t at = run->sent;
@@ -589,7 +590,7 @@ void send_chain_chunks(session_pointer self, const client_session_config& cfg,
                 send_chain_chunks(self, cfg, run);
                 return;
               }
-              if (run->keep_inputs) run->inputs.push_back(std::move(run->data));
+              run->inputs.push_back(std::move(run->data));
               run->data = std::move(run->output);
               run_chain(self, cfg, run, j + 1);
             },
@@ -707,12 +708,15 @@ void splice(session_pointer self, const client_session_config& cfg,
 // one's replay input), then splices them into the route.
 void replay(session_pointer self, const client_session_config& cfg,
             const std::shared_ptr<replacement>& rep) {
+  if (rep->rows == 0) {
+    splice(self, cfg, rep);
+    return;
+  }
   auto run = std::make_shared<chain_run>();
   run->session_id = cfg.session_id;
   run->hops = rep->hops;
   run->rows = rep->rows;
   run->data = std::move(rep->inputs[0]);
-  run->keep_inputs = true;
   run->done = [self, cfg, rep](chain_run& r, std::optional<std::pair<size_t, caf::error>> failed) {
     if (failed) {
       const route_hop& hop = rep->hops[failed->first];
@@ -720,10 +724,8 @@ void replay(session_pointer self, const client_session_config& cfg,
       try_failed(self, cfg, rep, hop_name(hop) + ": replay: " + describe(failed->second));
       return;
     }
-    if (r.rows > 0) {
-      for (size_t j = 0; j < r.inputs.size(); ++j) rep->inputs[j] = std::move(r.inputs[j]);
-      rep->output = std::move(r.data);
-    }
+    rep->inputs = std::move(r.inputs);
+    rep->output = std::move(r.data);
     splice(self, cfg, rep);
   };
   run_chain(self, cfg, run, 0);

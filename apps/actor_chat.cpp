@@ -184,7 +184,7 @@ int run(int argc, char** argv) {
       "actor-chat --peer HOST:PORT [--model FILE] | --config FILE");
   local_swarm_options swarm_options;
   repl_options repl;
-  int64_t context = 0, kv_budget_mib = 1024;
+  int64_t context = 0, kv_budget_mib = 1024, prefill_chunk = 128;
   std::string codec_name = "f32";
   std::string http_address;
   http_mode http;
@@ -222,7 +222,7 @@ int run(int argc, char** argv) {
       "round-trips",
       "the client sends each server its input in turn (default: each server pushes its "
       "output straight to the next)")(
-      "prefill-chunk", po::value<int64_t>()->default_value(128),
+      "prefill-chunk", po::value(&prefill_chunk)->default_value(128),
       "push mode: a prompt goes down the route in chunks of this many tokens, each server "
       "computing one while the next chunk crosses a link (0 = the whole prompt at once)")(
       "max-tokens,n", po::value(&repl.generation.max_tokens)->default_value(256),
@@ -267,8 +267,8 @@ int run(int argc, char** argv) {
     std::cerr << "actor-chat: --spot-check " << f << " is not a fraction (0..1)\n";
     return 2;
   }
-  if (vm["prefill-chunk"].as<int64_t>() < 0) {
-    std::cerr << "actor-chat: --prefill-chunk " << vm["prefill-chunk"].as<int64_t>()
+  if (prefill_chunk < 0) {
+    std::cerr << "actor-chat: --prefill-chunk " << prefill_chunk
               << " is negative (0: the whole prompt at once)\n";
     return 2;
   }
@@ -332,7 +332,7 @@ int run(int argc, char** argv) {
   client_config client_cfg = swarm->client_defaults();
   client_cfg.max_tokens = context;
   client_cfg.push = !vm.count("round-trips");
-  client_cfg.prefill_chunk = vm["prefill-chunk"].as<int64_t>();
+  client_cfg.prefill_chunk = prefill_chunk;
   client_cfg.draft_model = draft;
   client_cfg.spot_checks.fraction = vm["spot-check"].as<double>();
   client_cfg.codec = *codec;

@@ -97,6 +97,7 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out) {
     std::vector<int> servers;
     std::vector<int64_t> prompts;
     std::vector<std::string> links;
+    std::string codec_name;
     po::options_description opts =
         model_suite_options("corolla bench wan [--model FILE]", options.model_path);
     opts.add_options()("decode-tokens", po::value(&options.decode_tokens)->default_value(16),
@@ -110,7 +111,7 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out) {
         "speculative decoding in the decode rows: tokens drafted a step (4 with --draft)")(
         "draft", po::value(&options.draft_path),
         "the decode rows' drafts from this model run in the client, not from the context")(
-        "codec", po::value(&options.codec)->default_value("f16"),
+        "codec", po::value(&codec_name)->default_value("f16"),
         "hidden states between client and servers: f32, f16 or int8")(
         "prefill-chunk", po::value(&options.prefill_chunk)->default_value(128),
         "push rows send prompts down the route in chunks of this many tokens, beside a push "
@@ -136,10 +137,12 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out) {
                 << max_draft_tokens << "\n";
       return 2;
     }
-    if (auto codec = parse_tensor_codec(options.codec); !codec.ok()) {
+    auto codec = parse_tensor_codec(codec_name);
+    if (!codec.ok()) {
       std::cerr << "corolla bench wan: --codec: " << codec.error().message() << "\n";
       return 2;
     }
+    options.codec = *codec;
     if (options.prefill_chunk < 0) {
       std::cerr << "corolla bench wan: --prefill-chunk " << options.prefill_chunk
                 << " is negative\n";

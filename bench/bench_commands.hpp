@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "messages/tensor_codec.hpp"
 #include "model/generator.hpp"
 #include "model/llama_model.hpp"
 #include "model/status.hpp"
@@ -94,7 +95,7 @@ struct wan_bench_options {
   int32_t draft_tokens = 0;     // speculation in the decode rows (generation_options)
   int64_t prefill_chunk = 128;  // push rows' pipelined prefill; also a row with whole prompts
   std::string draft_path;       // their drafts from this model in the client; "": the context
-  std::string codec = "f16";    // the swarm's hidden states on the wire (actor-node --codec)
+  tensor_codec codec = tensor_codec::f16;  // the swarm's hidden states (actor-node --codec)
   // The Petals paper's settings: a cluster, a slower cluster, the internet.
   std::vector<wan_setting> settings = {{0.5, 1000}, {5, 100}, {50, 10}};
 };

@@ -38,7 +38,7 @@ result<std::string> demo_model(const file_type& t) {
   return path;
 }
 
-uint64_t tensor_bytes(const std::string& path) {
+uint64_t file_tensor_bytes(const std::string& path) {
   auto file = gguf_file::open(path);
   if (!file.ok()) return 0;
   uint64_t total = 0;
@@ -205,7 +205,7 @@ int run_quant_bench(const quant_bench_options& options, std::ostream& out) {
       std::snprintf(line, sizeof line,
                     "| %s | %s | %.0f MB | %.0f MB | %.2f s | %.1f tokens/s | %.1f tokens/s | "
                     "%.0f%% of %.1f tokens/s |\n",
-                    t.name, to_string(kind), double(tensor_bytes(*path)) / 1e6, resident / 1e6,
+                    t.name, to_string(kind), double(file_tensor_bytes(*path)) / 1e6, resident / 1e6,
                     model->load_seconds(), prefill->prompt_tokens_per_second(), tps,
                     100.0 * tps / bound, bound);
       out << line;

@@ -135,12 +135,7 @@ int run_wan_bench(const wan_bench_options& options, std::ostream& out) {
     std::cerr << "corolla bench wan: can not run " << *path << "\n";
     return 1;
   }
-  const auto parsed = parse_tensor_codec(options.codec);
-  if (!parsed.ok()) {
-    std::cerr << "corolla bench wan: --codec: " << parsed.error().message() << "\n";
-    return 2;
-  }
-  const tensor_codec codec = *parsed;
+  const tensor_codec codec = options.codec;
   const double token_bytes = double(encoded_size(codec, 1, dim));
   char line[512];
   out << *path << ": actor-node processes on this machine, every link through a shaped relay "

@@ -53,12 +53,7 @@ result<std::vector<int32_t>> draft_model::draft(const std::vector<int32_t>& cont
   const int64_t room = max_context_ - int64_t(context.size());
   max_tokens = int32_t(std::min<int64_t>(max_tokens, room));
   if (max_tokens <= 0 || context.empty()) return out;
-  size_t common = 0;
-  while (common < cached_.size() && common < context.size() && cached_[common] == context[common]) {
-    ++common;
-  }
-  common = std::min(common, context.size() - 1);  // the last token runs for its logits
-  if (status s = run(context, common); !s.ok()) {
+  if (status s = run(context, reusable_prefix(cached_, context)); !s.ok()) {
     cached_.clear();  // the caches' contents are unknown after a failed step
     return s;
   }

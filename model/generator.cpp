@@ -121,6 +121,14 @@ status generator::verify(int32_t id, const std::vector<int32_t>& drafts) {
   return logits_of(ahead_.data());
 }
 
+size_t reusable_prefix(const std::vector<int32_t>& cached, const std::vector<int32_t>& tokens) {
+  size_t common = 0;
+  while (common < cached.size() && common < tokens.size() && cached[common] == tokens[common]) {
+    ++common;
+  }
+  return std::min(common, tokens.size() - 1);
+}
+
 std::vector<int32_t> draft_from_context(const std::vector<int32_t>& context, int32_t max_tokens) {
   const size_t size = context.size();
   if (max_tokens <= 0) return {};
@@ -158,11 +166,7 @@ result<generation_stats> generator::generate(const std::vector<int32_t>& tokens,
                                 std::to_string(max_context_) + " tokens");
   }
   // Reuse the cached prefix; at least the last token is run again for its logits.
-  size_t common = 0;
-  while (common < cached_.size() && common < tokens.size() && cached_[common] == tokens[common]) {
-    ++common;
-  }
-  common = std::min(common, tokens.size() - 1);
+  const size_t common = reusable_prefix(cached_, tokens);
 
   generation_stats stats;
   auto start = std::chrono::steady_clock::now();
@@ -242,7 +246,7 @@ result<generation_stats> generator::generate(const std::vector<int32_t>& tokens,
         drafts = draft_from_context(history, int32_t(room));
       } else if (auto drafted = drafter_->draft(history, int32_t(room)); drafted.ok()) {
         drafts = std::move(*drafted);
-        drafts.resize(std::min(drafts.size(), size_t(std::max<int64_t>(room, 0))));
+        drafts.resize(std::min(drafts.size(), size_t(room)));
       } else {
         return drafted.error();  // the model's caches hold the context: nothing to undo
       }

@@ -68,6 +68,11 @@ struct generation_options {
   int32_t draft_tokens = 0;
 };
 
+// Tokens of `tokens` whose keys and values a cache holding `cached` already has: their
+// longest common prefix, less the last token, which runs again for its logits.
+// REQUIRES: !tokens.empty().
+size_t reusable_prefix(const std::vector<int32_t>& cached, const std::vector<int32_t>& tokens);
+
 // Speculation's drafts: after the longest suffix of `context` (3 tokens at most) that
 // occurred before, the tokens that followed its latest earlier occurrence — up to
 // max_tokens of them; none when no suffix repeats.

@@ -130,6 +130,12 @@ void sampler::penalize(float* logits, int64_t vocab, const std::vector<int32_t>&
   }
 }
 
+std::vector<candidate>& sampler::fill_candidates(const float* logits, int64_t vocab) {
+  candidates_.resize(size_t(vocab));
+  for (int64_t i = 0; i < vocab; ++i) candidates_[i] = {int32_t(i), logits[i]};
+  return candidates_;
+}
+
 float sampler::coin() {
   return float(rng_() >> 40) * 0x1p-24f;
 }
@@ -139,19 +145,16 @@ int32_t sampler::sample(float* logits, int64_t vocab, const std::vector<int32_t>
   if (params_.temperature <= 0.0f) {
     return int32_t(std::max_element(logits, logits + vocab) - logits);
   }
-  candidates_.resize(size_t(vocab));
-  for (int64_t i = 0; i < vocab; ++i) candidates_[i] = {int32_t(i), logits[i]};
-  return sample_candidates(candidates_, params_, coin());
+  return sample_candidates(fill_candidates(logits, vocab), params_, coin());
 }
 
 int32_t sampler::sample(float* logits, int64_t vocab, const std::vector<int32_t>& history,
                         int32_t draft) {
   if (params_.temperature <= 0.0f) return sample(logits, vocab, history);
   penalize(logits, vocab, history);
-  candidates_.resize(size_t(vocab));
-  for (int64_t i = 0; i < vocab; ++i) candidates_[i] = {int32_t(i), logits[i]};
+  std::vector<candidate>& c = fill_candidates(logits, vocab);
   const float accept_coin = coin();
-  return sample_given_draft(candidates_, params_, draft, accept_coin, coin());
+  return sample_given_draft(c, params_, draft, accept_coin, coin());
 }
 
 }  // namespace corolla

@@ -64,6 +64,7 @@ class sampler {
 
  private:
   void penalize(float* logits, int64_t vocab, const std::vector<int32_t>& history) const;
+  std::vector<candidate>& fill_candidates(const float* logits, int64_t vocab);  // every id
   float coin();
 
   sampling_params params_;

@@ -10,7 +10,6 @@
 #include <caf/scoped_actor.hpp>
 
 #include "actors/client_session.hpp"
-#include "model/model_maker.hpp"
 #include "tests/actors/swarm_fixture.hpp"
 #include "tests/support/test_support.hpp"
 
@@ -22,18 +21,12 @@ using namespace std::chrono_literals;
 class PipelinedPrefill : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const uint64_t seed = testing::test_seed(31);
-    std::cout << "model seed " << seed << "\n";
-    model_ = testing::temp_path("prefill-" + std::to_string(seed) + ".gguf");
-    ASSERT_TRUE(make_preset_model("stories260k", ggml_type::q8_0, seed, model_).ok());
+    model_ = testing::made_stories_model("prefill", 31);
+    ASSERT_FALSE(model_.empty());
   }
 
   local_swarm start(const std::vector<block_span>& spans, std::vector<fault_injection> faults) {
-    local_swarm_options o;
-    o.model_path = model_;
-    o.spans = spans;
-    o.faults = std::move(faults);
-    auto swarm = local_swarm::start(system_, o);
+    auto swarm = testing::start_swarm(system_, model_, spans, std::move(faults));
     EXPECT_TRUE(swarm.ok()) << swarm.error().message();
     return std::move(*swarm);
   }

@@ -12,7 +12,6 @@
 
 #include "actors/spot_check.hpp"
 #include "messages/caf_types.hpp"
-#include "model/model_maker.hpp"
 #include "tests/actors/swarm_fixture.hpp"
 #include "tests/support/test_support.hpp"
 
@@ -75,10 +74,8 @@ TEST(SpotCheckSchedule, ChecksEveryPeriodFromASeededPhase) {
 class SpotCheck : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const uint64_t seed = testing::test_seed(29);
-    std::cout << "model seed " << seed << "\n";
-    model_ = testing::temp_path("spot-check-" + std::to_string(seed) + ".gguf");
-    ASSERT_TRUE(make_preset_model("stories260k", ggml_type::q8_0, seed, model_).ok());
+    model_ = testing::made_stories_model("spot-check", 29);
+    ASSERT_FALSE(model_.empty());
     expected_ = testing::single_process_tokens(model_, precision::int8, request());
   }
 
@@ -94,11 +91,7 @@ class SpotCheck : public ::testing::Test {
   // server-2 its checker, server-3 the referee.
   testing::answer generate(const std::vector<block_span>& spans,
                            std::vector<fault_injection> faults, bool push) {
-    local_swarm_options o;
-    o.model_path = model_;
-    o.spans = spans;
-    o.faults = std::move(faults);
-    auto swarm = local_swarm::start(system_, o);
+    auto swarm = testing::start_swarm(system_, model_, spans, std::move(faults));
     if (!swarm.ok()) return testing::answer{"", {}, swarm.error().message()};
     client_config c = swarm->client_defaults();
     c.push = push;

@@ -1,17 +1,37 @@
 #include "tests/actors/swarm_fixture.hpp"
 
+#include <iostream>
+
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include "messages/caf_types.hpp"
 #include "model/generator.hpp"
 #include "model/llama_model.hpp"
+#include "model/model_maker.hpp"
 #include "tests/support/test_support.hpp"
 
 namespace corolla::testing {
 
 std::string stories_path() {
   return shared_path("models/stories260K.gguf");
+}
+
+std::string made_stories_model(const std::string& name, uint64_t default_seed) {
+  const uint64_t seed = test_seed(default_seed);
+  std::cout << "model seed " << seed << "\n";
+  const std::string path = temp_path(name + "-" + std::to_string(seed) + ".gguf");
+  return make_preset_model("stories260k", ggml_type::q8_0, seed, path).ok() ? path : "";
+}
+
+result<local_swarm> start_swarm(caf::actor_system& system, const std::string& model,
+                                const std::vector<block_span>& spans,
+                                std::vector<fault_injection> faults) {
+  local_swarm_options o;
+  o.model_path = model;
+  o.spans = spans;
+  o.faults = std::move(faults);
+  return local_swarm::start(system, o);
 }
 
 answer ask(caf::actor_system& system, const caf::actor& client, const generate_request& req,

@@ -33,6 +33,15 @@ answer ask(caf::actor_system& system, const caf::actor& client, const generate_r
            std::chrono::seconds timeout = std::chrono::seconds(60),
            const std::function<void(int)>& on_chunk = nullptr);
 
+// A stories260K-shaped Q8_0 model with random weights at temp_path(name-SEED.gguf), SEED
+// being test_seed(default_seed) (printed); empty when it could not be made.
+std::string made_stories_model(const std::string& name, uint64_t default_seed);
+
+// A swarm in this process of `model` over `spans`, server i with faults[i].
+result<local_swarm> start_swarm(caf::actor_system& system, const std::string& model,
+                                const std::vector<block_span>& spans,
+                                std::vector<fault_injection> faults);
+
 // A greedy request of `max_tokens` raw-completion tokens.
 generate_request greedy(const std::string& prompt, int32_t max_tokens);
 
