@@ -32,6 +32,7 @@ const char kUsage[] =
     "  plan (--model FILE | --blocks N --block-mib M) --node NAME,MEMORY_MIB,THROUGHPUT ...\n"
     "                                      the spans that make the fastest swarm\n"
     "  sim [--seed N] [--hours H] [--csv FILE] ...   the balancing simulator\n"
+    "  sim gossip [--nodes N,...] ...      the membership gossip simulator\n"
     "  swarm key -o FILE                   a new private swarm's key (nodes' swarm-key)\n"
     "Run 'corolla <command> --help' for a command's options.\n";
 

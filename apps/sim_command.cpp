@@ -120,6 +120,9 @@ std::optional<std::string> read_scenario(const std::string& path, balance_sim_op
 }  // namespace
 
 int run_sim(const std::vector<std::string>& args, std::ostream& out) {
+  if (!args.empty() && args[0] == "gossip") {
+    return run_gossip_sim_command({args.begin() + 1, args.end()}, out);
+  }
   balance_sim_options o;
   std::string csv, scenario_path;
   po::options_description opts("corolla sim [--seed N] [--hours H] [--csv FILE] ...");

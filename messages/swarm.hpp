@@ -90,6 +90,22 @@ struct gossip_digest {
   }
 };
 
+// What a replica offers in gossip instead of a whole record (actors/gossip_policy.hpp):
+// the server, the version it holds, and whether that version is a death notice — a
+// replica that saw the server die (its node's connection lost) says so, and a holder of
+// that version or an older one drops the record. Only the owner raises a version, so a
+// server wrongly declared dead comes back with its next announcement.
+struct gossip_entry {
+  uint64_t server_id = 0;
+  uint64_t version = 0;
+  bool dead = false;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(server_id, version, dead);
+  }
+};
+
 // A piece of a node's head file (model/head_file.hpp), for a client that has no model
 // file: `corolla gguf head` done by the node, fetched in chunks and checked whole.
 constexpr uint64_t max_head_chunk_bytes = uint64_t(1) << 20;
