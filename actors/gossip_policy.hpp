@@ -49,6 +49,9 @@ struct gossip_settings {
   double refresh_budget = 4000;
   double record_bytes = 400;
   std::chrono::milliseconds min_ttl{5000};
+  // Servers a replica pings a round (in turn) for round trips and their own word; a ping
+  // and its record cost a replica about 400 bytes.
+  int pings_per_round = 4;
 };
 
 // An entry's bytes on the wire (id, version, dead).

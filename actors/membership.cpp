@@ -61,6 +61,8 @@ result<membership::merged> membership::merge(const server_record& record, time_p
   auto it = records_.find(record.server_id);
   if (it != records_.end() && it->second.version >= record.version) return merged::stale;
   const merged outcome = it == records_.end() ? merged::added : merged::updated;
+  if (it != records_.end()) sums_.toggle(record.server_id, it->second.version);
+  sums_.toggle(record.server_id, record.version);
   records_[record.server_id] = record;
   refreshed_[record.server_id] = now;
   return outcome;
@@ -70,8 +72,41 @@ void membership::drop(uint64_t server_id, time_point now) {
   auto it = records_.find(server_id);
   if (it == records_.end()) return;
   tombstones_[server_id] = tombstone{it->second.version, now};
+  sums_.toggle(server_id, it->second.version);
   records_.erase(it);
   refreshed_.erase(server_id);
+}
+
+bool membership::kill(const gossip_entry& notice, time_point now) {
+  const std::optional<gossip_entry> held = entry(notice.server_id);
+  if (!held || held->dead || !supersedes(notice, *held)) return false;
+  drop(notice.server_id, now);
+  return true;
+}
+
+std::optional<gossip_entry> membership::entry(uint64_t server_id) const {
+  if (auto it = records_.find(server_id); it != records_.end()) {
+    return gossip_entry{server_id, it->second.version, false};
+  }
+  if (auto it = tombstones_.find(server_id); it != tombstones_.end()) {
+    return gossip_entry{server_id, it->second.version, true};
+  }
+  return std::nullopt;
+}
+
+std::vector<gossip_entry> membership::entries(const std::vector<int>& buckets) const {
+  std::vector<bool> wanted(size_t(sums_.buckets()), buckets.empty());
+  for (int b : buckets) {
+    if (b >= 0 && b < sums_.buckets()) wanted[size_t(b)] = true;
+  }
+  std::vector<gossip_entry> out;
+  for (const auto& [id, r] : records_) {
+    if (wanted[size_t(sums_.bucket_of(id))]) out.push_back(gossip_entry{id, r.version, false});
+  }
+  for (const auto& [id, t] : tombstones_) {
+    if (wanted[size_t(sums_.bucket_of(id))]) out.push_back(gossip_entry{id, t.version, true});
+  }
+  return out;
 }
 
 std::vector<uint64_t> membership::expire(time_point now) {

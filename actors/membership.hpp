@@ -16,16 +16,19 @@
 //  5. Routing and balancing count a server as checked_record says: never more than
 //     plausible_speedup times faster per block than the swarm's median, and, once this
 //     node's clients found it much slower than it claims, at the speed they measured.
+//  6. sums() are the bucket sums (actors/gossip_policy.hpp) of exactly the records held.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "actors/balancing.hpp"
+#include "actors/gossip_policy.hpp"
 #include "actors/route_planner.hpp"
 #include "messages/swarm.hpp"
 #include "model/status.hpp"
@@ -37,8 +40,8 @@ class membership {
   using time_point = std::chrono::steady_clock::time_point;
 
   membership() = default;
-  membership(std::string model_id, std::chrono::milliseconds ttl)
-      : model_id_(std::move(model_id)), ttl_(ttl) {}
+  membership(std::string model_id, std::chrono::milliseconds ttl, int buckets = 128)
+      : model_id_(std::move(model_id)), ttl_(ttl), sums_(buckets) {}
 
   enum class merged { added, updated, stale };
 
@@ -53,8 +56,24 @@ class membership {
   // Drops the server now, leaving a tombstone (invariant 3).
   void drop(uint64_t server_id, time_point now);
 
+  // Takes a death notice: drops the record when `notice` supersedes it (gossip_policy's
+  // rule), leaving the tombstone of the record's own version: however high a version a
+  // notice names, the owner's next announcement brings the server back. A notice about a
+  // server not held is ignored. True when a record was dropped.
+  bool kill(const gossip_entry& notice, time_point now);
+
   // Drops records the TTL has passed (invariant 2); returns their ids.
   std::vector<uint64_t> expire(time_point now);
+
+  // A swarm grown large refreshes its records less often (gossip_policy's record_ttl).
+  void set_ttl(std::chrono::milliseconds ttl) { ttl_ = ttl; }
+
+  // What this replica holds of a server — its record's version, or its tombstone's as a
+  // death — if anything.
+  std::optional<gossip_entry> entry(uint64_t server_id) const;
+  // Every record and tombstone in `buckets`, or in every bucket when `buckets` is empty.
+  std::vector<gossip_entry> entries(const std::vector<int>& buckets) const;
+  const bucket_sums& sums() const { return sums_; }
 
   const std::map<uint64_t, server_record>& records() const { return records_; }
   const server_record* find(uint64_t server_id) const;
@@ -70,6 +89,7 @@ class membership {
   std::map<uint64_t, server_record> records_;  // by server id
   std::map<uint64_t, time_point> refreshed_;
   std::map<uint64_t, tombstone> tombstones_;
+  bucket_sums sums_{128};
 };
 
 // What this node's clients measured of a server: a decode step's time through it, less

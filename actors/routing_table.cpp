@@ -23,17 +23,21 @@
 #include <random>
 #include <set>
 
+#include <caf/actor_ostream.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/system_messages.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/gossip_policy.hpp"
 #include "actors/local_only.hpp"
 #include "actors/membership.hpp"
 #include "actors/route_planner.hpp"
 
 namespace corolla {
+
+using clock_time = std::chrono::steady_clock::time_point;
 
 struct routing_table_state {
   struct peer {
@@ -49,7 +53,15 @@ struct routing_table_state {
   // Addresses joined through: tried again while no peer is connected, so a process
   // whose whole swarm went away finds it when it comes back.
   std::set<std::string> seeds;
-  std::minstd_rand rng;
+  gossip_settings gossip;
+  gossip_rumors rumors{gossip_settings{}.rumor_rounds};
+  int64_t rounds = 0;
+  // This node's servers: when each record last became a rumor (refreshes are rationed),
+  // and those a peer declared dead (their next announcement is news).
+  std::map<uint64_t, clock_time> rumored_at;
+  std::set<uint64_t> refute;
+  size_t ping_from = 0;  // where this round's pings start among the servers
+  std::mt19937_64 rng;
   span_host_actor host;  // this node's room for more blocks, if it has any
   static inline const char* name = "routing_table";
 };
@@ -87,80 +99,275 @@ void forget(table_pointer self, uint64_t server_id) {
 void connect_peer(table_pointer self, const routing_table_config& cfg, const std::string& address,
                   std::function<void(caf::expected<routing_table_actor>)> done);
 
-void push_all(table_pointer self, const routing_table_config& cfg,
-              std::function<void(uint64_t)> done);
+void exchange(table_pointer self, const routing_table_config& cfg, const routing_table_actor& peer,
+              gossip_offer offer, std::function<void(caf::error)> done);
 
-// Takes a record (and its server's handle) if it is new to this replica; true when the
-// server was not known before. `from_peer`: it came in another node's gossip, which may
-// not speak for this node's own servers (their records come from announce alone), nor
-// move a known server's handle to another node.
-bool merge(table_pointer self, const routing_table_config& cfg, const server_record& record,
-           const server_actor& handle, bool from_peer) {
-  if (!handle) return false;
-  if (from_peer && is_local(self, handle)) return false;
+// A change other replicas hear of at once rather than at the server's next refresh: a
+// server new to this replica, or one that changed state, span or movability.
+bool structural(const server_record* before, const server_record& after) {
+  return !before || before->state != after.state || before->start_block != after.start_block ||
+         before->end_block != after.end_block || before->next_start != after.next_start ||
+         before->next_end != after.next_end || before->movable != after.movable;
+}
+
+enum class taken { no, update, news };
+
+// Takes a record (and its server's handle) if it is newer than what this replica holds;
+// `rumor`: an update becomes a rumor (news always does). `from_peer`: it came in another
+// node's gossip, which may not speak for this node's own servers (their records come from
+// announce alone), nor move a known server's handle to another node.
+taken take(table_pointer self, const routing_table_config& cfg, const server_record& record,
+           const server_actor& handle, bool from_peer, bool rumor) {
+  if (!handle) return taken::no;
+  if (from_peer && is_local(self, handle)) return taken::no;
   if (auto known = self->state.handles.find(record.server_id);
       known != self->state.handles.end() && known->second.node() != handle.node()) {
-    return false;
+    return taken::no;
   }
+  const server_record* before = self->state.members.find(record.server_id);
+  const bool news = structural(before, record);
   auto merged = self->state.members.merge(record, clock::now());
-  if (!merged.ok() || *merged == membership::merged::stale) return false;
+  if (!merged.ok() || *merged == membership::merged::stale) return taken::no;
   if (*merged == membership::merged::added) self->monitor(handle);
   self->state.handles[record.server_id] = handle;
+  if (news || rumor)
+    self->state.rumors.heard(gossip_entry{record.server_id, record.version, false});
   const std::string address = address_of(record);
   if (cfg.network && !address.empty() && !is_local(self, handle) &&
       !self->state.peers.count(address)) {
     connect_peer(self, cfg, address, nullptr);
   }
-  return *merged == membership::merged::added;
+  return news ? taken::news : taken::update;
 }
 
-std::pair<gossip_digest, std::vector<server_actor>> make_digest(table_pointer self,
-                                                                const routing_table_config& cfg) {
-  std::pair<gossip_digest, std::vector<server_actor>> out;
-  out.first.protocol_version = protocol_version;
-  out.first.model_id = cfg.model_id;
-  for (const auto& [id, r] : self->state.members.records()) {
-    out.first.records.push_back(r);
-    out.second.push_back(self->state.handles.at(id));
+// A death notice from a peer. One about this node's own server is not taken: the server
+// announces itself again at once, with a version that revives it everywhere.
+bool take_death(table_pointer self, const gossip_entry& notice) {
+  auto h = self->state.handles.find(notice.server_id);
+  if (h != self->state.handles.end() && is_local(self, h->second)) {
+    const server_record* r = self->state.members.find(notice.server_id);
+    if (r && self->state.refute.insert(notice.server_id).second) {
+      caf::aout(self) << r->name << ": a peer declared it dead (version " << notice.version
+                      << "); announcing it again\n";
+    }
+    return false;
+  }
+  if (!self->state.members.kill(notice, clock::now())) return false;
+  self->state.handles.erase(notice.server_id);
+  self->state.rtt_ms.erase(notice.server_id);
+  self->state.observed.erase(notice.server_id);
+  self->state.rumors.heard(notice);
+  return true;
+}
+
+std::vector<routing_table_actor> connected_peers(table_pointer self) {
+  std::vector<routing_table_actor> out;
+  for (const auto& [address, p] : self->state.peers) {
+    if (p.table) out.push_back(p.table);
   }
   return out;
 }
 
-caf::error merge_digest(table_pointer self, const routing_table_config& cfg,
-                        const gossip_digest& digest, const std::vector<server_actor>& handles,
-                        bool from_peer) {
-  if (status ok = self->state.members.accepts(digest.protocol_version, digest.model_id); !ok.ok()) {
-    return make_error(errc::protocol_mismatch, ok.message());
-  }
-  if (handles.size() != digest.records.size()) {
-    return make_error(errc::malformed_message,
-                      "a gossip digest of " + std::to_string(digest.records.size()) +
-                          " records with " + std::to_string(handles.size()) + " handles");
-  }
-  bool news = false;
-  for (size_t i = 0; i < handles.size(); ++i)
-    news |= merge(self, cfg, digest.records[i], handles[i], from_peer);
-  // A server new to this replica is news for its peers too: passing it on at once
-  // spreads a join in one round trip per hop rather than a gossip period per hop. It
-  // ends: a replica that already has the record does not pass it on again.
-  if (news && cfg.network) push_all(self, cfg, nullptr);
-  return caf::error{};
+gossip_offer make_offer(const routing_table_config& cfg, std::vector<gossip_entry> entries) {
+  gossip_offer offer;
+  offer.protocol_version = protocol_version;
+  offer.model_id = cfg.model_id;
+  offer.entries = std::move(entries);
+  return offer;
 }
 
-// One push-pull round with `peer`; `done` gets the outcome.
-void gossip_with(table_pointer self, const routing_table_config& cfg,
-                 const routing_table_actor& peer, std::function<void(caf::error)> done) {
-  auto [digest, handles] = make_digest(self, cfg);
-  self->request(peer, cfg.peer_timeout, gossip_atom::value, std::move(digest), std::move(handles))
+// News goes to `fanout` connected peers at once; they ask for the records they lack.
+void spread(table_pointer self, const routing_table_config& cfg,
+            const std::vector<gossip_entry>& news) {
+  if (news.empty() || !cfg.network) return;
+  const std::vector<routing_table_actor> peers = connected_peers(self);
+  for (size_t i : pick_distinct(peers.size(), size_t(self->state.gossip.fanout), self->state.rng)) {
+    exchange(self, cfg, peers[i], make_offer(cfg, news), nullptr);
+  }
+}
+
+// Records for `ids` as this replica holds them, at most max_servers (the rest wait for
+// the next exchange), with their handles; tombstones go as death notices.
+void add_records(table_pointer self, const std::vector<uint64_t>& ids, gossip_records& out,
+                 std::vector<server_actor>& handles) {
+  for (uint64_t id : ids) {
+    if (out.records.size() == max_servers) return;
+    if (const server_record* r = self->state.members.find(id)) {
+      out.records.push_back(*r);
+      handles.push_back(self->state.handles.at(id));
+    } else if (auto e = self->state.members.entry(id); e && e->dead) {
+      out.deaths.push_back(*e);
+    }
+  }
+}
+
+// A live entry whose record this replica should ask for.
+bool wanted(table_pointer self, const gossip_entry& e) {
+  auto held = self->state.members.entry(e.server_id);
+  return !e.dead && (!held || supersedes(e, *held));
+}
+
+// Takes records (with their handles) and death notices from a peer; the news among them.
+caf::expected<std::vector<gossip_entry>> take_records(table_pointer self,
+                                                      const routing_table_config& cfg,
+                                                      const gossip_records& in,
+                                                      const std::vector<server_actor>& handles,
+                                                      bool from_peer) {
+  if (handles.size() != in.records.size()) {
+    return make_error(errc::malformed_message, "gossip of " + std::to_string(in.records.size()) +
+                                                   " records with " +
+                                                   std::to_string(handles.size()) + " handles");
+  }
+  std::vector<gossip_entry> news;
+  for (size_t i = 0; i < handles.size(); ++i) {
+    const server_record& r = in.records[i];
+    if (take(self, cfg, r, handles[i], from_peer, true) == taken::news) {
+      news.push_back(gossip_entry{r.server_id, r.version, false});
+    }
+  }
+  for (const gossip_entry& notice : in.deaths) {
+    if (notice.dead && take_death(self, notice)) news.push_back(notice);
+  }
+  return news;
+}
+
+// The answer to a peer's offer: what this replica wants of it, its rumors (for a periodic
+// round), and its entries of the buckets whose sums differ (of every bucket for a first
+// table).
+caf::result<gossip_answer> answer_offer(table_pointer self, const routing_table_config& cfg,
+                                        const gossip_offer& offer) {
+  routing_table_state& st = self->state;
+  if (status ok = st.members.accepts(offer.protocol_version, offer.model_id); !ok.ok()) {
+    return make_error(errc::protocol_mismatch, ok.message());
+  }
+  gossip_answer answer;
+  std::vector<gossip_entry> news;
+  std::map<uint64_t, gossip_entry> offered;
+  for (const gossip_entry& e : offer.entries) {
+    offered[e.server_id] = e;
+    if (e.dead) {
+      if (take_death(self, e)) news.push_back(e);
+    } else if (wanted(self, e)) {
+      answer.wants.push_back(e.server_id);
+    }
+  }
+  if (offer.periodic) {
+    for (const gossip_entry& e : st.rumors.hot()) {
+      auto it = offered.find(e.server_id);
+      if (it == offered.end() || supersedes(e, it->second)) answer.entries.push_back(e);
+    }
+  }
+  std::vector<int> buckets;
+  if (offer.everything) {
+    answer.listed = st.members.entries({});
+  } else if (!offer.sums.empty()) {
+    buckets = st.members.sums().differing(offer.sums, st.gossip.listed_buckets, st.rng);
+    if (!buckets.empty()) answer.listed = st.members.entries(buckets);
+  }
+  for (int b : buckets) answer.buckets.push_back(int32_t(b));
+  if (answer.listed.size() > max_gossip_entries) answer.listed.resize(max_gossip_entries);
+  spread(self, cfg, news);
+  return answer;
+}
+
+// After the peer's answer: the records it wants and this replica's newer entries of the
+// listed buckets go to it, with what this replica wants of its rumors and listed entries.
+gossip_records records_for(table_pointer self, const gossip_answer& answer,
+                           std::vector<server_actor>& handles, std::vector<gossip_entry>& news) {
+  routing_table_state& st = self->state;
+  gossip_records out;
+  std::vector<uint64_t> send = answer.wants;
+  std::map<uint64_t, gossip_entry> theirs;
+  auto consider = [&](const gossip_entry& e) {
+    if (e.dead) {
+      if (take_death(self, e)) news.push_back(e);
+    } else if (wanted(self, e)) {
+      out.wants.push_back(e.server_id);
+    }
+  };
+  for (const gossip_entry& e : answer.entries) consider(e);
+  for (const gossip_entry& e : answer.listed) {
+    theirs[e.server_id] = e;
+    consider(e);
+  }
+  std::vector<int> buckets;
+  for (int32_t b : answer.buckets) buckets.push_back(int(b));
+  if (!buckets.empty()) {
+    for (const gossip_entry& mine : st.members.entries(buckets)) {
+      auto it = theirs.find(mine.server_id);
+      if (it == theirs.end() || supersedes(mine, it->second)) send.push_back(mine.server_id);
+    }
+  }
+  std::sort(send.begin(), send.end());
+  send.erase(std::unique(send.begin(), send.end()), send.end());
+  add_records(self, send, out, handles);
+  if (out.wants.size() > max_gossip_entries) out.wants.resize(max_gossip_entries);
+  return out;
+}
+
+// Records (and wants) to `peer`; its reply's records taken. A reply that comes back full
+// (max_servers records) is asked again for the rest.
+void send_records(table_pointer self, const routing_table_config& cfg,
+                  const routing_table_actor& peer, gossip_records records,
+                  std::vector<server_actor> handles, std::function<void(caf::error)> done) {
+  const std::vector<uint64_t> asked = records.wants;
+  self->request(peer, cfg.peer_timeout, gossip_atom::value, std::move(records), std::move(handles))
       .then(
-          [self, cfg, done, remote = peer.node() != self->node()](
-              gossip_digest& reply, std::vector<server_actor>& reply_handles) {
-            caf::error err = merge_digest(self, cfg, reply, reply_handles, remote);
-            if (done) done(std::move(err));
+          [self, cfg, peer, asked, done](gossip_records& back,
+                                         std::vector<server_actor>& back_handles) {
+            auto news = take_records(self, cfg, back, back_handles, peer.node() != self->node());
+            if (!news) {
+              if (done) done(news.error());
+              return;
+            }
+            spread(self, cfg, *news);
+            gossip_records rest;
+            if (back.records.size() == max_servers) {
+              for (uint64_t id : asked) {
+                if (!self->state.members.entry(id)) rest.wants.push_back(id);
+              }
+            }
+            if (rest.wants.empty()) {
+              if (done) done(caf::error{});
+              return;
+            }
+            send_records(self, cfg, peer, std::move(rest), {}, done);
           },
           [done](caf::error& err) {
             if (done) done(std::move(err));
           });
+}
+
+// One exchange with `peer`: the offer, the peer's answer, then records both ways; `done`
+// gets the outcome.
+void exchange(table_pointer self, const routing_table_config& cfg, const routing_table_actor& peer,
+              gossip_offer offer, std::function<void(caf::error)> done) {
+  self->request(peer, cfg.peer_timeout, gossip_atom::value, std::move(offer))
+      .then(
+          [self, cfg, peer, done](gossip_answer& answer) {
+            std::vector<server_actor> handles;
+            std::vector<gossip_entry> news;
+            gossip_records records = records_for(self, answer, handles, news);
+            spread(self, cfg, news);
+            if (records.records.empty() && records.deaths.empty() && records.wants.empty()) {
+              if (done) done(caf::error{});
+              return;
+            }
+            send_records(self, cfg, peer, std::move(records), std::move(handles), done);
+          },
+          [done](caf::error& err) {
+            if (done) done(std::move(err));
+          });
+}
+
+// A periodic round's offer: the rumors, and every anti_entropy_every rounds the sums.
+gossip_offer round_offer(table_pointer self, const routing_table_config& cfg) {
+  routing_table_state& st = self->state;
+  gossip_offer offer = make_offer(cfg, st.rumors.hot());
+  offer.periodic = true;
+  if (++st.rounds % st.gossip.anti_entropy_every == 0) offer.sums = st.members.sums().sums();
+  st.rumors.round_done();
+  return offer;
 }
 
 void connect_peer(table_pointer self, const routing_table_config& cfg, const std::string& address,
@@ -200,7 +407,11 @@ void connect_peer(table_pointer self, const routing_table_config& cfg, const std
             if (done) {
               done(table);
             } else {
-              gossip_with(self, cfg, table, nullptr);  // a new peer: exchange at once
+              // A new peer: compare sums at once.
+              gossip_offer offer = make_offer(cfg, self->state.rumors.hot());
+              offer.periodic = true;
+              offer.sums = self->state.members.sums().sums();
+              exchange(self, cfg, table, std::move(offer), nullptr);
             }
           },
           [address, fail](caf::error& err) {
@@ -208,56 +419,68 @@ void connect_peer(table_pointer self, const routing_table_config& cfg, const std
           });
 }
 
+// Pings measure round trips for routes and fetch each server's own word, a few servers a
+// round in turn (gossip_settings::pings_per_round), so a large swarm's pings stay bounded.
 void ping_servers(table_pointer self, const routing_table_config& cfg) {
+  std::vector<std::pair<uint64_t, server_actor>> remote;
   for (const auto& [id, handle] : self->state.handles) {
     const server_record* r = self->state.members.find(id);
-    if (!r || is_local(self, handle) || !routable(self, *r)) continue;
+    if (r && !is_local(self, handle) && routable(self, *r)) remote.emplace_back(id, handle);
+  }
+  const size_t n = std::min(remote.size(), size_t(self->state.gossip.pings_per_round));
+  for (size_t k = 0; k < n; ++k) {
+    const auto [server_id, handle] = remote[(self->state.ping_from + k) % remote.size()];
     const auto sent = clock::now();
-    const uint64_t server_id = id;
     self->request(handle, cfg.peer_timeout, info_atom::value)
         .then(
-            [self, cfg, sent, server_id, handle](const server_record& fresh) {
+            [self, cfg, sent, server_id = server_id, handle = handle](const server_record& fresh) {
               const double ms =
                   std::chrono::duration<double, std::milli>(clock::now() - sent).count();
               auto it = self->state.rtt_ms.find(server_id);
               self->state.rtt_ms[server_id] =
                   it == self->state.rtt_ms.end() ? ms : 0.8 * it->second + 0.2 * ms;
-              merge(self, cfg, fresh, handle, false);  // the server's own word
+              // The server's own word; a structural change in it is news.
+              if (take(self, cfg, fresh, handle, false, false) == taken::news) {
+                spread(self, cfg, {gossip_entry{fresh.server_id, fresh.version, false}});
+              }
             },
             [](const caf::error&) {});
   }
+  self->state.ping_from += n;
 }
 
 void on_tick(table_pointer self, const routing_table_config& cfg) {
+  routing_table_state& st = self->state;
   const auto now = clock::now();
-  for (uint64_t id : self->state.members.expire(now)) forget(self, id);
-  std::vector<routing_table_actor> connected;
-  for (auto& [address, p] : self->state.peers) {
-    if (p.table) connected.push_back(p.table);
+  if (cfg.record_ttl.count() > 0) {
+    st.members.set_ttl(record_ttl(st.members.records().size(), st.gossip));
   }
+  for (uint64_t id : st.members.expire(now)) forget(self, id);
+  const std::vector<routing_table_actor> connected = connected_peers(self);
   if (!connected.empty()) {
-    std::uniform_int_distribution<size_t> pick(0, connected.size() - 1);
-    gossip_with(self, cfg, connected[pick(self->state.rng)], nullptr);
+    const auto peer = connected[size_t(random_below(st.rng, connected.size()))];
+    exchange(self, cfg, peer, round_offer(self, cfg), nullptr);
+  } else {
+    st.rumors.round_done();
   }
   ping_servers(self, cfg);
   if (connected.empty()) {
-    for (const std::string& seed : self->state.seeds) {
-      auto p = self->state.peers.find(seed);
-      if (p == self->state.peers.end() ||
+    for (const std::string& seed : st.seeds) {
+      auto p = st.peers.find(seed);
+      if (p == st.peers.end() ||
           (!p->second.connecting && now - p->second.last_attempt > 2 * cfg.gossip_period)) {
         connect_peer(self, cfg, seed, nullptr);
       }
     }
   }
   // Peers announced in records but not connected: retry now and then.
-  for (const auto& [id, r] : self->state.members.records()) {
+  for (const auto& [id, r] : st.members.records()) {
     const std::string address = address_of(r);
     if (address.empty()) continue;
-    auto p = self->state.peers.find(address);
-    const bool idle =
-        p == self->state.peers.end() || (!p->second.table && !p->second.connecting &&
-                                         now - p->second.last_attempt > 2 * cfg.gossip_period);
-    if (idle && !is_local(self, self->state.handles.at(id))) {
+    auto p = st.peers.find(address);
+    const bool idle = p == st.peers.end() || (!p->second.table && !p->second.connecting &&
+                                              now - p->second.last_attempt > 2 * cfg.gossip_period);
+    if (idle && !is_local(self, st.handles.at(id))) {
       connect_peer(self, cfg, address, nullptr);
     }
   }
@@ -321,24 +544,28 @@ caf::result<std::vector<route_hop>> find_route(table_pointer self, const route_r
   return hops;
 }
 
-// Pushes this replica to every connected peer; `done` gets how many took it.
+// Offers this node's servers (and the rumors) to every connected peer as news; `done`
+// gets how many exchanges completed.
 void push_all(table_pointer self, const routing_table_config& cfg,
               std::function<void(uint64_t)> done) {
   struct progress {
     size_t pending = 0;
     uint64_t acknowledged = 0;
   };
-  auto p = std::make_shared<progress>();
-  for (const auto& [address, peer] : self->state.peers) {
-    if (peer.table) ++p->pending;
-  }
-  if (p->pending == 0) {
+  const std::vector<routing_table_actor> peers = connected_peers(self);
+  if (peers.empty()) {
     if (done) done(0);
     return;
   }
-  for (const auto& [address, peer] : self->state.peers) {
-    if (!peer.table) continue;
-    gossip_with(self, cfg, peer.table, [p, done](caf::error err) {
+  std::vector<gossip_entry> entries = self->state.rumors.hot();
+  for (const auto& [id, handle] : self->state.handles) {
+    const server_record* r = self->state.members.find(id);
+    if (r && is_local(self, handle)) entries.push_back(gossip_entry{id, r->version, false});
+  }
+  auto p = std::make_shared<progress>();
+  p->pending = peers.size();
+  for (const routing_table_actor& peer : peers) {
+    exchange(self, cfg, peer, make_offer(cfg, entries), [p, done](caf::error err) {
       if (!err) ++p->acknowledged;
       if (--p->pending == 0 && done) done(p->acknowledged);
     });
@@ -413,15 +640,27 @@ caf::result<double> measure_link(table_pointer self, const routing_table_config&
 
 routing_table_actor::behavior_type routing_table_behavior(table_pointer self,
                                                           routing_table_config cfg) {
-  self->state.members = membership(cfg.model_id, cfg.record_ttl);
-  self->state.rng.seed(std::minstd_rand::result_type(cfg.seed ? cfg.seed : 1));
+  self->state.gossip.period = cfg.gossip_period;
+  self->state.gossip.min_ttl = cfg.record_ttl;
+  self->state.members = membership(cfg.model_id, cfg.record_ttl, self->state.gossip.buckets);
+  self->state.rumors = gossip_rumors(self->state.gossip.rumor_rounds);
+  self->state.rng.seed(cfg.seed ? cfg.seed : 1);
   // Peers can send anything to a handle they know: what this actor does not handle is
   // dropped without a line on stderr (CAF's default prints each, a flood on demand).
   self->set_default_handler(caf::drop);
-  self->set_down_handler([self](const caf::down_msg& down) {
+  self->set_down_handler([self, cfg](const caf::down_msg& down) {
     for (const auto& [id, handle] : self->state.handles) {
       if (handle.address() == down.source) {
+        // Other replicas may not watch this server: tell them (invariant of
+        // membership::kill: its owner's next announcement undoes a mistaken notice).
+        const std::optional<gossip_entry> held = self->state.members.entry(id);
+        const bool remote = !is_local(self, handle);
         forget(self, id);
+        if (held && !held->dead && remote) {
+          const gossip_entry notice{id, held->version, true};
+          self->state.rumors.heard(notice);
+          spread(self, cfg, {notice});
+        }
         return;
       }
     }
@@ -435,10 +674,21 @@ routing_table_actor::behavior_type routing_table_behavior(table_pointer self,
   return {
       [self, cfg](announce_atom, server_record& record, server_actor& handle) {
         if (!from_this_node(self)) return;
-        const server_record* before = self->state.members.find(record.server_id);
-        const bool changed_state = !before || before->state != record.state;
-        merge(self, cfg, record, handle, false);
-        if (changed_state && cfg.network) push_all(self, cfg, nullptr);
+        routing_table_state& st = self->state;
+        // An unchanged record becomes a rumor once a refresh interval: n servers' refreshes
+        // then fit the gossip budget at every replica (gossip_policy.hpp).
+        const auto now = clock::now();
+        auto last = st.rumored_at.find(record.server_id);
+        const bool refresh =
+            last == st.rumored_at.end() ||
+            now - last->second >= refresh_interval(st.members.records().size(), st.gossip);
+        const bool refuted = st.refute.erase(record.server_id) > 0;
+        const taken t = take(self, cfg, record, handle, false, refresh || refuted);
+        if (t == taken::no) return;
+        if (refresh || refuted || t == taken::news) st.rumored_at[record.server_id] = now;
+        if (t == taken::news || refuted) {
+          spread(self, cfg, {gossip_entry{record.server_id, record.version, false}});
+        }
       },
       [self](const route_request& req) { return find_route(self, req); },
       [self](list_atom) { return checked_records(self); },
@@ -452,14 +702,18 @@ routing_table_actor::behavior_type routing_table_behavior(table_pointer self,
         o.ms_per_block = o.steps == 0 ? ms_per_block : 0.75 * o.ms_per_block + 0.25 * ms_per_block;
         o.steps += steps;
       },
-      [self, cfg](gossip_atom, const gossip_digest& digest,
-                  const std::vector<server_actor>& handles)
-          -> caf::result<gossip_digest, std::vector<server_actor>> {
-        if (caf::error err = merge_digest(self, cfg, digest, handles, !from_this_node(self))) {
-          return err;
-        }
-        auto [mine, my_handles] = make_digest(self, cfg);
-        return {std::move(mine), std::move(my_handles)};
+      [self, cfg](gossip_atom, const gossip_offer& offer) {
+        return answer_offer(self, cfg, offer);
+      },
+      [self, cfg](gossip_atom, const gossip_records& in, const std::vector<server_actor>& handles)
+          -> caf::result<gossip_records, std::vector<server_actor>> {
+        auto news = take_records(self, cfg, in, handles, !from_this_node(self));
+        if (!news) return news.error();
+        spread(self, cfg, *news);
+        gossip_records back;
+        std::vector<server_actor> back_handles;
+        add_records(self, in.wants, back, back_handles);
+        return {std::move(back), std::move(back_handles)};
       },
       [self, cfg](join_atom, const std::string& address) -> caf::result<uint64_t> {
         if (!from_this_node(self)) return refused_from_peer("join");
@@ -472,13 +726,19 @@ routing_table_actor::behavior_type routing_table_behavior(table_pointer self,
                          promise.deliver(table.error());
                          return;
                        }
-                       gossip_with(self, cfg, *table, [self, promise](caf::error err) mutable {
-                         if (err) {
-                           promise.deliver(std::move(err));
-                           return;
-                         }
-                         promise.deliver(uint64_t(self->state.members.records().size()));
-                       });
+                       // A first table: every entry the seed holds, this node's own
+                       // servers offered as news.
+                       gossip_offer offer = make_offer(cfg, self->state.rumors.hot());
+                       offer.periodic = true;
+                       offer.everything = true;
+                       exchange(self, cfg, *table, std::move(offer),
+                                [self, promise](caf::error err) mutable {
+                                  if (err) {
+                                    promise.deliver(std::move(err));
+                                    return;
+                                  }
+                                  promise.deliver(uint64_t(self->state.members.records().size()));
+                                });
                      });
         return promise;
       },

@@ -2,6 +2,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <iomanip>
 #include <iostream>
 #include <sstream>
 
@@ -109,12 +110,15 @@ int run_gossip_sim_command(const std::vector<std::string>& args, std::ostream& o
       << " periods apart, after a warm-up of " << o.warmup_periods << " periods\n\n";
   print_gossip_sim(runs, out);
   for (int n : skipped) {
-    out << "full, " << n << " nodes: not simulated (above --full-most): its digest lists "
-        << "at most " << max_servers << " records, and at " << n << " every replica would "
-        << "receive about "
-        << (2.0 * n * (runs.empty() ? 400 : runs.front().record_bytes) /
-            (double(period_ms) / 1000.0) / (1 << 20))
-        << " MiB/s of tables\n";
+    // Each period a replica takes part in two push-pulls on average (its own and one that
+    // chose it): two whole tables in.
+    const double mib_per_s =
+        2.0 * n * gossip_record_bytes() / (double(period_ms) / 1000.0) / (1 << 20);
+    out << "full, " << n << " nodes: not simulated (above --full-most): its digest lists at most "
+        << max_servers << " records, and at " << n << " nodes every replica would receive about "
+        << std::fixed << std::setprecision(1) << mib_per_s
+        << " MiB/s of whole tables between joins, and each join would push the whole table "
+        << "from every replica to every other\n";
   }
   return 0;
 }

@@ -270,6 +270,9 @@ bool simulation::take(int n, const gossip_entry& e, bool as_rumor) {
   replica& r = nodes_[size_t(n)];
   uint32_t& held = r.versions[size_t(e.server_id)];
   const uint32_t held_version = held & ~dead_bit;
+  // As membership::kill: a notice about a server not held alive is ignored, and the
+  // tombstone keeps the record's own version.
+  if (e.dead && !live(held)) return false;
   if (held != 0 && !supersedes(e, entry_of(int(e.server_id), held))) return false;
   const bool was_live = live(held);
   std::vector<std::pair<tracked_event*, bool>> watched;
@@ -280,7 +283,7 @@ bool simulation::take(int n, const gossip_entry& e, bool as_rumor) {
     r.sums.toggle(e.server_id, held_version);
     --r.known_live;
   }
-  held = uint32_t(e.version) | (e.dead ? dead_bit : 0);
+  held = e.dead ? held_version | dead_bit : uint32_t(e.version);
   if (!e.dead) {
     r.sums.toggle(e.server_id, e.version);
     ++r.known_live;
@@ -289,6 +292,12 @@ bool simulation::take(int n, const gossip_entry& e, bool as_rumor) {
   for (auto& [t, knew] : watched) {
     t->have += int(knows(r, *t)) - int(knew);
     check_done(*t);
+  }
+  // A replica monitors every server it takes: one already dead is found dead a round trip
+  // later (the connection attempt fails), whatever stale gossip brought it back.
+  const replica& subject = nodes_[size_t(e.server_id)];
+  if (!e.dead && !was_live && !subject.alive && r.alive) {
+    schedule(now_ + 2 * region_ms[r.region][subject.region], event::detect, n, int(e.server_id));
   }
   return e.dead ? was_live : !was_live;
 }
@@ -553,8 +562,9 @@ void simulation::on_detect(int n, int d) {
       if (delta()) forward(n, {notice});
     }
   }
-  if (!delta()) return;
-  r.links.erase(std::remove(r.links.begin(), r.links.end(), d), r.links.end());
+  auto link_to_d = std::find(r.links.begin(), r.links.end(), d);
+  if (!delta() || link_to_d == r.links.end()) return;
+  r.links.erase(link_to_d);
   for (int k = 0; k < 8; ++k) {
     const int p = random_live_peer(n);
     if (p >= 0 && nodes_[size_t(p)].alive &&
@@ -569,7 +579,7 @@ gossip_sim_result simulation::run() {
   const auto wall_start = std::chrono::steady_clock::now();
   gossip_sim_result out;
   out.options = o_;
-  record_bytes_ = double(to_wire(typical_record(1)).size()) + handle_bytes;
+  record_bytes_ = gossip_record_bytes();
   const int n = o_.nodes;
   const int total = n + o_.joins;
   nodes_.resize(size_t(total));
@@ -709,6 +719,10 @@ gossip_sim_result simulation::run() {
   const double beats_per_s = 1000.0 / o_.heartbeat_interval_ms;
   if (delta()) {
     out.connections = counted ? links / counted : 0;
+    // pings_per_round servers a round, in turn: the replies carry records, and as many
+    // pings from others arrive on average.
+    out.ping_bytes_per_s = double(std::min(s.pings_per_round, n - 1)) *
+                           (2 * message_overhead + record_bytes_) / (period_ms_ / 1000.0);
   } else {
     // Protocol 5 connects to every node, and pings every server every period: its
     // requests arrive from every other node, its replies carry the server's record.
@@ -742,6 +756,10 @@ std::string kib(double bytes) {
 }
 
 }  // namespace
+
+double gossip_record_bytes() {
+  return double(to_wire(typical_record(1)).size()) + handle_bytes;
+}
 
 gossip_sim_result run_gossip_sim(const gossip_sim_options& options) {
   return simulation(options).run();
@@ -788,9 +806,11 @@ void print_gossip_sim(const std::vector<gossip_sim_result>& runs, std::ostream& 
         << spread(death_mean, death_max, death_missed) << " | " << kib(r.gossip_bytes_per_s)
         << " / " << kib(r.gossip_bytes_per_s_max) << " | " << kib(r.ping_bytes_per_s) << " | "
         << kib(r.heartbeat_bytes_per_s) << " | " << fixed(r.connections, 1) << " | "
-        << kib(r.table_bytes) << " | " << kib(r.join_transfer_bytes) << " in "
-        << fixed(r.join_transfer_ms, 0) << " ms | " << fixed(r.refresh_s, 1) << " s | "
-        << fixed(r.ttl_s, 0) << " s |\n";
+        << kib(r.table_bytes) << " | "
+        << (r.join_transfer_bytes > 0
+                ? kib(r.join_transfer_bytes) + " in " + fixed(r.join_transfer_ms, 0) + " ms"
+                : std::string("-"))
+        << " | " << fixed(r.refresh_s, 1) << " s | " << fixed(r.ttl_s, 0) << " s |\n";
   }
   out << "\n";
   for (const gossip_sim_result& r : runs) {

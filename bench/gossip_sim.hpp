@@ -73,6 +73,9 @@ struct gossip_sim_result {
 
 gossip_sim_result run_gossip_sim(const gossip_sim_options& options);
 
+// One typical server record with its handle, in bytes on the wire.
+double gossip_record_bytes();
+
 // One row per run (a table with the physical meaning of each column), then a legend.
 void print_gossip_sim(const std::vector<gossip_sim_result>& runs, std::ostream& out);
 

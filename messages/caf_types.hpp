@@ -59,7 +59,9 @@ using watch_atom = caf::atom_constant<caf::atom("watch")>;
   X(block_output)                \
   X(server_record)               \
   X(route_request)               \
-  X(gossip_digest)               \
+  X(gossip_offer)                \
+  X(gossip_answer)               \
+  X(gossip_records)              \
   X(generate_request)            \
   X(text_chunk)                  \
   X(hop_timing)                  \

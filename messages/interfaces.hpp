@@ -83,8 +83,9 @@ using balancer_actor = caf::typed_actor<caf::replies_to<info_atom>::with<server_
                                         caf::reacts_to<tick_atom>, caf::reacts_to<move_atom>,
                                         caf::reacts_to<watch_atom>>;
 
-// Server records and routes (actors/routing_table.cpp). gossip_atom: one push-pull
-// round (the records, then their servers' handles in the same order); join_atom: connect
+// Server records and routes (actors/routing_table.cpp). gossip_atom with an offer: the
+// answer (wants, rumors, listed buckets); with records and their servers' handles (in the
+// same order): the records the sender wanted back, with theirs; join_atom: connect
 // to a seed's table and gossip with it; flush_atom: push to every connected peer now;
 // tick_atom: its own gossip timer. host_atom with a span_host_actor: this node's host;
 // with a span: asks it to host the span (refused without one); probe_atom with a payload:
@@ -96,8 +97,9 @@ using routing_table_actor =
     caf::typed_actor<caf::reacts_to<announce_atom, server_record, server_actor>,
                      caf::replies_to<route_request>::with<std::vector<route_hop>>,
                      caf::replies_to<list_atom>::with<std::vector<server_record>>,
-                     caf::replies_to<gossip_atom, gossip_digest, std::vector<server_actor>>::with<
-                         gossip_digest, std::vector<server_actor>>,
+                     caf::replies_to<gossip_atom, gossip_offer>::with<gossip_answer>,
+                     caf::replies_to<gossip_atom, gossip_records, std::vector<server_actor>>::with<
+                         gossip_records, std::vector<server_actor>>,
                      caf::replies_to<join_atom, std::string>::with<uint64_t>,
                      caf::replies_to<flush_atom>::with<uint64_t>, caf::reacts_to<tick_atom>,
                      caf::reacts_to<host_atom, span_host_actor>,

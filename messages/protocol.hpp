@@ -12,7 +12,7 @@
 
 namespace corolla {
 
-constexpr uint32_t protocol_version = 5;
+constexpr uint32_t protocol_version = 6;
 
 enum class errc : uint8_t {
   protocol_mismatch = 1,  // the peer speaks another protocol version

@@ -76,20 +76,6 @@ struct route_request {
   }
 };
 
-// One push-pull gossip round between routing tables: the sender's swarm identity
-// and every record it holds; the receiver merges them and answers with its own.
-// A table refuses a digest from another protocol version or model.
-struct gossip_digest {
-  uint32_t protocol_version = 0;
-  std::string model_id;
-  std::vector<server_record> records;
-
-  template <class Archive>
-  void serialize(Archive& ar) {
-    ar(protocol_version, text_field(model_id), bounded_list<max_servers>(records));
-  }
-};
-
 // What a replica offers in gossip instead of a whole record (actors/gossip_policy.hpp):
 // the server, the version it holds, and whether that version is a death notice — a
 // replica that saw the server die (its node's connection lost) says so, and a holder of
@@ -103,6 +89,59 @@ struct gossip_entry {
   template <class Archive>
   void serialize(Archive& ar) {
     ar(server_id, version, dead);
+  }
+};
+
+// The most entries a gossip message lists: a swarm of 65,536 servers in one first table.
+constexpr size_t max_gossip_entries = 65536;
+// The most bucket sums an offer carries (two per bucket).
+constexpr size_t max_gossip_sums = 4096;
+
+// Gossip between routing tables (actors/gossip_policy.hpp), protocol 6: a table offers
+// entries — a periodic round's rumors and every few rounds its bucket sums, or news — and
+// the peer answers what it wants, its own rumors and its entries of the buckets that
+// differ; records then go both ways (gossip_records). A table refuses an offer from
+// another protocol version or model.
+struct gossip_offer {
+  uint32_t protocol_version = 0;
+  std::string model_id;
+  std::vector<gossip_entry> entries;
+  std::vector<uint64_t> sums;  // empty: no comparison this time
+  bool periodic = false;       // answer with the peer's own rumors too
+  bool everything = false;     // a first table: answer with every entry held
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(protocol_version, text_field(model_id), bounded_list<max_gossip_entries>(entries),
+       bounded_values<max_gossip_sums>(sums), periodic, everything);
+  }
+};
+
+struct gossip_answer {
+  std::vector<uint64_t> wants;       // servers whose records the offer has newer
+  std::vector<gossip_entry> entries;  // the answering table's rumors
+  std::vector<gossip_entry> listed;   // its entries of `buckets`
+  std::vector<int32_t> buckets;       // the buckets whose sums differ, as far as listed
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(bounded_values<max_gossip_entries>(wants),
+       bounded_list<max_gossip_entries>(entries), bounded_list<max_gossip_entries>(listed),
+       bounded_values<max_gossip_sums>(buckets));
+  }
+};
+
+// Records (their handles travel beside them, one per record), death notices, and the
+// servers whose records the sender wants back.
+struct gossip_records {
+  std::vector<server_record> records;
+  std::vector<gossip_entry> deaths;
+  std::vector<uint64_t> wants;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(bounded_list<max_servers>(records), bounded_list<max_gossip_entries>(deaths),
+       bounded_values<max_gossip_entries>(wants));
   }
 };
 

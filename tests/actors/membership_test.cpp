@@ -174,6 +174,48 @@ TEST(CheckedRecord, AClaimFarFasterThanTheSwarmCountsAtTheBound) {
   EXPECT_EQ(fast.throughput, claiming(5, 0.5).throughput);
 }
 
+TEST(Membership, ADeathNoticeDropsItsVersionAndOlderAndTheOwnersNextRevives) {
+  membership m("m", 1000ms);
+  const time_point t0;
+  ASSERT_TRUE(m.merge(record(1, 5), t0).ok());
+  EXPECT_FALSE(m.kill({1, 4, true}, t0)) << "a notice about an older version";
+  ASSERT_NE(m.find(1), nullptr);
+  // However high a version a notice names, the tombstone keeps the record's own.
+  EXPECT_TRUE(m.kill({1, uint64_t(1) << 40, true}, t0));
+  EXPECT_EQ(m.find(1), nullptr);
+  const gossip_entry tombstone = *m.entry(1);
+  EXPECT_TRUE(tombstone.version == 5 && tombstone.dead);
+  EXPECT_EQ(*m.merge(record(1, 5), t0), membership::merged::stale);
+  EXPECT_EQ(*m.merge(record(1, 6), t0), membership::merged::added);
+  // A notice about a server not held leaves nothing behind.
+  EXPECT_FALSE(m.kill({2, 3, true}, t0));
+  EXPECT_FALSE(m.entry(2));
+  EXPECT_EQ(*m.merge(record(2, 1), t0), membership::merged::added);
+}
+
+TEST(Membership, SumsAreAlwaysThoseOfTheRecordsHeld) {
+  membership m("m", 1000ms, 16);
+  const time_point t0;
+  for (uint64_t id = 1; id <= 40; ++id) ASSERT_TRUE(m.merge(record(id, id % 7 + 1), t0).ok());
+  ASSERT_TRUE(m.merge(record(3, 20), t0).ok());
+  m.drop(5, t0);
+  m.kill({9, 100, true}, t0);
+  ASSERT_TRUE(m.merge(record(50, 2), t0 + 800ms).ok());
+  m.expire(t0 + 1500ms);  // all but server 50
+  bucket_sums expected(16);
+  for (const auto& [id, r] : m.records()) expected.toggle(id, r.version);
+  EXPECT_EQ(m.sums().sums(), expected.sums());
+  EXPECT_EQ(m.records().size(), 1u);
+  // Entries list records and tombstones, of the buckets asked for or of all.
+  // Server 50, and the 38 expired ones' tombstones (5's and 9's outlived the TTL).
+  EXPECT_EQ(m.entries({}).size(), 39u);
+  const int b = m.sums().bucket_of(50);
+  const std::vector<gossip_entry> in_b = m.entries({b});
+  EXPECT_TRUE(std::any_of(in_b.begin(), in_b.end(),
+                          [](const gossip_entry& e) { return e.server_id == 50 && !e.dead; }));
+  for (const gossip_entry& e : in_b) EXPECT_EQ(m.sums().bucket_of(e.server_id), b);
+}
+
 TEST(CheckedRecord, ClientsMeasuringItMuchSlowerReplaceTheClaim) {
   const server_record claim = claiming(1, 1.0);  // 4 ms for its 4 blocks
   server_observation near{1.9, 64};              // 7.6 ms: within 2x + 2 ms of the claim

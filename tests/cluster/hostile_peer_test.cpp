@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <optional>
 #include <thread>
 
 #include <caf/send.hpp>
@@ -51,10 +52,11 @@ bool send_and_see_closed(uint16_t port, const std::string& bytes) {
 
 class HostilePeer : public Cluster {
  protected:
-  // The node still answers an honest client with the single-process tokens.
-  void expect_serving(node_process& node) {
+  // The node (and its swarm of `servers`) still answers an honest client with the
+  // single-process tokens.
+  void expect_serving(node_process& node, size_t servers = 1) {
     remote_swarm& swarm = join(node);
-    ASSERT_TRUE(wait_for_servers(swarm, 1));
+    ASSERT_TRUE(wait_for_servers(swarm, servers));
     const generate_request req = greedy("Once upon a time", 12);
     const answer got = ask_new_client(swarm, req);
     ASSERT_EQ(got.error, "");
@@ -163,6 +165,50 @@ TEST_F(HostilePeer, ANodesControlMessagesAreRefusedFromOtherNodes) {
   EXPECT_TRUE(refused(self->request(*table, 5s, probe_atom::value, uint64_t(1) << 24), double{}));
   EXPECT_TRUE(refused(self->request(*table, 5s, flush_atom::value), uint64_t{}));
   expect_serving(a);
+}
+
+// Death notices travel in gossip (a node that lost a server's connection tells the
+// others), so any peer can send one. A forged one drops the server at the replicas it
+// reaches, and its own node, hearing of it, announces it again: the new version brings it
+// back everywhere, and clients are served by it as before.
+TEST_F(HostilePeer, AForgedDeathNoticeIsRefutedByTheServersOwnNode) {
+  node_process a(app_path("actor-node"), node_args("a", "0:5", {}));
+  ASSERT_TRUE(a.wait_for("serving blocks")) << a.output();
+  node_process b(app_path("actor-node"), node_args("b", "0:5", {a.address()}));
+  ASSERT_TRUE(b.wait_for("serving blocks")) << b.output();
+  auto table = remote_table(*system_, "127.0.0.1", b.port());
+  ASSERT_TRUE(table) << caf::to_string(table.error());
+  auto record_of_a = [&]() -> std::optional<server_record> {
+    for (const server_record& r : list(*table)) {
+      if (r.name.rfind("a", 0) == 0) return r;
+    }
+    return std::nullopt;
+  };
+  std::optional<server_record> before;
+  for (int i = 0; i < 100 && !before; ++i, std::this_thread::sleep_for(20ms))
+    before = record_of_a();
+  ASSERT_TRUE(before) << b.output();
+  caf::scoped_actor self{*system_};
+  const gossip_offer notice{protocol_version,
+                            before->model_id,
+                            {{before->server_id, uint64_t(1) << 40, true}},
+                            {},
+                            false,
+                            false};
+  bool answered = false;
+  self->request(*table, 5s, gossip_atom::value, notice)
+      .receive([&](const gossip_answer&) { answered = true; },
+               [](const caf::error& e) { FAIL() << caf::to_string(e); });
+  ASSERT_TRUE(answered);
+  ASSERT_TRUE(a.wait_for("a peer declared it dead")) << a.output();
+  std::optional<server_record> after;
+  for (int i = 0; i < 150; ++i, std::this_thread::sleep_for(20ms)) {
+    after = record_of_a();
+    if (after && after->version > before->version) break;
+  }
+  ASSERT_TRUE(after) << "b never took a's server back\n" << b.output();
+  EXPECT_GT(after->version, before->version);
+  expect_serving(b, 2);
 }
 
 // CAF treats any message holding an exit_msg or a down_msg as one, whoever sent it: a

@@ -151,12 +151,24 @@ TEST(Messages, SwarmAndClientMessagesRoundTrip) {
     return a.stats.tokens == b.stats.tokens && a.stats.reason == b.stats.reason &&
            a.mean_token.size() == 1 && b.mean_token[0].compute_ms == 1.5;
   });
-  gossip_digest d{protocol_version, "llama-5x64-00ff", {sample_record(), sample_record()}};
+  gossip_offer o{
+      protocol_version, "llama-5x64-00ff", {{7, 3, false}, {9, 4, true}}, {1, 2}, true, false};
+  check_wire(o, [](auto& a, auto& b) {
+    return a.model_id == b.model_id && b.entries.size() == 2 && b.entries[1].dead &&
+           b.entries[1].version == 4 && a.sums == b.sums && b.periodic && !b.everything;
+  });
+  gossip_answer answer{{7}, {{3, 1, false}}, {{5, 2, true}}, {12}};
+  check_wire(answer, [](auto& a, auto& b) {
+    return a.wants == b.wants && b.entries.size() == 1 && b.listed[0].dead &&
+           a.buckets == b.buckets;
+  });
+  gossip_records d{{sample_record(), sample_record()}, {{4, 8, true}}, {11, 12}};
   d.records[1].host = "10.0.0.7";
   d.records[1].port = 7702;
   check_wire(d, [](auto& a, auto& b) {
-    return a.model_id == b.model_id && a.records.size() == 2 && b.records[1].host == "10.0.0.7" &&
-           b.records[1].port == 7702 && a.records[0].version == b.records[0].version;
+    return a.records.size() == 2 && b.records[1].host == "10.0.0.7" && b.records[1].port == 7702 &&
+           a.records[0].version == b.records[0].version && b.deaths.size() == 1 &&
+           a.wants == b.wants;
   });
   check_wire(session_step{4, 1, values(5, 8)},
              [](auto& a, auto& b) { return a.hidden == b.hidden; });
@@ -179,15 +191,23 @@ TEST(Messages, OversizedLengthsAreRefusedBeforeAllocating) {
   const status name = from_wire(bytes, r, "server_record");
   ASSERT_FALSE(name.ok());
   EXPECT_NE(name.message().find("exceeds its limit"), std::string::npos) << name.message();
-  // A digest claiming 2^32 records.
-  std::string digest = to_wire(gossip_digest{protocol_version, "m", {}});
-  digest.replace(digest.size() - 8, 8, std::string("\x00\x00\x00\x00\x01\x00\x00\x00", 8));
-  gossip_digest g;
-  const status list = from_wire(digest, g, "gossip_digest");
+  // Gossip claiming 2^32 records.
+  std::string gossip = to_wire(gossip_records{});
+  gossip.replace(0, 8, std::string("\x00\x00\x00\x00\x01\x00\x00\x00", 8));
+  gossip_records g;
+  const status list = from_wire(gossip, g, "gossip_records");
   ASSERT_FALSE(list.ok());
   EXPECT_NE(list.message().find("a list of 4294967296 items exceeds its limit of 4096"),
             std::string::npos)
       << list.message();
+  // An offer claiming 2^32 entries.
+  std::string offer = to_wire(gossip_offer{protocol_version, "m", {}, {}, false, false});
+  offer.replace(4 + 8 + 1, 8, std::string("\x00\x00\x00\x00\x01\x00\x00\x00", 8));
+  gossip_offer go;
+  const status entries = from_wire(offer, go, "gossip_offer");
+  ASSERT_FALSE(entries.ok());
+  EXPECT_NE(entries.message().find("exceeds its limit of 65536"), std::string::npos)
+      << entries.message();
 }
 
 TEST(TensorCodec, F32IsExactAndTheOthersKeepTheirBounds) {
