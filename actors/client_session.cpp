@@ -94,6 +94,7 @@ struct client_session_state {
     steady::time_point noticed;
     int64_t noticed_ns = 0;
     int64_t attempts = 0;
+    bool planned = false;  // the server is leaving and hands its caches over
   };
   std::vector<route_hop> route;
   std::vector<std::vector<float>> history;  // per hop: [tokens, dim] inputs sent
@@ -164,7 +165,7 @@ std::string hop_name(const route_hop& h) {
 void start_next(session_pointer self, const client_session_config& cfg);
 void run_hop(session_pointer self, const client_session_config& cfg, size_t hop, uint64_t step_id);
 void server_failed(session_pointer self, const client_session_config& cfg, uint64_t server_id,
-                   std::string cause);
+                   std::string cause, bool planned = false);
 
 // Ends the running step with an error and starts the next queued one.
 void fail_step(session_pointer self, const client_session_config& cfg, caf::error err) {
@@ -631,6 +632,7 @@ struct replacement {
   int64_t rows = 0;                        // tokens to replay
   std::vector<std::vector<float>> inputs;  // per new hop: its replay input, [rows, dim]
   std::vector<float> output;               // the last new hop's replay output, [rows, dim]
+  bool adopted = false;                    // took the caches over instead of a replay
 };
 
 void close_shadow(session_pointer self, client_session_state::shadow_key key);
@@ -662,7 +664,9 @@ void splice(session_pointer self, const client_session_config& cfg,
   report.end_block = old.end_block;
   report.cause = f.cause;
   for (const route_hop& h : rep->hops) report.replaced_by.push_back(h.server.name);
-  report.replayed_tokens = rep->rows;
+  report.replayed_tokens = rep->adopted ? 0 : rep->rows;
+  report.handed_over_tokens = rep->adopted ? rep->rows : 0;
+  report.planned = f.planned;
   report.attempts = f.attempts;
   report.noticed_ns = f.noticed_ns;
   report.reroute_ms = std::chrono::duration<double, std::milli>(rep->opened - f.noticed).count();
@@ -731,7 +735,32 @@ void replay(session_pointer self, const client_session_config& cfg,
   run_chain(self, cfg, run, 0);
 }
 
-// Opens the session on every replacement hop, then replays.
+// A planned leave: the replacement takes the session's caches over from the leaving
+// server, and is spliced in without a replay; if that fails, it is replayed to.
+void adopt(session_pointer self, const client_session_config& cfg,
+           const std::shared_ptr<replacement>& rep) {
+  const server_actor leaving = self->state.route[rep->hop].handle;
+  // Bytes to move, not compute: each step's timeout covers a chunk (server.cpp's).
+  const auto timeout = cfg.open_timeout + cfg.step_timeout;
+  self->request(rep->hops[0].handle, timeout, adopt_atom::value,
+                adopt_request{cfg.session_id, rep->rows}, caf::actor_cast<caf::actor>(leaving))
+      .then(
+          [self, cfg, rep](int64_t rows) {
+            if (rep->failed) return;
+            rep->adopted = rows == rep->rows;
+            if (rep->adopted) {
+              splice(self, cfg, rep);
+            } else {
+              replay(self, cfg, rep);
+            }
+          },
+          [self, cfg, rep](caf::error&) {
+            if (!rep->failed) replay(self, cfg, rep);
+          });
+}
+
+// Opens the session on every replacement hop, then has it adopt the caches (a planned
+// leave to a server of the same blocks) or replays.
 void open_replacement(session_pointer self, const client_session_config& cfg, size_t hop,
                       uint64_t old_id, std::vector<route_hop> hops) {
   client_session_state& st = self->state;
@@ -753,7 +782,18 @@ void open_replacement(session_pointer self, const client_session_config& cfg, si
             [self, cfg, rep](const open_session_reply&) {
               if (rep->failed || --rep->opening > 0) return;
               rep->opened = steady::now();
-              replay(self, cfg, rep);
+              const client_session_state& state = self->state;
+              const route_hop& old = state.route[rep->hop];
+              auto f = state.failed.find(rep->old_id);
+              const bool handed_over = f != state.failed.end() && f->second.planned &&
+                                       rep->hops.size() == 1 && rep->rows > 0 &&
+                                       rep->hops[0].start_block == old.start_block &&
+                                       rep->hops[0].end_block == old.end_block;
+              if (handed_over) {
+                adopt(self, cfg, rep);
+              } else {
+                replay(self, cfg, rep);
+              }
             },
             [self, cfg, rep, h](caf::error& err) {
               if (rep->failed) return;
@@ -843,11 +883,12 @@ void schedule_recovery(session_pointer self, const client_session_config& cfg) {
 // A server of the route failed: it is banned and replaced; the step in flight is
 // abandoned and runs again once the route works.
 void server_failed(session_pointer self, const client_session_config& cfg, uint64_t server_id,
-                   std::string cause) {
+                   std::string cause, bool planned) {
   client_session_state& st = self->state;
   if (st.failed.count(server_id)) return;
   st.policy.server_failed(server_id, steady::now());
-  st.failed[server_id] = client_session_state::failure{cause, steady::now(), push_clock_ns(), 0};
+  st.failed[server_id] =
+      client_session_state::failure{cause, steady::now(), push_clock_ns(), 0, planned};
   st.last_failure = std::move(cause);
   if (st.recovering) return;  // the recovery under way comes to it
   st.recovering = true;
@@ -1278,6 +1319,18 @@ client_session_actor::behavior_type client_session_behavior(session_pointer self
         if (self->state.opening) try_open(self, cfg);
       },
       [self, cfg](hop_output& out) { on_hop_output(self, cfg, out); },
+      [self, cfg](drain_atom, uint64_t server_id) {
+        // Only the leaving server itself says so: a peer could otherwise move sessions
+        // off any server (harmless but for the cost of the move).
+        for (const route_hop& h : self->state.route) {
+          if (h.server.server_id == server_id &&
+              self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(h.handle)) {
+            server_failed(self, cfg, server_id, hop_name(h) + " is leaving (hand-over)",
+                          /*planned=*/true);
+            return;
+          }
+        }
+      },
       [self, cfg](close_atom) {
         for (const route_hop& h : self->state.route) {
           caf::anon_send(h.handle, close_session_request{cfg.session_id});

@@ -473,6 +473,77 @@ status compute_executor::run(const std::function<void()>& kernel) {
   return status();
 }
 
+bool compute_executor::post(std::function<void()> kernel) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    if (impl_->stopping) return false;
+    impl_->kernels.emplace_back(std::move(kernel));
+  }
+  impl_->wake.notify_one();
+  return true;
+}
+
+void compute_executor::read_kv(std::vector<std::shared_ptr<lane>> lanes, uint64_t session_id,
+                               int64_t from, int64_t to,
+                               std::function<void(result<std::string>)> done) {
+  auto kernel = [lanes = std::move(lanes), session_id, from, to, done] {
+    std::string out;
+    for (const std::shared_ptr<lane>& l : lanes) {
+      auto it = l->caches.find(session_id);
+      if (it == l->caches.end()) {
+        done(status::not_found("block " + std::to_string(l->index()) +
+                               " holds no cache of "
+                               "session " +
+                               std::to_string(session_id)));
+        return;
+      }
+      if (from < 0 || from > to || to > it->second.length()) {
+        done(status::out_of_range("block " + std::to_string(l->index()) + " holds " +
+                                  std::to_string(it->second.length()) + " rows, not [" +
+                                  std::to_string(from) + ", " + std::to_string(to) + ")"));
+        return;
+      }
+      it->second.append_rows(from, to, out);
+    }
+    done(std::move(out));
+  };
+  if (!post(kernel)) done(status::internal("the node's compute thread stopped"));
+}
+
+void compute_executor::write_kv(std::vector<std::shared_ptr<lane>> lanes, uint64_t session_id,
+                                int64_t max_tokens, int64_t pos, int64_t n, std::string bytes,
+                                std::function<void(status)> done) {
+  auto kernel = [lanes = std::move(lanes), session_id, max_tokens, pos, n, bytes = std::move(bytes),
+                 done] {
+    size_t at = 0;
+    for (const std::shared_ptr<lane>& l : lanes) {
+      const block_weights& w = l->weights();
+      auto it = l->caches.find(session_id);
+      if (it == l->caches.end()) {
+        it = l->caches.emplace(session_id, kv_cache(w.config.kv_dim(), max_tokens, w.cache_type))
+                 .first;
+      }
+      const size_t size = 2 * size_t(std::max<int64_t>(n, 0)) * it->second.row_bytes();
+      if (at + size > bytes.size()) {
+        done(status::invalid_argument(std::to_string(bytes.size()) + " bytes of cache rows for " +
+                                      std::to_string(lanes.size()) + " blocks of " +
+                                      std::to_string(n) + " rows"));
+        return;
+      }
+      if (status put = it->second.put_rows(pos, n, bytes.data() + at, size); !put.ok()) {
+        done(
+            status::invalid_argument("block " + std::to_string(l->index()) + ": " + put.message()));
+        return;
+      }
+      at += size;
+    }
+    done(at == bytes.size() ? status()
+                            : status::invalid_argument(std::to_string(bytes.size() - at) +
+                                                       " bytes of cache rows left over"));
+  };
+  if (!post(kernel)) done(status::internal("the node's compute thread stopped"));
+}
+
 compute_executor::counters compute_executor::stats() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   counters c = impl_->totals;

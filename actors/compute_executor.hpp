@@ -96,6 +96,19 @@ class compute_executor {
   // has run. Errors: internal when it threw or the executor stopped. Thread-safe.
   status run(const std::function<void()>& kernel);
 
+  // A session's cache rows [from, to) at each of `lanes`, exactly as stored (kv_cache's
+  // append_rows, lane after lane), read on the executor's thread ahead of waiting lanes;
+  // `done` gets them there — or not_found naming a lane without the session, out_of_range
+  // past a cache's length, internal when the executor stopped. Returns at once.
+  void read_kv(std::vector<std::shared_ptr<lane>> lanes, uint64_t session_id, int64_t from,
+               int64_t to, std::function<void(result<std::string>)> done);
+
+  // Writes rows [pos, pos + n) of each of `lanes` from `bytes` (as read_kv gives them),
+  // making the session's caches (of max_tokens rows) where there are none; `done` gets the
+  // outcome on the executor's thread. Returns at once.
+  void write_kv(std::vector<std::shared_ptr<lane>> lanes, uint64_t session_id, int64_t max_tokens,
+                int64_t pos, int64_t n, std::string bytes, std::function<void(status)> done);
+
   // Takes no more work: once the batch or kernel running now has finished, everything
   // waiting fails with internal, and what comes later fails at once. Returns without
   // waiting. Thread-safe.
@@ -104,6 +117,9 @@ class compute_executor {
   counters stats() const;
 
  private:
+  // Queues `kernel` for the thread, ahead of waiting lanes; false when stopping.
+  bool post(std::function<void()> kernel);
+
   struct impl;
   std::shared_ptr<impl> impl_;  // shared with the thread, which may outlive this object
   std::thread thread_;

@@ -84,7 +84,8 @@ result<local_swarm> local_swarm::start(caf::actor_system& system,
     cfg.server_id = i + 1;
     cfg.name = "server-" + std::to_string(i + 1);
     cfg.model = spans[i];
-    cfg.kv_budget_bytes = options.kv_budget_bytes;
+    cfg.kv_budget_bytes =
+        i < options.kv_budgets.size() ? options.kv_budgets[i] : options.kv_budget_bytes;
     cfg.routing_table = swarm.table_;
     cfg.executor = swarm.executor_;
     // Sessions and KV rows change without an announcement; a status page reads them here.

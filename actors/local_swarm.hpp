@@ -33,6 +33,7 @@ struct local_swarm_options {
   precision kind = precision::native;
   std::optional<kv_type> kv;                   // the servers' caches (model_options::kv)
   int64_t kv_budget_bytes = int64_t(1) << 30;  // per server
+  std::vector<int64_t> kv_budgets;             // per server in spans' order, where given
   // The process's compute thread (all its OpenMP work belongs there); made from
   // `compute` when null.
   std::shared_ptr<compute_executor> executor;

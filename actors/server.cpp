@@ -23,6 +23,12 @@
 // appends, pos > length is a gap and is refused without touching anything.
 // A malformed request (bad codec tag, wrong shape, wrong protocol version, unknown
 // session) gets an error reply; the server goes on serving the others.
+//
+// Hand-over (messages/session.hpp): a server that starts draining tells each session's
+// client to move the session off it, and answers the kv_requests of the server the client
+// chose, which adopts the session: its caches and input history, chunk by chunk, bit for
+// bit. While it adopts, the session's steps wait; if it fails, the session is left empty
+// and the client replays to it instead.
 #include "actors/server.hpp"
 
 #include <algorithm>
@@ -40,6 +46,7 @@
 
 #include "actors/block.hpp"
 #include "actors/local_only.hpp"
+#include "kernels/kv_rows.hpp"
 #include "model/kv_cache.hpp"
 
 namespace corolla {
@@ -74,7 +81,8 @@ struct server_state {
     // Tokens in the caches of the session's blocks: one per input row kept.
     int64_t length(int64_t dim) const { return int64_t(history.size()) / dim; }
   };
-  std::vector<block_actor> blocks;  // the span's, in order
+  std::vector<block_actor> blocks;                             // the span's, in order
+  std::vector<std::shared_ptr<compute_executor::lane>> lanes;  // theirs, where the caches are
   std::unordered_map<uint64_t, session> sessions;
   int64_t reserved_bytes = 0;
   double compute_ms_per_block = 0;  // moving average over decode steps
@@ -326,9 +334,11 @@ void spawn_blocks(server_pointer self, const server_config& cfg) {
   std::shared_ptr<compute_executor::lane> next;
   const int64_t count = int64_t(cfg.model->blocks().size());
   st.blocks.assign(size_t(count), block_actor{});
+  st.lanes.assign(size_t(count), nullptr);
   for (int64_t i = count - 1; i >= 0; --i) {
     const int64_t index = span_start(cfg) + i;
     next = cfg.executor->add_lane(cfg.model, index, next);
+    st.lanes[size_t(i)] = next;
     block_config bc{cfg.executor, next, index, -1};
     if (index == f.crash_block && st.crashing_lives < f.block_crashes) {
       bc.crash_after_steps = f.block_crash_after_steps;
@@ -346,6 +356,7 @@ void stop_blocks(server_pointer self) {
     caf::anon_send_exit(b, caf::exit_reason::kill);
   }
   self->state.blocks.clear();
+  self->state.lanes.clear();
 }
 
 // The caches are rebuilt: the steps that waited run now.
@@ -634,6 +645,207 @@ caf::result<close_session_reply> close_session(server_pointer self, const server
   return close_session_reply{req.session_id, end_session(self, cfg, it)};
 }
 
+// ---- Hand-over ---------------------------------------------------------------------
+
+// `then` runs in the actor with what the executor's thread passes the returned callback:
+// the executor hands its result over through a ticket (tick_atom), as held outputs do.
+template <class T>
+std::function<void(T)> back_in_actor(server_pointer self, std::function<void(T&)> then) {
+  const uint64_t ticket = ++self->state.next_ticket;
+  auto slot = std::make_shared<std::optional<T>>();
+  self->state.held.emplace(ticket, [slot, then] { then(**slot); });
+  const server_actor me = caf::actor_cast<server_actor>(self);
+  return [slot, ticket, me](T value) {
+    *slot = std::move(value);
+    caf::send_as(me, me, tick_atom::value, ticket);
+  };
+}
+
+std::vector<std::shared_ptr<compute_executor::lane>> session_lanes(const server_state& st,
+                                                                   const server_config& cfg,
+                                                                   const server_state::session& s) {
+  return {st.lanes.begin() + (s.start_block - span_start(cfg)),
+          st.lanes.begin() + (s.end_block - span_start(cfg))};
+}
+
+// A row of a session on this server, on the wire: its caches in every block, its input.
+uint64_t session_row_bytes(const server_config& cfg, const server_state::session& s) {
+  const llama_config& c = cfg.model->config();
+  return uint64_t(s.end_block - s.start_block) * 2 *
+             kv_row_bytes(c.kv_dim(), cfg.model->blocks().front().cache_type) +
+         uint64_t(c.dim) * sizeof(float);
+}
+
+// Draining: no new sessions, and each open session's client is told to move it off.
+void start_draining(server_pointer self, const server_config& cfg) {
+  server_state& st = self->state;
+  if (st.state == serving_state::online) st.state = serving_state::draining;
+  for (const auto& [id, s] : st.sessions) {
+    if (auto client = caf::actor_cast<client_session_actor>(s.client)) {
+      self->send(client, drain_atom::value, cfg.server_id);
+    }
+  }
+}
+
+caf::result<kv_chunk> send_kv(server_pointer self, const server_config& cfg,
+                              const kv_request& req) {
+  server_state& st = self->state;
+  auto it = st.sessions.find(req.session_id);
+  if (it == st.sessions.end()) {
+    return make_error(errc::unknown_session,
+                      "session " + std::to_string(req.session_id) + " is not open on " + cfg.name);
+  }
+  const server_state::session& s = it->second;
+  const int64_t dim = cfg.model->config().dim;
+  const int64_t length = s.length(dim);
+  if (req.from < 0 || req.to <= req.from || req.to > length) {
+    return make_error(errc::malformed_message, "rows " + span_text(req.from, req.to) +
+                                                   " of a session of " + std::to_string(length) +
+                                                   " tokens on " + cfg.name);
+  }
+  if (uint64_t(req.to - req.from) * session_row_bytes(cfg, s) > max_kv_chunk_bytes) {
+    return make_error(errc::malformed_message,
+                      std::to_string(req.to - req.from) + " rows of cache exceed a chunk's " +
+                          std::to_string(max_kv_chunk_bytes >> 20) + " MiB");
+  }
+  if (st.restarting || st.lanes.empty() || cfg.faults.fail_kv_requests) {
+    return make_error(errc::compute_failed, cfg.name + " can not read its blocks' caches now");
+  }
+  kv_chunk chunk;
+  chunk.session_id = req.session_id;
+  chunk.from = req.from;
+  chunk.to = req.to;
+  chunk.start_block = s.start_block;
+  chunk.end_block = s.end_block;
+  chunk.kv_type = uint8_t(cfg.model->blocks().front().cache_type);
+  chunk.history =
+      encode_tensor(tensor_codec::f32, s.history.data() + req.from * dim, req.to - req.from, dim);
+  auto promise = self->make_response_promise<kv_chunk>();
+  cfg.executor->read_kv(
+      session_lanes(st, cfg, s), req.session_id, req.from, req.to,
+      back_in_actor<result<std::string>>(self, [promise, chunk](result<std::string>& rows) mutable {
+        if (!rows.ok()) {
+          promise.deliver(to_error(rows.error()));
+          return;
+        }
+        chunk.kv = std::move(*rows);
+        chunk.checksum = kv_chunk_checksum(chunk);
+        promise.deliver(std::move(chunk));
+      }));
+  return promise;
+}
+
+// A chunk's wait: the bytes of a chunk over a slow link, with room to spare.
+constexpr auto kv_chunk_timeout = std::chrono::seconds(60);
+// Rows asked for at once: a few MiB, so a chunk crosses a slow link within its timeout.
+constexpr uint64_t kv_chunk_target_bytes = uint64_t(8) << 20;
+
+// The adoption of `session_id` ended: the session's steps go on (or, after `err`, the
+// session is left empty for the client's replay).
+void end_adoption(server_pointer self, const server_config& cfg, uint64_t session_id,
+                  caf::typed_response_promise<int64_t> promise, caf::expected<int64_t> outcome) {
+  auto it = self->state.sessions.find(session_id);
+  if (it != self->state.sessions.end()) {
+    if (!outcome) it->second.history.clear();
+    it->second.busy = false;
+  }
+  if (outcome) {
+    promise.deliver(*outcome);
+  } else {
+    promise.deliver(outcome.error());
+  }
+  run_waiting(self, cfg, session_id);
+}
+
+// Takes rows [at, rows) of the session from `from`, a chunk at a time.
+void pull_kv(server_pointer self, const server_config& cfg, uint64_t session_id, server_actor from,
+             int64_t at, int64_t rows, caf::typed_response_promise<int64_t> promise) {
+  server_state& st = self->state;
+  auto it = st.sessions.find(session_id);
+  if (it == st.sessions.end()) {
+    promise.deliver(make_error(errc::unknown_session, "the session closed while it was adopted"));
+    return;
+  }
+  if (at == rows) {
+    end_adoption(self, cfg, session_id, promise, rows);
+    return;
+  }
+  const int64_t per_chunk =
+      std::max<int64_t>(1, int64_t(kv_chunk_target_bytes / session_row_bytes(cfg, it->second)));
+  const int64_t to = std::min(rows, at + per_chunk);
+  auto fail = [self, cfg, session_id, promise](caf::error err) {
+    end_adoption(self, cfg, session_id, promise, std::move(err));
+  };
+  self->request(from, kv_chunk_timeout, kv_request{session_id, at, to})
+      .then(
+          [self, cfg, session_id, from, at, to, rows, promise, fail](kv_chunk& chunk) mutable {
+            server_state& state = self->state;
+            auto open = state.sessions.find(session_id);
+            if (open == state.sessions.end()) {
+              promise.deliver(
+                  make_error(errc::unknown_session, "the session closed while it was adopted"));
+              return;
+            }
+            server_state::session& s = open->second;
+            const int64_t dim = cfg.model->config().dim;
+            std::vector<float> history;
+            const bool fits = chunk.session_id == session_id && chunk.from == at &&
+                              chunk.to == to && chunk.start_block == s.start_block &&
+                              chunk.end_block == s.end_block &&
+                              chunk.kv_type == uint8_t(cfg.model->blocks().front().cache_type) &&
+                              chunk.history.codec == uint8_t(tensor_codec::f32);
+            if (!fits || kv_chunk_checksum(chunk) != chunk.checksum ||
+                !decode_tensor(chunk.history, dim, to - at, history).ok() ||
+                int64_t(history.size()) != (to - at) * dim || state.lanes.empty()) {
+              fail(make_error(errc::malformed_message, "rows " + span_text(at, to) +
+                                                           " of session " +
+                                                           std::to_string(session_id) +
+                                                           " came damaged or for other blocks"));
+              return;
+            }
+            s.history.insert(s.history.end(), history.begin(), history.end());
+            cfg.executor->write_kv(
+                session_lanes(state, cfg, s), session_id, s.max_tokens, at, to - at,
+                std::move(chunk.kv),
+                back_in_actor<status>(
+                    self, [self, cfg, session_id, from, to, rows, promise, fail](status& written) {
+                      if (!written.ok()) {
+                        fail(to_error(written));
+                        return;
+                      }
+                      pull_kv(self, cfg, session_id, from, to, rows, promise);
+                    }));
+          },
+          [fail](caf::error& err) { fail(std::move(err)); });
+}
+
+caf::result<int64_t> adopt(server_pointer self, const server_config& cfg, const adopt_request& req,
+                           const caf::actor& from) {
+  server_state& st = self->state;
+  if (cfg.faults.crash_on_adopt) {
+    self->quit(make_error(errc::compute_failed, cfg.name + " crashed (fault injection) adopting"));
+    return make_error(errc::compute_failed, cfg.name + " crashed");
+  }
+  auto it = st.sessions.find(req.session_id);
+  if (it == st.sessions.end()) {
+    return make_error(errc::unknown_session, "session " + std::to_string(req.session_id) +
+                                                 " is not open on " + cfg.name + " to adopt");
+  }
+  server_state::session& s = it->second;
+  const int64_t dim = cfg.model->config().dim;
+  if (s.busy || s.length(dim) != 0 || !from || req.rows < 1 || req.rows > s.max_tokens) {
+    return make_error(errc::malformed_message,
+                      "session " + std::to_string(req.session_id) + " on " + cfg.name +
+                          " can not adopt " + std::to_string(req.rows) + " rows: it must be " +
+                          "open, empty and idle, and the rows within its " +
+                          std::to_string(s.max_tokens));
+  }
+  s.busy = true;
+  auto promise = self->make_response_promise<int64_t>();
+  pull_kv(self, cfg, req.session_id, caf::actor_cast<server_actor>(from), 0, req.rows, promise);
+  return promise;
+}
+
 server_actor::behavior_type server_behavior(server_pointer self, server_config cfg) {
   if (!cfg.executor) cfg.executor = std::make_shared<compute_executor>();
   self->state.supervision = supervision_policy(cfg.supervision);
@@ -678,15 +890,19 @@ server_actor::behavior_type server_behavior(server_pointer self, server_config c
       [self, cfg](info_atom) { return make_record(self, cfg); },
       [self, cfg](drain_atom) -> caf::result<server_record> {
         if (!from_this_node(self)) return refused_from_peer("drain");
-        if (self->state.state == serving_state::online) self->state.state = serving_state::draining;
+        start_draining(self, cfg);
         return announce(self, cfg);
       },
       [self, cfg](move_atom, int64_t start, int64_t end) -> caf::result<server_record> {
         if (!from_this_node(self)) return refused_from_peer("move");
-        if (self->state.state == serving_state::online) self->state.state = serving_state::draining;
         self->state.next_start = start;
         self->state.next_end = end;
+        start_draining(self, cfg);
         return announce(self, cfg);
+      },
+      [self, cfg](const kv_request& req) { return send_kv(self, cfg, req); },
+      [self, cfg](adopt_atom, const adopt_request& req, const caf::actor& from) {
+        return adopt(self, cfg, req, from);
       },
       [self, cfg](leave_atom) -> caf::result<server_record> {
         if (!from_this_node(self)) return refused_from_peer("leave");

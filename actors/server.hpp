@@ -36,9 +36,15 @@ struct fault_injection {
   int64_t crash_block = -1;
   int64_t block_crash_after_steps = 0;
   int64_t block_crashes = 1;
+  // Hand-overs: the server exits with an error when asked to adopt a session (the
+  // receiver dying under it), or answers every request for its caches with an error (a
+  // transfer that fails).
+  bool crash_on_adopt = false;
+  bool fail_kv_requests = false;
   bool any() const {
     return crash_after_steps >= 0 || stall_after_steps >= 0 || reply_delay.count() > 0 ||
-           drop_fraction > 0 || crash_block >= 0 || alter_every > 0 || alter_handover_every > 0;
+           drop_fraction > 0 || crash_block >= 0 || alter_every > 0 || alter_handover_every > 0 ||
+           crash_on_adopt || fail_kv_requests;
   }
 };
 

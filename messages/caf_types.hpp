@@ -45,6 +45,7 @@ using probe_atom = caf::atom_constant<caf::atom("probe")>;
 using head_atom = caf::atom_constant<caf::atom("head")>;
 using observe_atom = caf::atom_constant<caf::atom("observe")>;
 using watch_atom = caf::atom_constant<caf::atom("watch")>;
+using adopt_atom = caf::atom_constant<caf::atom("adopt")>;
 
 // The messages that travel as cereal bytes, with their registered names.
 #define COROLLA_WIRE_MESSAGES(X) \
@@ -68,7 +69,10 @@ using watch_atom = caf::atom_constant<caf::atom("watch")>;
   X(generate_reply)              \
   X(session_step)                \
   X(session_step_result)         \
-  X(head_chunk)
+  X(head_chunk)                  \
+  X(kv_request)                  \
+  X(kv_chunk)                    \
+  X(adopt_request)
 
 template <class T>
 struct wire_message : std::false_type {};

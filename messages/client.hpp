@@ -104,13 +104,17 @@ struct recovery_report {
   int64_t attempts = 0;                  // tries it took (route, open, replay)
   int64_t noticed_ns = 0;  // steady clock (push_clock_ns) when the failure was noticed
   double reroute_ms = 0;   // from noticing to the replacement sessions open (backoff included)
-  double replay_ms = 0;    // replaying the cached inputs
+  double replay_ms = 0;    // replaying the cached inputs, or taking the caches over
+  // A planned leave: tokens whose caches the replacement took over from the leaving
+  // server (replayed_tokens is then 0), and whether it was planned at all.
+  int64_t handed_over_tokens = 0;
+  bool planned = false;
 
   template <class Archive>
   void serialize(Archive& ar) {
     ar(text_field(failed_server), start_block, end_block, text_field(cause),
        text_list<max_route_hops>(replaced_by), replayed_tokens, attempts, noticed_ns, reroute_ms,
-       replay_ms);
+       replay_ms, handed_over_tokens, planned);
   }
 };
 

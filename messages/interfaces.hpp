@@ -41,10 +41,13 @@ typename Inspector::result_type inspect(Inspector& f, push_step& x) {
            x.reply_to);
 }
 
-// A span of blocks with sessions (actors/server.cpp). drain_atom: take no new sessions;
-// move_atom: drain, announcing the span the node is moving to;
-// leave_atom: announce going offline; tick_atom: its own timer re-announcing its record
-// (with a ticket: a step output held back by fault injection, now due).
+// A span of blocks with sessions (actors/server.cpp). drain_atom: take no new sessions
+// (and tell the sessions' clients to move them off); move_atom: drain, announcing the span
+// the node is moving to; leave_atom: announce going offline; tick_atom: its own timer
+// re-announcing its record (with a ticket: a step output held back by fault injection, now
+// due); kv_request: rows of a session's caches, for the server taking it over; adopt_atom
+// with an adopt_request and a server (untyped, as in push_step): take the session's
+// caches over from that server, answering the rows taken.
 using server_actor =
     caf::typed_actor<caf::replies_to<open_session_request>::with<open_session_reply>,
                      caf::replies_to<step_request>::with<step_reply>,
@@ -53,7 +56,9 @@ using server_actor =
                      caf::replies_to<drain_atom>::with<server_record>,
                      caf::replies_to<move_atom, int64_t, int64_t>::with<server_record>,
                      caf::replies_to<leave_atom>::with<server_record>, caf::reacts_to<tick_atom>,
-                     caf::reacts_to<tick_atom, uint64_t>, caf::reacts_to<push_step>>;
+                     caf::reacts_to<tick_atom, uint64_t>, caf::reacts_to<push_step>,
+                     caf::replies_to<kv_request>::with<kv_chunk>,
+                     caf::replies_to<adopt_atom, adopt_request, caf::actor>::with<int64_t>>;
 
 // One leg of a route: a server and the blocks [start, end) of its span to run.
 struct route_hop {
@@ -78,10 +83,10 @@ using span_host_actor =
 // info_atom: the server it runs now; drain_atom: balancing stops and the server drains;
 // tick_atom: its timer for the next balance check; move_atom: its timer while a move
 // waits for sessions to finish; watch_atom: its timer to look for blocks nobody serves.
-using balancer_actor = caf::typed_actor<caf::replies_to<info_atom>::with<server_actor>,
-                                        caf::replies_to<drain_atom>::with<server_record>,
-                                        caf::reacts_to<tick_atom>, caf::reacts_to<move_atom>,
-                                        caf::reacts_to<watch_atom>>;
+using balancer_actor =
+    caf::typed_actor<caf::replies_to<info_atom>::with<server_actor>,
+                     caf::replies_to<drain_atom>::with<server_record>, caf::reacts_to<tick_atom>,
+                     caf::reacts_to<move_atom>, caf::reacts_to<watch_atom>>;
 
 // Server records and routes (actors/routing_table.cpp). gossip_atom with an offer: the
 // answer (wants, rumors, listed buckets); with records and their servers' handles (in the
@@ -113,12 +118,14 @@ using routing_table_actor =
 // One generation's route and input caches (actors/client_session.cpp). open_atom
 // finds a route and opens it; route_atom describes it (compute/transfer fields zero);
 // tick_atom is its own watchdog over the step in flight; recover_atom its timer for the
-// next failover attempt.
+// next failover attempt; drain_atom with a server id: that server of the route is
+// leaving (sent by the server itself), so the session moves off it.
 using client_session_actor =
     caf::typed_actor<caf::replies_to<open_atom>::with<std::vector<hop_timing>>,
                      caf::replies_to<session_step>::with<session_step_result>,
                      caf::replies_to<route_atom>::with<std::vector<hop_timing>>,
                      caf::reacts_to<close_atom>, caf::reacts_to<tick_atom>,
-                     caf::reacts_to<recover_atom>, caf::reacts_to<hop_output>>;
+                     caf::reacts_to<recover_atom>, caf::reacts_to<hop_output>,
+                     caf::reacts_to<drain_atom, uint64_t>>;
 
 }  // namespace corolla

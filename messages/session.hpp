@@ -148,4 +148,63 @@ struct block_output {
   }
 };
 
+// ---- Hand-over: a leaving server's sessions taken over without a replay ----------
+//
+//   server A (draining) ──drain_atom, A's id──▶ client_session   (move off me)
+//   client_session ──open_session_request──▶ server B ──▶ B's session, empty
+//                  ──adopt_request, A──────▶ server B ──kv_request──▶ A  (chunk by chunk)
+//                  ◀─rows adopted─────────── server B ◀─kv_chunk───── A
+//
+// B then holds A's caches and input history of the session, bit for bit, and the client
+// routes the next step through B; if anything fails it replays to B as after a crash.
+
+// The most bytes one kv_chunk carries: a chunk's rows are chosen to fit.
+constexpr uint64_t max_kv_chunk_bytes = uint64_t(64) << 20;
+
+// Rows [from, to) of a session's caches, asked of the server handing it over.
+struct kv_request {
+  uint64_t session_id = 0;
+  int64_t from = 0;
+  int64_t to = 0;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(session_id, from, to);
+  }
+};
+
+struct kv_chunk {
+  uint64_t session_id = 0;
+  int64_t from = 0;  // the rows [from, to)
+  int64_t to = 0;
+  int64_t start_block = 0;  // the blocks whose rows `kv` holds, in order
+  int64_t end_block = 0;
+  uint8_t kv_type = 0;    // the caches' row format (every node of a swarm alike)
+  std::string kv;         // per block, its keys rows then its values rows, as stored
+  tensor_bytes history;   // the first block's inputs of those rows, f32: [to - from, dim]
+  uint64_t checksum = 0;  // of kv and history's data (kv_chunk_checksum)
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(session_id, from, to, start_block, end_block, kv_type, bounded_text<max_kv_chunk_bytes>{kv},
+       history, checksum);
+  }
+};
+
+// FNV-1a over a chunk's cache rows and history: a chunk damaged on the way is refused
+// rather than computed on.
+uint64_t kv_chunk_checksum(const kv_chunk& chunk);
+
+// Client -> the server taking a session over: fetch rows [0, rows) of the session (which
+// the client has just opened there) from the server named beside this request.
+struct adopt_request {
+  uint64_t session_id = 0;
+  int64_t rows = 0;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(session_id, rows);
+  }
+};
+
 }  // namespace corolla

@@ -42,4 +42,24 @@ void kv_cache::read_f32(int64_t rows, float* keys, float* values) const {
   }
 }
 
+void kv_cache::append_rows(int64_t from, int64_t to, std::string& out) const {
+  const size_t begin = size_t(from) * row_bytes_;
+  const size_t end = size_t(to) * row_bytes_;
+  out.append(reinterpret_cast<const char*>(keys_.data()) + begin, end - begin);
+  out.append(reinterpret_cast<const char*>(values_.data()) + begin, end - begin);
+}
+
+status kv_cache::put_rows(int64_t pos, int64_t n, const char* bytes, size_t size) {
+  if (size != 2 * size_t(std::max<int64_t>(n, 0)) * row_bytes_) {
+    return status::invalid_argument(std::to_string(size) + " bytes for " + std::to_string(n) +
+                                    " cache rows of " + std::to_string(row_bytes_) + " bytes");
+  }
+  COROLLA_RETURN_IF_ERROR(prepare(pos, n));
+  const size_t half = size / 2;
+  std::copy(bytes, bytes + half, keys_.begin() + ptrdiff_t(size_t(pos) * row_bytes_));
+  std::copy(bytes + half, bytes + size, values_.begin() + ptrdiff_t(size_t(pos) * row_bytes_));
+  commit(pos + n);
+  return status();
+}
+
 }  // namespace corolla

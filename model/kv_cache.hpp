@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "kernels/kv_rows.hpp"
@@ -44,6 +45,15 @@ class kv_cache {
   kv_view view() const { return {type_, keys_.data(), values_.data()}; }
   // Rows [0, rows) as f32, exactly as stored, into [rows, kv_dim] each.
   void read_f32(int64_t rows, float* keys, float* values) const;
+
+  // Rows [from, to) exactly as stored, keys then values ((to - from) * row_bytes() bytes
+  // each), appended to `out`: a session handed to another server keeps its bits.
+  // REQUIRES: 0 <= from <= to <= length().
+  void append_rows(int64_t from, int64_t to, std::string& out) const;
+  // Writes n rows at pos from `bytes` (as append_rows gives them) and marks [0, pos + n)
+  // filled. Errors: prepare's, or invalid_argument when `size` is not 2 * n rows.
+  status put_rows(int64_t pos, int64_t n, const char* bytes, size_t size);
+  size_t row_bytes() const { return row_bytes_; }
 
   kv_type type() const { return type_; }
   int64_t length() const { return length_; }

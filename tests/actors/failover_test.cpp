@@ -52,6 +52,19 @@ class Failover : public ::testing::Test {
     return testing::ask(system_, *client, request());
   }
 
+  // The same, with the swarm's server `leaver` told to drain after `after_chunks` pieces
+  // of text (a planned leave).
+  testing::answer generate_draining(const client_config& c, const local_swarm& swarm, size_t leaver,
+                                    int after_chunks) {
+    auto client = start_client(system_, c);
+    if (!client.ok()) return testing::answer{"", {}, "start_client: " + client.error().message()};
+    client_handle owner(*client);
+    caf::scoped_actor self{system_};
+    return testing::ask(system_, *client, request(), std::chrono::seconds(60), [&](int chunks) {
+      if (chunks == after_chunks) self->send(swarm.servers()[leaver], drain_atom::value);
+    });
+  }
+
   static fault_injection crash_after(int64_t steps) {
     fault_injection f;
     f.crash_after_steps = steps;
@@ -242,6 +255,68 @@ TEST_F(Failover, RepeatedBlockCrashesHandTheSpanOverAndClientsReplayOnASpare) {
   const server_record r = record_of(system_, swarm.servers()[1]);
   EXPECT_EQ(r.block_restarts, 3);
   EXPECT_EQ(serving_state(r.state), serving_state::draining);
+}
+
+// A planned leave (messages/session.hpp, Hand-over): server-1 drains mid-generation; its
+// session's caches move to server-2, and the client goes on from there without a replay.
+TEST_F(Failover, ADrainingServerHandsItsSessionsOverWithoutAReplay) {
+  for (bool push : {false, true}) {
+    SCOPED_TRACE(push ? "push" : "round trips");
+    local_swarm swarm = start({{0, 2}, {0, 2}, {2, 5}}, {});
+    const testing::answer got = generate_draining(client_cfg(swarm, push), swarm, 0, 20);
+    ASSERT_EQ(got.error, "");
+    EXPECT_EQ(got.reply.stats.tokens, expected_);
+    ASSERT_EQ(got.reply.recoveries.size(), 1u);
+    const recovery_report& r = got.reply.recoveries[0];
+    EXPECT_TRUE(r.planned);
+    EXPECT_EQ(r.failed_server, "server-1");
+    EXPECT_EQ(r.replaced_by, std::vector<std::string>{"server-2"});
+    EXPECT_EQ(r.replayed_tokens, 0);
+    // Nothing replayed, yet the tokens after the switch are right: server-2 computed them
+    // on the caches it took over.
+    EXPECT_GE(r.handed_over_tokens, 20);
+  }
+}
+
+// The leaver can not send its caches: the client replays to the receiver instead.
+TEST_F(Failover, AHandOverWhoseTransferFailsFallsBackToAReplay) {
+  fault_injection broken;
+  broken.fail_kv_requests = true;
+  local_swarm swarm = start({{0, 2}, {0, 2}, {2, 5}}, {broken, {}, {}});
+  const testing::answer got = generate_draining(client_cfg(swarm, true), swarm, 0, 10);
+  ASSERT_EQ(got.error, "");
+  EXPECT_EQ(got.reply.stats.tokens, expected_);
+  ASSERT_EQ(got.reply.recoveries.size(), 1u);
+  const recovery_report& r = got.reply.recoveries[0];
+  EXPECT_TRUE(r.planned);
+  EXPECT_EQ(r.replaced_by, std::vector<std::string>{"server-2"});
+  EXPECT_EQ(r.handed_over_tokens, 0);
+  EXPECT_GE(r.replayed_tokens, 10);
+}
+
+// The receiver dies as it is asked to take the caches over, or has no room for the
+// session and refuses it: the session goes to the next server of the span (the leaver,
+// still up, hands it over there), the text unchanged.
+TEST_F(Failover, AReceiverThatDiesOrHasNoRoomIsPassedOverForTheNextServerOfTheSpan) {
+  for (bool dies : {true, false}) {
+    SCOPED_TRACE(dies ? "server-2 dies adopting" : "server-2 has 1 KiB of cache budget");
+    local_swarm_options o;
+    o.model_path = model_;
+    o.spans = {{0, 2}, {0, 2}, {0, 2}, {2, 5}};
+    o.faults.resize(4);
+    o.faults[1].crash_on_adopt = dies;
+    if (!dies) o.kv_budgets = {int64_t(1) << 30, 1 << 10, int64_t(1) << 30, int64_t(1) << 30};
+    auto swarm = local_swarm::start(system_, o);
+    ASSERT_TRUE(swarm.ok()) << swarm.error().message();
+    const testing::answer got = generate_draining(client_cfg(*swarm, true), *swarm, 0, 10);
+    ASSERT_EQ(got.error, "");
+    EXPECT_EQ(got.reply.stats.tokens, expected_);
+    ASSERT_FALSE(got.reply.recoveries.empty());
+    const recovery_report& r = got.reply.recoveries.back();
+    EXPECT_EQ(r.replaced_by, std::vector<std::string>{"server-3"});
+    EXPECT_GE(r.attempts, 2) << "server-2 was tried first";
+    EXPECT_GE(r.replayed_tokens + r.handed_over_tokens, 10);
+  }
 }
 
 TEST_F(Failover, AClientThatDiesWithoutClosingFreesItsSessionsOnTheServers) {

@@ -41,6 +41,9 @@ void decode_payload(const uint8_t* p, size_t n) {
   decode_as<gossip_offer>(bytes);
   decode_as<gossip_answer>(bytes);
   decode_as<gossip_records>(bytes);
+  decode_as<kv_request>(bytes);
+  decode_as<kv_chunk>(bytes);
+  decode_as<adopt_request>(bytes);
   decode_as<head_chunk>(bytes);
   decode_as<open_session_reply>(bytes);
   decode_as<step_reply>(bytes);

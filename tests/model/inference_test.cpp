@@ -53,6 +53,40 @@ TEST(KvCache, AppendsTruncatesAndRefusesGaps) {
   EXPECT_EQ(cache.prepare(8, 3).code(), status_code::out_of_range);  // past max_tokens
 }
 
+TEST(KvCache, RowsCopiedToAnotherCacheKeepTheirBits) {
+  for (kv_type type : {kv_type::f32, kv_type::f16, kv_type::q8_0}) {
+    kv_cache from(64, 16, type);
+    ASSERT_TRUE(from.prepare(0, 5).ok());
+    std::vector<float> k(64), v(64);
+    for (int64_t pos = 0; pos < 5; ++pos) {
+      for (int i = 0; i < 64; ++i) {
+        k[size_t(i)] = float(pos * 64 + i) * 0.37f - 11.0f;
+        v[size_t(i)] = float(i - pos) * 1.3f;
+      }
+      from.store(pos, k.data(), v.data());
+    }
+    from.commit(5);
+    std::string rows;
+    from.append_rows(0, 3, rows);
+    from.append_rows(3, 5, rows);
+    kv_cache to(64, 16, type);
+    // Rows [0, 3) then [3, 5), as a hand-over sends them in chunks.
+    const size_t first = 2 * 3 * from.row_bytes();
+    const std::string chunk1 = rows.substr(0, first);
+    ASSERT_TRUE(to.put_rows(0, 3, chunk1.data(), chunk1.size()).ok());
+    const std::string chunk2 = rows.substr(first);
+    ASSERT_TRUE(to.put_rows(3, 2, chunk2.data(), chunk2.size()).ok());
+    EXPECT_EQ(to.length(), 5);
+    std::string back;
+    to.append_rows(0, 5, back);
+    std::string whole;
+    from.append_rows(0, 5, whole);
+    EXPECT_EQ(back, whole) << "kv type " << int(type);
+    EXPECT_FALSE(to.put_rows(7, 1, chunk2.data(), 2 * to.row_bytes()).ok()) << "a gap";
+    EXPECT_EQ(to.put_rows(5, 1, chunk2.data(), 3).code(), status_code::invalid_argument);
+  }
+}
+
 TEST(BlockForward, PrefillEqualsTokenByTokenDecode) {
   const uint64_t seed = testing::test_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
