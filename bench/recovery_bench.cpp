@@ -1,8 +1,9 @@
-// `corolla bench recovery`: a server killed (SIGKILL) or stopped (SIGSTOP) under a
-// generating session, and the time from the fault to the next token the client
-// delivers, split into detection (the fault to the session noticing), rerouting (a
-// route for the lost blocks, sessions opened on the spare) and replay (the cached
-// inputs through the spare as one prefill, then the step again).
+// `corolla bench recovery`: a server killed (SIGKILL), stopped (SIGSTOP) or told to
+// leave (SIGTERM: it drains and hands its sessions over) under a generating session, and
+// the time from the fault to the next token the client delivers, split into detection
+// (the fault to the session noticing), rerouting (a route for the lost blocks, sessions
+// opened on the spare) and replay (the cached inputs through the spare as one prefill) or
+// hand-over (the spare taking the leaver's caches), then the step again.
 //
 // Processes: node a serves the first half of the blocks, two nodes the second half (the
 // route uses one, the other is the spare); after each fault the dead or stopped node
@@ -148,13 +149,17 @@ result<recovery_row> measure(caf::actor_system& system, const remote_swarm& swar
                             std::to_string(reply.recoveries.size()));
   }
   recovery_row row;
-  row.fault = signal_number == SIGKILL ? "kill -9" : "SIGSTOP";
-  row.session_tokens = reply.recoveries[0].replayed_tokens;
+  row.fault = signal_number == SIGKILL   ? "kill -9"
+              : signal_number == SIGSTOP ? "SIGSTOP"
+                                         : "SIGTERM (hand-over)";
+  row.session_tokens = reply.recoveries[0].replayed_tokens + reply.recoveries[0].handed_over_tokens;
   row.report = reply.recoveries[0];
   row.detection_ms = double(row.report.noticed_ns - steady_ns(fault_at)) / 1e6;
   row.total_ms = std::chrono::duration<double, std::milli>(next_at - fault_at).count();
   row.token_ms = token_ms;
   if (signal_number == SIGSTOP) target->signal(SIGKILL);
+  // A leaver drains its (now moved) sessions, then leaves by itself.
+  if (signal_number == SIGTERM) target->wait_exit(30s);
   for (auto& n : spares) {
     if (n.get() == target) n.reset();
   }
@@ -203,12 +208,13 @@ int run_recovery_bench(const recovery_bench_options& options, std::ostream& out)
       << network.heartbeat_interval.count() << " ms, timeout " << network.connection_timeout.count()
       << " ms. The route's second server gets the signal after a token; the next token's\n"
          "wait is the recovery.\n\n"
-      << "| fault | session tokens | detection ms | rerouting ms | replay ms | fault to next "
-         "token ms | a token without fault ms |\n"
-      << "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+      << "| fault | session tokens | replayed | detection ms | rerouting ms | replay or "
+         "hand-over ms | fault to next token ms | a token without fault ms |\n"
+      << "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
   char line[256];
   std::vector<std::pair<int64_t, int>> runs;
   for (int64_t t : options.session_tokens) runs.emplace_back(t, SIGKILL);
+  for (int64_t t : options.session_tokens) runs.emplace_back(t, SIGTERM);
   runs.emplace_back(options.session_tokens.front(), SIGSTOP);
   for (const auto& [tokens, signal_number] : runs) {
     // Both spares in every table before the session routes.
@@ -227,17 +233,18 @@ int run_recovery_bench(const recovery_bench_options& options, std::ostream& out)
       std::cerr << "corolla bench recovery: " << row.error().message() << "\n";
       return 1;
     }
-    std::snprintf(line, sizeof line, "| %s | %lld | %.1f | %.1f | %.1f | %.1f | %.1f |\n",
+    std::snprintf(line, sizeof line, "| %s | %lld | %lld | %.1f | %.1f | %.1f | %.1f | %.1f |\n",
                   row->fault.c_str(), static_cast<long long>(row->session_tokens),
-                  row->detection_ms, row->report.reroute_ms, row->report.replay_ms, row->total_ms,
-                  row->token_ms);
+                  static_cast<long long>(row->report.replayed_tokens), row->detection_ms,
+                  row->report.reroute_ms, row->report.replay_ms, row->total_ms, row->token_ms);
     out << line << std::flush;
     spares.erase(std::remove(spares.begin(), spares.end(), nullptr), spares.end());
     if (!add_spare()) return 1;
   }
-  out << "\ndetection: from the signal to the session noticing; rerouting: noticing to the "
-         "spare's session open; replay: the cached inputs through the spare; the rest of the "
-         "total is the step run again and the head.\n";
+  out << "\ndetection: from the signal to the session noticing (a lost connection, or the "
+         "leaver's notice); rerouting: noticing to the spare's session open; replay: the cached "
+         "inputs through the spare, or hand-over: the spare taking the leaver's caches; the rest "
+         "of the total is the step run again and the head.\n";
   swarm->stop();
   return 0;
 }

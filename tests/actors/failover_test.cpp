@@ -53,15 +53,20 @@ class Failover : public ::testing::Test {
   }
 
   // The same, with the swarm's server `leaver` told to drain after `after_chunks` pieces
-  // of text (a planned leave).
+  // of text (a planned leave), or to move to blocks [2, 5) (a balancer's move).
   testing::answer generate_draining(const client_config& c, const local_swarm& swarm, size_t leaver,
-                                    int after_chunks) {
+                                    int after_chunks, bool move = false) {
     auto client = start_client(system_, c);
     if (!client.ok()) return testing::answer{"", {}, "start_client: " + client.error().message()};
     client_handle owner(*client);
     caf::scoped_actor self{system_};
     return testing::ask(system_, *client, request(), std::chrono::seconds(60), [&](int chunks) {
-      if (chunks == after_chunks) self->send(swarm.servers()[leaver], drain_atom::value);
+      if (chunks != after_chunks) return;
+      if (move) {
+        self->send(swarm.servers()[leaver], move_atom::value, int64_t(2), int64_t(5));
+      } else {
+        self->send(swarm.servers()[leaver], drain_atom::value);
+      }
     });
   }
 
@@ -257,13 +262,14 @@ TEST_F(Failover, RepeatedBlockCrashesHandTheSpanOverAndClientsReplayOnASpare) {
   EXPECT_EQ(serving_state(r.state), serving_state::draining);
 }
 
-// A planned leave (messages/session.hpp, Hand-over): server-1 drains mid-generation; its
-// session's caches move to server-2, and the client goes on from there without a replay.
-TEST_F(Failover, ADrainingServerHandsItsSessionsOverWithoutAReplay) {
-  for (bool push : {false, true}) {
-    SCOPED_TRACE(push ? "push" : "round trips");
+// A planned leave (messages/session.hpp, Hand-over): server-1 drains mid-generation, or
+// drains to move as a balancer moves it; its session's caches move to server-2, and the
+// client goes on from there without a replay.
+TEST_F(Failover, ADrainingOrMovingServerHandsItsSessionsOverWithoutAReplay) {
+  for (auto [push, move] : {std::pair{false, false}, {true, false}, {true, true}}) {
+    SCOPED_TRACE(std::string(push ? "push" : "round trips") + (move ? ", a move" : ", a drain"));
     local_swarm swarm = start({{0, 2}, {0, 2}, {2, 5}}, {});
-    const testing::answer got = generate_draining(client_cfg(swarm, push), swarm, 0, 20);
+    const testing::answer got = generate_draining(client_cfg(swarm, push), swarm, 0, 20, move);
     ASSERT_EQ(got.error, "");
     EXPECT_EQ(got.reply.stats.tokens, expected_);
     ASSERT_EQ(got.reply.recoveries.size(), 1u);

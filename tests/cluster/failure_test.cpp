@@ -1,6 +1,6 @@
-// Failures in a swarm of real actor-node processes: servers killed with SIGKILL or
-// stopped with SIGSTOP at a random step of a greedy generation. Every span has a spare,
-// so the answer must be the single-process generator's, with no error surfaced.
+// Failures in a swarm of real actor-node processes: servers killed with SIGKILL, stopped
+// with SIGSTOP or told to leave with SIGTERM at a random step of a greedy generation. Every span
+// has a spare, so the answer must be the single-process generator's, with no error surfaced.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -41,36 +41,63 @@ class Failures : public Cluster {
     }
     return s;
   }
+
+  // For each span in turn, a fresh client's route server of that span gets `signal_number`
+  // after a random token of a 64-token greedy generation; the answer must be the
+  // single-process text with one recovery, which `check` looks at further.
+  void fault_each_span(
+      int signal_number, uint64_t default_seed,
+      const std::function<void(const recovery_report&, int at, node_process& server)>& check) {
+    spared_swarm s = start_spared();
+    remote_swarm& swarm = join(*s.nodes.front());
+    ASSERT_TRUE(wait_for_servers(swarm, 6));
+    const generate_request req = testing::greedy("Once upon a time", 64);
+    const auto expected = testing::single_process_tokens(model_, precision::int8, req);
+    const uint64_t seed = testing::test_seed(default_seed);
+    std::cout << "fault seed " << seed << "\n";
+    std::mt19937_64 rng(seed);
+    for (size_t span = 0; span < 3; ++span) {
+      auto client = start_client(*system_, failover_client(swarm, seed + span));
+      ASSERT_TRUE(client.ok()) << client.error().message();
+      client_handle owner(*client);
+      const std::vector<std::string> route = route_of(*client);
+      ASSERT_EQ(route.size(), 3u);
+      node_process& victim = s.find(route[span]);
+      const int at = 2 + int(rng() % 56);
+      std::cout << "signal " << signal_number << " to " << route[span] << " after token " << at
+                << "\n";
+      const testing::answer got =
+          ask_with_fault(*client, req, at, [&] { victim.signal(signal_number); });
+      ASSERT_EQ(got.error, "");
+      EXPECT_EQ(got.reply.stats.tokens, expected);
+      ASSERT_EQ(got.reply.recoveries.size(), 1u);
+      EXPECT_EQ(got.reply.recoveries[0].failed_server, route[span]);
+      check(got.reply.recoveries[0], at, victim);
+    }
+  }
 };
 
 TEST_F(Failures, KillingEachSpansRouteServerMidGenerationChangesNoToken) {
-  spared_swarm s = start_spared();
-  remote_swarm& swarm = join(*s.nodes.front());
-  ASSERT_TRUE(wait_for_servers(swarm, 6));
-  const generate_request req = testing::greedy("Once upon a time", 64);
-  const auto expected = testing::single_process_tokens(model_, precision::int8, req);
-  const uint64_t seed = testing::test_seed(31);
-  std::cout << "fault seed " << seed << "\n";
-  std::mt19937_64 rng(seed);
-  for (size_t span = 0; span < 3; ++span) {
-    auto client = start_client(*system_, failover_client(swarm, seed + span));
-    ASSERT_TRUE(client.ok()) << client.error().message();
-    client_handle owner(*client);
-    const std::vector<std::string> route = route_of(*client);
-    ASSERT_EQ(route.size(), 3u);
-    node_process& victim = s.find(route[span]);
-    const int at = 2 + int(rng() % 56);
-    std::cout << "kill -9 " << route[span] << " after token " << at << "\n";
-    const testing::answer got = ask_with_fault(*client, req, at, [&] { victim.signal(SIGKILL); });
-    ASSERT_EQ(got.error, "");
-    EXPECT_EQ(got.reply.stats.tokens, expected);
-    ASSERT_EQ(got.reply.recoveries.size(), 1u);
-    const recovery_report& r = got.reply.recoveries[0];
-    EXPECT_EQ(r.failed_server, route[span]);
+  fault_each_span(SIGKILL, 31, [](const recovery_report& r, int, node_process&) {
+    EXPECT_FALSE(r.planned);
     std::cout << "  noticed: " << r.cause << "; rerouted to " << r.replaced_by.front() << " in "
               << r.reroute_ms << " ms, replayed " << r.replayed_tokens << " tokens in "
               << r.replay_ms << " ms\n";
-  }
+  });
+}
+
+// A planned leave in real processes: SIGTERM drains the node, which tells its sessions'
+// clients to move off; the other server of its span takes each session's caches over from
+// it, and the generation goes on there without a replay.
+TEST_F(Failures, LeavingEachSpansRouteServerMidGenerationHandsItsCachesOverWithoutAReplay) {
+  fault_each_span(SIGTERM, 37, [](const recovery_report& r, int at, node_process& leaver) {
+    EXPECT_TRUE(r.planned) << r.cause;
+    EXPECT_EQ(r.replayed_tokens, 0);
+    EXPECT_GE(r.handed_over_tokens, at);
+    std::cout << "  " << r.cause << "; " << r.replaced_by.front() << " took "
+              << r.handed_over_tokens << " tokens' caches over in " << r.replay_ms << " ms\n";
+    EXPECT_EQ(leaver.wait_exit(std::chrono::seconds(10)), 0) << leaver.output();
+  });
 }
 
 TEST_F(Failures, AStoppedServerIsFoundByHeartbeatsAndRoutedAround) {
