@@ -118,15 +118,16 @@ void abandon_move(balancer_pointer self, const balancer_config& cfg, const caf::
   if (self->state.balancing) schedule_check(self, cfg);
 }
 
-// The grace period is over (or no session is left): the server leaves, ends, and the
-// node serves the new span. Clients of sessions still open fail over when it ends.
+// The grace period is over (or no session is left: their clients took them to other
+// servers of the span, which took the caches over): the server leaves, ends, and the node
+// serves the new span. Clients of sessions still open fail over and replay when it ends.
 void finish_move(balancer_pointer self, const balancer_config& cfg, const server_record& last) {
   balancer_state& st = self->state;
   const int64_t from = st.start, to = st.next_start;
-  const int64_t handed_over = last.sessions;
+  const int64_t left = last.sessions;
   self->request(st.server, ask_timeout, leave_atom::value)
       .then(
-          [self, cfg, from, to, handed_over, last](const server_record&) {
+          [self, cfg, from, to, left, last](const server_record&) {
             balancer_state& state = self->state;
             self->unlink_from(state.server);
             self->send_exit(state.server, caf::exit_reason::user_shutdown);
@@ -138,8 +139,8 @@ void finish_move(balancer_pointer self, const balancer_config& cfg, const server
               return;
             }
             caf::aout(self) << node_name(self) << ": now serving blocks "
-                            << span_text(state.start, state.end) << " (" << handed_over
-                            << " sessions handed over)" << std::endl;
+                            << span_text(state.start, state.end) << " (" << left
+                            << " sessions left to replay)" << std::endl;
             state.moving = false;
             if (state.balancing) schedule_check(self, cfg);
           },

@@ -70,8 +70,11 @@ void swarm_view::recovery(const recovery_report& r, int64_t now_ms) {
   for (const std::string& s : r.replaced_by) by += (by.empty() ? "" : ", ") + s;
   event(now_ms, "recovery",
         "a session left " + r.failed_server + " (" + r.cause + ") for " + by + ": blocks " +
-            span_text(r.start_block, r.end_block) + ", " + std::to_string(r.replayed_tokens) +
-            " tokens replayed in " + std::to_string(int64_t(r.reroute_ms + r.replay_ms)) + " ms");
+            span_text(r.start_block, r.end_block) + ", " +
+            (r.handed_over_tokens > 0
+                 ? std::to_string(r.handed_over_tokens) + " tokens' caches handed over"
+                 : std::to_string(r.replayed_tokens) + " tokens replayed") +
+            " in " + std::to_string(int64_t(r.reroute_ms + r.replay_ms)) + " ms");
 }
 
 std::vector<double> swarm_view::block_throughput() const {

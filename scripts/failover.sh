@@ -4,7 +4,9 @@
 # port 7704), a long answer asked for, and node b killed with SIGKILL in the middle of
 # it. The answer goes on: the session notices the lost connection, routes blocks [2, 4)
 # to b2, replays there what it had sent b, and carries on; the REPL says so after the
-# answer. Arguments go to actor-chat (default: 300 greedy tokens).
+# answer. FAILOVER_SIGNAL=TERM stops b the planned way instead: it drains, b2 takes the
+# session's caches over from it, nothing is replayed. Arguments go to actor-chat
+# (default: 300 greedy tokens).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/loopback.sh
@@ -35,8 +37,9 @@ loopback_start b2 --config config/loopback/b.ini --name b2 --port 7704
 sleep 1  # a gossip period or two: the client's table learns of b2
 echo "Once upon a time" >&3
 sleep 0.2
-echo "kill -9 b (pid ${node_pid[b]}) while the answer streams" >&2
-kill -KILL "${node_pid[b]}"
+signal=${FAILOVER_SIGNAL:-KILL}
+echo "kill -$signal b (pid ${node_pid[b]}) while the answer streams" >&2
+kill "-$signal" "${node_pid[b]}"
 wait "${node_pid[b]}" 2>/dev/null || true  # reaped here: no "Killed" notice from bash
 echo "/route" >&3
 exec 3>&-
