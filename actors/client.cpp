@@ -260,6 +260,7 @@ void client_loop(caf::blocking_actor* self, client_config cfg) {
   sc.step_timeout = cfg.step_timeout;
   sc.push = cfg.push;
   sc.prefill_chunk = cfg.prefill_chunk;
+  sc.checkpoint_every = cfg.checkpoint_every;
   sc.failover = cfg.failover;
   sc.spot_checks = cfg.spot_checks;
   sc.seed = cfg.session_id;

@@ -28,6 +28,7 @@ struct client_config {
   std::chrono::milliseconds step_timeout{60000};
   bool push = false;                // server-to-server push (client_session_config::push)
   int64_t prefill_chunk = 128;      // push mode's pipelined prefill (client_session_config)
+  int64_t checkpoint_every = 0;     // standbys' checkpoints, tokens (client_session_config)
   failover_settings failover;       // bans and retries when a server fails (seeded by session_id)
   spot_check_settings spot_checks;  // outputs recomputed elsewhere and compared; off by default
   // Where the head's kernels run: the process's compute thread when it has one (one

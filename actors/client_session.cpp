@@ -138,6 +138,15 @@ struct client_session_state {
     size_t hop = SIZE_MAX;  // set at the splice: the first hop to recompute
   };
   std::optional<refresh> pending_refresh;
+  // Checkpoints: per route server (by id), its standby, which holds the session's rows
+  // [0, rows) as the server held them at the last checkpoint.
+  struct standby {
+    route_hop hop;            // unset while it opens
+    int64_t rows = 0;         // rows it holds that the route server still holds too
+    bool busy = false;        // opening, or a checkpoint under way
+    int64_t cut = INT64_MAX;  // the lowest position a step rewrote while it was busy
+  };
+  std::map<uint64_t, standby> standbys;
   // Decode steps' time through each server less the link's round trip, per block, summed
   // until they are told to the routing table (membership.hpp: claims checked against them).
   std::map<uint64_t, std::pair<double, int64_t>> observed;
@@ -175,6 +184,7 @@ void fail_step(session_pointer self, const client_session_config& cfg, caf::erro
 }
 
 void check_route(session_pointer self, const client_session_config& cfg);
+void keep_standbys(session_pointer self, const client_session_config& cfg);
 
 constexpr int64_t observation_batch = 8;  // decode steps per report to the routing table
 
@@ -218,6 +228,7 @@ void complete_step(session_pointer self, const client_session_config& cfg) {
   done->promise.deliver(session_step_result{std::move(done->step.hidden), std::move(done->timing),
                                             std::move(done->recoveries), totals});
   if (st.checks.due()) check_route(self, cfg);
+  if (cfg.checkpoint_every > 0) keep_standbys(self, cfg);
   start_next(self, cfg);
 }
 
@@ -522,6 +533,10 @@ void start_next(session_pointer self, const client_session_config& cfg) {
     sh.verified = std::min(sh.verified, step.pos);
     if (sh.busy) sh.cut = std::min(sh.cut, step.pos);
   }
+  for (auto& [id, sb] : st.standbys) {
+    sb.rows = std::min(sb.rows, step.pos);
+    if (sb.busy) sb.cut = std::min(sb.cut, step.pos);
+  }
   st.running = std::make_unique<running_step>();
   st.running->promise = promise;
   st.running->step = std::move(step);
@@ -616,6 +631,103 @@ void run_chain(session_pointer self, const client_session_config& cfg,
   send_chain_chunks(self, cfg, run);
 }
 
+// ---- Checkpoints -----------------------------------------------------------------
+
+void close_standby(session_pointer self, const client_session_config& cfg, uint64_t server_id) {
+  auto it = self->state.standbys.find(server_id);
+  if (it == self->state.standbys.end()) return;
+  if (it->second.hop.handle) {
+    self->demonitor(it->second.hop.handle.address());
+    caf::anon_send(it->second.hop.handle, close_session_request{cfg.session_id});
+  }
+  self->state.standbys.erase(it);
+}
+
+// Opens a standby for the route server at `hop`: a server of exactly its blocks that is
+// not on the route (the session id is the route's, so it must be free there).
+void open_standby(session_pointer self, const client_session_config& cfg, size_t hop) {
+  client_session_state& st = self->state;
+  const route_hop& h = st.route[hop];
+  const uint64_t id = h.server.server_id;
+  st.standbys[id].busy = true;
+  route_request req{h.start_block, h.end_block, st.policy.banned_servers(steady::now())};
+  for (const route_hop& r : st.route) req.excluded.push_back(r.server.server_id);
+  for (const auto& [failed, f] : st.failed) req.excluded.push_back(failed);
+  self->request(cfg.routing_table, cfg.open_timeout, std::move(req))
+      .then(
+          [self, cfg, id](std::vector<route_hop>& hops) {
+            client_session_state& state = self->state;
+            auto it = state.standbys.find(id);
+            if (it == state.standbys.end()) return;
+            if (hops.size() != 1) {
+              state.standbys.erase(it);  // no single server of those blocks: none for now
+              return;
+            }
+            const route_hop standby = hops[0];
+            open_session_request open{protocol_version,  cfg.session_id, standby.start_block,
+                                      standby.end_block, cfg.max_tokens, uint8_t(cfg.codec)};
+            self->request(standby.handle, cfg.open_timeout, open)
+                .then(
+                    [self, cfg, id, standby](const open_session_reply&) {
+                      auto sb = self->state.standbys.find(id);
+                      if (sb == self->state.standbys.end()) {
+                        caf::anon_send(standby.handle, close_session_request{cfg.session_id});
+                        return;
+                      }
+                      self->monitor(standby.handle);
+                      sb->second.hop = standby;
+                      sb->second.busy = false;
+                      sb->second.cut = INT64_MAX;
+                    },
+                    [self, id](caf::error&) { self->state.standbys.erase(id); });
+          },
+          [self, id](caf::error&) { self->state.standbys.erase(id); });
+}
+
+// The standby of the route server at `hop` takes the server's rows [rows it holds, held)
+// over.
+void checkpoint(session_pointer self, const client_session_config& cfg, size_t hop, int64_t held) {
+  client_session_state& st = self->state;
+  const route_hop& h = st.route[hop];
+  const uint64_t id = h.server.server_id;
+  client_session_state::standby& sb = st.standbys[id];
+  sb.busy = true;
+  sb.cut = INT64_MAX;
+  self->request(sb.hop.handle, cfg.open_timeout + cfg.step_timeout, adopt_atom::value,
+                adopt_request{cfg.session_id, held, sb.rows}, caf::actor_cast<caf::actor>(h.handle))
+      .then(
+          [self, id, held](int64_t) {
+            auto it = self->state.standbys.find(id);
+            if (it == self->state.standbys.end()) return;
+            it->second.rows = std::min(held, it->second.cut);
+            it->second.busy = false;
+          },
+          [self, cfg, id](caf::error&) { close_standby(self, cfg, id); });
+}
+
+// After a step: every route server has a standby (opened when there is a server for it),
+// and a standby checkpoint_every tokens behind its server takes the new rows over.
+void keep_standbys(session_pointer self, const client_session_config& cfg) {
+  client_session_state& st = self->state;
+  for (auto it = st.standbys.begin(); it != st.standbys.end();) {
+    const uint64_t id = it->first;
+    const bool on_route = std::any_of(st.route.begin(), st.route.end(),
+                                      [&](const route_hop& h) { return h.server.server_id == id; });
+    ++it;
+    if (!on_route) close_standby(self, cfg, id);
+  }
+  for (size_t hop = 0; hop < st.route.size(); ++hop) {
+    const uint64_t id = st.route[hop].server.server_id;
+    const int64_t held = int64_t(st.history[hop].size()) / cfg.dim;
+    auto it = st.standbys.find(id);
+    if (it == st.standbys.end()) {
+      if (held >= cfg.checkpoint_every) open_standby(self, cfg, hop);
+    } else if (!it->second.busy && held - it->second.rows >= cfg.checkpoint_every) {
+      checkpoint(self, cfg, hop, held);
+    }
+  }
+}
+
 // ---- Failover ---------------------------------------------------------------------
 
 void schedule_recovery(session_pointer self, const client_session_config& cfg);
@@ -633,6 +745,7 @@ struct replacement {
   std::vector<std::vector<float>> inputs;  // per new hop: its replay input, [rows, dim]
   std::vector<float> output;               // the last new hop's replay output, [rows, dim]
   bool adopted = false;                    // took the caches over instead of a replay
+  int64_t from = 0;                        // a promoted standby: the rows it already holds
 };
 
 void close_shadow(session_pointer self, client_session_state::shadow_key key);
@@ -664,8 +777,9 @@ void splice(session_pointer self, const client_session_config& cfg,
   report.end_block = old.end_block;
   report.cause = f.cause;
   for (const route_hop& h : rep->hops) report.replaced_by.push_back(h.server.name);
-  report.replayed_tokens = rep->adopted ? 0 : rep->rows;
-  report.handed_over_tokens = rep->adopted ? rep->rows : 0;
+  report.replayed_tokens = rep->adopted ? 0 : rep->rows - rep->from;
+  report.handed_over_tokens = rep->adopted ? rep->rows - rep->from : 0;
+  report.checkpoint_tokens = rep->from;
   report.planned = f.planned;
   report.attempts = f.attempts;
   report.noticed_ns = f.noticed_ns;
@@ -686,8 +800,15 @@ void splice(session_pointer self, const client_session_config& cfg,
   // then its route's own, as spot checks assume.
   const size_t after = rep->hop + rep->hops.size();
   std::vector<float>& next_inputs = after < st.route.size() ? st.history[after] : st.final_outputs;
-  const size_t replayed = std::min(rep->output.size(), next_inputs.size());
-  std::copy(rep->output.begin(), rep->output.begin() + ptrdiff_t(replayed), next_inputs.begin());
+  const size_t offset = std::min(size_t(rep->from * cfg.dim), next_inputs.size());
+  const size_t replayed = std::min(rep->output.size(), next_inputs.size() - offset);
+  std::copy(rep->output.begin(), rep->output.begin() + ptrdiff_t(replayed),
+            next_inputs.begin() + ptrdiff_t(offset));
+  if (auto sb = st.standbys.find(rep->old_id); sb != st.standbys.end()) {
+    if (sb->second.hop.handle)
+      caf::anon_send(sb->second.hop.handle, close_session_request{cfg.session_id});
+    st.standbys.erase(sb);
+  }
   if (st.pending_refresh && st.pending_refresh->replaced == rep->old_id) {
     st.pending_refresh->hop = after;
   }
@@ -712,15 +833,16 @@ void splice(session_pointer self, const client_session_config& cfg,
 // one's replay input), then splices them into the route.
 void replay(session_pointer self, const client_session_config& cfg,
             const std::shared_ptr<replacement>& rep) {
-  if (rep->rows == 0) {
+  if (rep->rows == rep->from) {
     splice(self, cfg, rep);
     return;
   }
   auto run = std::make_shared<chain_run>();
   run->session_id = cfg.session_id;
   run->hops = rep->hops;
-  run->rows = rep->rows;
-  run->data = std::move(rep->inputs[0]);
+  run->pos = rep->from;
+  run->rows = rep->rows - rep->from;
+  run->data.assign(rep->inputs[0].begin() + ptrdiff_t(rep->from * cfg.dim), rep->inputs[0].end());
   run->done = [self, cfg, rep](chain_run& r, std::optional<std::pair<size_t, caf::error>> failed) {
     if (failed) {
       const route_hop& hop = rep->hops[failed->first];
@@ -743,7 +865,8 @@ void adopt(session_pointer self, const client_session_config& cfg,
   // Bytes to move, not compute: each step's timeout covers a chunk (server.cpp's).
   const auto timeout = cfg.open_timeout + cfg.step_timeout;
   self->request(rep->hops[0].handle, timeout, adopt_atom::value,
-                adopt_request{cfg.session_id, rep->rows}, caf::actor_cast<caf::actor>(leaving))
+                adopt_request{cfg.session_id, rep->rows, rep->from},
+                caf::actor_cast<caf::actor>(leaving))
       .then(
           [self, cfg, rep](int64_t rows) {
             if (rep->failed) return;
@@ -757,6 +880,40 @@ void adopt(session_pointer self, const client_session_config& cfg,
           [self, cfg, rep](caf::error&) {
             if (!rep->failed) replay(self, cfg, rep);
           });
+}
+
+// The failed hop's standby, when it has one open and usable, replaces it: it holds the
+// rows of its last checkpoint, so a crash replays only the rest and a planned leave hands
+// only the rest over. False when there is none.
+bool promote_standby(session_pointer self, const client_session_config& cfg, size_t hop) {
+  client_session_state& st = self->state;
+  const route_hop& h = st.route[hop];
+  auto it = st.standbys.find(h.server.server_id);
+  if (it == st.standbys.end() || !it->second.hop.handle ||
+      st.failed.count(it->second.hop.server.server_id)) {
+    return false;
+  }
+  // A checkpoint under way fails with its server (the standby then holds what it held
+  // before it, `rows`), or completed unseen: the replay from `rows` rewrites either way.
+  auto rep = std::make_shared<replacement>();
+  rep->hop = hop;
+  rep->old_id = h.server.server_id;
+  rep->hops = {it->second.hop};
+  rep->rows = st.running ? st.running->step.pos : int64_t(st.history[hop].size()) / cfg.dim;
+  rep->from = std::min(it->second.rows, rep->rows);
+  rep->inputs.resize(1);
+  rep->inputs[0].assign(st.history[hop].begin(),
+                        st.history[hop].begin() + ptrdiff_t(rep->rows * cfg.dim));
+  rep->opened = steady::now();
+  // Promoted: no longer a standby (splice would close its session).
+  it->second.hop.handle = nullptr;
+  const bool planned = st.failed[rep->old_id].planned;
+  if (planned && rep->rows > rep->from) {
+    adopt(self, cfg, rep);
+  } else {
+    replay(self, cfg, rep);
+  }
+  return true;
 }
 
 // Opens the session on every replacement hop, then has it adopt the caches (a planned
@@ -838,6 +995,7 @@ void attempt_recovery(session_pointer self, const client_session_config& cfg) {
   const route_hop& h = st.route[hop];
   const uint64_t old_id = h.server.server_id;
   ++st.failed[old_id].attempts;
+  if (promote_standby(self, cfg, hop)) return;
   route_request req{h.start_block, h.end_block, st.policy.banned_servers(steady::now())};
   for (const auto& [id, f] : st.failed) req.excluded.push_back(id);
   self->request(cfg.routing_table, cfg.open_timeout, std::move(req))
@@ -1278,6 +1436,12 @@ client_session_actor::behavior_type client_session_behavior(session_pointer self
   self->set_down_handler([self, cfg](const caf::down_msg& down) {
     client_session_state& st = self->state;
     if (!st.open) return;
+    for (const auto& [id, sb] : st.standbys) {
+      if (sb.hop.handle && sb.hop.handle.address() == down.source) {
+        st.standbys.erase(id);
+        return;
+      }
+    }
     for (const route_hop& h : st.route) {
       if (h.handle.address() != down.source) continue;
       server_failed(self, cfg, h.server.server_id,
@@ -1336,6 +1500,9 @@ client_session_actor::behavior_type client_session_behavior(session_pointer self
           caf::anon_send(h.handle, close_session_request{cfg.session_id});
         }
         while (!self->state.shadows.empty()) close_shadow(self, self->state.shadows.begin()->first);
+        while (!self->state.standbys.empty()) {
+          close_standby(self, cfg, self->state.standbys.begin()->first);
+        }
         self->quit();
       },
   };

@@ -36,6 +36,12 @@ struct client_session_config {
   // compared (actors/spot_check.hpp); a server caught lying is banned for failover.liar_ban.
   spot_check_settings spot_checks;
   uint64_t seed = 0;  // the policy's jitter, the checks' draws
+  // Checkpoints (0: off): every route server gets a standby — another server of its blocks,
+  // off the route, with the session open — that takes the server's new cache rows over
+  // every this many tokens. When the server crashes, its standby replaces it and only the
+  // tokens since the last checkpoint are replayed. Costs the standbys' cache memory and
+  // the rows' bytes, no compute.
+  int64_t checkpoint_every = 0;
 };
 
 client_session_actor spawn_client_session(caf::actor_system& system, client_session_config cfg);

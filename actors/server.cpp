@@ -740,13 +740,14 @@ constexpr auto kv_chunk_timeout = std::chrono::seconds(60);
 // Rows asked for at once: a few MiB, so a chunk crosses a slow link within its timeout.
 constexpr uint64_t kv_chunk_target_bytes = uint64_t(8) << 20;
 
-// The adoption of `session_id` ended: the session's steps go on (or, after `err`, the
-// session is left empty for the client's replay).
-void end_adoption(server_pointer self, const server_config& cfg, uint64_t session_id,
+// The adoption of `session_id` ended: the session's steps go on (or, after an error, the
+// session is left with the rows it had before, [0, kept), for the client's replay).
+void end_adoption(server_pointer self, const server_config& cfg, uint64_t session_id, int64_t kept,
                   caf::typed_response_promise<int64_t> promise, caf::expected<int64_t> outcome) {
   auto it = self->state.sessions.find(session_id);
   if (it != self->state.sessions.end()) {
-    if (!outcome) it->second.history.clear();
+    const size_t rows = size_t(kept * cfg.model->config().dim);
+    if (!outcome && it->second.history.size() > rows) it->second.history.resize(rows);
     it->second.busy = false;
   }
   if (outcome) {
@@ -757,39 +758,49 @@ void end_adoption(server_pointer self, const server_config& cfg, uint64_t sessio
   run_waiting(self, cfg, session_id);
 }
 
-// Takes rows [at, rows) of the session from `from`, a chunk at a time.
-void pull_kv(server_pointer self, const server_config& cfg, uint64_t session_id, server_actor from,
-             int64_t at, int64_t rows, caf::typed_response_promise<int64_t> promise) {
+// One adoption under way: rows [first, rows) of a session, taken from `from`.
+struct adoption {
+  uint64_t session_id = 0;
+  server_actor from;
+  int64_t first = 0;
+  int64_t rows = 0;
+  caf::typed_response_promise<int64_t> promise;
+};
+
+// Takes rows [at, a.rows) of the session, a chunk at a time.
+void pull_kv(server_pointer self, const server_config& cfg, std::shared_ptr<adoption> a,
+             int64_t at) {
   server_state& st = self->state;
-  auto it = st.sessions.find(session_id);
+  auto it = st.sessions.find(a->session_id);
   if (it == st.sessions.end()) {
-    promise.deliver(make_error(errc::unknown_session, "the session closed while it was adopted"));
+    a->promise.deliver(
+        make_error(errc::unknown_session, "the session closed while it was adopted"));
     return;
   }
-  if (at == rows) {
-    end_adoption(self, cfg, session_id, promise, rows);
+  if (at == a->rows) {
+    end_adoption(self, cfg, a->session_id, a->first, a->promise, a->rows);
     return;
   }
   const int64_t per_chunk =
       std::max<int64_t>(1, int64_t(kv_chunk_target_bytes / session_row_bytes(cfg, it->second)));
-  const int64_t to = std::min(rows, at + per_chunk);
-  auto fail = [self, cfg, session_id, promise](caf::error err) {
-    end_adoption(self, cfg, session_id, promise, std::move(err));
+  const int64_t to = std::min(a->rows, at + per_chunk);
+  auto fail = [self, cfg, a](caf::error err) {
+    end_adoption(self, cfg, a->session_id, a->first, a->promise, std::move(err));
   };
-  self->request(from, kv_chunk_timeout, kv_request{session_id, at, to})
+  self->request(a->from, kv_chunk_timeout, kv_request{a->session_id, at, to})
       .then(
-          [self, cfg, session_id, from, at, to, rows, promise, fail](kv_chunk& chunk) mutable {
+          [self, cfg, a, at, to, fail](kv_chunk& chunk) {
             server_state& state = self->state;
-            auto open = state.sessions.find(session_id);
+            auto open = state.sessions.find(a->session_id);
             if (open == state.sessions.end()) {
-              promise.deliver(
+              a->promise.deliver(
                   make_error(errc::unknown_session, "the session closed while it was adopted"));
               return;
             }
             server_state::session& s = open->second;
             const int64_t dim = cfg.model->config().dim;
             std::vector<float> history;
-            const bool fits = chunk.session_id == session_id && chunk.from == at &&
+            const bool fits = chunk.session_id == a->session_id && chunk.from == at &&
                               chunk.to == to && chunk.start_block == s.start_block &&
                               chunk.end_block == s.end_block &&
                               chunk.kv_type == uint8_t(cfg.model->blocks().front().cache_type) &&
@@ -799,22 +810,21 @@ void pull_kv(server_pointer self, const server_config& cfg, uint64_t session_id,
                 int64_t(history.size()) != (to - at) * dim || state.lanes.empty()) {
               fail(make_error(errc::malformed_message, "rows " + span_text(at, to) +
                                                            " of session " +
-                                                           std::to_string(session_id) +
+                                                           std::to_string(a->session_id) +
                                                            " came damaged or for other blocks"));
               return;
             }
             s.history.insert(s.history.end(), history.begin(), history.end());
             cfg.executor->write_kv(
-                session_lanes(state, cfg, s), session_id, s.max_tokens, at, to - at,
+                session_lanes(state, cfg, s), a->session_id, s.max_tokens, at, to - at,
                 std::move(chunk.kv),
-                back_in_actor<status>(
-                    self, [self, cfg, session_id, from, to, rows, promise, fail](status& written) {
-                      if (!written.ok()) {
-                        fail(to_error(written));
-                        return;
-                      }
-                      pull_kv(self, cfg, session_id, from, to, rows, promise);
-                    }));
+                back_in_actor<status>(self, [self, cfg, a, to, fail](status& written) {
+                  if (!written.ok()) {
+                    fail(to_error(written));
+                    return;
+                  }
+                  pull_kv(self, cfg, a, to);
+                }));
           },
           [fail](caf::error& err) { fail(std::move(err)); });
 }
@@ -833,17 +843,25 @@ caf::result<int64_t> adopt(server_pointer self, const server_config& cfg, const 
   }
   server_state::session& s = it->second;
   const int64_t dim = cfg.model->config().dim;
-  if (s.busy || s.length(dim) != 0 || !from || req.rows < 1 || req.rows > s.max_tokens) {
+  if (s.busy || !from || req.from < 0 || req.from > s.length(dim) || req.rows <= req.from ||
+      req.rows > s.max_tokens) {
     return make_error(errc::malformed_message,
                       "session " + std::to_string(req.session_id) + " on " + cfg.name +
-                          " can not adopt " + std::to_string(req.rows) + " rows: it must be " +
-                          "open, empty and idle, and the rows within its " +
+                          " can not adopt rows " + span_text(req.from, req.rows) +
+                          ": it must be open and idle, hold the rows before them, and the rows "
+                          "be within its " +
                           std::to_string(s.max_tokens));
   }
   s.busy = true;
-  auto promise = self->make_response_promise<int64_t>();
-  pull_kv(self, cfg, req.session_id, caf::actor_cast<server_actor>(from), 0, req.rows, promise);
-  return promise;
+  s.history.resize(size_t(req.from * dim));
+  auto a = std::make_shared<adoption>();
+  a->session_id = req.session_id;
+  a->from = caf::actor_cast<server_actor>(from);
+  a->first = req.from;
+  a->rows = req.rows;
+  a->promise = self->make_response_promise<int64_t>();
+  pull_kv(self, cfg, a, req.from);
+  return a->promise;
 }
 
 server_actor::behavior_type server_behavior(server_pointer self, server_config cfg) {

@@ -171,6 +171,7 @@ int run_peer(const po::variables_map& vm, precision kind, std::optional<kv_type>
   client_cfg.max_tokens = context;
   client_cfg.push = !vm.count("round-trips");
   client_cfg.prefill_chunk = vm["prefill-chunk"].as<int64_t>();
+  client_cfg.checkpoint_every = vm["checkpoint-every"].as<int64_t>();
   client_cfg.draft_model = draft;
   client_cfg.spot_checks.fraction = vm["spot-check"].as<double>();
   if (!vm["codec"].defaulted())
@@ -184,7 +185,7 @@ int run(int argc, char** argv) {
       "actor-chat --peer HOST:PORT [--model FILE] | --config FILE");
   local_swarm_options swarm_options;
   repl_options repl;
-  int64_t context = 0, kv_budget_mib = 1024, prefill_chunk = 128;
+  int64_t context = 0, kv_budget_mib = 1024, prefill_chunk = 128, checkpoint_every = 0;
   std::string codec_name = "f32";
   std::string http_address;
   http_mode http;
@@ -225,6 +226,9 @@ int run(int argc, char** argv) {
       "prefill-chunk", po::value(&prefill_chunk)->default_value(128),
       "push mode: a prompt goes down the route in chunks of this many tokens, each server "
       "computing one while the next chunk crosses a link (0 = the whole prompt at once)")(
+      "checkpoint-every", po::value(&checkpoint_every)->default_value(0),
+      "every route server gets a standby server of its blocks that takes its new cache rows "
+      "over every this many tokens; a crash then replays only the tokens since (0 = off)")(
       "max-tokens,n", po::value(&repl.generation.max_tokens)->default_value(256),
       "new tokens per answer at most")(
       "temperature", po::value(&repl.generation.sampling.temperature)->default_value(0.8f, "0.8"),
@@ -270,6 +274,11 @@ int run(int argc, char** argv) {
   if (prefill_chunk < 0) {
     std::cerr << "actor-chat: --prefill-chunk " << prefill_chunk
               << " is negative (0: the whole prompt at once)\n";
+    return 2;
+  }
+  if (checkpoint_every < 0) {
+    std::cerr << "actor-chat: --checkpoint-every " << checkpoint_every
+              << " is negative (0: no checkpoints)\n";
     return 2;
   }
   repl.chat = !vm.count("raw");
@@ -333,6 +342,7 @@ int run(int argc, char** argv) {
   client_cfg.max_tokens = context;
   client_cfg.push = !vm.count("round-trips");
   client_cfg.prefill_chunk = prefill_chunk;
+  client_cfg.checkpoint_every = checkpoint_every;
   client_cfg.draft_model = draft;
   client_cfg.spot_checks.fraction = vm["spot-check"].as<double>();
   client_cfg.codec = *codec;

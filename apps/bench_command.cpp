@@ -85,11 +85,18 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out) {
     po::options_description opts =
         model_suite_options("corolla bench recovery [--model FILE]", options.model_path);
     opts.add_options()("session-tokens", po::value(&options.session_tokens)->multitoken(),
-                       "session lengths at the fault (default: 64 512 2048)");
+                       "session lengths at the fault (default: 64 512 2048)")(
+        "checkpoint-every", po::value(&options.checkpoint_every)->default_value(64),
+        "kill -9 rows with standbys checkpointed every this many tokens (0: none)");
     if (auto done = parse_command_line(opts, rest, "corolla bench recovery", out, vm)) {
       return *done;
     }
     if (options.session_tokens.empty()) options.session_tokens = {64, 512, 2048};
+    if (options.checkpoint_every < 0) {
+      std::cerr << "corolla bench recovery: --checkpoint-every " << options.checkpoint_every
+                << " is negative (0: no checkpoint rows)\n";
+      return 2;
+    }
     return run_recovery_bench(options, out);
   }
   if (suite == "wan") {

@@ -77,6 +77,7 @@ int run_swarm_bench(const swarm_bench_options& options, std::ostream& out);
 struct recovery_bench_options {
   std::string model_path;  // empty: as generate_bench_options
   std::vector<int64_t> session_tokens = {64, 512, 2048};
+  int64_t checkpoint_every = 64;  // the kill rows with checkpoints; 0: none
 };
 int run_recovery_bench(const recovery_bench_options& options, std::ostream& out);
 

@@ -88,12 +88,15 @@ struct recovery_row {
 };
 
 // One session of about `tokens` tokens; the route's second server gets `signal_number`
-// after the second generated token.
+// after the second generated token — or, with checkpoints (every `checkpoint_every`
+// tokens), after the tenth, once the spare standing by has taken the prompt's rows.
 result<recovery_row> measure(caf::actor_system& system, const remote_swarm& swarm,
                              std::vector<std::unique_ptr<node_process>>& spares, int64_t tokens,
-                             int signal_number) {
+                             int signal_number, int64_t checkpoint_every) {
   client_config cfg = swarm.client_defaults();
   cfg.push = true;
+  cfg.checkpoint_every = checkpoint_every;
+  const int fault_chunk = checkpoint_every > 0 ? 10 : 2;
   const int64_t context = swarm.head_model()->config().context_length;
   cfg.max_tokens = std::min<int64_t>(context, tokens + 16);
   COROLLA_ASSIGN_OR_RETURN(caf::actor client, start_client(system, cfg));
@@ -113,7 +116,7 @@ result<recovery_row> measure(caf::actor_system& system, const remote_swarm& swar
   req.prompt = prompt_of(*swarm.head_model(), std::min(tokens, cfg.max_tokens - 8) - 3);
   req.options.sampling.temperature = 0;
   req.options.stop_at_eos = false;
-  req.options.max_tokens = 6;
+  req.options.max_tokens = fault_chunk + 4;
   self->send(client, req);
   int chunks = 0;
   steady::time_point previous, fault_at, next_at;
@@ -125,11 +128,11 @@ result<recovery_row> measure(caf::actor_system& system, const remote_swarm& swar
       [&](const text_chunk&) {
         const auto now = steady::now();
         ++chunks;
-        if (chunks == 2) {
+        if (chunks == fault_chunk) {
           token_ms = std::chrono::duration<double, std::milli>(now - previous).count();
           target->signal(signal_number);
           fault_at = steady::now();
-        } else if (chunks == 3) {
+        } else if (chunks == fault_chunk + 1) {
           next_at = now;
         }
         previous = now;
@@ -144,7 +147,7 @@ result<recovery_row> measure(caf::actor_system& system, const remote_swarm& swar
       },
       caf::after(120s) >> [&] { done = true; });
   if (failed) return status::internal("generation failed: " + describe(failed));
-  if (reply.recoveries.size() != 1 || chunks < 3) {
+  if (reply.recoveries.size() != 1 || chunks <= fault_chunk) {
     return status::internal("expected one recovery, saw " +
                             std::to_string(reply.recoveries.size()));
   }
@@ -152,7 +155,10 @@ result<recovery_row> measure(caf::actor_system& system, const remote_swarm& swar
   row.fault = signal_number == SIGKILL   ? "kill -9"
               : signal_number == SIGSTOP ? "SIGSTOP"
                                          : "SIGTERM (hand-over)";
-  row.session_tokens = reply.recoveries[0].replayed_tokens + reply.recoveries[0].handed_over_tokens;
+  if (checkpoint_every > 0) row.fault += ", checkpoints /" + std::to_string(checkpoint_every);
+  row.session_tokens = reply.recoveries[0].replayed_tokens +
+                       reply.recoveries[0].handed_over_tokens +
+                       reply.recoveries[0].checkpoint_tokens;
   row.report = reply.recoveries[0];
   row.detection_ms = double(row.report.noticed_ns - steady_ns(fault_at)) / 1e6;
   row.total_ms = std::chrono::duration<double, std::milli>(next_at - fault_at).count();
@@ -212,11 +218,19 @@ int run_recovery_bench(const recovery_bench_options& options, std::ostream& out)
          "hand-over ms | fault to next token ms | a token without fault ms |\n"
       << "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
   char line[256];
-  std::vector<std::pair<int64_t, int>> runs;
-  for (int64_t t : options.session_tokens) runs.emplace_back(t, SIGKILL);
-  for (int64_t t : options.session_tokens) runs.emplace_back(t, SIGTERM);
-  runs.emplace_back(options.session_tokens.front(), SIGSTOP);
-  for (const auto& [tokens, signal_number] : runs) {
+  struct run {
+    int64_t tokens;
+    int signal_number;
+    int64_t checkpoint_every;
+  };
+  std::vector<run> runs;
+  for (int64_t t : options.session_tokens) runs.push_back({t, SIGKILL, 0});
+  if (options.checkpoint_every > 0) {
+    for (int64_t t : options.session_tokens) runs.push_back({t, SIGKILL, options.checkpoint_every});
+  }
+  for (int64_t t : options.session_tokens) runs.push_back({t, SIGTERM, 0});
+  runs.push_back({options.session_tokens.front(), SIGSTOP, 0});
+  for (const auto& [tokens, signal_number, checkpoint_every] : runs) {
     // Both spares in every table before the session routes.
     const auto deadline = steady::now() + 10s;
     for (;;) {
@@ -228,7 +242,7 @@ int run_recovery_bench(const recovery_bench_options& options, std::ostream& out)
       if (known == 3 || steady::now() > deadline) break;
       std::this_thread::sleep_for(20ms);
     }
-    auto row = measure(system, *swarm, spares, tokens, signal_number);
+    auto row = measure(system, *swarm, spares, tokens, signal_number, checkpoint_every);
     if (!row.ok()) {
       std::cerr << "corolla bench recovery: " << row.error().message() << "\n";
       return 1;

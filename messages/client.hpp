@@ -109,12 +109,15 @@ struct recovery_report {
   // server (replayed_tokens is then 0), and whether it was planned at all.
   int64_t handed_over_tokens = 0;
   bool planned = false;
+  // A crash with checkpoints on: tokens the replacement (the failed server's standby) held
+  // from its last checkpoint, so that only the rest was replayed.
+  int64_t checkpoint_tokens = 0;
 
   template <class Archive>
   void serialize(Archive& ar) {
     ar(text_field(failed_server), start_block, end_block, text_field(cause),
        text_list<max_route_hops>(replaced_by), replayed_tokens, attempts, noticed_ns, reroute_ms,
-       replay_ms, handed_over_tokens, planned);
+       replay_ms, handed_over_tokens, planned, checkpoint_tokens);
   }
 };
 

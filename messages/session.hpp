@@ -195,15 +195,18 @@ struct kv_chunk {
 // rather than computed on.
 uint64_t kv_chunk_checksum(const kv_chunk& chunk);
 
-// Client -> the server taking a session over: fetch rows [0, rows) of the session (which
-// the client has just opened there) from the server named beside this request.
+// Client -> the server taking a session over: fetch rows [from, rows) of the session
+// (which the client has opened there) from the server named beside this request, keeping
+// its own rows [0, from) — 0 for a hand-over; a checkpoint's earlier rows for a standby
+// (actors/client_session.cpp, Checkpoints).
 struct adopt_request {
   uint64_t session_id = 0;
   int64_t rows = 0;
+  int64_t from = 0;
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(session_id, rows);
+    ar(session_id, rows, from);
   }
 };
 

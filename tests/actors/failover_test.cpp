@@ -325,6 +325,30 @@ TEST_F(Failover, AReceiverThatDiesOrHasNoRoomIsPassedOverForTheNextServerOfTheSp
   }
 }
 
+// Checkpoints: each route server's standby (the other server of its blocks) takes its new
+// cache rows over every 8 tokens; when server-3 crashes at its 30th step, its standby
+// replaces it and only the tokens since the last checkpoint are replayed.
+TEST_F(Failover, WithCheckpointsACrashReplaysOnlyTheTokensSinceTheLast) {
+  for (bool push : {false, true}) {
+    SCOPED_TRACE(push ? "push" : "round trips");
+    local_swarm swarm = start({{0, 2}, {0, 2}, {2, 5}, {2, 5}}, {{}, {}, crash_after(30), {}});
+    client_config c = client_cfg(swarm, push);
+    c.checkpoint_every = 8;
+    const testing::answer got = generate(c);
+    ASSERT_EQ(got.error, "");
+    EXPECT_EQ(got.reply.stats.tokens, expected_);
+    ASSERT_EQ(got.reply.recoveries.size(), 1u);
+    const recovery_report& r = got.reply.recoveries[0];
+    EXPECT_EQ(r.failed_server, "server-3");
+    EXPECT_EQ(r.replaced_by, std::vector<std::string>{"server-4"});
+    EXPECT_FALSE(r.planned);
+    std::cout << "  server-4 held " << r.checkpoint_tokens << " tokens, replayed "
+              << r.replayed_tokens << "\n";
+    EXPECT_GE(r.checkpoint_tokens, 16);
+    EXPECT_LE(r.replayed_tokens, 2 * c.checkpoint_every);
+  }
+}
+
 TEST_F(Failover, AClientThatDiesWithoutClosingFreesItsSessionsOnTheServers) {
   local_swarm swarm = start({{0, 2}, {2, 5}}, {});
   auto client = start_client(system_, client_cfg(swarm, true));
