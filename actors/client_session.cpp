@@ -998,6 +998,10 @@ void attempt_recovery(session_pointer self, const client_session_config& cfg) {
   if (promote_standby(self, cfg, hop)) return;
   route_request req{h.start_block, h.end_block, st.policy.banned_servers(steady::now())};
   for (const auto& [id, f] : st.failed) req.excluded.push_back(id);
+  // Other hops' standbys hold this session's id: it can not be opened there again.
+  for (const auto& [id, sb] : st.standbys) {
+    if (sb.hop.handle) req.excluded.push_back(sb.hop.server.server_id);
+  }
   self->request(cfg.routing_table, cfg.open_timeout, std::move(req))
       .then(
           [self, cfg, hop, old_id](std::vector<route_hop>& hops) {

@@ -64,14 +64,16 @@ std::string summary(const generation_stats& s) {
 }
 
 // "recovered: server b0 (blocks [2, 4)) is gone: ...; now b1, 64 tokens replayed,
-// 0.31 ms rerouting + 2.02 ms replay" (or "64 tokens' caches handed over, ... hand-over")
+// 0.31 ms rerouting + 2.02 ms replay" (or "64 tokens' caches handed over, ... hand-over";
+// with checkpoints, "224 tokens from its checkpoint, 1 tokens replayed, ...")
 void print_recoveries(std::ostream& out, const generate_reply& r) {
   for (const recovery_report& rr : r.recoveries) {
     std::string by;
     for (const std::string& name : rr.replaced_by) by += (by.empty() ? "" : ", ") + name;
     const bool handed = rr.handed_over_tokens > 0;
-    out << "recovered: " << rr.cause << "; now " << by << ", "
-        << (handed ? rr.handed_over_tokens : rr.replayed_tokens)
+    out << "recovered: " << rr.cause << "; now " << by << ", ";
+    if (rr.checkpoint_tokens > 0) out << rr.checkpoint_tokens << " tokens from its checkpoint, ";
+    out << (handed ? rr.handed_over_tokens : rr.replayed_tokens)
         << (handed ? " tokens' caches handed over, " : " tokens replayed, ")
         << format_ms(rr.reroute_ms) << " ms rerouting + " << format_ms(rr.replay_ms)
         << (handed ? " ms hand-over\n" : " ms replay\n");
