@@ -83,6 +83,9 @@ struct server_state {
   };
   std::vector<block_actor> blocks;                             // the span's, in order
   std::vector<std::shared_ptr<compute_executor::lane>> lanes;  // theirs, where the caches are
+  // A span given up after block crashes keeps its last lanes, whole caches, readable for
+  // hand-overs until its sessions end.
+  std::vector<std::shared_ptr<compute_executor::lane>> kept_lanes;
   std::unordered_map<uint64_t, session> sessions;
   int64_t reserved_bytes = 0;
   double compute_ms_per_block = 0;  // moving average over decode steps
@@ -403,15 +406,27 @@ void restart_blocks(server_pointer self, const server_config& cfg) {
   replayed();
 }
 
-// Too many crashes: the node gives the span up. It drains (routes avoid it), asks
-// another node to host the span (through the tables: rehost_atom), then ends its
-// sessions: their clients fail over to a server of the span (the new one, or another)
-// and replay there. Steps arriving meanwhile wait, and end the same way.
+void start_draining(server_pointer self, const server_config& cfg);
+
+// How long a span given up keeps its last caches for the hand-overs of its sessions.
+constexpr auto hand_over_grace = std::chrono::seconds(10);
+
+// Too many crashes: the node gives the span up. It drains (routes avoid it), tells its
+// sessions' clients to move off (they take the caches over to another server of the span:
+// a hand-over, when the last life's caches are whole), asks another node to host the span
+// (through the tables: rehost_atom), then ends its sessions: clients not moved by then fail
+// over to a server of the span (the new one, or another) and replay there. Steps arriving
+// meanwhile wait, and end the same way.
 void hand_over(server_pointer self, const server_config& cfg, const std::string& why) {
   server_state& st = self->state;
+  // The last life's caches are whole unless it crashed while they were being rebuilt: then
+  // the sessions' clients may take them over (hand-over) rather than replay.
+  const bool caches_whole = !st.restarting;
+  if (caches_whole) st.kept_lanes = st.lanes;
   stop_blocks(self);
   st.state = serving_state::draining;
   st.restarting = true;
+  if (caches_whole) start_draining(self, cfg);
   auto finish = [self, cfg, why](const std::string& where) {
     server_state& state = self->state;
     const caf::error err =
@@ -420,9 +435,21 @@ void hand_over(server_pointer self, const server_config& cfg, const std::string&
     state.after_restart.clear();
     state.restarting = false;
     for (block_job& job : jobs) job.done(err);
-    state.sessions.clear();
-    state.reserved_bytes = 0;
+    auto end_sessions = [self, cfg] {
+      self->state.sessions.clear();
+      self->state.reserved_bytes = 0;
+      self->state.kept_lanes.clear();
+      announce(self, cfg);
+    };
+    if (state.kept_lanes.empty()) {
+      end_sessions();
+      return;
+    }
+    // Clients taking the caches over have this long; the sessions still open then end.
     announce(self, cfg);
+    const uint64_t ticket = ++state.next_ticket;
+    state.held.emplace(ticket, end_sessions);
+    self->delayed_send(self, hand_over_grace, tick_atom::value, ticket);
   };
   if (!cfg.routing_table) {
     finish("");
@@ -664,8 +691,9 @@ std::function<void(T)> back_in_actor(server_pointer self, std::function<void(T&)
 std::vector<std::shared_ptr<compute_executor::lane>> session_lanes(const server_state& st,
                                                                    const server_config& cfg,
                                                                    const server_state::session& s) {
-  return {st.lanes.begin() + (s.start_block - span_start(cfg)),
-          st.lanes.begin() + (s.end_block - span_start(cfg))};
+  const auto& lanes = st.lanes.empty() ? st.kept_lanes : st.lanes;
+  return {lanes.begin() + (s.start_block - span_start(cfg)),
+          lanes.begin() + (s.end_block - span_start(cfg))};
 }
 
 // A row of a session on this server, on the wire: its caches in every block, its input.
@@ -708,7 +736,8 @@ caf::result<kv_chunk> send_kv(server_pointer self, const server_config& cfg,
                       std::to_string(req.to - req.from) + " rows of cache exceed a chunk's " +
                           std::to_string(max_kv_chunk_bytes >> 20) + " MiB");
   }
-  if (st.restarting || st.lanes.empty() || cfg.faults.fail_kv_requests) {
+  const bool readable = st.kept_lanes.empty() ? !st.restarting && !st.lanes.empty() : true;
+  if (!readable || cfg.faults.fail_kv_requests) {
     return make_error(errc::compute_failed, cfg.name + " can not read its blocks' caches now");
   }
   kv_chunk chunk;
