@@ -24,11 +24,11 @@
 // A malformed request (bad codec tag, wrong shape, wrong protocol version, unknown
 // session) gets an error reply; the server goes on serving the others.
 //
-// Hand-over (messages/session.hpp): a server that starts draining tells each session's
-// client to move the session off it, and answers the kv_requests of the server the client
-// chose, which adopts the session: its caches and input history, chunk by chunk, bit for
-// bit. While it adopts, the session's steps wait; if it fails, the session is left empty
-// and the client replays to it instead.
+// Hand-over (messages/session.hpp; actors/server_handover.cpp): a server that starts
+// draining tells each session's client to move the session off it, and answers the
+// kv_requests of the server the client chose, which adopts the session: its caches and
+// input history, chunk by chunk, bit for bit. While it adopts, the session's steps wait;
+// if it fails, the session keeps what it had before and the client replays to it instead.
 #include "actors/server.hpp"
 
 #include <algorithm>
@@ -46,83 +46,14 @@
 
 #include "actors/block.hpp"
 #include "actors/local_only.hpp"
-#include "kernels/kv_rows.hpp"
+#include "actors/server_state.hpp"
 #include "model/kv_cache.hpp"
 
 namespace corolla {
 
-using step_done = std::function<void(caf::expected<step_reply>)>;
-
-// A step the span's blocks run: kept by the server until they answer, so that a
-// restart of the blocks can run it again.
-struct block_job {
-  uint64_t session_id = 0;
-  uint64_t step_id = 0;
-  int64_t pos = 0;
-  int64_t n = 0;
-  std::vector<float> input;  // [n, dim] for the session's first block
-  step_done done;
-  std::chrono::steady_clock::time_point arrived;
-};
-
-struct server_state {
-  struct session {
-    int64_t start_block = 0;
-    int64_t end_block = 0;
-    int64_t max_tokens = 0;
-    tensor_codec codec = tensor_codec::f32;
-    std::vector<float> history;  // [length, dim] inputs of its first block
-    int64_t reserved_bytes = 0;
-    bool busy = false;
-    uint64_t last_step_id = 0;  // steps arrive with increasing ids; others are dropped
-    std::deque<std::pair<step_request, step_done>> waiting;  // while busy
-    caf::actor_addr client;  // the client session that opened it (monitored)
-
-    // Tokens in the caches of the session's blocks: one per input row kept.
-    int64_t length(int64_t dim) const { return int64_t(history.size()) / dim; }
-  };
-  std::vector<block_actor> blocks;                             // the span's, in order
-  std::vector<std::shared_ptr<compute_executor::lane>> lanes;  // theirs, where the caches are
-  // A span given up after block crashes keeps its last lanes, whole caches, readable for
-  // hand-overs until its sessions end.
-  std::vector<std::shared_ptr<compute_executor::lane>> kept_lanes;
-  std::unordered_map<uint64_t, session> sessions;
-  int64_t reserved_bytes = 0;
-  double compute_ms_per_block = 0;  // moving average over decode steps
-  uint64_t record_version = 0;      // raised before each announcement
-  serving_state state = serving_state::online;
-  int64_t next_start = -1;  // while draining to move (move_atom)
-  int64_t next_end = -1;
-  // Supervision of the blocks: replies from blocks of an earlier epoch (before a
-  // restart) are ignored; jobs wait in after_restart while the caches are rebuilt.
-  uint64_t epoch = 0;
-  std::unordered_map<uint64_t, block_job> jobs;  // running on the blocks, by session
-  bool restarting = false;
-  std::vector<block_job> after_restart;
-  supervision_policy supervision;
-  int64_t block_restarts = 0;
-  int64_t crashing_lives = 0;  // block lives spawned with fault injection's crash
-  // Fault injection (server_config::faults).
-  int64_t steps_seen = 0;
-  int64_t outputs_made = 0;
-  int64_t handovers = 0;
-  bool stalled = false;
-  std::mt19937_64 fault_rng;
-  uint64_t next_ticket = 0;
-  std::unordered_map<uint64_t, std::function<void()>> held;  // outputs held back, by ticket
-  static inline const char* name = "server";
-};
+using namespace server_detail;
 
 namespace {
-
-using server_pointer = server_actor::stateful_pointer<server_state>;
-
-int64_t span_start(const server_config& cfg) {
-  return cfg.model->first_block();
-}
-int64_t span_end(const server_config& cfg) {
-  return cfg.model->first_block() + int64_t(cfg.model->blocks().size());
-}
 
 server_record make_record(server_pointer self, const server_config& cfg) {
   server_record r;
@@ -150,8 +81,10 @@ server_record make_record(server_pointer self, const server_config& cfg) {
   return r;
 }
 
+}  // namespace
+
 // A new version of the record, sent to the routing table; returned for the caller.
-server_record announce(server_pointer self, const server_config& cfg) {
+server_record server_detail::announce(server_pointer self, const server_config& cfg) {
   ++self->state.record_version;
   server_record r = make_record(self, cfg);
   if (cfg.routing_table) {
@@ -159,6 +92,8 @@ server_record announce(server_pointer self, const server_config& cfg) {
   }
   return r;
 }
+
+namespace {
 
 caf::result<open_session_reply> open_session(server_pointer self, const server_config& cfg,
                                              const open_session_request& req) {
@@ -230,14 +165,19 @@ caf::result<open_session_reply> open_session(server_pointer self, const server_c
 
 void execute_step(server_pointer self, const server_config& cfg, step_request& req, step_done done);
 
+}  // namespace
+
 // The session's step is done: the next one waiting, if any, runs.
-void run_waiting(server_pointer self, const server_config& cfg, uint64_t session_id) {
+void server_detail::run_waiting(server_pointer self, const server_config& cfg,
+                                uint64_t session_id) {
   auto it = self->state.sessions.find(session_id);
   if (it == self->state.sessions.end() || it->second.busy || it->second.waiting.empty()) return;
   auto [req, done] = std::move(it->second.waiting.front());
   it->second.waiting.pop_front();
   execute_step(self, cfg, req, std::move(done));
 }
+
+namespace {
 
 // The job's step through the session's blocks; its `done` gets the reply or the error.
 // No timeout of its own: the blocks live and die with the server (a crash reaches the
@@ -405,8 +345,6 @@ void restart_blocks(server_pointer self, const server_config& cfg) {
   }
   replayed();
 }
-
-void start_draining(server_pointer self, const server_config& cfg);
 
 // How long a span given up keeps its last caches for the hand-overs of its sessions.
 constexpr auto hand_over_grace = std::chrono::seconds(10);
@@ -670,227 +608,6 @@ caf::result<close_session_reply> close_session(server_pointer self, const server
                       "session " + std::to_string(req.session_id) + " is not open on " + cfg.name);
   }
   return close_session_reply{req.session_id, end_session(self, cfg, it)};
-}
-
-// ---- Hand-over ---------------------------------------------------------------------
-
-// `then` runs in the actor with what the executor's thread passes the returned callback:
-// the executor hands its result over through a ticket (tick_atom), as held outputs do.
-template <class T>
-std::function<void(T)> back_in_actor(server_pointer self, std::function<void(T&)> then) {
-  const uint64_t ticket = ++self->state.next_ticket;
-  auto slot = std::make_shared<std::optional<T>>();
-  self->state.held.emplace(ticket, [slot, then] { then(**slot); });
-  const server_actor me = caf::actor_cast<server_actor>(self);
-  return [slot, ticket, me](T value) {
-    *slot = std::move(value);
-    caf::send_as(me, me, tick_atom::value, ticket);
-  };
-}
-
-std::vector<std::shared_ptr<compute_executor::lane>> session_lanes(const server_state& st,
-                                                                   const server_config& cfg,
-                                                                   const server_state::session& s) {
-  const auto& lanes = st.lanes.empty() ? st.kept_lanes : st.lanes;
-  return {lanes.begin() + (s.start_block - span_start(cfg)),
-          lanes.begin() + (s.end_block - span_start(cfg))};
-}
-
-// A row of a session on this server, on the wire: its caches in every block, its input.
-uint64_t session_row_bytes(const server_config& cfg, const server_state::session& s) {
-  const llama_config& c = cfg.model->config();
-  return uint64_t(s.end_block - s.start_block) * 2 *
-             kv_row_bytes(c.kv_dim(), cfg.model->blocks().front().cache_type) +
-         uint64_t(c.dim) * sizeof(float);
-}
-
-// Draining: no new sessions, and each open session's client is told to move it off.
-void start_draining(server_pointer self, const server_config& cfg) {
-  server_state& st = self->state;
-  if (st.state == serving_state::online) st.state = serving_state::draining;
-  for (const auto& [id, s] : st.sessions) {
-    if (auto client = caf::actor_cast<client_session_actor>(s.client)) {
-      self->send(client, drain_atom::value, cfg.server_id);
-    }
-  }
-}
-
-caf::result<kv_chunk> send_kv(server_pointer self, const server_config& cfg,
-                              const kv_request& req) {
-  server_state& st = self->state;
-  auto it = st.sessions.find(req.session_id);
-  if (it == st.sessions.end()) {
-    return make_error(errc::unknown_session,
-                      "session " + std::to_string(req.session_id) + " is not open on " + cfg.name);
-  }
-  const server_state::session& s = it->second;
-  const int64_t dim = cfg.model->config().dim;
-  const int64_t length = s.length(dim);
-  if (req.from < 0 || req.to <= req.from || req.to > length) {
-    return make_error(errc::malformed_message, "rows " + span_text(req.from, req.to) +
-                                                   " of a session of " + std::to_string(length) +
-                                                   " tokens on " + cfg.name);
-  }
-  if (uint64_t(req.to - req.from) * session_row_bytes(cfg, s) > max_kv_chunk_bytes) {
-    return make_error(errc::malformed_message,
-                      std::to_string(req.to - req.from) + " rows of cache exceed a chunk's " +
-                          std::to_string(max_kv_chunk_bytes >> 20) + " MiB");
-  }
-  const bool readable = st.kept_lanes.empty() ? !st.restarting && !st.lanes.empty() : true;
-  if (!readable || cfg.faults.fail_kv_requests) {
-    return make_error(errc::compute_failed, cfg.name + " can not read its blocks' caches now");
-  }
-  kv_chunk chunk;
-  chunk.session_id = req.session_id;
-  chunk.from = req.from;
-  chunk.to = req.to;
-  chunk.start_block = s.start_block;
-  chunk.end_block = s.end_block;
-  chunk.kv_type = uint8_t(cfg.model->blocks().front().cache_type);
-  chunk.history =
-      encode_tensor(tensor_codec::f32, s.history.data() + req.from * dim, req.to - req.from, dim);
-  auto promise = self->make_response_promise<kv_chunk>();
-  cfg.executor->read_kv(
-      session_lanes(st, cfg, s), req.session_id, req.from, req.to,
-      back_in_actor<result<std::string>>(self, [promise, chunk](result<std::string>& rows) mutable {
-        if (!rows.ok()) {
-          promise.deliver(to_error(rows.error()));
-          return;
-        }
-        chunk.kv = std::move(*rows);
-        chunk.checksum = kv_chunk_checksum(chunk);
-        promise.deliver(std::move(chunk));
-      }));
-  return promise;
-}
-
-// A chunk's wait: the bytes of a chunk over a slow link, with room to spare.
-constexpr auto kv_chunk_timeout = std::chrono::seconds(60);
-// Rows asked for at once: a few MiB, so a chunk crosses a slow link within its timeout.
-constexpr uint64_t kv_chunk_target_bytes = uint64_t(8) << 20;
-
-// The adoption of `session_id` ended: the session's steps go on (or, after an error, the
-// session is left with the rows it had before, [0, kept), for the client's replay).
-void end_adoption(server_pointer self, const server_config& cfg, uint64_t session_id, int64_t kept,
-                  caf::typed_response_promise<int64_t> promise, caf::expected<int64_t> outcome) {
-  auto it = self->state.sessions.find(session_id);
-  if (it != self->state.sessions.end()) {
-    const size_t rows = size_t(kept * cfg.model->config().dim);
-    if (!outcome && it->second.history.size() > rows) it->second.history.resize(rows);
-    it->second.busy = false;
-  }
-  if (outcome) {
-    promise.deliver(*outcome);
-  } else {
-    promise.deliver(outcome.error());
-  }
-  run_waiting(self, cfg, session_id);
-}
-
-// One adoption under way: rows [first, rows) of a session, taken from `from`.
-struct adoption {
-  uint64_t session_id = 0;
-  server_actor from;
-  int64_t first = 0;
-  int64_t rows = 0;
-  caf::typed_response_promise<int64_t> promise;
-};
-
-// Takes rows [at, a.rows) of the session, a chunk at a time.
-void pull_kv(server_pointer self, const server_config& cfg, std::shared_ptr<adoption> a,
-             int64_t at) {
-  server_state& st = self->state;
-  auto it = st.sessions.find(a->session_id);
-  if (it == st.sessions.end()) {
-    a->promise.deliver(
-        make_error(errc::unknown_session, "the session closed while it was adopted"));
-    return;
-  }
-  if (at == a->rows) {
-    end_adoption(self, cfg, a->session_id, a->first, a->promise, a->rows);
-    return;
-  }
-  const int64_t per_chunk =
-      std::max<int64_t>(1, int64_t(kv_chunk_target_bytes / session_row_bytes(cfg, it->second)));
-  const int64_t to = std::min(a->rows, at + per_chunk);
-  auto fail = [self, cfg, a](caf::error err) {
-    end_adoption(self, cfg, a->session_id, a->first, a->promise, std::move(err));
-  };
-  self->request(a->from, kv_chunk_timeout, kv_request{a->session_id, at, to})
-      .then(
-          [self, cfg, a, at, to, fail](kv_chunk& chunk) {
-            server_state& state = self->state;
-            auto open = state.sessions.find(a->session_id);
-            if (open == state.sessions.end()) {
-              a->promise.deliver(
-                  make_error(errc::unknown_session, "the session closed while it was adopted"));
-              return;
-            }
-            server_state::session& s = open->second;
-            const int64_t dim = cfg.model->config().dim;
-            std::vector<float> history;
-            const bool fits = chunk.session_id == a->session_id && chunk.from == at &&
-                              chunk.to == to && chunk.start_block == s.start_block &&
-                              chunk.end_block == s.end_block &&
-                              chunk.kv_type == uint8_t(cfg.model->blocks().front().cache_type) &&
-                              chunk.history.codec == uint8_t(tensor_codec::f32);
-            if (!fits || kv_chunk_checksum(chunk) != chunk.checksum ||
-                !decode_tensor(chunk.history, dim, to - at, history).ok() ||
-                int64_t(history.size()) != (to - at) * dim || state.lanes.empty()) {
-              fail(make_error(errc::malformed_message, "rows " + span_text(at, to) +
-                                                           " of session " +
-                                                           std::to_string(a->session_id) +
-                                                           " came damaged or for other blocks"));
-              return;
-            }
-            s.history.insert(s.history.end(), history.begin(), history.end());
-            cfg.executor->write_kv(
-                session_lanes(state, cfg, s), a->session_id, s.max_tokens, at, to - at,
-                std::move(chunk.kv),
-                back_in_actor<status>(self, [self, cfg, a, to, fail](status& written) {
-                  if (!written.ok()) {
-                    fail(to_error(written));
-                    return;
-                  }
-                  pull_kv(self, cfg, a, to);
-                }));
-          },
-          [fail](caf::error& err) { fail(std::move(err)); });
-}
-
-caf::result<int64_t> adopt(server_pointer self, const server_config& cfg, const adopt_request& req,
-                           const caf::actor& from) {
-  server_state& st = self->state;
-  if (cfg.faults.crash_on_adopt) {
-    self->quit(make_error(errc::compute_failed, cfg.name + " crashed (fault injection) adopting"));
-    return make_error(errc::compute_failed, cfg.name + " crashed");
-  }
-  auto it = st.sessions.find(req.session_id);
-  if (it == st.sessions.end()) {
-    return make_error(errc::unknown_session, "session " + std::to_string(req.session_id) +
-                                                 " is not open on " + cfg.name + " to adopt");
-  }
-  server_state::session& s = it->second;
-  const int64_t dim = cfg.model->config().dim;
-  if (s.busy || !from || req.from < 0 || req.from > s.length(dim) || req.rows <= req.from ||
-      req.rows > s.max_tokens) {
-    return make_error(errc::malformed_message,
-                      "session " + std::to_string(req.session_id) + " on " + cfg.name +
-                          " can not adopt rows " + span_text(req.from, req.rows) +
-                          ": it must be open and idle, hold the rows before them, and the rows "
-                          "be within its " +
-                          std::to_string(s.max_tokens));
-  }
-  s.busy = true;
-  s.history.resize(size_t(req.from * dim));
-  auto a = std::make_shared<adoption>();
-  a->session_id = req.session_id;
-  a->from = caf::actor_cast<server_actor>(from);
-  a->first = req.from;
-  a->rows = req.rows;
-  a->promise = self->make_response_promise<int64_t>();
-  pull_kv(self, cfg, a, req.from);
-  return a->promise;
 }
 
 server_actor::behavior_type server_behavior(server_pointer self, server_config cfg) {
