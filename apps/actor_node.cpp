@@ -48,6 +48,7 @@ result<std::unique_ptr<http_gateway>> serve_http(caf::actor_system& system, cons
   client_config client = swarm.client_defaults();
   client.push = true;
   client.spot_checks.fraction = o.spot_check;
+  client.checkpoint_every = o.checkpoint_every;
   return start_http(system, http_of(o), client, o.model, generation_options{});
 }
 

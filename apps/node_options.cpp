@@ -157,6 +157,9 @@ status check(node_options& o, const origins& from) {
     return bad(from, "fault-block-ms", "must be in [0, 60000]");
   }
   if (o.fault_alter_every < 0) return bad(from, "fault-alter-every", "must be >= 0");
+  if (o.checkpoint_every < 0) {
+    return bad(from, "checkpoint-every", std::to_string(o.checkpoint_every) + " is negative");
+  }
   if (!(o.spot_check >= 0 && o.spot_check <= 1)) {
     return bad(from, "spot-check", std::to_string(o.spot_check) + " is not a fraction (0..1)");
   }
@@ -264,6 +267,9 @@ po::options_description node_option_descriptions(node_options& o) {
         o.max_pending_per_address), "connections from one address that may be handshaking at once")
     ("spot-check", po::value(&o.spot_check)->default_value(o.spot_check),
      "HTTP face: chance per step that a session's outputs are recomputed elsewhere (0..1)")
+    ("checkpoint-every", po::value(&o.checkpoint_every)->default_value(o.checkpoint_every),
+     "HTTP face: every N tokens a session's standby servers take its route servers' new cache "
+     "rows over, so a crash replays only the tokens since (0: off)")
     ("log-level", po::value(&o.log_level)->default_value(o.log_level),
      "error, warning, info or debug")
     ("fault-crash-after-steps", po::value(&o.fault_crash_after_steps)->default_value(

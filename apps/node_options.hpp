@@ -53,7 +53,8 @@ struct node_options {
   int64_t max_connections = 1024;
   int64_t max_pending_per_address = 64;  // connections from one address still handshaking
   std::string log_level = "info";
-  double spot_check = 0;  // the HTTP face's sessions (client_config::spot_checks)
+  double spot_check = 0;         // the HTTP face's sessions (client_config::spot_checks)
+  int64_t checkpoint_every = 0;  // the HTTP face's sessions (client_config::checkpoint_every)
   // Fault injection (server_config's fault_injection), for trying a swarm's failover.
   int64_t fault_crash_after_steps = -1;  // -1: never
   int64_t fault_stall_after_steps = -1;

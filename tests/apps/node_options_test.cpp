@@ -121,6 +121,8 @@ TEST(NodeOptions, RangeErrorsNameWhereTheValueCameFrom) {
   EXPECT_NE(e.find("--port: port: 70000 is not a port"), std::string::npos) << e;
   e = error_of({"--model", "m.gguf", "--heartbeat-interval-ms", "2000"});
   EXPECT_NE(e.find("heartbeat-timeout-ms"), std::string::npos) << e;
+  e = error_of({"--model", "m.gguf", "--checkpoint-every", "-3"});
+  EXPECT_NE(e.find("checkpoint-every: -3 is negative"), std::string::npos) << e;
   // libgomp crashes on 100000 threads: refused before any thread starts.
   e = error_of({"--model", "m.gguf", "--threads", "100000"});
   EXPECT_NE(e.find("--threads: threads: 100000 is outside 0 (every core) .. " +
@@ -193,6 +195,7 @@ TEST(NodeOptions, TheShippedConfigFilesParse) {
   EXPECT_EQ(d.max_connections, b.max_connections);
   EXPECT_EQ(d.max_pending_per_address, b.max_pending_per_address);
   EXPECT_EQ(d.log_level, b.log_level);
+  EXPECT_EQ(d.checkpoint_every, b.checkpoint_every);
   EXPECT_EQ(d.fault_crash_after_steps, b.fault_crash_after_steps);
   EXPECT_EQ(d.fault_stall_after_steps, b.fault_stall_after_steps);
   EXPECT_EQ(d.fault_delay_ms, b.fault_delay_ms);
