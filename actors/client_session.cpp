@@ -804,11 +804,7 @@ void splice(session_pointer self, const client_session_config& cfg,
   const size_t replayed = std::min(rep->output.size(), next_inputs.size() - offset);
   std::copy(rep->output.begin(), rep->output.begin() + ptrdiff_t(replayed),
             next_inputs.begin() + ptrdiff_t(offset));
-  if (auto sb = st.standbys.find(rep->old_id); sb != st.standbys.end()) {
-    if (sb->second.hop.handle)
-      caf::anon_send(sb->second.hop.handle, close_session_request{cfg.session_id});
-    st.standbys.erase(sb);
-  }
+  close_standby(self, cfg, rep->old_id);
   if (st.pending_refresh && st.pending_refresh->replaced == rep->old_id) {
     st.pending_refresh->hop = after;
   }
@@ -857,6 +853,43 @@ void replay(session_pointer self, const client_session_config& cfg,
   run_chain(self, cfg, run, 0);
 }
 
+// A replacement for the hop at `hop` (whose server is `old_id`): the rows to give it, the
+// session's inputs of that hop.
+std::shared_ptr<replacement> make_replacement(session_pointer self,
+                                              const client_session_config& cfg, size_t hop,
+                                              uint64_t old_id, std::vector<route_hop> hops) {
+  const client_session_state& st = self->state;
+  auto rep = std::make_shared<replacement>();
+  rep->hop = hop;
+  rep->old_id = old_id;
+  rep->hops = std::move(hops);
+  rep->rows = st.running ? st.running->step.pos : int64_t(st.history[hop].size()) / cfg.dim;
+  rep->inputs.resize(rep->hops.size());
+  rep->inputs[0].assign(st.history[hop].begin(),
+                        st.history[hop].begin() + ptrdiff_t(rep->rows * cfg.dim));
+  return rep;
+}
+
+void adopt(session_pointer self, const client_session_config& cfg,
+           const std::shared_ptr<replacement>& rep);
+
+// The opened replacement gets the rows it lacks, [from, rows): taken over from a leaving
+// server (a planned leave to one server of the same blocks), else replayed.
+void take_over(session_pointer self, const client_session_config& cfg,
+               const std::shared_ptr<replacement>& rep) {
+  const client_session_state& st = self->state;
+  const route_hop& old = st.route[rep->hop];
+  auto f = st.failed.find(rep->old_id);
+  const bool handed_over = f != st.failed.end() && f->second.planned && rep->hops.size() == 1 &&
+                           rep->rows > rep->from && rep->hops[0].start_block == old.start_block &&
+                           rep->hops[0].end_block == old.end_block;
+  if (handed_over) {
+    adopt(self, cfg, rep);
+  } else {
+    replay(self, cfg, rep);
+  }
+}
+
 // A planned leave: the replacement takes the session's caches over from the leaving
 // server, and is spliced in without a replay; if that fails, it is replayed to.
 void adopt(session_pointer self, const client_session_config& cfg,
@@ -895,24 +928,12 @@ bool promote_standby(session_pointer self, const client_session_config& cfg, siz
   }
   // A checkpoint under way fails with its server (the standby then holds what it held
   // before it, `rows`), or completed unseen: the replay from `rows` rewrites either way.
-  auto rep = std::make_shared<replacement>();
-  rep->hop = hop;
-  rep->old_id = h.server.server_id;
-  rep->hops = {it->second.hop};
-  rep->rows = st.running ? st.running->step.pos : int64_t(st.history[hop].size()) / cfg.dim;
+  auto rep = make_replacement(self, cfg, hop, h.server.server_id, {it->second.hop});
   rep->from = std::min(it->second.rows, rep->rows);
-  rep->inputs.resize(1);
-  rep->inputs[0].assign(st.history[hop].begin(),
-                        st.history[hop].begin() + ptrdiff_t(rep->rows * cfg.dim));
   rep->opened = steady::now();
   // Promoted: no longer a standby (splice would close its session).
   it->second.hop.handle = nullptr;
-  const bool planned = st.failed[rep->old_id].planned;
-  if (planned && rep->rows > rep->from) {
-    adopt(self, cfg, rep);
-  } else {
-    replay(self, cfg, rep);
-  }
+  take_over(self, cfg, rep);
   return true;
 }
 
@@ -920,16 +941,8 @@ bool promote_standby(session_pointer self, const client_session_config& cfg, siz
 // leave to a server of the same blocks) or replays.
 void open_replacement(session_pointer self, const client_session_config& cfg, size_t hop,
                       uint64_t old_id, std::vector<route_hop> hops) {
-  client_session_state& st = self->state;
-  auto rep = std::make_shared<replacement>();
-  rep->hop = hop;
-  rep->old_id = old_id;
-  rep->hops = std::move(hops);
+  auto rep = make_replacement(self, cfg, hop, old_id, std::move(hops));
   rep->opening = rep->hops.size();
-  rep->rows = st.running ? st.running->step.pos : int64_t(st.history[hop].size()) / cfg.dim;
-  rep->inputs.resize(rep->hops.size());
-  rep->inputs[0].assign(st.history[hop].begin(),
-                        st.history[hop].begin() + ptrdiff_t(rep->rows * cfg.dim));
   for (const route_hop& h : rep->hops) {
     self->monitor(h.handle);
     open_session_request req{protocol_version, cfg.session_id, h.start_block,
@@ -939,18 +952,7 @@ void open_replacement(session_pointer self, const client_session_config& cfg, si
             [self, cfg, rep](const open_session_reply&) {
               if (rep->failed || --rep->opening > 0) return;
               rep->opened = steady::now();
-              const client_session_state& state = self->state;
-              const route_hop& old = state.route[rep->hop];
-              auto f = state.failed.find(rep->old_id);
-              const bool handed_over = f != state.failed.end() && f->second.planned &&
-                                       rep->hops.size() == 1 && rep->rows > 0 &&
-                                       rep->hops[0].start_block == old.start_block &&
-                                       rep->hops[0].end_block == old.end_block;
-              if (handed_over) {
-                adopt(self, cfg, rep);
-              } else {
-                replay(self, cfg, rep);
-              }
+              take_over(self, cfg, rep);
             },
             [self, cfg, rep, h](caf::error& err) {
               if (rep->failed) return;

@@ -84,8 +84,6 @@ class gossip_rumors {
   // A periodic round went out: every rumor has one round fewer; spent ones go cold.
   void round_done();
 
-  size_t size() const { return hot_.size(); }
-
  private:
   struct rumor {
     gossip_entry entry;

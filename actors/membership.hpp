@@ -40,7 +40,8 @@ class membership {
   using time_point = std::chrono::steady_clock::time_point;
 
   membership() = default;
-  membership(std::string model_id, std::chrono::milliseconds ttl, int buckets = 128)
+  membership(std::string model_id, std::chrono::milliseconds ttl,
+             int buckets = gossip_settings{}.buckets)
       : model_id_(std::move(model_id)), ttl_(ttl), sums_(buckets) {}
 
   enum class merged { added, updated, stale };
@@ -89,7 +90,7 @@ class membership {
   std::map<uint64_t, server_record> records_;  // by server id
   std::map<uint64_t, time_point> refreshed_;
   std::map<uint64_t, tombstone> tombstones_;
-  bucket_sums sums_{128};
+  bucket_sums sums_{gossip_settings{}.buckets};
 };
 
 // What this node's clients measured of a server: a decode step's time through it, less

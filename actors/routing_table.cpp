@@ -153,9 +153,7 @@ bool take_death(table_pointer self, const gossip_entry& notice) {
     return false;
   }
   if (!self->state.members.kill(notice, clock::now())) return false;
-  self->state.handles.erase(notice.server_id);
-  self->state.rtt_ms.erase(notice.server_id);
-  self->state.observed.erase(notice.server_id);
+  forget(self, notice.server_id);
   self->state.rumors.heard(notice);
   return true;
 }
@@ -360,11 +358,17 @@ void exchange(table_pointer self, const routing_table_config& cfg, const routing
           });
 }
 
+// An offer of this replica's rumors that asks for the peer's in return.
+gossip_offer push_pull_offer(table_pointer self, const routing_table_config& cfg) {
+  gossip_offer offer = make_offer(cfg, self->state.rumors.hot());
+  offer.periodic = true;
+  return offer;
+}
+
 // A periodic round's offer: the rumors, and every anti_entropy_every rounds the sums.
 gossip_offer round_offer(table_pointer self, const routing_table_config& cfg) {
   routing_table_state& st = self->state;
-  gossip_offer offer = make_offer(cfg, st.rumors.hot());
-  offer.periodic = true;
+  gossip_offer offer = push_pull_offer(self, cfg);
   if (++st.rounds % st.gossip.anti_entropy_every == 0) offer.sums = st.members.sums().sums();
   st.rumors.round_done();
   return offer;
@@ -408,8 +412,7 @@ void connect_peer(table_pointer self, const routing_table_config& cfg, const std
               done(table);
             } else {
               // A new peer: compare sums at once.
-              gossip_offer offer = make_offer(cfg, self->state.rumors.hot());
-              offer.periodic = true;
+              gossip_offer offer = push_pull_offer(self, cfg);
               offer.sums = self->state.members.sums().sums();
               exchange(self, cfg, table, std::move(offer), nullptr);
             }
@@ -728,8 +731,7 @@ routing_table_actor::behavior_type routing_table_behavior(table_pointer self,
                        }
                        // A first table: every entry the seed holds, this node's own
                        // servers offered as news.
-                       gossip_offer offer = make_offer(cfg, self->state.rumors.hot());
-                       offer.periodic = true;
+                       gossip_offer offer = push_pull_offer(self, cfg);
                        offer.everything = true;
                        exchange(self, cfg, *table, std::move(offer),
                                 [self, promise](caf::error err) mutable {

@@ -137,8 +137,8 @@ caf::result<open_session_reply> open_session(server_pointer self, const server_c
     // without a source actor; monitoring nobody crashed CAF).
     return make_error(errc::malformed_message, "an open session request without a sender");
   }
-  const int64_t bytes = session_reservation_bytes(
-      c, req.end_block - req.start_block, req.max_tokens, cfg.model->blocks().front().cache_type);
+  const int64_t bytes = session_reservation_bytes(c, req.end_block - req.start_block,
+                                                  req.max_tokens, cache_type(cfg));
   if (st.reserved_bytes + bytes > cfg.kv_budget_bytes) {
     const int64_t mib = 1 << 20;
     return make_error(errc::over_budget,
@@ -385,9 +385,7 @@ void hand_over(server_pointer self, const server_config& cfg, const std::string&
     }
     // Clients taking the caches over have this long; the sessions still open then end.
     announce(self, cfg);
-    const uint64_t ticket = ++state.next_ticket;
-    state.held.emplace(ticket, end_sessions);
-    self->delayed_send(self, hand_over_grace, tick_atom::value, ticket);
+    self->delayed_send(self, hand_over_grace, tick_atom::value, hold(self, end_sessions));
   };
   if (!cfg.routing_table) {
     finish("");
@@ -507,9 +505,7 @@ step_done held_back(server_pointer self, const server_config& cfg, step_done don
   const auto delay = cfg.faults.reply_delay;
   if (delay.count() <= 0) return done;
   return [self, delay, done](caf::expected<step_reply> reply) {
-    const uint64_t ticket = ++self->state.next_ticket;
-    self->state.held.emplace(ticket, [done, reply]() { done(reply); });
-    self->delayed_send(self, delay, tick_atom::value, ticket);
+    self->delayed_send(self, delay, tick_atom::value, hold(self, [done, reply] { done(reply); }));
   };
 }
 

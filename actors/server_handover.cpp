@@ -23,9 +23,8 @@ namespace {
 // the executor hands its result over through a ticket (tick_atom), as held outputs do.
 template <class T>
 std::function<void(T)> back_in_actor(server_pointer self, std::function<void(T&)> then) {
-  const uint64_t ticket = ++self->state.next_ticket;
   auto slot = std::make_shared<std::optional<T>>();
-  self->state.held.emplace(ticket, [slot, then] { then(**slot); });
+  const uint64_t ticket = hold(self, [slot, then] { then(**slot); });
   const server_actor me = caf::actor_cast<server_actor>(self);
   return [slot, ticket, me](T value) {
     *slot = std::move(value);
@@ -44,8 +43,7 @@ std::vector<std::shared_ptr<compute_executor::lane>> session_lanes(const server_
 // A row of a session on this server, on the wire: its caches in every block, its input.
 uint64_t session_row_bytes(const server_config& cfg, const server_state::session& s) {
   const llama_config& c = cfg.model->config();
-  return uint64_t(s.end_block - s.start_block) * 2 *
-             kv_row_bytes(c.kv_dim(), cfg.model->blocks().front().cache_type) +
+  return uint64_t(s.end_block - s.start_block) * 2 * kv_row_bytes(c.kv_dim(), cache_type(cfg)) +
          uint64_t(c.dim) * sizeof(float);
 }
 
@@ -72,6 +70,10 @@ void end_adoption(server_pointer self, const server_config& cfg, uint64_t sessio
   run_waiting(self, cfg, session_id);
 }
 
+caf::error closed_while_adopted() {
+  return make_error(errc::unknown_session, "the session closed while it was adopted");
+}
+
 // One adoption under way: rows [first, rows) of a session, taken from `from`.
 struct adoption {
   uint64_t session_id = 0;
@@ -85,10 +87,12 @@ struct adoption {
 void pull_kv(server_pointer self, const server_config& cfg, std::shared_ptr<adoption> a,
              int64_t at) {
   server_state& st = self->state;
+  auto fail = [self, cfg, a](caf::error err) {
+    end_adoption(self, cfg, a->session_id, a->first, a->promise, std::move(err));
+  };
   auto it = st.sessions.find(a->session_id);
   if (it == st.sessions.end()) {
-    a->promise.deliver(
-        make_error(errc::unknown_session, "the session closed while it was adopted"));
+    fail(closed_while_adopted());
     return;
   }
   if (at == a->rows) {
@@ -98,17 +102,13 @@ void pull_kv(server_pointer self, const server_config& cfg, std::shared_ptr<adop
   const int64_t per_chunk =
       std::max<int64_t>(1, int64_t(kv_chunk_target_bytes / session_row_bytes(cfg, it->second)));
   const int64_t to = std::min(a->rows, at + per_chunk);
-  auto fail = [self, cfg, a](caf::error err) {
-    end_adoption(self, cfg, a->session_id, a->first, a->promise, std::move(err));
-  };
   self->request(a->from, kv_chunk_timeout, kv_request{a->session_id, at, to})
       .then(
           [self, cfg, a, at, to, fail](kv_chunk& chunk) {
             server_state& state = self->state;
             auto open = state.sessions.find(a->session_id);
             if (open == state.sessions.end()) {
-              a->promise.deliver(
-                  make_error(errc::unknown_session, "the session closed while it was adopted"));
+              fail(closed_while_adopted());
               return;
             }
             server_state::session& s = open->second;
@@ -117,7 +117,7 @@ void pull_kv(server_pointer self, const server_config& cfg, std::shared_ptr<adop
             const bool fits = chunk.session_id == a->session_id && chunk.from == at &&
                               chunk.to == to && chunk.start_block == s.start_block &&
                               chunk.end_block == s.end_block &&
-                              chunk.kv_type == uint8_t(cfg.model->blocks().front().cache_type) &&
+                              chunk.kv_type == uint8_t(cache_type(cfg)) &&
                               chunk.history.codec == uint8_t(tensor_codec::f32);
             if (!fits || kv_chunk_checksum(chunk) != chunk.checksum ||
                 !decode_tensor(chunk.history, dim, to - at, history).ok() ||
@@ -187,7 +187,7 @@ caf::result<kv_chunk> server_detail::send_kv(server_pointer self, const server_c
   chunk.to = req.to;
   chunk.start_block = s.start_block;
   chunk.end_block = s.end_block;
-  chunk.kv_type = uint8_t(cfg.model->blocks().front().cache_type);
+  chunk.kv_type = uint8_t(cache_type(cfg));
   chunk.history =
       encode_tensor(tensor_codec::f32, s.history.data() + req.from * dim, req.to - req.from, dim);
   auto promise = self->make_response_promise<kv_chunk>();

@@ -95,6 +95,18 @@ inline int64_t span_start(const server_config& cfg) {
 inline int64_t span_end(const server_config& cfg) {
   return cfg.model->first_block() + int64_t(cfg.model->blocks().size());
 }
+// The row format of the span's KV caches (the swarm's kv-type).
+inline kv_type cache_type(const server_config& cfg) {
+  return cfg.model->blocks().front().cache_type;
+}
+
+// Keeps `run` until a tick_atom with the returned ticket reaches the server (a delayed
+// send, or the executor's thread handing a result back): then it runs in the actor.
+inline uint64_t hold(server_pointer self, std::function<void()> run) {
+  const uint64_t ticket = ++self->state.next_ticket;
+  self->state.held.emplace(ticket, std::move(run));
+  return ticket;
+}
 
 // server.cpp: a new version of the record, sent to the routing table; and the session's
 // next waiting step, run once the one before it is done.

@@ -12,6 +12,7 @@
 #include <queue>
 #include <sstream>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "actors/membership.hpp"
 #include "messages/protocol.hpp"
@@ -389,13 +390,11 @@ void simulation::on_answer(const message& m) {
   replica& r = nodes_[size_t(n)];
   auto rec = make_message(message::records, n, m.from);
   std::vector<gossip_entry> news;
-  std::vector<bool> sent(r.versions.size(), false);
+  // An answer names few servers: a set, not a flag per server of the swarm.
+  std::unordered_set<uint64_t> sent;
   for (uint64_t id : m.wants) {
     const uint32_t v = r.versions[size_t(id)];
-    if (v != 0 && !sent[size_t(id)]) {
-      rec->bodies.push_back(entry_of(int(id), v));
-      sent[size_t(id)] = true;
-    }
+    if (v != 0 && sent.insert(id).second) rec->bodies.push_back(entry_of(int(id), v));
   }
   std::unordered_map<uint64_t, gossip_entry> theirs;
   auto consider = [&](const gossip_entry& e) {
@@ -413,12 +412,12 @@ void simulation::on_answer(const message& m) {
   for (int bucket : m.buckets) {
     for (int id : bucket_members_[size_t(bucket)]) {
       const uint32_t v = r.versions[size_t(id)];
-      if (v == 0 || sent[size_t(id)]) continue;
+      if (v == 0 || sent.count(uint64_t(id))) continue;
       auto it = theirs.find(uint64_t(id));
       const gossip_entry mine = entry_of(id, v);
       if (it == theirs.end() || supersedes(mine, it->second)) {
-        rec->bodies.push_back(entry_of(id, v));
-        sent[size_t(id)] = true;
+        rec->bodies.push_back(mine);
+        sent.insert(uint64_t(id));
       }
     }
   }
